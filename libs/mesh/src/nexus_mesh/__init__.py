@@ -1,0 +1,1 @@
+"""The runtime every NEXUS mesh service uses: settings, Redis, stream processor, embedded Redis, supervisor, nexusctl."""

@@ -1,0 +1,1 @@
+"""Pure message models, codec, stream names and symbology for NEXUS mesh (no I/O)."""

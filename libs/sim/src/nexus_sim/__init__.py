@@ -1,0 +1,1 @@
+"""Simulated market and matching engine shared by every platform simulator."""

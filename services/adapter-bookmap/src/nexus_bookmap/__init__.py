@@ -1,0 +1,1 @@
+"""Bookmap adapter: WebSocket server and the Bookmap Python add-on."""

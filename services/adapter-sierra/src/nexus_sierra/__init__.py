@@ -1,0 +1,1 @@
+"""Sierra Chart adapter over the DTC protocol, with a DTC server simulator."""

@@ -1,0 +1,1 @@
+"""Router with pre-trade risk, normalizer, FX, rollover, fill aggregator, simulated venue."""

@@ -1,0 +1,1 @@
+"""NEXUS side: client API, signal filters, duplicate prevention, circuit breakers, strategy host."""
