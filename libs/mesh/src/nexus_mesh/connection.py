@@ -1,0 +1,26 @@
+"""The Redis connection every service uses: redis-py with the hiredis parser, from a URL."""
+
+from __future__ import annotations
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+
+def connect(url: str, *, client_name: str | None = None, retries: int = 0, socket_timeout_s: float = 30.0) -> redis.Redis:
+    """A client for `url` (redis://, rediss://, unix://).
+
+    No silent retries by default: a stream consumer must *know* a call failed, because a lost
+    XREADGROUP reply leaves entries pending that only a re-read of its own pending list recovers.
+    Callers whose calls are idempotent (the publish script, reads) may ask for `retries`.
+    `socket_timeout_s` must exceed the longest BLOCK used on the connection.
+    """
+    client: redis.Redis = redis.Redis.from_url(
+        url,
+        socket_timeout=socket_timeout_s,
+        socket_connect_timeout=5.0,
+        health_check_interval=30,
+        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=retries),
+        client_name=client_name,
+    )
+    return client

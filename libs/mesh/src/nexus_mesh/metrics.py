@@ -1,0 +1,29 @@
+"""Prometheus metrics every stream processor exports on `/metrics` (NX_METRICS_PORT)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+PROCESSED = Counter("nx_entries_processed", "Stream entries handled and acknowledged", ["service", "stream"])
+DEAD_LETTERED = Counter("nx_entries_dead_lettered", "Entries sent to the dead-letter stream", ["service", "stream"])
+HANDLER_FAILURES = Counter("nx_handler_failures", "Handler exceptions (entry left pending for retry)", ["service", "stream"])
+PUBLISHED = Counter("nx_outputs_published", "Outputs sent by the stage (duplicates included)", ["service"])
+HANDLER_SECONDS = Histogram(
+    "nx_handler_seconds",
+    "Handler time per entry, decode to outputs, without I/O",
+    ["service"],
+    buckets=(5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 0.025, 0.1, 1.0),
+)
+CONSUMER_LAG = Gauge("nx_consumer_lag", "Entries not yet delivered to the group", ["service", "stream"])
+PENDING = Gauge("nx_consumer_pending", "Entries delivered but not acknowledged in the group", ["service", "stream"])
+REDIS_UP = Gauge("nx_redis_up", "1 while the service reaches Redis", ["service"])
+GROUPS_RECREATED = Counter("nx_groups_recreated", "Consumer groups recreated after NOGROUP (data-loss alarm)", ["service", "stream"])
+VENUE_CONNECTED = Gauge("nx_venue_connected", "1 while the adapter's platform link is up", ["venue"])
+
+
+def serve(port: int | None) -> int | None:
+    """Start the /metrics endpoint; port 0 picks a free one. Returns the port, or None when off."""
+    if port is None:
+        return None
+    server, _thread = start_http_server(port)
+    return int(server.server_port)

@@ -1,0 +1,67 @@
+"""Start-up shared by every service's `__main__`: settings, logs, Redis, metrics, signals, run.
+
+A bad setting or config file exits with code 2 and one line naming the field; SIGTERM or SIGINT
+stops intake, finishes the batch in hand, acknowledges it and exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from types import FrameType
+from typing import Protocol, TypeVar
+
+import redis
+
+from nexus_mesh.connection import connect
+from nexus_mesh.embedded import ensure_redis_url
+from nexus_mesh.logs import configure_logging
+from nexus_mesh.metrics import serve
+from nexus_mesh.settings import MeshSettings, load_settings
+from nexus_protocol.errors import ConfigError
+
+S = TypeVar("S", bound=MeshSettings)
+log = logging.getLogger(__name__)
+EXIT_CONFIG = 2
+
+
+class Runnable(Protocol):
+    def run(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+def run_service(settings_cls: type[S], build: Callable[[S, redis.Redis], Runnable], **defaults: object) -> int:
+    """Build the service from settings and a client, run it until stopped; returns the exit code."""
+    try:
+        settings = load_settings(settings_cls, **defaults)
+    except ConfigError as exc:
+        print(f"{settings_cls.__name__}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(settings.service, settings.consumer, level=settings.log_level, json=settings.log_json)
+    try:
+        url, server = ensure_redis_url(settings.redis_url, settings.data_dir)
+        client = connect(url, client_name=f"{settings.service}:{settings.consumer}")
+        service = build(settings, client)
+    except ConfigError as exc:
+        print(f"{settings.service}: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    port = serve(settings.metrics_port)
+    if port:
+        log.info("metrics on :%d/metrics", port)
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: finishing the batch in hand, then stopping", signal.Signals(signum).name)
+        service.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    log.info("started (redis %s, namespace %s)", url, settings.namespace)
+    try:
+        service.run()
+    finally:
+        client.close()
+        if server is not None:
+            server.stop()
+    return 0

@@ -1,0 +1,93 @@
+"""Settings shared by every service: environment variables with the NX_ prefix.
+
+A service's own settings subclass `MeshSettings` (with its own fields) so one object carries both.
+A bad value fails at start with a message naming the variable (`settings_error`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from nexus_protocol.errors import ConfigError
+from nexus_protocol.streams import DEFAULT_NAMESPACE, Names, key
+
+S = TypeVar("S", bound="MeshSettings")
+DAY_MS = 86_400_000
+
+
+def _default_consumer() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class MeshSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NX_", frozen=True, extra="ignore")
+
+    redis_url: str | None = None  # unset: start an embedded redis-server (AOF on) under data_dir
+    namespace: str = DEFAULT_NAMESPACE
+    service: str = "service"
+    consumer: str = Field(default_factory=_default_consumer)
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    block_ms: int = Field(default=1_000, ge=1, le=60_000)
+    claim_idle_ms: int = Field(default=30_000, ge=100)
+    max_deliveries: int = Field(default=5, ge=1)
+    retention_days: float = Field(default=7.0, gt=0)
+    metrics_port: int | None = Field(default=None, ge=0, le=65_535)
+    heartbeat_ttl_ms: int = Field(default=10_000, ge=500)
+    md_maxlen: int = Field(default=100_000, ge=100)
+    data_dir: Path = Path("var")
+    config_dir: Path = Path("deploy/config")
+    # Fault injection for chaos tests: SIGKILL this process at a point of the Nth batch read.
+    fault_kill_at: Literal["", "after_read", "after_publish"] = ""
+    fault_kill_batch: int = Field(default=1, ge=1)
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, v: str) -> str:
+        key(v, "check")  # raises ConfigError with the rule
+        return v
+
+    @field_validator("redis_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return v or None
+
+    @property
+    def names(self) -> Names:
+        return Names(self.namespace)
+
+    @property
+    def retention_ms(self) -> int:
+        return int(self.retention_days * DAY_MS)
+
+    @property
+    def dedupe_ttl_ms(self) -> int:
+        """Dedupe keys outlive the retention window, so a replay of retained entries still dedupes."""
+        return self.retention_ms + DAY_MS
+
+
+def load_settings(cls: type[S], **overrides: Any) -> S:
+    """Settings from the environment, or a ConfigError that names the NX_ variable and the problem."""
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(settings_error(exc)) from None
+    except ConfigError as exc:
+        raise ConfigError(f"NX_NAMESPACE: {exc}") from None
+
+
+def settings_error(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"])
+        lines.append(f"NX_{field.upper()}={err.get('input')!r}: {err['msg']}")
+    return "invalid settings: " + "; ".join(lines)

@@ -1,0 +1,52 @@
+"""Identifiers: signal ids are ULIDs; every other id is derived, never random (DESIGN.md, Identifiers).
+
+A leg's client order id is `{signal_id}.{venue_code}{attempt}`: 26 + 1 + 2 + 1 = 30 characters, which
+fits the MT5 order comment (31), the DTC ClientOrderID (32 with NUL) and the NinjaTrader order name.
+Because it is derived, a redelivered or replayed signal yields the same ids and every dedupe catches it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ulid import ULID
+
+from nexus_protocol.errors import DecodeError
+
+SIGNAL_ID_LEN = 26
+CLIENT_ORDER_ID_LEN = 30
+_ATTEMPT_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+_COID = re.compile(r"^(?P<signal>[0-9A-HJKMNP-TV-Z]{26})\.(?P<venue>[a-z0-9]{2})(?P<attempt>[0-9a-z])$")
+
+
+def new_signal_id(timestamp_ns: int | None = None) -> str:
+    if timestamp_ns is None:
+        return str(ULID())
+    return str(ULID.from_timestamp(timestamp_ns / 1e9))
+
+
+def is_signal_id(value: str) -> bool:
+    return len(value) == SIGNAL_ID_LEN and _COID.match(f"{value}.xx0") is not None
+
+
+def client_order_id(signal_id: str, venue_code: str, attempt: int = 0) -> str:
+    if not is_signal_id(signal_id):
+        raise DecodeError("signal id is not a 26-character ULID", field="signal_id", value=signal_id)
+    if not re.fullmatch(r"[a-z0-9]{2}", venue_code):
+        raise DecodeError("venue code must be 2 lowercase letters or digits", field="code", value=venue_code)
+    if not 0 <= attempt < len(_ATTEMPT_DIGITS):
+        raise DecodeError("attempt out of range 0..35", field="attempt", value=attempt)
+    return f"{signal_id}.{venue_code}{_ATTEMPT_DIGITS[attempt]}"
+
+
+def parse_client_order_id(coid: str) -> tuple[str, str, int]:
+    """(signal_id, venue_code, attempt) of a client order id, or DecodeError."""
+    m = _COID.match(coid)
+    if m is None:
+        raise DecodeError("not a client order id of the form {signal_id}.{venue}{attempt}", value=coid)
+    return m["signal"], m["venue"], _ATTEMPT_DIGITS.index(m["attempt"])
+
+
+def derived_id(*parts: str | int) -> str:
+    """A deterministic id for anything synthesized from other ids (fills, events, executions)."""
+    return ":".join(str(p) for p in parts)

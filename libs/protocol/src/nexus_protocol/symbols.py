@@ -1,0 +1,246 @@
+"""Symbology: universal roots, dated contracts and each venue's spelling of them.
+
+The registry (`deploy/config/symbols.yaml`) gives per root its exchange, currency, tick size, point
+value, contract calendar and roll rule, and per venue a symbol pattern and the quantity factor that
+makes one venue unit the same exposure. Patterns use `{root}`, `{month_code}` (F..Z), `{yy}`, `{y}`,
+`{yyyy}`, `{mm}`; a pattern without placeholders names a fixed instrument (a CFD such as NAS100).
+
+    NQ + NQH25 -> "NQ 03-25" (pattern "{root} {mm}-{yy}"), "NQH25" ("{root}{month_code}{yy}")
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from nexus_protocol.errors import ConfigError, DecodeError
+
+MONTH_CODES = "FGHJKMNQUVXZ"  # January .. December
+_CODE = re.compile(r"^(?P<root>[A-Z0-9]+?)(?P<m>[FGHJKMNQUVXZ])(?P<yy>\d{2})$")
+_PLACEHOLDERS = {
+    "{root}": None,
+    "{month_code}": "(?P<m>[FGHJKMNQUVXZ])",
+    "{yyyy}": r"(?P<yyyy>\d{4})",
+    "{yy}": r"(?P<yy>\d{2})",
+    "{mm}": r"(?P<mm>\d{2})",
+    "{y}": r"(?P<y>\d)",
+}
+_TOKEN = re.compile("|".join(re.escape(p) for p in sorted(_PLACEHOLDERS, key=len, reverse=True)))
+CalendarKind = Literal["cme_quarterly", "b3_even_month", "b3_monthly", "none"]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Contract:
+    """A dated futures contract: root, year and month. `code` is the CME-style `NQH25`."""
+
+    root: str
+    year: int
+    month: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.month <= 12:
+            raise DecodeError("contract month out of 1..12", field="month", value=self.month)
+
+    @property
+    def month_code(self) -> str:
+        return MONTH_CODES[self.month - 1]
+
+    @property
+    def code(self) -> str:
+        return f"{self.root}{self.month_code}{self.year % 100:02d}"
+
+    @classmethod
+    def parse(cls, code: str, *, century: int = 2000) -> Contract:
+        m = _CODE.match(code)
+        if m is None:
+            raise DecodeError("not a contract code like NQH25", value=code)
+        return cls(m["root"], century + int(m["yy"]), MONTH_CODES.index(m["m"]) + 1)
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class VenueSymbol(BaseModel):
+    """How one venue spells and sizes a root."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    pattern: str
+    qty_factor: float | None = Field(default=None, gt=0)  # venue units per universal unit
+    point_value: float | None = Field(default=None, gt=0)  # venue currency per point per venue unit
+    currency: str | None = None
+    lot_step: float = Field(default=1.0, gt=0)
+    min_qty: float | None = Field(default=None, gt=0)
+
+    @property
+    def dated(self) -> bool:
+        return any(p in self.pattern for p in _PLACEHOLDERS if p != "{root}")
+
+
+class RootSpec(BaseModel):
+    """One universal symbol (a root) and its venues."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    exchange: str
+    currency: str
+    tick_size: float = Field(gt=0)
+    point_value: float = Field(gt=0)
+    calendar: CalendarKind = "none"
+    exchange_calendar: str | None = None
+    roll_business_days_before: int = Field(default=0, ge=0)
+    venues: dict[str, VenueSymbol] = Field(default_factory=dict)
+
+    def qty_factor(self, venue: str) -> float:
+        v = self.venues[venue]
+        if v.qty_factor is not None:
+            return v.qty_factor
+        if v.point_value is not None:
+            return self.point_value / v.point_value
+        return 1.0
+
+    def venue_point_value(self, venue: str) -> float:
+        v = self.venues[venue]
+        return v.point_value if v.point_value is not None else self.point_value / self.qty_factor(venue)
+
+    def venue_currency(self, venue: str) -> str:
+        return self.venues[venue].currency or self.currency
+
+
+@dataclass(frozen=True, slots=True)
+class Sizing:
+    venue_quantity: float
+    residual: float  # universal units not carried by the venue quantity
+
+
+def round_to_step(quantity: float, step: float) -> float:
+    """Down to the step (never more exposure than asked), with float noise removed."""
+    steps = math.floor(quantity / step + 1e-9)
+    decimals = max(0, -math.floor(math.log10(step))) if step < 1 else 0
+    return round(steps * step, decimals + 2)
+
+
+class SymbolRegistry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    symbols: dict[str, RootSpec]
+
+    @model_validator(mode="after")
+    def _check_patterns(self) -> SymbolRegistry:
+        for root, spec in self.symbols.items():
+            for venue, vs in spec.venues.items():
+                if vs.dated and spec.calendar == "none":
+                    raise ValueError(f"symbols.{root}.venues.{venue}.pattern is dated but {root} has no calendar")
+        return self
+
+    @classmethod
+    def from_yaml(cls, text: str, *, source: str = "symbols.yaml") -> SymbolRegistry:
+        try:
+            raw: Any = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"{source}: {where}: {first['msg']}") from None
+
+    def spec(self, root: str) -> RootSpec:
+        try:
+            return self.symbols[root]
+        except KeyError:
+            raise DecodeError(f"unknown symbol {root!r}", field="symbol", value=root) from None
+
+    def venue_spec(self, root: str, venue: str) -> VenueSymbol:
+        spec = self.spec(root)
+        try:
+            return spec.venues[venue]
+        except KeyError:
+            raise DecodeError(f"{root} is not traded on venue {venue!r}", field="venue", value=venue) from None
+
+    def roots_for(self, venue: str) -> list[str]:
+        return [r for r, s in self.symbols.items() if venue in s.venues]
+
+    def venue_symbol(self, root: str, venue: str, contract: Contract | None = None) -> str:
+        vs = self.venue_spec(root, venue)
+        if vs.dated and contract is None:
+            raise DecodeError(f"{root} on {venue} needs an active contract", field="contract")
+        values = {"{root}": root}
+        if contract is not None:
+            values |= {
+                "{month_code}": contract.month_code,
+                "{yyyy}": f"{contract.year:04d}",
+                "{yy}": f"{contract.year % 100:02d}",
+                "{mm}": f"{contract.month:02d}",
+                "{y}": str(contract.year % 10),
+            }
+        return _TOKEN.sub(lambda m: values[m.group(0)], vs.pattern)
+
+    def size(self, root: str, venue: str, quantity: float) -> Sizing:
+        spec = self.spec(root)
+        vs = spec.venues[venue]
+        factor = spec.qty_factor(venue)
+        venue_qty = round_to_step(quantity * factor, vs.lot_step)
+        return Sizing(venue_quantity=venue_qty, residual=round(quantity - venue_qty / factor, 12))
+
+    @cached_property
+    def _matchers(self) -> list[tuple[str, str, re.Pattern[str]]]:
+        out = []
+        for root, spec in self.symbols.items():
+            for venue, vs in spec.venues.items():
+                body = _pattern_regex(vs.pattern, root)
+                out.append((root, venue, re.compile(f"^{body}$")))
+        return out
+
+    def parse(self, venue_symbol: str, venue: str | None = None, *, today: dt.date | None = None) -> tuple[str, Contract | None]:
+        """A venue symbol back to (root, contract or None); `normalize` keeps only the root."""
+        for root, v, rx in self._matchers:
+            if venue is not None and v != venue:
+                continue
+            m = rx.match(venue_symbol)
+            if m is None:
+                continue
+            groups = m.groupdict()
+            if not groups:
+                return root, None
+            return root, _contract_from(root, groups, today or dt.date.today())
+        where = f" on venue {venue!r}" if venue else ""
+        raise DecodeError(f"unknown venue symbol {venue_symbol!r}{where}", field="symbol", value=venue_symbol)
+
+    def normalize(self, venue_symbol: str, venue: str | None = None) -> str:
+        return self.parse(venue_symbol, venue)[0]
+
+
+def _pattern_regex(pattern: str, root: str) -> str:
+    pieces: list[str] = []
+    pos = 0
+    for m in _TOKEN.finditer(pattern):
+        pieces.append(re.escape(pattern[pos : m.start()]))
+        pieces.append(_PLACEHOLDERS[m.group(0)] or re.escape(root))
+        pos = m.end()
+    pieces.append(re.escape(pattern[pos:]))
+    return "".join(pieces)
+
+
+def _contract_from(root: str, g: dict[str, str], today: dt.date) -> Contract:
+    if g.get("m"):
+        month = MONTH_CODES.index(g["m"]) + 1
+    else:
+        month = int(g["mm"])
+    if g.get("yyyy"):
+        year = int(g["yyyy"])
+    elif g.get("yy"):
+        year = 2000 + int(g["yy"])
+    else:  # one digit: the nearest such year not far in the past
+        year = today.year - today.year % 10 + int(g["y"])
+        if year < today.year - 2:
+            year += 10
+    return Contract(root, year, month)
