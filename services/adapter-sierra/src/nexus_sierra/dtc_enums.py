@@ -1,0 +1,349 @@
+"""DTC protocol constants: message type numbers, enumerations, string lengths and "unset" sentinels.
+
+Values are those of Sierra Chart's public-domain `DTCProtocol.h` (revision of 2022, see
+docs/sierra-dtc-codec.md for the sources). Member names drop the header's repeated prefixes
+(`ORDER_STATUS_FILLED` is `OrderStatusEnum.FILLED`).
+
+Every enumeration is *open*: a value the header does not list (a newer server, a custom server)
+becomes a pseudo-member named `UNKNOWN_<n>` instead of failing the decode, so a client can log it
+and carry on. Enumerations that have no zero in the header get an `UNSET = 0` member, the value a
+zeroed struct carries.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import IntEnum
+from typing import Any
+
+__all__ = [
+    "CURRENCY_CODE_LENGTH",
+    "CURRENT_VERSION",
+    "DBL_MAX",
+    "EXCHANGE_LENGTH",
+    "FLT_MAX",
+    "GENERAL_IDENTIFIER_LENGTH",
+    "INT_MAX",
+    "ORDER_FILL_EXECUTION_LENGTH",
+    "ORDER_FREE_FORM_TEXT_LENGTH",
+    "ORDER_ID_LENGTH",
+    "PRICE_STRING_LENGTH",
+    "SYMBOL_DESCRIPTION_LENGTH",
+    "SYMBOL_EXCHANGE_DELIMITER_LENGTH",
+    "SYMBOL_LENGTH",
+    "TEXT_DESCRIPTION_LENGTH",
+    "TEXT_MESSAGE_LENGTH",
+    "TRADE_ACCOUNT_LENGTH",
+    "UINT_MAX",
+    "UNDERLYING_SYMBOL_LENGTH",
+    "USERNAME_PASSWORD_LENGTH",
+    "AtBidOrAskEnum",
+    "BuySellEnum",
+    "DtcIntEnum",
+    "EncodingEnum",
+    "LogonStatusEnum",
+    "MarketDataFeedStatusEnum",
+    "MessageType",
+    "OpenCloseTradeEnum",
+    "OrderStatusEnum",
+    "OrderTypeEnum",
+    "OrderUpdateReasonEnum",
+    "PriceDisplayFormatEnum",
+    "PutCallEnum",
+    "RequestActionEnum",
+    "SecurityTypeEnum",
+    "TimeInForceEnum",
+    "TradingStatusEnum",
+]
+
+CURRENT_VERSION = 8
+"""DTC protocol version this codec speaks (DTCProtocol.h CURRENT_VERSION)."""
+
+# "This field is unset" sentinels the header's constructors put in price and quantity fields.
+DBL_MAX = sys.float_info.max
+FLT_MAX = 3.4028234663852886e38
+UINT_MAX = 0xFFFF_FFFF
+INT_MAX = 0x7FFF_FFFF
+
+# Fixed lengths of the char arrays in the binary encoding, terminating NUL included: a field of
+# length N carries at most N - 1 bytes of UTF-8 text.
+USERNAME_PASSWORD_LENGTH = 32
+SYMBOL_EXCHANGE_DELIMITER_LENGTH = 4
+SYMBOL_LENGTH = 64
+EXCHANGE_LENGTH = 16
+UNDERLYING_SYMBOL_LENGTH = 32
+SYMBOL_DESCRIPTION_LENGTH = 64
+ORDER_ID_LENGTH = 32
+TRADE_ACCOUNT_LENGTH = 32
+TEXT_DESCRIPTION_LENGTH = 96
+TEXT_MESSAGE_LENGTH = 256
+ORDER_FREE_FORM_TEXT_LENGTH = 48
+GENERAL_IDENTIFIER_LENGTH = 64
+CURRENCY_CODE_LENGTH = 8
+ORDER_FILL_EXECUTION_LENGTH = 64
+PRICE_STRING_LENGTH = 16
+
+
+class DtcIntEnum(IntEnum):
+    """An IntEnum that maps an unlisted value to a pseudo-member instead of raising."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            member = int.__new__(cls, value)
+            member._name_ = f"UNKNOWN_{value}"
+            member._value_ = value
+            return member
+        return None
+
+
+class MessageType(DtcIntEnum):
+    """The uint16 `Type` of every message in the 2022 header (not all have a codec here)."""
+
+    LOGON_REQUEST = 1
+    LOGON_RESPONSE = 2
+    HEARTBEAT = 3
+    LOGOFF = 5
+    ENCODING_REQUEST = 6
+    ENCODING_RESPONSE = 7
+    MARKET_DATA_FEED_STATUS = 100
+    MARKET_DATA_REQUEST = 101
+    MARKET_DEPTH_REQUEST = 102
+    MARKET_DATA_REJECT = 103
+    MARKET_DATA_SNAPSHOT = 104
+    MARKET_DEPTH_UPDATE_LEVEL = 106
+    MARKET_DATA_UPDATE_TRADE = 107
+    MARKET_DATA_UPDATE_BID_ASK = 108
+    MARKET_DATA_UPDATE_TRADE_COMPACT = 112
+    MARKET_DATA_UPDATE_SESSION_VOLUME = 113
+    MARKET_DATA_UPDATE_SESSION_HIGH = 114
+    MARKET_DATA_UPDATE_SESSION_LOW = 115
+    MARKET_DATA_FEED_SYMBOL_STATUS = 116
+    MARKET_DATA_UPDATE_BID_ASK_COMPACT = 117
+    MARKET_DATA_UPDATE_SESSION_SETTLEMENT = 119
+    MARKET_DATA_UPDATE_SESSION_OPEN = 120
+    MARKET_DEPTH_REJECT = 121
+    MARKET_DEPTH_SNAPSHOT_LEVEL = 122
+    MARKET_DATA_UPDATE_OPEN_INTEREST = 124
+    MARKET_DATA_UPDATE_LAST_TRADE_SNAPSHOT = 134
+    MARKET_DATA_UPDATE_SESSION_NUM_TRADES = 135
+    MARKET_DATA_UPDATE_TRADING_SESSION_DATE = 136
+    MARKET_DATA_UPDATE_TRADE_WITH_UNBUNDLED_INDICATOR = 137
+    TRADING_SYMBOL_STATUS = 138
+    MARKET_DEPTH_UPDATE_LEVEL_FLOAT_WITH_MILLISECONDS = 140
+    MARKET_DEPTH_UPDATE_LEVEL_NO_TIMESTAMP = 141
+    MARKET_DATA_UPDATE_TRADE_NO_TIMESTAMP = 142
+    MARKET_DATA_UPDATE_BID_ASK_NO_TIMESTAMP = 143
+    MARKET_DATA_UPDATE_BID_ASK_FLOAT_WITH_MICROSECONDS = 144
+    MARKET_DEPTH_SNAPSHOT_LEVEL_FLOAT = 145
+    MARKET_DATA_UPDATE_TRADE_WITH_UNBUNDLED_INDICATOR_2 = 146
+    MARKET_ORDERS_REQUEST = 150
+    MARKET_ORDERS_REJECT = 151
+    MARKET_ORDERS_ADD = 152
+    MARKET_ORDERS_MODIFY = 153
+    MARKET_ORDERS_REMOVE = 154
+    MARKET_ORDERS_SNAPSHOT_MESSAGE_BOUNDARY = 155
+    SUBMIT_NEW_OCO_ORDER = 201
+    CANCEL_ORDER = 203
+    CANCEL_REPLACE_ORDER = 204
+    SUBMIT_NEW_SINGLE_ORDER = 208
+    SUBMIT_FLATTEN_POSITION_ORDER = 209
+    FLATTEN_POSITIONS_FOR_TRADE_ACCOUNT = 210
+    OPEN_ORDERS_REQUEST = 300
+    ORDER_UPDATE = 301
+    OPEN_ORDERS_REJECT = 302
+    HISTORICAL_ORDER_FILLS_REQUEST = 303
+    HISTORICAL_ORDER_FILL_RESPONSE = 304
+    CURRENT_POSITIONS_REQUEST = 305
+    POSITION_UPDATE = 306
+    CURRENT_POSITIONS_REJECT = 307
+    HISTORICAL_ORDER_FILLS_REJECT = 308
+    ADD_CORRECTING_ORDER_FILL = 309
+    CORRECTING_ORDER_FILL_RESPONSE = 310
+    TRADE_ACCOUNTS_REQUEST = 400
+    TRADE_ACCOUNT_RESPONSE = 401
+    EXCHANGE_LIST_REQUEST = 500
+    EXCHANGE_LIST_RESPONSE = 501
+    SYMBOLS_FOR_EXCHANGE_REQUEST = 502
+    UNDERLYING_SYMBOLS_FOR_EXCHANGE_REQUEST = 503
+    SYMBOLS_FOR_UNDERLYING_REQUEST = 504
+    SECURITY_DEFINITION_FOR_SYMBOL_REQUEST = 506
+    SECURITY_DEFINITION_RESPONSE = 507
+    SYMBOL_SEARCH_REQUEST = 508
+    SECURITY_DEFINITION_REJECT = 509
+    ACCOUNT_BALANCE_UPDATE = 600
+    ACCOUNT_BALANCE_REQUEST = 601
+    ACCOUNT_BALANCE_REJECT = 602
+    HISTORICAL_ACCOUNT_BALANCES_REQUEST = 603
+    HISTORICAL_ACCOUNT_BALANCES_REJECT = 604
+    HISTORICAL_ACCOUNT_BALANCE_RESPONSE = 606
+    ACCOUNT_BALANCE_ADJUSTMENT = 607
+    ACCOUNT_BALANCE_ADJUSTMENT_REJECT = 608
+    ACCOUNT_BALANCE_ADJUSTMENT_COMPLETE = 609
+    USER_MESSAGE = 700
+    GENERAL_LOG_MESSAGE = 701
+    ALERT_MESSAGE = 702
+    JOURNAL_ENTRY_ADD = 703
+    JOURNAL_ENTRIES_REQUEST = 704
+    JOURNAL_ENTRIES_REJECT = 705
+    JOURNAL_ENTRY_RESPONSE = 706
+    HISTORICAL_PRICE_DATA_REQUEST = 800
+    HISTORICAL_PRICE_DATA_RESPONSE_HEADER = 801
+    HISTORICAL_PRICE_DATA_REJECT = 802
+    HISTORICAL_PRICE_DATA_RECORD_RESPONSE = 803
+    HISTORICAL_PRICE_DATA_TICK_RECORD_RESPONSE = 804
+    HISTORICAL_PRICE_DATA_RESPONSE_TRAILER = 807
+    HISTORICAL_MARKET_DEPTH_DATA_REQUEST = 900
+    HISTORICAL_MARKET_DEPTH_DATA_RESPONSE_HEADER = 901
+    HISTORICAL_MARKET_DEPTH_DATA_REJECT = 902
+    HISTORICAL_MARKET_DEPTH_DATA_RECORD_RESPONSE = 903
+
+
+class EncodingEnum(DtcIntEnum):  # int32
+    BINARY = 0
+    BINARY_WITH_VARIABLE_LENGTH_STRINGS = 1
+    JSON = 2
+    JSON_COMPACT = 3
+    PROTOCOL_BUFFERS = 4
+
+
+class LogonStatusEnum(DtcIntEnum):  # int32
+    UNSET = 0  # not in the header
+    SUCCESS = 1
+    ERROR = 2
+    ERROR_NO_RECONNECT = 3
+    RECONNECT_NEW_ADDRESS = 4
+
+
+class RequestActionEnum(DtcIntEnum):  # int32
+    UNSET = 0  # not in the header
+    SUBSCRIBE = 1
+    UNSUBSCRIBE = 2
+    SNAPSHOT = 3
+    SNAPSHOT_WITH_INTERVAL_UPDATES = 4
+
+
+class OrderStatusEnum(DtcIntEnum):  # int32
+    UNSPECIFIED = 0
+    ORDER_SENT = 1
+    PENDING_OPEN = 2
+    PENDING_CHILD = 3
+    OPEN = 4
+    PENDING_CANCEL_REPLACE = 5
+    PENDING_CANCEL = 6
+    FILLED = 7
+    CANCELED = 8
+    REJECTED = 9
+    PARTIALLY_FILLED = 10
+
+
+class OrderUpdateReasonEnum(DtcIntEnum):  # int32
+    UNSET = 0
+    OPEN_ORDERS_REQUEST_RESPONSE = 1
+    NEW_ORDER_ACCEPTED = 2
+    GENERAL_ORDER_UPDATE = 3
+    ORDER_FILLED = 4
+    ORDER_FILLED_PARTIALLY = 5
+    ORDER_CANCELED = 6
+    ORDER_CANCEL_REPLACE_COMPLETE = 7
+    NEW_ORDER_REJECTED = 8
+    ORDER_CANCEL_REJECTED = 9
+    ORDER_CANCEL_REPLACE_REJECTED = 10
+
+
+class AtBidOrAskEnum(DtcIntEnum):  # uint16
+    UNSET = 0
+    AT_BID = 1
+    AT_ASK = 2
+
+
+class OrderTypeEnum(DtcIntEnum):  # int32
+    UNSET = 0
+    MARKET = 1
+    LIMIT = 2
+    STOP = 3
+    STOP_LIMIT = 4
+    MARKET_IF_TOUCHED = 5
+    LIMIT_IF_TOUCHED = 6
+    MARKET_LIMIT = 7
+
+
+class TimeInForceEnum(DtcIntEnum):  # int32
+    UNSET = 0
+    DAY = 1
+    GOOD_TILL_CANCELED = 2
+    GOOD_TILL_DATE_TIME = 3
+    IMMEDIATE_OR_CANCEL = 4
+    ALL_OR_NONE = 5
+    FILL_OR_KILL = 6
+
+
+class BuySellEnum(DtcIntEnum):  # int32
+    UNSET = 0
+    BUY = 1
+    SELL = 2
+
+
+class OpenCloseTradeEnum(DtcIntEnum):  # int32
+    UNSET = 0
+    TRADE_OPEN = 1
+    TRADE_CLOSE = 2
+
+
+class MarketDataFeedStatusEnum(DtcIntEnum):  # int32
+    UNSET = 0
+    UNAVAILABLE = 1
+    AVAILABLE = 2
+
+
+class TradingStatusEnum(DtcIntEnum):  # int8
+    UNKNOWN = 0
+    PRE_OPEN = 1
+    OPEN = 2
+    CLOSE = 3
+    TRADING_HALT = 4
+
+
+class PriceDisplayFormatEnum(DtcIntEnum):  # int32; 0..9 = decimal places, others fractional
+    UNSET = -1
+    DECIMAL_0 = 0
+    DECIMAL_1 = 1
+    DECIMAL_2 = 2
+    DECIMAL_3 = 3
+    DECIMAL_4 = 4
+    DECIMAL_5 = 5
+    DECIMAL_6 = 6
+    DECIMAL_7 = 7
+    DECIMAL_8 = 8
+    DECIMAL_9 = 9
+    DENOMINATOR_256 = 356
+    DENOMINATOR_128 = 228
+    DENOMINATOR_64 = 164
+    DENOMINATOR_32_EIGHTHS = 140
+    DENOMINATOR_32_QUARTERS = 136
+    DENOMINATOR_32_HALVES = 134
+    DENOMINATOR_32 = 132
+    DENOMINATOR_16 = 116
+    DENOMINATOR_8 = 108
+    DENOMINATOR_4 = 104
+    DENOMINATOR_2 = 102
+
+
+class SecurityTypeEnum(DtcIntEnum):  # int32
+    UNSET = 0
+    FUTURES = 1
+    STOCK = 2
+    FOREX = 3  # crypto currencies too
+    INDEX = 4
+    FUTURES_STRATEGY = 5
+    STOCK_OPTION = 6
+    FUTURES_OPTION = 7
+    INDEX_OPTION = 8
+    BOND = 9
+    MUTUAL_FUND = 10
+
+
+class PutCallEnum(DtcIntEnum):  # uint8
+    UNSET = 0
+    CALL = 1
+    PUT = 2
