@@ -16,7 +16,7 @@ from nexus_protocol.messages import Event
 from nexus_protocol.streams import Names
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per entry on the hot path, and frozen init is slower
 class Context:
     names: Names
     client: redis.Redis

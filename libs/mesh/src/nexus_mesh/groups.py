@@ -26,7 +26,10 @@ def ensure_group(client: redis.Redis, stream: str, group: str, start_id: str = "
 
 def is_nogroup(exc: BaseException) -> bool:
     """NOGROUP, or (Redis 7) a blocked read woken because its stream was deleted."""
-    return isinstance(exc, redis.ResponseError) and str(exc).startswith(("NOGROUP", "UNBLOCKED"))
+    if not isinstance(exc, redis.ResponseError):
+        return False
+    text = str(exc).split("caused error: ", 1)[-1]  # a pipeline prefixes the command that failed
+    return text.startswith(("NOGROUP", "UNBLOCKED"))
 
 
 class GroupLost(NexusError):

@@ -100,6 +100,9 @@ class StreamProcessor:
         self._counters = _Counters()
         self._label = settings.service
         self._batches = 0
+        self._acks: dict[str, list[str]] = {}  # published, to acknowledge with the next read
+        self._m_handler = metrics.HANDLER_SECONDS.labels(self._label)
+        self._m_published = metrics.PUBLISHED.labels(self._label)
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -138,9 +141,10 @@ class StreamProcessor:
                     raise
                 self._recreate_groups()
         try:
+            self.flush_acks()
             self.heartbeat.clear()
-        except redis.RedisError:
-            pass
+        except redis.RedisError as exc:
+            log.warning("could not acknowledge the last batch on stop (%s): it will be redelivered", exc)
         log.info("stopped: %r", self)
 
     def _sleep(self, seconds: float) -> None:
@@ -178,10 +182,36 @@ class StreamProcessor:
             block = max(1, min(block, int((self._retry_at - now) * 1000)))
         if self._tick is not None:
             block = max(1, min(block, int((self._next_tick - time.monotonic()) * 1000)))
-        reply = self.client.xreadgroup(
-            self.group, self.consumer, {s: ">" for s in self.inputs}, count=self.settings.batch_size, block=block
-        )
+        reply = self._xreadgroup({s: ">" for s in self.inputs}, block=block)
         return self._process(reply or [], deliveries=None)
+
+    def _xreadgroup(self, streams: dict[str, str], block: int | None = None) -> Any:
+        """Read, sending the previous batch's acknowledgements in the same round trip.
+
+        The acknowledgements follow their outputs' publish (already done), so a crash before they
+        land only redelivers entries whose republish is a no-op.
+        """
+        pipe = self.client.pipeline(transaction=False)
+        acks = self._acks
+        for stream, ids in acks.items():
+            pipe.xack(stream, self.group, *ids)
+        pipe.xreadgroup(self.group, self.consumer, streams, count=self.settings.batch_size, block=block)  # type: ignore[arg-type]
+        replies = pipe.execute()
+        self._count_acked(acks)
+        return replies[-1]
+
+    def flush_acks(self) -> None:
+        if self._acks:
+            pipe = self.client.pipeline(transaction=False)
+            for stream, ids in self._acks.items():
+                pipe.xack(stream, self.group, *ids)
+            pipe.execute()
+            self._count_acked(self._acks)
+
+    def _count_acked(self, acks: dict[str, list[str]]) -> None:
+        for stream, ids in acks.items():
+            metrics.PROCESSED.labels(self._label, stream).inc(len(ids))
+        self._acks = {}
 
     def _enter_pending_mode(self) -> None:
         self._pending_mode = True
@@ -190,7 +220,7 @@ class StreamProcessor:
     def _read_pending(self) -> int:
         if not self._cursor:
             self._cursor = {s: "0" for s in self.inputs}
-        reply = self.client.xreadgroup(self.group, self.consumer, self._cursor, count=self.settings.batch_size)
+        reply = self._xreadgroup(dict(self._cursor))
         entries = [(s, items) for s, items in (reply or []) if items]
         if not entries:
             self._pending_mode = False
@@ -231,7 +261,7 @@ class StreamProcessor:
     def _process(self, reply: Iterable[Any], deliveries: dict[str, int] | None) -> int:
         self._batches += 1
         self._maybe_fault("after_read")
-        pipe = self.client.pipeline(transaction=False)
+        outputs: list[Output] = []
         acks: dict[str, list[str]] = {}
         handled = 0
         for raw_stream, items in reply:
@@ -240,39 +270,35 @@ class StreamProcessor:
             for raw_id, fields in items:
                 entry_id = _s(raw_id)
                 n = deliveries.get(entry_id, 1) if deliveries is not None else 1
-                if self._handle_entry(pipe, inp, entry_id, fields, n):
+                if self._handle_entry(outputs, inp, entry_id, fields, n):
                     acks.setdefault(stream, []).append(entry_id)
                     handled += 1
-        if not acks and not len(pipe):
-            return 0
-        if self._fault_due("after_publish"):
-            pipe.execute()
-            self._maybe_fault("after_publish")
+        self.publisher.publish(outputs)
+        self._maybe_fault("after_publish")
+        failures = self._counters.failures
         for stream, ids in acks.items():
-            pipe.xack(stream, self.group, *ids)
-        pipe.execute()
-        for stream, ids in acks.items():
-            metrics.PROCESSED.labels(self._label, stream).inc(len(ids))
-            for i in ids:
-                self._counters.failures.pop(i, None)
+            self._acks.setdefault(stream, []).extend(ids)
+            if failures:
+                for i in ids:
+                    failures.pop(i, None)
         self._counters.processed += handled
         return handled
 
-    def _handle_entry(self, pipe: Any, inp: Input, entry_id: str, fields: Any, deliveries: int) -> bool:
+    def _handle_entry(self, out: list[Output], inp: Input, entry_id: str, fields: Any, deliveries: int) -> bool:
         """Queue the entry's outputs (or its dead letter); True when it may be acknowledged."""
         if fields is None:  # trimmed or deleted while pending (Redis 6.2 returns it as nil)
             log.error("entry %s on %s was deleted while pending: its payload is lost", entry_id, inp.stream)
             return True
         limit = self.settings.max_deliveries
         if deliveries > limit:
-            self._dead_letter(pipe, inp.stream, entry_id, fields, deliveries,
+            self._dead_letter(out, inp.stream, entry_id, fields, deliveries,
                               f"delivered {deliveries} times (limit {limit}) without being acknowledged")
             return True
         started = time.perf_counter()
         try:
             env = decode(fields)
         except DecodeError as exc:
-            self._dead_letter(pipe, inp.stream, entry_id, fields, deliveries, f"invalid entry: {exc}")
+            self._dead_letter(out, inp.stream, entry_id, fields, deliveries, f"invalid entry: {exc}")
             return True
         try:
             outputs = list(inp.handler(env, self._context(inp.stream, entry_id, deliveries)))
@@ -280,7 +306,7 @@ class StreamProcessor:
             metrics.HANDLER_FAILURES.labels(self._label, inp.stream).inc()
             failures = self._counters.failures[entry_id] = self._counters.failures.get(entry_id, 0) + 1
             if deliveries >= limit:
-                self._dead_letter(pipe, inp.stream, entry_id, fields, deliveries,
+                self._dead_letter(out, inp.stream, entry_id, fields, deliveries,
                                   f"handler failed on delivery {deliveries} of {limit}: {type(exc).__name__}: {exc}")
                 return True
             log.warning("handler failed on %s %s (delivery %d): %r", inp.stream, entry_id, deliveries, exc)
@@ -288,10 +314,9 @@ class StreamProcessor:
             retry_at = time.monotonic() + delay
             self._retry_at = retry_at if self._retry_at is None else min(self._retry_at, retry_at)
             return False
-        metrics.HANDLER_SECONDS.labels(self._label).observe(time.perf_counter() - started)
-        for out in outputs:
-            self.publisher.queue(pipe, out)
-        metrics.PUBLISHED.labels(self._label).inc(len(outputs))
+        self._m_handler.observe(time.perf_counter() - started)
+        out += outputs
+        self._m_published.inc(len(outputs))
         return True
 
     def _fault_due(self, point: str) -> bool:
@@ -303,13 +328,13 @@ class StreamProcessor:
             log.critical("fault injection: SIGKILL %s", point)
             os.kill(os.getpid(), signal.SIGKILL)
 
-    def _dead_letter(self, pipe: Any, stream: str, entry_id: str, fields: Any, deliveries: int, reason: str) -> None:
+    def _dead_letter(self, out: list[Output], stream: str, entry_id: str, fields: Any, deliveries: int, reason: str) -> None:
         log.error("dead-lettering %s %s: %s", stream, entry_id, reason)
         raw = {(_s(k)): (v if isinstance(v, bytes) else str(v).encode()) for k, v in fields.items()}
         body = DeadLetter(reason=reason, stream=stream, entry_id=entry_id, group=self.group,
                           consumer=self.consumer, deliveries=deliveries, fields=raw)
         dl_id = f"{stream}/{entry_id}/{self.group}"
-        self.publisher.queue(pipe, Output(self.names.dlq, Envelope.new(body, id=dl_id)))
+        out.append(Output(self.names.dlq, Envelope.new(body, id=dl_id)))
         metrics.DEAD_LETTERED.labels(self._label, stream).inc()
         self._counters.dead_lettered += 1
 

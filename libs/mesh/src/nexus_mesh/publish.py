@@ -1,33 +1,47 @@
 """Idempotent publish: an output is appended to its stream at most once, however often it is sent.
 
-One Lua script sets the output's dedupe key (`{stream}:seen:{id}`) with NX and appends the entry only
-if the key was new. Both keys carry the stream's hash tag, so the script never spans two slots and
-runs unchanged on Redis Cluster. A stage publishes its outputs this way and only then acknowledges
-its input: a crash in between redelivers the input, the handler derives the same ids, and the
-republish is a no-op. Market-data outputs skip the dedupe key and are capped with MAXLEN ~.
+One Lua script sets each output's dedupe key (`{stream}:seen:{id}`) with NX and appends the entry
+only if the key was new. The dedupe keys carry the stream's hash tag, so a script call never spans two
+slots and runs unchanged on Redis Cluster. A stage publishes its outputs this way and only then
+acknowledges its input: a crash in between redelivers the input, the handler derives the same ids,
+and the republish is a no-op. One script call carries all of a batch's outputs for one stream.
+Market-data outputs skip the dedupe key and are capped with MAXLEN ~.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 from redis.client import Pipeline
 
-from nexus_protocol.codec import Envelope, encode
+from nexus_protocol.codec import HEADER_FIELDS, Envelope, encode
 from nexus_protocol.streams import Names
 
+_FIELDS = (*HEADER_FIELDS, "data")
 _PUBLISH = """
-if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
-  if ARGV[2] ~= '0' then
-    return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))
+local ttl, maxlen, out = ARGV[1], ARGV[2], {}
+local stream = KEYS[1]
+for i = 2, #KEYS do
+  local a = 3 + (i - 2) * 6
+  if redis.call('SET', KEYS[i], '1', 'NX', 'PX', ttl) then
+    if maxlen == '0' then
+      out[i - 1] = redis.call('XADD', stream, '*', 'type', ARGV[a], 'v', ARGV[a + 1], 'id', ARGV[a + 2],
+                              'trace', ARGV[a + 3], 'ts', ARGV[a + 4], 'data', ARGV[a + 5])
+    else
+      out[i - 1] = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'type', ARGV[a], 'v', ARGV[a + 1],
+                              'id', ARGV[a + 2], 'trace', ARGV[a + 3], 'ts', ARGV[a + 4], 'data', ARGV[a + 5])
+    end
+  else
+    out[i - 1] = false
   end
-  return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
 end
-return false
+return out
 """
+_CHUNK = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,30 +56,70 @@ class Output:
 
 
 class Publisher:
+    """Publishes outputs with EVALSHA in one pipeline per call.
+
+    redis-py's Script objects make every pipeline first ask SCRIPT EXISTS (one more round trip per
+    batch); instead the script is loaded once and, on NOSCRIPT (Redis restarted or flushed), loaded
+    again and the whole call repeated, which is safe because every publish is idempotent.
+    """
+
     def __init__(self, client: redis.Redis, *, dedupe_ttl_ms: int) -> None:
         self._client = client
-        self._script = client.register_script(_PUBLISH)
+        self._sha = hashlib.sha1(_PUBLISH.encode()).hexdigest()
         self._ttl = str(dedupe_ttl_ms)
 
-    def queue(self, pipe: Pipeline, out: Output) -> None:
-        """Add the publish of `out` to a pipeline (executed by the caller, in order)."""
-        fields = encode(out.envelope)
-        if out.idempotent:
-            args: list[Any] = [self._ttl, str(out.maxlen)]
-            for k, v in fields.items():
-                args += (k, v)
-            self._script(keys=[out.stream, Names.dedupe(out.stream, out.envelope.id)], args=args, client=pipe)
-        elif out.maxlen:
-            pipe.xadd(out.stream, fields, maxlen=out.maxlen, approximate=True)  # type: ignore[arg-type]
-        else:
-            pipe.xadd(out.stream, fields)  # type: ignore[arg-type]
+    def _queue(self, pipe: Pipeline, outputs: Sequence[Output]) -> list[list[int]]:
+        """Per queued command, the indices of the outputs it carries (order kept per stream)."""
+        groups: dict[tuple[str, int, bool], list[int]] = {}
+        for i, out in enumerate(outputs):
+            groups.setdefault((out.stream, out.maxlen, out.idempotent), []).append(i)
+        plan: list[list[int]] = []
+        for (stream, maxlen, idempotent), idx in groups.items():
+            if not idempotent:
+                for i in idx:
+                    fields: Any = encode(outputs[i].envelope)
+                    if maxlen:
+                        pipe.xadd(stream, fields, maxlen=maxlen, approximate=True)
+                    else:
+                        pipe.xadd(stream, fields)
+                    plan.append([i])
+                continue
+            for start in range(0, len(idx), _CHUNK):
+                chunk = idx[start : start + _CHUNK]
+                keys = [stream]
+                args: list[Any] = [self._ttl, str(maxlen)]
+                for i in chunk:
+                    env = outputs[i].envelope
+                    keys.append(Names.dedupe(stream, env.id))
+                    fields = encode(env)
+                    args += [fields[f] for f in _FIELDS]
+                pipe.execute_command("EVALSHA", self._sha, len(keys), *keys, *args)
+                plan.append(chunk)
+        return plan
 
-    def publish(self, outputs: Iterable[Output]) -> list[str | None]:
-        """Publish now; per output the new entry id, or None when it had been published before."""
-        pipe = self._client.pipeline(transaction=False)
-        for out in outputs:
-            self.queue(pipe, out)
-        return [r.decode() if isinstance(r, bytes) else None for r in pipe.execute()]
+    def publish(self, outputs: Sequence[Output]) -> list[str | None]:
+        """Publish now; per output its new entry id, or None when it had been published before.
+
+        Raises on any error (nothing is then known to be published; a retry is safe).
+        """
+        if not outputs:
+            return []
+        for attempt in (1, 2):
+            pipe = self._client.pipeline(transaction=False)
+            plan = self._queue(pipe, outputs)
+            try:
+                replies = pipe.execute()
+                break
+            except redis.exceptions.NoScriptError:
+                if attempt == 2:
+                    raise
+                self._client.script_load(_PUBLISH)
+        result: list[str | None] = [None] * len(outputs)
+        for idx, reply in zip(plan, replies, strict=True):
+            values = reply if isinstance(reply, list) else [reply]
+            for i, r in zip(idx, values, strict=True):
+                result[i] = r.decode() if isinstance(r, bytes) else None
+        return result
 
     def publish_one(self, out: Output) -> str | None:
         return self.publish([out])[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 import msgpack
@@ -36,12 +36,17 @@ for _m in ALL_MESSAGES:
 
 @dataclass(frozen=True, slots=True)
 class Envelope(Generic[M]):
-    """A message with its header: its own id, the originating trace id and origin time (ns)."""
+    """A message with its header: its own id, the originating trace id and origin time (ns).
+
+    `raw` keeps the decoded body's msgpack bytes, so an output that passes the same body on (a relay,
+    a stage that only re-addresses) is not serialized again.
+    """
 
     id: str
     trace: str
     ts: int
     body: M
+    raw: bytes | None = field(default=None, compare=False, repr=False)
 
     @property
     def type(self) -> str:
@@ -49,14 +54,16 @@ class Envelope(Generic[M]):
 
     @classmethod
     def new(cls, body: M, *, id: str, trace: str | None = None, ts: int | None = None) -> Envelope[M]:
-        return cls(id=id, trace=trace if trace is not None else id, ts=ts or time.time_ns(), body=body)
+        ts = ts if ts is not None else time.time_ns()  # `ts or now` would replace an explicit 0
+        return cls(id=id, trace=trace if trace is not None else id, ts=ts, body=body)
 
     def derive(self, body: M2, *, id: str) -> Envelope[M2]:
         """An output caused by this message: same trace and origin time, its own derived id."""
-        return Envelope(id=id, trace=self.trace, ts=self.ts, body=body)
+        raw = self.raw if body is self.body else None
+        return Envelope(id=id, trace=self.trace, ts=self.ts, body=body, raw=raw)
 
     def with_body(self, body: M) -> Envelope[M]:
-        return replace(self, body=body)
+        return replace(self, body=body, raw=None)
 
 
 M2 = TypeVar("M2", bound=Message)
@@ -70,14 +77,17 @@ def encode(env: Envelope[Any]) -> dict[str, str | bytes]:
         "id": env.id,
         "trace": env.trace,
         "ts": str(env.ts),
-        "data": msgpack.packb(body.model_dump(), use_bin_type=True),
+        "data": env.raw if env.raw is not None else msgpack.packb(body.model_dump(), use_bin_type=True),
     }
 
 
+_BYTES_NAMES = {n: n.encode() for n in (*HEADER_FIELDS, "data")}
+
+
 def _text(fields: Mapping[Any, Any], name: str) -> str:
-    raw = fields.get(name)
+    raw = fields.get(_BYTES_NAMES[name])  # redis replies with bytes keys
     if raw is None:
-        raw = fields.get(name.encode())
+        raw = fields.get(name)
     if raw is None:
         raise DecodeError("missing header field", field=name)
     if isinstance(raw, bytes):
@@ -92,6 +102,23 @@ def _text(fields: Mapping[Any, Any], name: str) -> str:
 
 def decode(fields: Mapping[Any, Any]) -> Envelope[Message]:
     """Fields of one stream entry (bytes or str keys) to a validated envelope, or DecodeError."""
+    try:  # fast path: a well-formed entry as redis returns it
+        model = _REGISTRY[fields[b"type"].decode()][int(fields[b"v"])]
+        msg_id = fields[b"id"].decode()
+        trace = fields[b"trace"].decode()
+        ts = int(fields[b"ts"])
+        data = fields[b"data"]
+        body = model.model_validate(msgpack.unpackb(data, raw=False))
+        if msg_id:
+            return Envelope(id=msg_id, trace=trace, ts=ts, body=body, raw=data)
+    except Exception:  # noqa: S110 - the slow path below finds and names the problem
+        pass
+    return _decode_checked(fields)
+
+
+def _decode_checked(fields: Mapping[Any, Any]) -> Envelope[Message]:
+    if not isinstance(fields, Mapping):
+        raise DecodeError(f"entry is a {type(fields).__name__}, not a map of fields")
     kind = _text(fields, "type")
     versions = _REGISTRY.get(kind)
     if versions is None:
@@ -114,7 +141,9 @@ def decode(fields: Mapping[Any, Any]) -> Envelope[Message]:
         ts = int(ts_text)
     except ValueError:
         raise DecodeError("origin time is not integer nanoseconds", field="ts", value=ts_text) from None
-    data = fields.get("data", fields.get(b"data"))
+    data = fields.get(b"data")
+    if data is None:
+        data = fields.get("data")
     if not isinstance(data, bytes):
         raise DecodeError("missing or non-binary body", field="data")
     try:
@@ -129,22 +158,36 @@ def decode(fields: Mapping[Any, Any]) -> Envelope[Message]:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"]) or None
         raise DecodeError(f"invalid {kind} body: {first['msg']}", field=loc, value=first.get("input")) from None
-    return Envelope(id=msg_id, trace=trace, ts=ts, body=body)
+    return Envelope(id=msg_id, trace=trace, ts=ts, body=body, raw=data)
 
 
 def pack(body: Message) -> bytes:
     """A body alone (for keys such as heartbeats), msgpack with its type and version."""
-    return msgpack.packb({"type": body.TYPE, "v": body.VERSION, "data": body.model_dump()}, use_bin_type=True)
+    packed: bytes = msgpack.packb(
+        {"type": body.TYPE, "v": body.VERSION, "data": body.model_dump()}, use_bin_type=True
+    )
+    return packed
 
 
 def unpack(data: bytes) -> Message:
+    """The inverse of `pack`, validated; whatever is wrong raises DecodeError saying what."""
     try:
         raw = msgpack.unpackb(data, raw=False)
-        model = _REGISTRY[raw["type"]][raw["v"]]
+    except Exception as exc:  # msgpack raises several unrelated types for garbage
+        raise DecodeError(f"not msgpack: {type(exc).__name__}: {exc}") from None
+    if not isinstance(raw, dict) or not {"type", "v", "data"} <= raw.keys():
+        raise DecodeError("not a packed message: want a map with type, v and data")
+    kind, version = raw["type"], raw["v"]
+    versions = _REGISTRY.get(kind) if isinstance(kind, str) else None
+    if versions is None:
+        raise DecodeError(f"unknown message type {kind!r}", field="type", value=kind)
+    model = versions.get(version) if type(version) is int else None
+    if model is None:
+        known = ", ".join(str(v) for v in sorted(versions))
+        raise DecodeError(f"unknown schema version {version!r} of {kind!r} (known: {known})", field="v")
+    try:
         return model.model_validate(raw["data"])
-    except (KeyError, TypeError) as exc:
-        raise DecodeError(f"not a packed message: {exc}") from None
     except ValidationError as exc:
-        raise DecodeError(f"invalid packed body: {exc.errors()[0]['msg']}") from None
-    except Exception as exc:
-        raise DecodeError(f"not msgpack: {type(exc).__name__}") from None
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or None
+        raise DecodeError(f"invalid packed {kind} body: {first['msg']}", field=loc) from None
