@@ -1,8 +1,8 @@
 """How a DTC message dataclass maps onto the C struct of DTCProtocol.h, and the codec's errors.
 
-Each message is a frozen dataclass whose fields are declared, in struct order, with the helpers
-below (`i32("RequestID")`, `text("Symbol", 64)`, ...). Each helper records the DTC field name
-(used verbatim as the JSON key) and its C type. `register` then computes the binary layout the
+Each message is a frozen dataclass (decorator `message`) whose fields are declared, in struct
+order, with the helpers below (`i32("RequestID")`, `text("Symbol", 64)`, ...). Each helper records
+the DTC field name (used verbatim as the JSON key) and its C type. `register` computes the layout the
 way a C compiler does under the header's `#pragma pack(push, 8)`: every field at the next
 multiple of its own size (char arrays at any byte), the struct size rounded up to its largest
 member alignment. The `uint16 Size, uint16 Type` header is part of every struct.
@@ -19,7 +19,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field, fields
 from enum import IntEnum
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast, dataclass_transform
 
 from nexus_protocol.errors import DecodeError, NexusError
 from nexus_sierra.dtc_enums import DtcIntEnum
@@ -188,8 +188,15 @@ def enum(wire: str, enum_cls: type[_E], default: _E, *, kind: str = "i32") -> _E
     return cast(_E, _decl(wire, kind, default, enum=enum_cls))
 
 
+@dataclass_transform(kw_only_default=True, frozen_default=True)
+def message(cls: _M) -> _M:
+    """Class decorator of a DTC message: a frozen, slotted, keyword-only dataclass, registered by
+    its TYPE with its binary layout computed once."""
+    return register(cast(_M, dataclass(frozen=True, slots=True, kw_only=True)(cls)))
+
+
 def register(cls: _M) -> _M:
-    """Class decorator (outermost, above @dataclass): compute the layout, index the class by TYPE."""
+    """Compute the layout of a message dataclass and index the class by its TYPE."""
     layout = _compute_layout(cls)
     if layout.type_id in _REGISTRY:
         raise TypeError(f"DTC type {layout.type_id} registered twice")

@@ -12,7 +12,6 @@ microseconds. Prices and quantities of DBL_MAX / FLT_MAX / UINT_MAX mean "unset"
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from nexus_sierra.dtc_enums import (
@@ -31,7 +30,7 @@ from nexus_sierra.dtc_fields import (
     flag,
     i32,
     i64,
-    register,
+    message,
     text,
     u8,
     u32,
@@ -54,13 +53,11 @@ __all__ = [
     "UserMessage",
 ]
 
-_frozen = dataclass(frozen=True, slots=True, kw_only=True)
 
 # --- Authentication and connection monitoring -------------------------------------------------
 
 
-@register
-@_frozen
+@message
 class EncodingRequest(DtcMessage):
     """Always sent in the binary encoding, before anything else, to agree on an encoding."""
 
@@ -70,8 +67,7 @@ class EncodingRequest(DtcMessage):
     protocol_type: str = text("ProtocolType", 4, "DTC")
 
 
-@register
-@_frozen
+@message
 class EncodingResponse(DtcMessage):
     TYPE: ClassVar[int] = MessageType.ENCODING_RESPONSE
     protocol_version: int = i32("ProtocolVersion", CURRENT_VERSION)
@@ -79,8 +75,7 @@ class EncodingResponse(DtcMessage):
     protocol_type: str = text("ProtocolType", 4, "DTC")
 
 
-@register
-@_frozen
+@message
 class LogonRequest(DtcMessage):
     TYPE: ClassVar[int] = MessageType.LOGON_REQUEST
     protocol_version: int = i32("ProtocolVersion", CURRENT_VERSION)
@@ -97,8 +92,7 @@ class LogonRequest(DtcMessage):
     market_data_transmission_interval: int = i32("MarketDataTransmissionInterval")  # unit undocumented
 
 
-@register
-@_frozen
+@message
 class LogonResponse(DtcMessage):
     TYPE: ClassVar[int] = MessageType.LOGON_RESPONSE
     protocol_version: int = i32("ProtocolVersion", CURRENT_VERSION)
@@ -127,16 +121,14 @@ class LogonResponse(DtcMessage):
     market_data_supported: bool = flag("MarketDataSupported", True)
 
 
-@register
-@_frozen
+@message
 class Heartbeat(DtcMessage):
     TYPE: ClassVar[int] = MessageType.HEARTBEAT
     num_dropped_messages: int = u32("NumDroppedMessages")
     current_date_time_s: int = i64("CurrentDateTime")
 
 
-@register
-@_frozen
+@message
 class Logoff(DtcMessage):
     TYPE: ClassVar[int] = MessageType.LOGOFF
     reason: str = text("Reason", 96)
@@ -146,8 +138,7 @@ class Logoff(DtcMessage):
 # --- Symbol discovery and security definitions ------------------------------------------------
 
 
-@register
-@_frozen
+@message
 class SecurityDefinitionForSymbolRequest(DtcMessage):
     TYPE: ClassVar[int] = MessageType.SECURITY_DEFINITION_FOR_SYMBOL_REQUEST
     request_id: int = i32("RequestID")
@@ -155,8 +146,7 @@ class SecurityDefinitionForSymbolRequest(DtcMessage):
     exchange: str = text("Exchange", 16)
 
 
-@register
-@_frozen
+@message
 class SecurityDefinitionResponse(DtcMessage):
     TYPE: ClassVar[int] = MessageType.SECURITY_DEFINITION_RESPONSE
     request_id: int = i32("RequestID")
@@ -197,8 +187,7 @@ class SecurityDefinitionResponse(DtcMessage):
     product_identifier: str = text("ProductIdentifier", 64)
 
 
-@register
-@_frozen
+@message
 class SecurityDefinitionReject(DtcMessage):
     TYPE: ClassVar[int] = MessageType.SECURITY_DEFINITION_REJECT
     request_id: int = i32("RequestID")
@@ -208,15 +197,13 @@ class SecurityDefinitionReject(DtcMessage):
 # --- Account list -----------------------------------------------------------------------------
 
 
-@register
-@_frozen
+@message
 class TradeAccountsRequest(DtcMessage):
     TYPE: ClassVar[int] = MessageType.TRADE_ACCOUNTS_REQUEST
     request_id: int = i32("RequestID")
 
 
-@register
-@_frozen
+@message
 class TradeAccountResponse(DtcMessage):
     TYPE: ClassVar[int] = MessageType.TRADE_ACCOUNT_RESPONSE
     total_number_messages: int = i32("TotalNumberMessages")
@@ -228,23 +215,20 @@ class TradeAccountResponse(DtcMessage):
 # --- Logging ----------------------------------------------------------------------------------
 
 
-@register
-@_frozen
+@message
 class UserMessage(DtcMessage):
     TYPE: ClassVar[int] = MessageType.USER_MESSAGE
     user_message: str = text("UserMessage", 256)
     is_popup_message: bool = flag("IsPopupMessage", True)
 
 
-@register
-@_frozen
+@message
 class GeneralLogMessage(DtcMessage):
     TYPE: ClassVar[int] = MessageType.GENERAL_LOG_MESSAGE
     message_text: str = text("MessageText", 128)
 
 
-@register
-@_frozen
+@message
 class AlertMessage(DtcMessage):
     TYPE: ClassVar[int] = MessageType.ALERT_MESSAGE
     message_text: str = text("MessageText", 128)

@@ -8,7 +8,6 @@ compact messages) and counts at UINT_MAX mean "unset".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from nexus_sierra.dtc_enums import (
@@ -21,7 +20,7 @@ from nexus_sierra.dtc_enums import (
     RequestActionEnum,
     TradingStatusEnum,
 )
-from nexus_sierra.dtc_fields import DtcMessage, enum, f32, f64, flag, register, text, u32
+from nexus_sierra.dtc_fields import DtcMessage, enum, f32, f64, flag, message, text, u32
 
 __all__ = [
     "MarketDataFeedStatus",
@@ -43,13 +42,11 @@ __all__ = [
     "TradingSymbolStatus",
 ]
 
-_frozen = dataclass(frozen=True, slots=True, kw_only=True)
 
 # --- Market data ------------------------------------------------------------------------------
 
 
-@register
-@_frozen
+@message
 class MarketDataFeedStatus(DtcMessage):
     TYPE: ClassVar[int] = MessageType.MARKET_DATA_FEED_STATUS
     status: MarketDataFeedStatusEnum = enum(
@@ -57,8 +54,7 @@ class MarketDataFeedStatus(DtcMessage):
     )
 
 
-@register
-@_frozen
+@message
 class MarketDataFeedSymbolStatus(DtcMessage):
     TYPE: ClassVar[int] = MessageType.MARKET_DATA_FEED_SYMBOL_STATUS
     symbol_id: int = u32("SymbolID")
@@ -67,16 +63,14 @@ class MarketDataFeedSymbolStatus(DtcMessage):
     )
 
 
-@register
-@_frozen
+@message
 class TradingSymbolStatus(DtcMessage):
     TYPE: ClassVar[int] = MessageType.TRADING_SYMBOL_STATUS
     symbol_id: int = u32("SymbolID")
     status: TradingStatusEnum = enum("Status", TradingStatusEnum, TradingStatusEnum.UNKNOWN, kind="i8")
 
 
-@register
-@_frozen
+@message
 class MarketDataRequest(DtcMessage):
     TYPE: ClassVar[int] = MessageType.MARKET_DATA_REQUEST
     request_action: RequestActionEnum = enum("RequestAction", RequestActionEnum, RequestActionEnum.SUBSCRIBE)
@@ -86,16 +80,14 @@ class MarketDataRequest(DtcMessage):
     interval_for_snapshot_updates_ms: int = u32("IntervalForSnapshotUpdatesInMilliseconds")
 
 
-@register
-@_frozen
+@message
 class MarketDataReject(DtcMessage):
     TYPE: ClassVar[int] = MessageType.MARKET_DATA_REJECT
     symbol_id: int = u32("SymbolID")
     reject_text: str = text("RejectText", 96)
 
 
-@register
-@_frozen
+@message
 class MarketDataSnapshot(DtcMessage):
     TYPE: ClassVar[int] = MessageType.MARKET_DATA_SNAPSHOT
     symbol_id: int = u32("SymbolID")
@@ -122,8 +114,7 @@ class MarketDataSnapshot(DtcMessage):
     market_depth_update_date_time_s: float = f64("MarketDepthUpdateDateTime")
 
 
-@register
-@_frozen
+@message
 class MarketDataUpdateTrade(DtcMessage):
     TYPE: ClassVar[int] = MessageType.MARKET_DATA_UPDATE_TRADE
     symbol_id: int = u32("SymbolID")
@@ -133,8 +124,7 @@ class MarketDataUpdateTrade(DtcMessage):
     date_time_s: float = f64("DateTime")
 
 
-@register
-@_frozen
+@message
 class MarketDataUpdateTradeCompact(DtcMessage):
     TYPE: ClassVar[int] = MessageType.MARKET_DATA_UPDATE_TRADE_COMPACT
     price: float = f32("Price")
@@ -144,8 +134,7 @@ class MarketDataUpdateTradeCompact(DtcMessage):
     at_bid_or_ask: AtBidOrAskEnum = enum("AtBidOrAsk", AtBidOrAskEnum, AtBidOrAskEnum.UNSET, kind="u16")
 
 
-@register
-@_frozen
+@message
 class MarketDataUpdateBidAsk(DtcMessage):
     """A bid or ask price of DBL_MAX means that side (and its quantity) is unset."""
 
@@ -158,8 +147,7 @@ class MarketDataUpdateBidAsk(DtcMessage):
     date_time_s: int = u32("DateTime")
 
 
-@register
-@_frozen
+@message
 class MarketDataUpdateBidAskCompact(DtcMessage):
     TYPE: ClassVar[int] = MessageType.MARKET_DATA_UPDATE_BID_ASK_COMPACT
     bid_price: float = f32("BidPrice", FLT_MAX)
@@ -170,8 +158,7 @@ class MarketDataUpdateBidAskCompact(DtcMessage):
     symbol_id: int = u32("SymbolID")
 
 
-@register
-@_frozen
+@message
 class MarketDataUpdateSessionVolume(DtcMessage):
     TYPE: ClassVar[int] = MessageType.MARKET_DATA_UPDATE_SESSION_VOLUME
     symbol_id: int = u32("SymbolID")
@@ -180,8 +167,7 @@ class MarketDataUpdateSessionVolume(DtcMessage):
     is_final_session_volume: bool = flag("IsFinalSessionVolume")
 
 
-@register
-@_frozen
+@message
 class MarketDataUpdateSessionHigh(DtcMessage):
     TYPE: ClassVar[int] = MessageType.MARKET_DATA_UPDATE_SESSION_HIGH
     symbol_id: int = u32("SymbolID")
@@ -189,8 +175,7 @@ class MarketDataUpdateSessionHigh(DtcMessage):
     trading_session_date_s: int = u32("TradingSessionDate")
 
 
-@register
-@_frozen
+@message
 class MarketDataUpdateSessionLow(DtcMessage):
     TYPE: ClassVar[int] = MessageType.MARKET_DATA_UPDATE_SESSION_LOW
     symbol_id: int = u32("SymbolID")
@@ -198,8 +183,7 @@ class MarketDataUpdateSessionLow(DtcMessage):
     trading_session_date_s: int = u32("TradingSessionDate")
 
 
-@register
-@_frozen
+@message
 class MarketDataUpdateSessionOpen(DtcMessage):
     TYPE: ClassVar[int] = MessageType.MARKET_DATA_UPDATE_SESSION_OPEN
     symbol_id: int = u32("SymbolID")
@@ -207,8 +191,7 @@ class MarketDataUpdateSessionOpen(DtcMessage):
     trading_session_date_s: int = u32("TradingSessionDate")
 
 
-@register
-@_frozen
+@message
 class MarketDataUpdateSessionSettlement(DtcMessage):
     TYPE: ClassVar[int] = MessageType.MARKET_DATA_UPDATE_SESSION_SETTLEMENT
     symbol_id: int = u32("SymbolID")
@@ -216,8 +199,7 @@ class MarketDataUpdateSessionSettlement(DtcMessage):
     date_time_s: int = u32("DateTime")
 
 
-@register
-@_frozen
+@message
 class MarketDataUpdateOpenInterest(DtcMessage):
     TYPE: ClassVar[int] = MessageType.MARKET_DATA_UPDATE_OPEN_INTEREST
     symbol_id: int = u32("SymbolID")
@@ -225,8 +207,7 @@ class MarketDataUpdateOpenInterest(DtcMessage):
     trading_session_date_s: int = u32("TradingSessionDate")
 
 
-@register
-@_frozen
+@message
 class MarketDataUpdateLastTradeSnapshot(DtcMessage):
     TYPE: ClassVar[int] = MessageType.MARKET_DATA_UPDATE_LAST_TRADE_SNAPSHOT
     symbol_id: int = u32("SymbolID")

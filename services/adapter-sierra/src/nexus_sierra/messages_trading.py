@@ -8,7 +8,6 @@ limit price of a STOP_LIMIT. A ClientOrderID carries at most 31 bytes in the bin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from nexus_sierra.dtc_enums import (
@@ -21,7 +20,7 @@ from nexus_sierra.dtc_enums import (
     OrderUpdateReasonEnum,
     TimeInForceEnum,
 )
-from nexus_sierra.dtc_fields import DtcMessage, enum, f64, flag, i32, i64, register, text, u32, u64
+from nexus_sierra.dtc_fields import DtcMessage, enum, f64, flag, i32, i64, message, text, u32, u64
 
 __all__ = [
     "AccountBalanceReject",
@@ -42,13 +41,11 @@ __all__ = [
     "SubmitNewSingleOrder",
 ]
 
-_frozen = dataclass(frozen=True, slots=True, kw_only=True)
 
 # --- Order entry and modification -------------------------------------------------------------
 
 
-@register
-@_frozen
+@message
 class SubmitNewSingleOrder(DtcMessage):
     TYPE: ClassVar[int] = MessageType.SUBMIT_NEW_SINGLE_ORDER
     symbol: str = text("Symbol", 64)
@@ -71,8 +68,7 @@ class SubmitNewSingleOrder(DtcMessage):
     price2_as_string: str = text("Price2AsString", 16)
 
 
-@register
-@_frozen
+@message
 class SubmitFlattenPositionOrder(DtcMessage):
     TYPE: ClassVar[int] = MessageType.SUBMIT_FLATTEN_POSITION_ORDER
     symbol: str = text("Symbol", 64)
@@ -83,8 +79,7 @@ class SubmitFlattenPositionOrder(DtcMessage):
     is_automated_order: bool = flag("IsAutomatedOrder")
 
 
-@register
-@_frozen
+@message
 class CancelOrder(DtcMessage):
     """Names the order by ServerOrderID (from ORDER_UPDATE) and/or ClientOrderID."""
 
@@ -94,8 +89,7 @@ class CancelOrder(DtcMessage):
     trade_account: str = text("TradeAccount", 32)
 
 
-@register
-@_frozen
+@message
 class CancelReplaceOrder(DtcMessage):
     TYPE: ClassVar[int] = MessageType.CANCEL_REPLACE_ORDER
     server_order_id: str = text("ServerOrderID", 32)
@@ -117,8 +111,7 @@ class CancelReplaceOrder(DtcMessage):
 # --- Orders, fills and positions --------------------------------------------------------------
 
 
-@register
-@_frozen
+@message
 class OpenOrdersRequest(DtcMessage):
     """request_all_orders=1 asks for every open order; 0 asks only for server_order_id."""
 
@@ -129,16 +122,14 @@ class OpenOrdersRequest(DtcMessage):
     trade_account: str = text("TradeAccount", 32)
 
 
-@register
-@_frozen
+@message
 class OpenOrdersReject(DtcMessage):
     TYPE: ClassVar[int] = MessageType.OPEN_ORDERS_REJECT
     request_id: int = i32("RequestID")
     reject_text: str = text("RejectText", 96)
 
 
-@register
-@_frozen
+@message
 class OrderUpdate(DtcMessage):
     """The one message a server sends about an order. Prices and quantities at DBL_MAX are unset.
 
@@ -187,8 +178,7 @@ class OrderUpdate(DtcMessage):
     username: str = text("Username", 32)
 
 
-@register
-@_frozen
+@message
 class HistoricalOrderFillsRequest(DtcMessage):
     TYPE: ClassVar[int] = MessageType.HISTORICAL_ORDER_FILLS_REQUEST
     request_id: int = i32("RequestID")
@@ -198,8 +188,7 @@ class HistoricalOrderFillsRequest(DtcMessage):
     start_date_time_s: int = i64("StartDateTime")
 
 
-@register
-@_frozen
+@message
 class HistoricalOrderFillResponse(DtcMessage):
     TYPE: ClassVar[int] = MessageType.HISTORICAL_ORDER_FILL_RESPONSE
     request_id: int = i32("RequestID")
@@ -222,32 +211,28 @@ class HistoricalOrderFillResponse(DtcMessage):
     position_quantity: float = f64("PositionQuantity", DBL_MAX)
 
 
-@register
-@_frozen
+@message
 class HistoricalOrderFillsReject(DtcMessage):
     TYPE: ClassVar[int] = MessageType.HISTORICAL_ORDER_FILLS_REJECT
     request_id: int = i32("RequestID")
     reject_text: str = text("RejectText", 96)
 
 
-@register
-@_frozen
+@message
 class CurrentPositionsRequest(DtcMessage):
     TYPE: ClassVar[int] = MessageType.CURRENT_POSITIONS_REQUEST
     request_id: int = i32("RequestID")
     trade_account: str = text("TradeAccount", 32)
 
 
-@register
-@_frozen
+@message
 class CurrentPositionsReject(DtcMessage):
     TYPE: ClassVar[int] = MessageType.CURRENT_POSITIONS_REJECT
     request_id: int = i32("RequestID")
     reject_text: str = text("RejectText", 96)
 
 
-@register
-@_frozen
+@message
 class PositionUpdate(DtcMessage):
     """quantity is signed: negative is short."""
 
@@ -275,24 +260,21 @@ class PositionUpdate(DtcMessage):
 # --- Account balance --------------------------------------------------------------------------
 
 
-@register
-@_frozen
+@message
 class AccountBalanceRequest(DtcMessage):
     TYPE: ClassVar[int] = MessageType.ACCOUNT_BALANCE_REQUEST
     request_id: int = i32("RequestID")
     trade_account: str = text("TradeAccount", 32)
 
 
-@register
-@_frozen
+@message
 class AccountBalanceReject(DtcMessage):
     TYPE: ClassVar[int] = MessageType.ACCOUNT_BALANCE_REJECT
     request_id: int = i32("RequestID")
     reject_text: str = text("RejectText", 96)
 
 
-@register
-@_frozen
+@message
 class AccountBalanceUpdate(DtcMessage):
     TYPE: ClassVar[int] = MessageType.ACCOUNT_BALANCE_UPDATE
     request_id: int = i32("RequestID")
