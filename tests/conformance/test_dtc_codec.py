@@ -270,6 +270,7 @@ def test_json_decodes_a_server_logon_response_with_missing_and_extra_fields() ->
     assert msg.trading_is_supported is True
     assert msg.market_data_supported is True  # absent: the default, like a short binary frame
     assert msg.oco_orders_supported is False
+    assert decode_json(b'{"Type":3,"NumDroppedMessages":null}') == Heartbeat()
 
 
 def test_json_round_trips_every_reference_vector() -> None:

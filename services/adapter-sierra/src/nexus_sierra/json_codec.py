@@ -6,7 +6,7 @@ length here. The encoding is agreed with a binary ENCODING_REQUEST/RESPONSE firs
 `codec.FrameReader.detach`). JSON Compact ("F": [...] positional values) is not supported.
 
 Guarantees: decoding a known type validates every field's type and range (as for the binary
-encoding, a missing field takes its default and an unknown key is ignored); anything malformed
+encoding, a missing or null field takes its default and an unknown key is ignored); anything malformed
 raises `DtcDecodeError`, nothing else. The NUL delimiter lets `JsonFrameReader` skip one bad
 message and carry on, unlike the binary reader.
 """
@@ -71,9 +71,9 @@ def decode_json(data: bytes | bytearray | memoryview) -> Message:
         return UnknownMessage(type_id, raw)
     kwargs: dict[str, Any] = {}
     for spec in layout_of(cls).fields:
-        if spec.wire not in obj:
-            continue  # absent: the default, as for a short binary frame
-        value = obj[spec.wire]
+        value = obj.get(spec.wire)
+        if value is None:
+            continue  # absent (or null): the default, as for a short binary frame
         try:
             kwargs[spec.name] = from_wire(spec, check_value(spec, value))
         except DtcEncodeError as exc:
