@@ -256,8 +256,8 @@ def check_value(spec: FieldSpec, value: Any) -> Any:
             except OverflowError:
                 raise DtcEncodeError("outside the float32 range", field=spec.name, value=value) from None
         return float(value)
-    if spec.flag:
-        if not isinstance(value, bool | int) or value not in (0, 1):
+    if spec.flag:  # any uint8 reads as yes/no, as in the binary encoding
+        if not isinstance(value, bool | int) or not 0 <= value <= 0xFF:
             raise DtcEncodeError("expected a bool", field=spec.name, value=value)
         return int(value)
     if isinstance(value, bool) or not isinstance(value, int):
