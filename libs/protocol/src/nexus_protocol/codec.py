@@ -111,7 +111,7 @@ def decode(fields: Mapping[Any, Any]) -> Envelope[Message]:
         body = model.model_validate(msgpack.unpackb(data, raw=False))
         if msg_id:
             return Envelope(id=msg_id, trace=trace, ts=ts, body=body, raw=data)
-    except Exception:  # noqa: S110 - the slow path below finds and names the problem
+    except Exception:  # the slow path below finds and names the problem
         pass
     return _decode_checked(fields)
 
@@ -157,7 +157,8 @@ def _decode_checked(fields: Mapping[Any, Any]) -> Envelope[Message]:
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"]) or None
-        raise DecodeError(f"invalid {kind} body: {first['msg']}", field=loc, value=first.get("input")) from None
+        reason = f"invalid {kind} body: {first['msg']}"
+        raise DecodeError(reason, field=loc, value=first.get("input")) from None
     return Envelope(id=msg_id, trace=trace, ts=ts, body=body, raw=data)
 
 

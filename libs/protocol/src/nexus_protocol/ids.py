@@ -16,24 +16,30 @@ from nexus_protocol.errors import DecodeError
 SIGNAL_ID_LEN = 26
 CLIENT_ORDER_ID_LEN = 30
 _ATTEMPT_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
-_COID = re.compile(r"^(?P<signal>[0-9A-HJKMNP-TV-Z]{26})\.(?P<venue>[a-z0-9]{2})(?P<attempt>[0-9a-z])$")
+# A ULID is 128 bits in 26 Crockford base-32 digits, so its first digit is at most 7.
+_ULID = r"[0-7][0-9A-HJKMNP-TV-Z]{25}"
+_SIGNAL_ID = re.compile(_ULID)
+_VENUE_CODE = re.compile(r"[a-z0-9]{2}")
+_COID = re.compile(rf"(?P<signal>{_ULID})\.(?P<venue>[a-z0-9]{{2}})(?P<attempt>[0-9a-z])")
 
 
 def new_signal_id(timestamp_ns: int | None = None) -> str:
     if timestamp_ns is None:
         return str(ULID())
-    return str(ULID.from_timestamp(timestamp_ns / 1e9))
+    # An int is taken as milliseconds; a float of seconds loses the last millisecond to rounding.
+    return str(ULID.from_timestamp(timestamp_ns // 1_000_000))
 
 
 def is_signal_id(value: str) -> bool:
-    return len(value) == SIGNAL_ID_LEN and _COID.match(f"{value}.xx0") is not None
+    return _SIGNAL_ID.fullmatch(value) is not None
 
 
 def client_order_id(signal_id: str, venue_code: str, attempt: int = 0) -> str:
     if not is_signal_id(signal_id):
         raise DecodeError("signal id is not a 26-character ULID", field="signal_id", value=signal_id)
-    if not re.fullmatch(r"[a-z0-9]{2}", venue_code):
-        raise DecodeError("venue code must be 2 lowercase letters or digits", field="code", value=venue_code)
+    if not _VENUE_CODE.fullmatch(venue_code):
+        reason = "venue code must be 2 lowercase letters or digits"
+        raise DecodeError(reason, field="venue_code", value=venue_code)
     if not 0 <= attempt < len(_ATTEMPT_DIGITS):
         raise DecodeError("attempt out of range 0..35", field="attempt", value=attempt)
     return f"{signal_id}.{venue_code}{_ATTEMPT_DIGITS[attempt]}"
@@ -41,7 +47,7 @@ def client_order_id(signal_id: str, venue_code: str, attempt: int = 0) -> str:
 
 def parse_client_order_id(coid: str) -> tuple[str, str, int]:
     """(signal_id, venue_code, attempt) of a client order id, or DecodeError."""
-    m = _COID.match(coid)
+    m = _COID.fullmatch(coid)
     if m is None:
         raise DecodeError("not a client order id of the form {signal_id}.{venue}{attempt}", value=coid)
     return m["signal"], m["venue"], _ATTEMPT_DIGITS.index(m["attempt"])

@@ -2,6 +2,8 @@
 
 Every body declares its wire `TYPE` and schema `VERSION`; the codec puts both in the entry header.
 Prices and quantities are floats on the wire; money is computed in Decimal by the stages that own it.
+Floats must be finite: a NaN price or an infinite quantity would pass `gt=0`-style checks or none at all
+and fail later, far from the entry, instead of being dead-lettered on decode.
 Quantities are *universal* (units of the root, e.g. NQ contracts) unless the field says `venue_`.
 """
 
@@ -13,9 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from nexus_protocol.enums import OrderStatus, OrderType, Severity, Side, TimeInForce
 
+_CONFIG = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
 
 class Message(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _CONFIG
 
     TYPE: ClassVar[str]
     VERSION: ClassVar[int] = 1
@@ -128,7 +132,7 @@ class Fill(Message):
 
 
 class Leg(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _CONFIG
 
     venue: str
     client_order_id: str
@@ -195,7 +199,7 @@ class Tick(Message):
 
 
 class BookLevel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _CONFIG
 
     price: float
     size: float
@@ -216,7 +220,7 @@ class DepthSnapshot(Message):
 
 
 class DepthChange(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _CONFIG
 
     side: Side  # buy = bid side
     price: float

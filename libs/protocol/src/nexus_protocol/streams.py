@@ -14,19 +14,24 @@ from dataclasses import dataclass
 from nexus_protocol.errors import ConfigError
 
 DEFAULT_NAMESPACE = "nx"
-_NAMESPACE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-_PART = re.compile(r"^[A-Za-z0-9_.\-$]+$")
+# Matched with fullmatch: `$` would also accept a trailing newline.
+_NAMESPACE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+_PART = re.compile(r"[A-Za-z0-9_.\-$]+")
 
 
 def key(namespace: str, tag: str, *rest: str) -> str:
     """The one function that builds names: `nx:{orders:sim}` or `nx:{health}:router:host-1`."""
-    if not _NAMESPACE.match(namespace):
-        raise ConfigError(f"namespace {namespace!r} must be lowercase letters, digits, _ or -, at most 32")
+    _check_namespace(namespace)
     for part in (*tag.split(":"), *rest):
-        if not _PART.match(part):
+        if not _PART.fullmatch(part):
             raise ConfigError(f"key part {part!r} may only hold letters, digits, '_', '.', '-', '$'")
     tail = "".join(f":{r}" for r in rest)
     return f"{namespace}:{{{tag}}}{tail}"
+
+
+def _check_namespace(namespace: str) -> None:
+    if not _NAMESPACE.fullmatch(namespace):
+        raise ConfigError(f"namespace {namespace!r} must be lowercase letters, digits, _ or -, at most 32")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +39,10 @@ class Names:
     """The mesh's names in one namespace. Logical names (for `nexusctl tail`) map through `stream`."""
 
     namespace: str = DEFAULT_NAMESPACE
+
+    def __post_init__(self) -> None:
+        # The glob patterns below are built without key(); a bad namespace must not reach them.
+        _check_namespace(self.namespace)
 
     def stream(self, logical: str) -> str:
         """`signals`, `orders:sim`, `md:NQ`... to the stream key."""

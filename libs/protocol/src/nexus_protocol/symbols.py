@@ -23,15 +23,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from nexus_protocol.errors import ConfigError, DecodeError
 
 MONTH_CODES = "FGHJKMNQUVXZ"  # January .. December
-_CODE = re.compile(r"^(?P<root>[A-Z0-9]+?)(?P<m>[FGHJKMNQUVXZ])(?P<yy>\d{2})$")
+_CODE = re.compile(r"(?P<root>[A-Z0-9]+?)(?P<m>[FGHJKMNQUVXZ])(?P<yy>[0-9]{2})")  # fullmatch
 _PLACEHOLDERS = {
     "{root}": None,
     "{month_code}": "(?P<m>[FGHJKMNQUVXZ])",
-    "{yyyy}": r"(?P<yyyy>\d{4})",
-    "{yy}": r"(?P<yy>\d{2})",
-    "{mm}": r"(?P<mm>\d{2})",
-    "{y}": r"(?P<y>\d)",
+    "{yyyy}": r"(?P<yyyy>[0-9]{4})",
+    "{yy}": r"(?P<yy>[0-9]{2})",
+    "{mm}": r"(?P<mm>[0-9]{2})",
+    "{y}": r"(?P<y>[0-9])",
 }
+_MONTH_TOKENS = ("{month_code}", "{mm}")
+_YEAR_TOKENS = ("{yyyy}", "{yy}", "{y}")
 _TOKEN = re.compile("|".join(re.escape(p) for p in sorted(_PLACEHOLDERS, key=len, reverse=True)))
 CalendarKind = Literal["cme_quarterly", "b3_even_month", "b3_monthly", "none"]
 
@@ -58,7 +60,7 @@ class Contract:
 
     @classmethod
     def parse(cls, code: str, *, century: int = 2000) -> Contract:
-        m = _CODE.match(code)
+        m = _CODE.fullmatch(code)
         if m is None:
             raise DecodeError("not a contract code like NQH25", value=code)
         return cls(m["root"], century + int(m["yy"]), MONTH_CODES.index(m["m"]) + 1)
@@ -136,8 +138,12 @@ class SymbolRegistry(BaseModel):
     def _check_patterns(self) -> SymbolRegistry:
         for root, spec in self.symbols.items():
             for venue, vs in spec.venues.items():
+                where = f"symbols.{root}.venues.{venue}.pattern"
+                problem = _pattern_problem(vs.pattern)
+                if problem:
+                    raise ValueError(f"{where} {vs.pattern!r}: {problem}")
                 if vs.dated and spec.calendar == "none":
-                    raise ValueError(f"symbols.{root}.venues.{venue}.pattern is dated but {root} has no calendar")
+                    raise ValueError(f"{where} is dated but {root} has no calendar")
         return self
 
     @classmethod
@@ -151,7 +157,8 @@ class SymbolRegistry(BaseModel):
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"{source}: {where}: {first['msg']}") from None
+            msg = first["msg"].removeprefix("Value error, ")  # the pattern check names its own path
+            raise ConfigError(f"{source}: {where}: {msg}" if where else f"{source}: {msg}") from None
 
     def spec(self, root: str) -> RootSpec:
         try:
@@ -164,7 +171,8 @@ class SymbolRegistry(BaseModel):
         try:
             return spec.venues[venue]
         except KeyError:
-            raise DecodeError(f"{root} is not traded on venue {venue!r}", field="venue", value=venue) from None
+            reason = f"{root} is not traded on venue {venue!r}"
+            raise DecodeError(reason, field="venue", value=venue) from None
 
     def roots_for(self, venue: str) -> list[str]:
         return [r for r, s in self.symbols.items() if venue in s.venues]
@@ -173,6 +181,9 @@ class SymbolRegistry(BaseModel):
         vs = self.venue_spec(root, venue)
         if vs.dated and contract is None:
             raise DecodeError(f"{root} on {venue} needs an active contract", field="contract")
+        if contract is not None and contract.root != root:
+            reason = f"contract {contract} is not a {root} contract"
+            raise DecodeError(reason, field="contract", value=contract)
         values = {"{root}": root}
         if contract is not None:
             values |= {
@@ -186,7 +197,7 @@ class SymbolRegistry(BaseModel):
 
     def size(self, root: str, venue: str, quantity: float) -> Sizing:
         spec = self.spec(root)
-        vs = spec.venues[venue]
+        vs = self.venue_spec(root, venue)
         factor = spec.qty_factor(venue)
         venue_qty = round_to_step(quantity * factor, vs.lot_step)
         return Sizing(venue_quantity=venue_qty, residual=round(quantity - venue_qty / factor, 12))
@@ -197,15 +208,17 @@ class SymbolRegistry(BaseModel):
         for root, spec in self.symbols.items():
             for venue, vs in spec.venues.items():
                 body = _pattern_regex(vs.pattern, root)
-                out.append((root, venue, re.compile(f"^{body}$")))
+                out.append((root, venue, re.compile(body)))
         return out
 
-    def parse(self, venue_symbol: str, venue: str | None = None, *, today: dt.date | None = None) -> tuple[str, Contract | None]:
+    def parse(
+        self, venue_symbol: str, venue: str | None = None, *, today: dt.date | None = None
+    ) -> tuple[str, Contract | None]:
         """A venue symbol back to (root, contract or None); `normalize` keeps only the root."""
         for root, v, rx in self._matchers:
             if venue is not None and v != venue:
                 continue
-            m = rx.match(venue_symbol)
+            m = rx.fullmatch(venue_symbol)
             if m is None:
                 continue
             groups = m.groupdict()
@@ -217,6 +230,21 @@ class SymbolRegistry(BaseModel):
 
     def normalize(self, venue_symbol: str, venue: str | None = None) -> str:
         return self.parse(venue_symbol, venue)[0]
+
+
+def _pattern_problem(pattern: str) -> str | None:
+    """Why a venue pattern could not be both rendered and parsed back, or None."""
+    tokens = _TOKEN.findall(pattern)
+    literal = _TOKEN.sub("", pattern)
+    if "{" in literal or "}" in literal:
+        return f"unknown placeholder; known: {', '.join(_PLACEHOLDERS)}"
+    if len(tokens) != len(set(tokens)):
+        return "a placeholder appears twice"
+    months = sum(t in _MONTH_TOKENS for t in tokens)
+    years = sum(t in _YEAR_TOKENS for t in tokens)
+    if (months, years) not in ((0, 0), (1, 1)):
+        return "a dated pattern needs exactly one month and one year placeholder"
+    return None
 
 
 def _pattern_regex(pattern: str, root: str) -> str:
@@ -231,16 +259,12 @@ def _pattern_regex(pattern: str, root: str) -> str:
 
 
 def _contract_from(root: str, g: dict[str, str], today: dt.date) -> Contract:
-    if g.get("m"):
-        month = MONTH_CODES.index(g["m"]) + 1
-    else:
-        month = int(g["mm"])
+    month = MONTH_CODES.index(g["m"]) + 1 if g.get("m") else int(g["mm"])
     if g.get("yyyy"):
         year = int(g["yyyy"])
     elif g.get("yy"):
         year = 2000 + int(g["yy"])
-    else:  # one digit: the nearest such year not far in the past
-        year = today.year - today.year % 10 + int(g["y"])
-        if year < today.year - 2:
-            year += 10
+    else:  # one digit: the year ending in it within [today - 2, today + 7], whatever the decade
+        earliest = today.year - 2
+        year = earliest + (int(g["y"]) - earliest) % 10
     return Contract(root, year, month)
