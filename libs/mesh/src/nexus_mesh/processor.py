@@ -158,7 +158,13 @@ class StreamProcessor:
         now = time.monotonic()
         if self._tick is not None and now >= self._next_tick:
             self._next_tick = now + self._tick_interval_s
-            outs = list(self._tick(self._context(None, None, 0)))
+            try:
+                outs = list(self._tick(self._context(None, None, 0)))
+            except (redis.ConnectionError, redis.TimeoutError):
+                raise
+            except Exception:
+                log.exception("periodic work failed; the service goes on")
+                outs = []
             if outs:
                 self.publisher.publish(outs)
         if self.heartbeat.due():

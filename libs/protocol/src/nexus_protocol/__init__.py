@@ -5,13 +5,13 @@ from nexus_protocol.enums import OrderStatus, OrderType, Severity, Side, TimeInF
 from nexus_protocol.errors import ConfigError, DecodeError, NexusError, RiskRejected, VenueError
 from nexus_protocol.messages import (
     Cancel, ContractRoll, DeadLetter, DepthSnapshot, DepthUpdate, Event, Execution, Fill, Heartbeat, Leg,
-    Message, Order, Signal, Tick, VenueOrder,
+    KillSwitchState, Message, Order, Route, RouteLeg, Signal, Tick, VenueOrder,
 )
 from nexus_protocol.streams import Names, key
 
 __all__ = [
     "Cancel", "ConfigError", "ContractRoll", "DeadLetter", "DecodeError", "DepthSnapshot", "DepthUpdate",
-    "Envelope", "Event", "Execution", "Fill", "Heartbeat", "Leg", "Message", "Names", "NexusError", "Order",
-    "OrderStatus", "OrderType", "RiskRejected", "Severity", "Side", "Signal", "Tick", "TimeInForce",
+    "Envelope", "Event", "Execution", "Fill", "Heartbeat", "KillSwitchState", "Leg", "Message", "Names", "NexusError", "Order",
+    "OrderStatus", "OrderType", "RiskRejected", "Route", "RouteLeg", "Severity", "Side", "Signal", "Tick", "TimeInForce",
     "VenueError", "VenueOrder", "decode", "encode", "key",
 ]

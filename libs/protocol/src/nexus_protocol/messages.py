@@ -124,11 +124,39 @@ class Fill(Message):
     # normalizer
     symbol: str | None = None
     contract: str | None = None
-    qty_factor: float | None = None
-    point_value: float | None = None
+    qty_factor: float | None = None  # venue units per universal unit
+    point_value: float | None = None  # venue currency per point per venue unit
+    venue_reference_price: float | None = None  # the venue's quote when the leg was routed
     # fx
     usd_rate: float | None = None  # USD per one unit of `currency`
     fee_usd: float | None = None
+
+
+class RouteLeg(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    venue: str
+    client_order_id: str
+    status: OrderStatus  # PENDING (routed) or REJECTED (refused by risk or routing)
+    reason: str | None = None
+
+
+class Route(Message):
+    """The router's decision for one signal: which legs went where, which were refused and why.
+
+    Published on nx:fills ahead of any venue report, so the aggregator knows every leg of a signal
+    (and can call the execution final when each is terminal) and reports refusals with their reason.
+    """
+
+    TYPE: ClassVar[str] = "route"
+
+    signal_id: str
+    symbol: str
+    side: Side
+    quantity: float
+    reference_price: float | None = None
+    legs: tuple[RouteLeg, ...] = ()
+    reason: str | None = None  # why the whole signal was refused (no legs routed)
 
 
 class Leg(BaseModel):
@@ -283,6 +311,19 @@ class ContractRoll(Message):
     expiry: str | None = None
 
 
+class KillSwitchState(Message):
+    """The kill switch: while `on`, nothing new is routed; adapters cancel working orders."""
+
+    TYPE: ClassVar[str] = "killswitch"
+
+    on: bool
+    activation: str  # a new id per switch-on, so each activation is applied exactly once
+    reason: str = ""
+    by: str = ""
+    flatten: bool = False
+    ts_ns: int = 0
+
+
 class DeadLetter(Message):
     """An entry no stage could process, with why and everything needed to replay it."""
 
@@ -298,6 +339,6 @@ class DeadLetter(Message):
 
 
 ALL_MESSAGES: tuple[type[Message], ...] = (
-    Signal, Order, VenueOrder, Cancel, Fill, Execution, Tick, DepthSnapshot, DepthUpdate, Event,
-    Heartbeat, ContractRoll, DeadLetter,
+    Signal, Order, VenueOrder, Cancel, Fill, Route, Execution, Tick, DepthSnapshot, DepthUpdate, Event,
+    Heartbeat, ContractRoll, DeadLetter, KillSwitchState,
 )

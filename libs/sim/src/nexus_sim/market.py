@@ -256,9 +256,11 @@ class Market:
         last_size: float | None = None,
         now_ns: int | None = None,
     ) -> Quote:
-        """Set the top of book exactly (prices as given, sizes default to the current ones)."""
-        if bid >= ask:
-            raise ValueError(f"{symbol}: bid {bid} must be below ask {ask}")
+        """Set the top of book exactly (prices as given, sizes default to the current ones).
+
+        A locked book (bid == ask) is allowed: tests use it to fill both sides at one price."""
+        if bid > ask:
+            raise ValueError(f"{symbol}: bid {bid} must not be above ask {ask}")
         source = self._source(symbol)
         current = source.quote
         source.quote = Quote(

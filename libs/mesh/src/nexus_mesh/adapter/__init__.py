@@ -1,0 +1,11 @@
+"""The adapter base every platform adapter subclasses (see `base`)."""
+
+from nexus_mesh.adapter.base import Adapter, UnknownOutcome
+from nexus_mesh.adapter.intents import Intent, IntentState, IntentStore
+from nexus_mesh.adapter.reports import Reconciliation, VenueReport, rejected
+from nexus_mesh.adapter.settings import AdapterSettings
+
+__all__ = [
+    "Adapter", "AdapterSettings", "Intent", "IntentState", "IntentStore", "Reconciliation", "UnknownOutcome",
+    "VenueReport", "rejected",
+]

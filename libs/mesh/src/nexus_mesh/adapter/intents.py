@@ -1,0 +1,81 @@
+"""The adapter's memory of what it asked a venue to do, kept in Redis before anything is sent.
+
+An intent is recorded *before* an order goes to the platform, so after a crash or a redelivery the
+adapter knows it may have sent it and asks the platform by client order id before sending again.
+States: `sending` (recorded, send may or may not have happened), `sent` (the platform answered),
+`unknown` (the call timed out or the link dropped: the outcome is unknown, never assumed failed),
+`rejected` (the platform refused it definitively), `done` (terminal report published).
+All of one venue's keys share the hash tag `state:adapter-{venue}`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import redis
+
+from nexus_protocol.codec import pack, unpack
+from nexus_protocol.messages import VenueOrder
+from nexus_protocol.streams import Names
+
+
+class IntentState(StrEnum):
+    SENDING = "sending"
+    SENT = "sent"
+    UNKNOWN = "unknown"
+    REJECTED = "rejected"
+    DONE = "done"
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    order: VenueOrder
+    state: IntentState
+
+
+class IntentStore:
+    def __init__(self, client: redis.Redis, names: Names, venue: str) -> None:
+        self._client = client
+        owner = f"adapter-{venue}"
+        self._orders = names.state(owner, "orders")  # coid -> packed VenueOrder
+        self._states = names.state(owner, "intents")  # coid -> state
+        self._marker = names.state(owner, "marker")  # venue fills seen up to here
+
+    def get(self, coid: str) -> Intent | None:
+        pipe = self._client.pipeline(transaction=False)
+        pipe.hget(self._orders, coid)
+        pipe.hget(self._states, coid)
+        raw, state = pipe.execute()
+        if raw is None or state is None:
+            return None
+        order = unpack(raw)
+        assert isinstance(order, VenueOrder)
+        return Intent(order, IntentState(state.decode()))
+
+    def record(self, order: VenueOrder) -> None:
+        pipe = self._client.pipeline(transaction=True)  # one slot: both hashes carry the same tag
+        pipe.hset(self._orders, order.client_order_id, pack(order))
+        pipe.hset(self._states, order.client_order_id, IntentState.SENDING.value)
+        pipe.execute()
+
+    def mark(self, coid: str, state: IntentState) -> None:
+        self._client.hset(self._states, coid, state.value)
+
+    def order(self, coid: str) -> VenueOrder | None:
+        raw = self._client.hget(self._orders, coid)
+        if raw is None:
+            return None
+        order = unpack(raw)
+        return order if isinstance(order, VenueOrder) else None
+
+    def in_state(self, *states: IntentState) -> list[str]:
+        wanted = {s.value.encode() for s in states}
+        return [k.decode() for k, v in self._client.hgetall(self._states).items() if v in wanted]
+
+    def marker(self) -> str | None:
+        raw = self._client.get(self._marker)
+        return raw.decode() if raw is not None else None
+
+    def set_marker(self, marker: str) -> None:
+        self._client.set(self._marker, marker)

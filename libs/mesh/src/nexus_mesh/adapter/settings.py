@@ -1,0 +1,31 @@
+"""Settings every platform adapter shares (NX_ prefix); a platform's own settings subclass these."""
+
+from __future__ import annotations
+
+import re
+
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from nexus_mesh.settings import MeshSettings
+
+
+class AdapterSettings(MeshSettings):
+    venue: str = "sim"  # the venue name in venues.yaml and in stream names (nx:orders:{venue})
+    tick_interval_s: float = Field(default=0.25, gt=0)  # reconnect, reconcile, kill switch, backlog
+    flatten_on_killswitch: bool = False  # also close positions when the kill switch asks to flatten
+
+    @model_validator(mode="before")
+    @classmethod
+    def _service_from_venue(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("service"):
+            data["service"] = f"adapter-{data.get('venue', 'sim')}"
+        return data
+
+    @field_validator("venue")
+    @classmethod
+    def _venue(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", v):
+            raise ValueError("venue must be lowercase letters, digits, '-' or '_'")
+        return v

@@ -1,0 +1,1 @@
+"""A simulated venue: the adapter base over nexus_sim's market and matching engine."""

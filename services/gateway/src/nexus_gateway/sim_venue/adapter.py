@@ -1,0 +1,172 @@
+"""The `sim` venue: the adapter base over an in-process nexus_sim engine.
+
+It plays any venue name (NX_VENUE=nt8 makes it a simulated NinjaTrader), fills market orders at
+once against its own quotes (zero latency unless NX_SIM_LATENCY_MS), rests limit orders, emits
+ticks for the active contracts, and takes prices from a control hash so tests and the demo can
+move its market: `HSET nx:{control}:sim:{venue}:prices NQ 21000`.
+The engine lives in this process: a SIGKILL loses the venue too. Adapters whose platform survives
+them (MT5, DTC, NT8) prove the restart guarantees; this one proves the gateway's flows.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import redis
+
+from nexus_gateway.sim_venue.config import SimMarketConfig, SimVenueSettings
+from nexus_mesh.adapter import Adapter, Reconciliation, VenueReport
+from nexus_mesh.config_files import load_model, load_symbols
+from nexus_protocol.enums import OrderStatus, OrderType
+from nexus_protocol.errors import VenueError
+from nexus_protocol.messages import Tick, VenueOrder
+from nexus_protocol.symbols import Contract
+from nexus_sim import InstrumentSpec, Market, MatchingConfig, MatchingEngine, Order, Report, ReportKind
+
+_STATUS = {
+    ReportKind.NEW: OrderStatus.ACCEPTED,
+    ReportKind.REJECTED: OrderStatus.REJECTED,
+    ReportKind.CANCELLED: OrderStatus.CANCELLED,
+    ReportKind.EXPIRED: OrderStatus.EXPIRED,
+}
+
+
+def to_venue_report(r: Report) -> VenueReport | None:
+    if r.kind is ReportKind.FILL:
+        return VenueReport(client_order_id=r.client_order_id, status=r.status, exec_id=r.exec_id, last_qty=r.last_qty,
+                           last_price=r.last_price, cum_qty=r.cum_qty, avg_price=r.avg_price, leaves_qty=r.leaves_qty,
+                           venue_order_id=r.venue_order_id or None, ts_ns=r.ts_ns)
+    status = _STATUS.get(r.kind)
+    if status is None:
+        return None
+    return VenueReport(client_order_id=r.client_order_id, status=status, cum_qty=r.cum_qty, avg_price=r.avg_price,
+                       leaves_qty=r.leaves_qty, reason=(r.text or (r.reason.value if r.reason else None)),
+                       venue_order_id=r.venue_order_id or None, ts_ns=r.ts_ns)
+
+
+class SimVenue(Adapter):
+    settings: SimVenueSettings
+
+    def __init__(self, settings: SimVenueSettings, client: redis.Redis) -> None:
+        super().__init__(settings, client)
+        self.symbols = load_symbols(settings.config_dir)
+        self.market_cfg = load_model(settings.config_dir / "sim.yaml", SimMarketConfig)
+        self.market = Market(seed=self.market_cfg.seed)
+        parts = settings.sim_fill_parts or self.market_cfg.fill_parts
+        self.engine = MatchingEngine(self.market, config=MatchingConfig(fill_parts=parts))
+        self._lock = threading.RLock()  # the engine is single-threaded; the md thread shares it
+        self._prices_key = self.names.control("sim", self.venue, "prices")
+        self._next_md = 0.0
+
+    # ---- the platform part ----------------------------------------------------------------------
+
+    def connect(self) -> None:
+        pass
+
+    def connected(self) -> bool:
+        return True
+
+    def submit(self, order: VenueOrder) -> list[VenueReport]:
+        if self.settings.sim_latency_ms:
+            time.sleep(self.settings.sim_latency_ms / 1000)
+        with self._lock:
+            self._ensure_instrument(order.venue_symbol)
+            self._apply_control_prices()
+            reports = self.engine.submit(Order(
+                client_order_id=order.client_order_id, symbol=order.venue_symbol, side=order.side,
+                quantity=order.venue_quantity, order_type=order.order_type,
+                limit_price=order.limit_price if order.order_type is OrderType.LIMIT else None,
+                stop_price=order.stop_price, time_in_force=order.time_in_force,
+            ))
+        return [v for v in map(to_venue_report, reports) if v is not None]
+
+    def cancel(self, client_order_id: str) -> list[VenueReport]:
+        with self._lock:
+            return [v for v in map(to_venue_report, self.engine.cancel(client_order_id)) if v is not None]
+
+    def lookup(self, client_order_id: str) -> list[VenueReport] | None:
+        with self._lock:
+            state = self.engine.order_by_client_id(client_order_id)
+            if state is None:
+                return None
+            fills = [r for r in self.engine.fills_since() if r.client_order_id == client_order_id]
+        out = [v for v in map(to_venue_report, fills) if v is not None]
+        if not out:
+            out.append(VenueReport(client_order_id=client_order_id, status=state.status,
+                                   venue_order_id=state.venue_order_id, leaves_qty=state.leaves_qty))
+        return out
+
+    def reconcile(self, since: str | None) -> Reconciliation:
+        with self._lock:
+            fills = self.engine.fills_since(exec_id=since) if since else self.engine.fills_since()
+            open_orders = self.engine.open_orders()
+            positions = {p.symbol: p.quantity for p in self.engine.positions()}
+        reports = [v for v in map(to_venue_report, fills) if v is not None]
+        marker = fills[-1].exec_id if fills else since
+        working = [VenueReport(client_order_id=o.client_order_id, status=OrderStatus.ACCEPTED,
+                               venue_order_id=o.venue_order_id, cum_qty=o.cum_qty, leaves_qty=o.leaves_qty)
+                   for o in open_orders]
+        return Reconciliation(open_orders=working, reports=reports, positions=positions, marker=marker)
+
+    def open_orders(self) -> list[str]:
+        with self._lock:
+            return [o.client_order_id for o in self.engine.open_orders()]
+
+    # ---- the simulated market -------------------------------------------------------------------
+
+    def _ensure_instrument(self, venue_symbol: str) -> None:
+        if self.market.has_instrument(venue_symbol):
+            return
+        try:
+            root, _contract = self.symbols.parse(venue_symbol, self.venue)
+        except Exception as exc:
+            raise VenueError(f"unknown symbol {venue_symbol}") from exc
+        spec = self.symbols.spec(root)
+        vs = spec.venues[self.venue]
+        start = self.market_cfg.start_prices.get(root, 100.0)
+        self.market.add_instrument(InstrumentSpec(
+            symbol=venue_symbol, tick_size=spec.tick_size, start_price=start, spread_ticks=self.market_cfg.spread_ticks,
+            step_ticks=self.market_cfg.step_ticks, lot_step=vs.lot_step, min_qty=vs.min_qty,
+            point_value=spec.venue_point_value(self.venue),
+        ))
+
+    def _apply_control_prices(self) -> None:
+        prices = self.redis.hgetall(self._prices_key)
+        for raw_root, raw_price in prices.items():
+            root = raw_root.decode()
+            for sym in self.market.symbols:
+                if self.symbols.parse(sym, self.venue)[0] == root:
+                    p = float(raw_price)
+                    self.market.set_quote(sym, bid=p, ask=p, last=p)
+        if prices:
+            self.engine.process()
+
+    def _venue_symbols(self) -> list[str]:
+        active = {k.decode(): v.decode() for k, v in self.redis.hgetall(self.names.contracts).items()}
+        out = []
+        for root in self.symbols.roots_for(self.venue):
+            vs = self.symbols.venue_spec(root, self.venue)
+            if not vs.dated:
+                out.append(self.symbols.venue_symbol(root, self.venue))
+            elif root in active:
+                out.append(self.symbols.venue_symbol(root, self.venue, Contract.parse(active[root])))
+        return out
+
+    def poll(self) -> None:
+        """Move the market one step, fill what crossed, publish fills and ticks (from the tick hook)."""
+        now = time.monotonic()
+        if now < self._next_md:
+            return
+        self._next_md = now + self.settings.sim_md_interval_s
+        with self._lock:
+            for sym in self._venue_symbols():
+                self._ensure_instrument(sym)
+            self.market.step()
+            self._apply_control_prices()
+            reports = self.engine.process()
+            quotes = self.market.quotes()
+        self.emit_reports(v for v in map(to_venue_report, reports) if v is not None)
+        for q in quotes.values():
+            self.emit_tick(Tick(venue=self.venue, symbol=q.symbol, bid=q.bid, ask=q.ask, last=q.last,
+                                bid_size=q.bid_size, ask_size=q.ask_size, last_size=q.last_size, venue_ts_ns=q.ts_ns))
