@@ -76,8 +76,10 @@ def test_set_quote_is_exact_and_checks_the_book() -> None:
     market.add_instrument(NQ)
     q = market.set_quote("NQZ5", bid=100.0, ask=101.0, last=100.5, bid_size=3, ask_size=4, last_size=1)
     assert (q.bid, q.ask, q.last, q.bid_size, q.ask_size, q.last_size) == (100.0, 101.0, 100.5, 3, 4, 1)
-    with pytest.raises(ValueError, match="below ask"):
-        market.set_quote("NQZ5", bid=101.0, ask=101.0)
+    locked = market.set_quote("NQZ5", bid=101.0, ask=101.0)  # a locked book is allowed
+    assert (locked.bid, locked.ask) == (101.0, 101.0)
+    with pytest.raises(ValueError, match="not be above ask"):
+        market.set_quote("NQZ5", bid=101.25, ask=101.0)
 
 
 def test_depth_is_generated_around_the_quote_and_deterministic() -> None:
