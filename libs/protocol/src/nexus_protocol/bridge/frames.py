@@ -172,37 +172,40 @@ class FrameDecoder:
             raise self._failed
         self._buffer += data
         out: list[BridgeMessage] = []
+        pos = 0
         try:
             while True:
-                msg = self._next()
-                if msg is None:
-                    return out
+                step = self._next(pos)
+                if step is None:
+                    break
+                msg, pos = step
                 out.append(msg)
         except BridgeProtocolError as exc:
             exc.decoded = out
             self._failed = exc
             self._buffer.clear()
             raise
+        del self._buffer[:pos]  # once per call: consuming frame by frame would be quadratic
+        return out
 
-    def _next(self) -> BridgeMessage | None:
+    def _next(self, pos: int) -> tuple[BridgeMessage, int] | None:
         buf = self._buffer
-        if len(buf) < HEADER_SIZE:
-            _check_magic_prefix(buf)
+        available = len(buf) - pos
+        if available < HEADER_SIZE:
+            _check_magic_prefix(buf[pos : pos + 2])
             return None
-        length = check_header(bytes(buf[:HEADER_SIZE]), self._max_body)
-        end = HEADER_SIZE + length
+        length = check_header(bytes(buf[pos : pos + HEADER_SIZE]), self._max_body)
+        end = pos + HEADER_SIZE + length
         if len(buf) < end:
             return None
-        body = bytes(buf[HEADER_SIZE:end])
-        del buf[:end]
-        msg = decode_body(body)
+        msg = decode_body(bytes(buf[pos + HEADER_SIZE : end]))
         if self._check_seq:
             if msg.seq != self._last_seq + 1:
                 raise BridgeProtocolError(
                     FrameErrorKind.BAD_SEQ, f"seq {msg.seq} after {self._last_seq}", field="seq"
                 )
             self._last_seq = msg.seq
-        return msg
+        return msg, end
 
 
 class FrameEncoder:
