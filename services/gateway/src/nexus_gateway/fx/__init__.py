@@ -1,0 +1,1 @@
+"""fx: converts every normalized fill to USD (usd_rate, fee_usd); see docs/fx.md."""

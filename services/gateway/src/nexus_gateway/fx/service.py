@@ -1,0 +1,209 @@
+"""The fx stage: every normalized fill goes on to nx:fills with `usd_rate` and `fee_usd`.
+
+Input nx:fills:normalized (consumer group "fx"); output nx:fills, each fill under its own message id
+(the aggregator dedupes by it). USD fills pass at rate 1. BRL fills convert at USDBRL from the WDO
+ticks on nx:md:WDO (or a fixed rate, `NX_FX_SOURCE=fixed`); other currencies at fx.yaml's table.
+
+Guarantee: nothing lost, nothing converted with a stale rate, nothing published twice.
+
+- A fill whose rate is missing, stale (older than NX_FX_MAX_AGE_S) or unknown is *held* (see `hold`),
+  an `fx_stale` (or `fx_unknown_pair`) warning is published once for it, and its input is acknowledged.
+- Every tick (NX_FX_TICK_INTERVAL_S) reads the newest WDO tick, publishes the held fills it can now
+  convert, and then removes them from the hold. A fill handled while fills are held releases them
+  first, so a leg's reports keep their order across the hold.
+- The WDO rate is read with XREVRANGE (the newest tick), not through a consumer group: market data is
+  fan-out, every fx instance needs every rate, and the newest tick is there right after a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import redis
+
+from nexus_gateway.fx.config import FxSettings, load_table
+from nexus_gateway.fx.hold import HeldFill, HoldStore
+from nexus_gateway.fx.money import USD, decimal_of, to_usd
+from nexus_gateway.fx.rates import BRL, NoRate, Rate, RateBook, usdbrl_from_tick
+from nexus_mesh.context import Context
+from nexus_mesh.processor import Input, StreamProcessor
+from nexus_mesh.publish import Output, Publisher
+from nexus_protocol.codec import Envelope, decode
+from nexus_protocol.enums import Severity
+from nexus_protocol.errors import DecodeError
+from nexus_protocol.messages import DeadLetter, Fill, Message
+from nexus_protocol.streams import Names
+
+__all__ = ["FxStage", "build", "convert", "hold_event"]
+
+log = logging.getLogger(__name__)
+_RECENT_TICKS = 10  # how far back to look for a tick with a price
+
+
+def convert(fill: Fill, rate: Rate) -> Fill:
+    """`fill` with `usd_rate` (USD per one unit of its currency) and its fee in USD, to the cent."""
+    fee_usd = to_usd(decimal_of(fill.fee), fill.currency, rate.usd_rate)
+    return fill.model_copy(update={"usd_rate": float(rate.usd_rate), "fee_usd": float(fee_usd)})
+
+
+def hold_event(env: Envelope[Fill], why: NoRate, ctx: Context) -> Output:
+    """The warning that `env`'s fill is held; its id is derived from the fill's, so it is sent once."""
+    fill = env.body
+    kind = "fx_unknown_pair" if why.reason == "unknown_pair" else "fx_stale"
+    return ctx.event(
+        kind, f"fill {env.id} held: {why.message}; it is converted when a rate is available",
+        severity=Severity.WARNING, event_id=f"{kind}:{env.id}", trace=env.trace, symbol=fill.symbol,
+        venue=fill.venue, signal_id=fill.signal_id, client_order_id=fill.client_order_id,
+        data={"fill_id": env.id, "currency": why.currency, "pair": why.pair, "reason": why.reason,
+              "rate_age_s": None if why.age_s is None else round(why.age_s, 3), "max_age_s": why.max_age_s},
+    )
+
+
+class FxStage:
+    """The handler and the tick of the fx processor, around one RateBook and the hold."""
+
+    def __init__(self, settings: FxSettings, client: redis.Redis, book: RateBook) -> None:
+        self.settings = settings
+        self.names: Names = settings.names
+        self.client = client
+        self.book = book
+        self.hold = HoldStore(client, self.names.state("fx", "held"))
+        self.publisher = Publisher(client, dedupe_ttl_ms=settings.dedupe_ttl_ms)
+        self.md_stream = self.names.md(settings.fx_wdo_symbol)
+        self.held_count = 0
+        self._fresh = True  # so a rate already stale at start is reported too (once, by its id)
+
+    def __repr__(self) -> str:
+        return f"<FxStage source={self.book.source} usdbrl={self._quote()} held={self.held_count}>"
+
+    # ---- rates -----------------------------------------------------------------------------------
+
+    def refresh(self) -> bool:
+        """Read the newest WDO tick with a price; True if it moved the rate forward."""
+        if self.book.source != "wdo":
+            return False
+        entries: Any = self.client.xrevrange(self.md_stream, count=_RECENT_TICKS)
+        for _entry_id, fields in entries or ():
+            try:
+                seen = usdbrl_from_tick(decode(fields))
+            except (DecodeError, ValueError):
+                continue
+            if seen is not None:
+                return self.book.update_usdbrl(*seen)
+        return False
+
+    def rate(self, currency: str, now_ns: int) -> Rate | NoRate:
+        """The rate for `currency`; a missing or stale USDBRL is re-read from the stream once first."""
+        found = self.book.lookup(currency, now_ns)
+        if isinstance(found, NoRate) and found.currency == BRL and self.refresh():
+            found = self.book.lookup(currency, now_ns)
+        return found
+
+    def _quote(self) -> str | None:
+        r = self.book.usdbrl
+        return None if r is None or r.quote is None else str(r.quote)
+
+    # ---- fills -----------------------------------------------------------------------------------
+
+    def handle_fill(self, env: Envelope[Message], ctx: Context) -> list[Output]:
+        fill = env.body
+        if not isinstance(fill, Fill):
+            return [ctx.event("fx_unexpected", f"{env.type} {env.id} on {ctx.stream} is not a fill: dropped",
+                              severity=Severity.WARNING, event_id=f"fx_unexpected:{env.id}", trace=env.trace)]
+        fill_env: Envelope[Fill] = env  # type: ignore[assignment]
+        now = ctx.now_ns()
+        outs: list[Output] = []
+        if fill.currency.upper() != USD and self.hold.count():
+            outs += self._releasable(now)[0]  # before this fill: a leg's reports keep their order
+        rate = self.rate(fill.currency, now)
+        if isinstance(rate, Rate):
+            outs.append(Output(self.names.fills, env.derive(convert(fill, rate), id=env.id)))
+            return outs
+        if self.client.exists(Names.dedupe(self.names.fills, env.id)):
+            return outs  # a redelivery of a fill already converted: nothing to hold
+        self.hold.put(HeldFill(seq=ctx.entry_id or "0-0", held_ns=now, envelope=env))
+        self.held_count += 1
+        log.warning("holding fill %s: %s", env.id, rate.message)
+        outs.append(hold_event(fill_env, rate, ctx))
+        return outs
+
+    def _releasable(self, now_ns: int, held: list[HeldFill] | None = None) -> tuple[list[Output], list[str]]:
+        """Converted outputs of the held fills that have a rate now, in arrival order, and their ids."""
+        if held is None:
+            held = self.hold.all()[0]
+        outs: list[Output] = []
+        ids: list[str] = []
+        for h in held:
+            body = h.envelope.body
+            if not isinstance(body, Fill):
+                continue
+            rate = self.book.lookup(body.currency, now_ns)
+            if isinstance(rate, Rate):
+                outs.append(Output(self.names.fills, h.envelope.derive(convert(body, rate), id=h.id)))
+                ids.append(h.id)
+        return outs, ids
+
+    # ---- periodic work ---------------------------------------------------------------------------
+
+    def tick(self, ctx: Context) -> Iterable[Output]:
+        """Refresh USDBRL, then publish what the hold can release and only then remove it."""
+        self.refresh()
+        now = ctx.now_ns()
+        events = self._staleness_events(ctx, now)
+        held, damaged = self.hold.all()
+        if damaged:
+            self._dead_letter(damaged)
+        outs, ids = self._releasable(now, held)
+        if outs:
+            self.publisher.publish(outs)
+            self.hold.remove(ids)
+            log.info("released %d held fill(s) at USDBRL %s", len(ids), self._quote())
+        self.held_count = len(held) - len(ids)
+        return events
+
+    def _staleness_events(self, ctx: Context, now_ns: int) -> list[Output]:
+        """One warning when the market rate goes stale (its id comes from the last rate's time)."""
+        rate = self.book.usdbrl
+        if rate is None or rate.as_of_ns is None:
+            return []
+        found = self.book.lookup(BRL, now_ns)
+        was_fresh, self._fresh = self._fresh, isinstance(found, Rate)
+        if not isinstance(found, NoRate) or not was_fresh:
+            return []
+        return [ctx.event("fx_rate_stale", f"USDBRL from {self.md_stream} is stale: {found.message}; "
+                          "BRL fills are held until a fresh tick", severity=Severity.WARNING,
+                          event_id=f"fx_rate_stale:{rate.as_of_ns}", data={"usdbrl": str(rate.quote),
+                          "as_of_ns": rate.as_of_ns, "max_age_s": self.book.max_age_s})]
+
+    def _dead_letter(self, damaged: list[tuple[str, bytes]]) -> None:
+        """A held entry that cannot be decoded goes to the dead-letter stream, then leaves the hold."""
+        outs = []
+        for field, raw in damaged:
+            log.error("held fill %s cannot be decoded: dead-lettered", field)
+            body = DeadLetter(reason="held fill cannot be decoded", stream=self.hold.key, entry_id=field,
+                              group=self.settings.service, consumer=self.settings.consumer,
+                              fields={"held": raw})
+            outs.append(Output(self.names.dlq, Envelope.new(body, id=f"{self.hold.key}/{field}")))
+        self.publisher.publish(outs)
+        self.hold.remove([f for f, _ in damaged])
+
+    def detail(self) -> dict[str, Any]:
+        """Heartbeat detail: the rate in use, its age, and how many fills wait."""
+        rate = self.book.usdbrl
+        now = Context.now_ns()
+        age = None if rate is None else rate.age_s(now)
+        return {"source": self.book.source, "usdbrl": self._quote(),
+                "usdbrl_age_s": None if age is None else round(age, 1), "held": self.held_count}
+
+
+def build(settings: FxSettings, client: redis.Redis) -> StreamProcessor:
+    table = load_table(settings.config_dir)
+    book = RateBook(max_age_s=settings.fx_max_age_s, usdbrl_source=settings.fx_source,
+                    fixed_usdbrl=settings.fx_fixed_usdbrl, table=table.usd_rates)
+    stage = FxStage(settings, client, book)
+    return StreamProcessor(
+        settings, [Input(settings.names.fills_normalized, stage.handle_fill)], client=client,
+        tick=stage.tick, tick_interval_s=settings.fx_tick_interval_s, heartbeat_detail=stage.detail,
+    )
