@@ -10,7 +10,6 @@ Market-data outputs skip the dedupe key and are capped with MAXLEN ~.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import redis
 from redis.client import Pipeline
 
+from nexus_mesh.scripts import LuaScript, run_pipeline
 from nexus_protocol.codec import HEADER_FIELDS, Envelope, encode
 from nexus_protocol.streams import Names
 
@@ -56,16 +56,12 @@ class Output:
 
 
 class Publisher:
-    """Publishes outputs with EVALSHA in one pipeline per call.
-
-    redis-py's Script objects make every pipeline first ask SCRIPT EXISTS (one more round trip per
-    batch); instead the script is loaded once and, on NOSCRIPT (Redis restarted or flushed), loaded
-    again and the whole call repeated, which is safe because every publish is idempotent.
-    """
+    """Publishes outputs with EVALSHA in one pipeline per call (see `nexus_mesh.scripts`); every
+    publish is idempotent, so re-running the pipeline after NOSCRIPT is safe."""
 
     def __init__(self, client: redis.Redis, *, dedupe_ttl_ms: int) -> None:
         self._client = client
-        self._sha = hashlib.sha1(_PUBLISH.encode()).hexdigest()
+        self._script = LuaScript(_PUBLISH)
         self._ttl = str(dedupe_ttl_ms)
 
     def _queue(self, pipe: Pipeline, outputs: Sequence[Output]) -> list[list[int]]:
@@ -93,7 +89,7 @@ class Publisher:
                     keys.append(Names.dedupe(stream, env.id))
                     fields = encode(env)
                     args += [fields[f] for f in _FIELDS]
-                pipe.execute_command("EVALSHA", self._sha, len(keys), *keys, *args)
+                self._script.queue(pipe, keys, args)
                 plan.append(chunk)
         return plan
 
@@ -104,16 +100,12 @@ class Publisher:
         """
         if not outputs:
             return []
-        for attempt in (1, 2):
-            pipe = self._client.pipeline(transaction=False)
-            plan = self._queue(pipe, outputs)
-            try:
-                replies = pipe.execute()
-                break
-            except redis.exceptions.NoScriptError:
-                if attempt == 2:
-                    raise
-                self._client.script_load(_PUBLISH)
+        plan: list[list[int]] = []
+
+        def build(pipe: Pipeline) -> None:
+            plan[:] = self._queue(pipe, outputs)
+
+        replies = run_pipeline(self._client, build, [self._script])
         result: list[str | None] = [None] * len(outputs)
         for idx, reply in zip(plan, replies, strict=True):
             values = reply if isinstance(reply, list) else [reply]

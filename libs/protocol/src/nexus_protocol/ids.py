@@ -7,6 +7,7 @@ Because it is derived, a redelivered or replayed signal yields the same ids and 
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from ulid import ULID
@@ -28,6 +29,14 @@ def new_signal_id(timestamp_ns: int | None = None) -> str:
         return str(ULID())
     # An int is taken as milliseconds; a float of seconds loses the last millisecond to rounding.
     return str(ULID.from_timestamp(timestamp_ns // 1_000_000))
+
+
+def derived_signal_id(timestamp_ns: int, seed: str) -> str:
+    """A ULID fixed by its inputs: for a signal that arrived without one (the router assigns it),
+    so that a redelivery of the same entry gets the same id."""
+    ms = (timestamp_ns // 1_000_000) & ((1 << 48) - 1)
+    rand = hashlib.sha256(seed.encode()).digest()[:10]
+    return str(ULID(ms.to_bytes(6, "big") + rand))
 
 
 def is_signal_id(value: str) -> bool:

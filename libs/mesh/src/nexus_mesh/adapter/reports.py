@@ -62,6 +62,11 @@ class VenueReport:
             venue_order_id=self.venue_order_id,
             venue_ts_ns=self.ts_ns,
             synthetic=self.synthetic,
+            symbol=order.symbol,
+            contract=order.contract,
+            qty_factor=order.qty_factor,
+            point_value=order.point_value,
+            venue_reference_price=order.venue_reference_price,
         )
 
 

@@ -1,0 +1,111 @@
+"""The normalizer's handlers.
+
+- nx:orders:routed (Order) -> nx:orders:{venue} (VenueOrder): venue symbol of the active contract,
+  quantity in the venue's units, the venue's own quote as the leg's reference price. A leg that
+  cannot be expressed at the venue (no active contract, below the minimum lot) is rejected: a
+  REJECTED fill with the reason goes on nx:fills:normalized and an event on nx:events.
+- nx:fills:raw (Fill) -> nx:fills:normalized: root, contract, size factor, point value.
+- nx:md:raw:{venue} (Tick) -> nx:md:{ROOT}: capped, fan-out. The last price per root (from venues
+  that trade the universal instrument itself) is kept in `nx:{state:md}:last` for the router's collar.
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from nexus_gateway.normalizer.config import NormalizerSettings
+from nexus_gateway.normalizer.translate import Translator
+from nexus_gateway.venues import load_venues
+from nexus_mesh.config_files import load_symbols
+from nexus_mesh.context import Context
+from nexus_mesh.processor import Input, StreamProcessor
+from nexus_mesh.publish import Output
+from nexus_protocol.codec import Envelope
+from nexus_protocol.enums import OrderStatus, Severity
+from nexus_protocol.errors import DecodeError
+from nexus_protocol.ids import derived_id
+from nexus_protocol.messages import Fill, Message, Order, Tick
+
+
+class Normalizer:
+    def __init__(self, settings: NormalizerSettings, client: redis.Redis, translator: Translator) -> None:
+        self.settings = settings
+        self.names = settings.names
+        self.client = client
+        self.tr = translator
+        self.contracts: dict[str, str] = {}
+        self._contracts_at = 0.0
+        self.venue_prices: dict[tuple[str, str], float] = {}  # (venue, venue symbol) -> last price
+        self._root_prices: dict[str, float] = {}  # to write to the shared hash on the next tick
+
+    def _refresh_contracts(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._contracts_at >= self.settings.contracts_refresh_s:
+            self.contracts = {k.decode(): v.decode() for k, v in self.client.hgetall(self.names.contracts).items()}
+            self._contracts_at = now
+
+    def on_order(self, env: Envelope[Message], ctx: Context) -> list[Output]:
+        order = env.body
+        if not isinstance(order, Order):
+            raise TypeError(f"{order.TYPE} does not belong on the routed order stream")
+        self._refresh_contracts()
+        try:
+            try:
+                venue_order = self.tr.to_venue(order, self.contracts, None)
+            except DecodeError:
+                self._refresh_contracts(force=True)  # a roll may have just happened
+                venue_order = self.tr.to_venue(order, self.contracts, None)
+        except DecodeError as exc:
+            return self._reject(env, order, exc.reason, ctx)
+        price = self.venue_prices.get((order.venue, venue_order.venue_symbol))
+        if price is not None:
+            venue_order = venue_order.model_copy(update={"venue_reference_price": price})
+        return [Output(self.names.orders(order.venue), env.derive(venue_order, id=order.client_order_id))]
+
+    def _reject(self, env: Envelope[Message], order: Order, reason: str, ctx: Context) -> list[Output]:
+        fill = Fill(fill_id=derived_id(order.client_order_id, OrderStatus.REJECTED.value),
+                    client_order_id=order.client_order_id, signal_id=order.signal_id, venue=order.venue,
+                    status=OrderStatus.REJECTED, venue_symbol="", side=order.side, reason=reason, symbol=order.symbol)
+        return [
+            Output(self.names.fills_normalized, env.derive(fill, id=fill.fill_id)),
+            ctx.event("leg_rejected", f"{order.venue} {order.symbol}: {reason}", severity=Severity.WARNING,
+                      event_id=f"normalizer:{order.client_order_id}", trace=order.signal_id, symbol=order.symbol,
+                      venue=order.venue, signal_id=order.signal_id, client_order_id=order.client_order_id),
+        ]
+
+    def on_fill(self, env: Envelope[Message], ctx: Context) -> list[Output]:
+        fill = env.body
+        if not isinstance(fill, Fill):
+            raise TypeError(f"{fill.TYPE} does not belong on the raw fill stream")
+        return [Output(self.names.fills_normalized, env.derive(self.tr.fill(fill), id=env.id))]
+
+    def on_tick(self, env: Envelope[Message], ctx: Context) -> list[Output]:
+        tick = env.body
+        if not isinstance(tick, Tick):
+            return []
+        norm, same_instrument = self.tr.tick(tick)
+        price = tick.price
+        if price is not None:
+            self.venue_prices[(tick.venue, tick.symbol)] = price
+            if same_instrument:
+                self._root_prices[norm.symbol] = price
+        return [Output(self.names.md(norm.symbol), env.derive(norm, id=env.id), maxlen=self.settings.md_maxlen,
+                       idempotent=False)]
+
+    def tick(self, ctx: Context) -> list[Output]:
+        if self._root_prices:
+            prices, self._root_prices = self._root_prices, {}
+            self.client.hset(self.names.state("md", "last"), mapping=prices)  # type: ignore[arg-type]
+        return []
+
+
+def build(settings: NormalizerSettings, client: redis.Redis) -> StreamProcessor:
+    registry = load_symbols(settings.config_dir)
+    venues = load_venues(settings.config_dir, settings.environment)
+    norm = Normalizer(settings, client, Translator(registry))
+    names = settings.names
+    inputs = [Input(names.orders_routed, norm.on_order), Input(names.fills_raw, norm.on_fill)]
+    inputs += [Input(names.md_raw(v), norm.on_tick, start_id="$", trim=False) for v in venues]
+    return StreamProcessor(settings, inputs, client=client, tick=norm.tick, tick_interval_s=0.1)

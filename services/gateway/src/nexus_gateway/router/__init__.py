@@ -1,0 +1,1 @@
+"""The router: one signal in, one order per venue out, after authoritative pre-trade risk."""

@@ -1,0 +1,141 @@
+"""Pre-trade risk and routing as one pure decision: a signal and a state snapshot in, a Route out.
+
+Signal-level checks (kill switch, throttle, order size, daily trades, daily loss, price collar) refuse
+the whole signal; leg-level checks (venue trades it, order type, can trade, connected, position per
+symbol, total position, position value) refuse one venue and let the others go. Orders that only
+reduce exposure pass the limits that guard against new exposure (loss, trades, position limits).
+Every refusal carries its check name and reason; nothing is refused silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from nexus_gateway.router.limits import Limits
+from nexus_gateway.router.state import Snapshot
+from nexus_gateway.venues import VenueConfig
+from nexus_protocol.enums import OrderStatus, OrderType
+from nexus_protocol.ids import client_order_id
+from nexus_protocol.messages import Route, RouteLeg, Signal
+from nexus_protocol.symbols import SymbolRegistry
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    check: str
+    reason: str
+    venue: str | None = None
+
+
+@dataclass(slots=True)
+class Decision:
+    route: Route
+    refusals: list[Refusal] = field(default_factory=list)
+    exposure: dict[str, tuple[str, float]] = field(default_factory=dict)  # coid -> (venue|symbol, signed qty)
+
+
+def candidate_venues(signal: Signal, venues: Mapping[str, VenueConfig]) -> list[str]:
+    """Enabled venues that list the symbol (and that the signal asked for, if it named some)."""
+    wanted = set(signal.venues)
+    return [v for v, cfg in venues.items()
+            if cfg.enabled and signal.symbol in cfg.symbols and (not wanted or v in wanted)]
+
+
+def _signal_refusal(signal: Signal, snap: Snapshot, limits: Limits, throttled: bool) -> Refusal | None:
+    reduce = signal.reduce_only
+    if snap.killswitch is not None and snap.killswitch.on and not reduce:
+        return Refusal("kill_switch", f"kill switch is on: {snap.killswitch.reason or 'no reason given'}")
+    if throttled:
+        return Refusal("throttle", f"more than {limits.throttle_per_second} signals in one second")
+    max_qty = limits.for_symbol(signal.symbol, "max_order_qty")
+    if signal.quantity > max_qty:
+        return Refusal("max_order_qty", f"quantity {signal.quantity:g} exceeds the limit of {max_qty:g}")
+    if not reduce and not snap.counted_today and snap.trades_today >= limits.max_daily_trades:
+        return Refusal("max_daily_trades", f"{snap.trades_today} trades today reach the limit of {limits.max_daily_trades}")
+    if not reduce and snap.pnl_today_usd <= -limits.max_daily_loss_usd:
+        return Refusal("max_daily_loss", f"today's P&L USD {snap.pnl_today_usd:,.2f} is at or below "
+                                         f"the loss limit of USD -{limits.max_daily_loss_usd:,.2f}")
+    last = snap.last_prices.get(signal.symbol)
+    price = signal.limit_price if signal.order_type is OrderType.LIMIT else signal.reference_price
+    if last and price:
+        off_pct = abs(price - last) / last * 100
+        if off_pct > limits.price_collar_pct:
+            return Refusal("price_collar", f"price {price:g} is {off_pct:.2f}% from the last market price {last:g} "
+                                           f"(collar {limits.price_collar_pct:g}%)")
+    return None
+
+
+def _leg_refusal(signal: Signal, venue: str, cfg: VenueConfig, snap: Snapshot, limits: Limits,
+                 registry: SymbolRegistry, own: float, usd_per_unit: float | None) -> Refusal | None:
+    sym = signal.symbol
+    if signal.order_type not in cfg.order_types:
+        return Refusal("order_type", f"{venue} does not take {signal.order_type.value} orders", venue)
+    if not cfg.can_trade:
+        return Refusal("venue_data_only", f"{venue} is connected for market data only; it cannot trade", venue)
+    if limits.require_venue_connected and not snap.venue_connected.get(venue, False):
+        return Refusal("venue_connected", f"{venue} is not connected (no live adapter heartbeat)", venue)
+    signed = signal.quantity * signal.side.sign
+    current = snap.exposure.get(f"{venue}|{sym}", 0.0) - own
+    after = current + signed
+    if signal.reduce_only and abs(after) <= abs(current) + 1e-12:
+        return None
+    max_pos = limits.for_symbol(sym, "max_position_per_symbol")
+    if abs(after) > max_pos + 1e-12:
+        return Refusal("max_position_per_symbol", f"{venue} {sym} position would be {after:g} "
+                                                  f"(limit {max_pos:g}, working orders included)", venue)
+    total = sum(abs(q) for k, q in snap.exposure.items() if k.startswith(f"{venue}|") and k != f"{venue}|{sym}")
+    if total + abs(after) > limits.max_total_position + 1e-12:
+        return Refusal("max_total_position", f"{venue} total position would be {total + abs(after):g} "
+                                             f"(limit {limits.max_total_position:g})", venue)
+    price = signal.limit_price or signal.reference_price or snap.last_prices.get(sym)
+    if price and usd_per_unit is not None:
+        spec = registry.spec(sym)
+        value = abs(after) * price * spec.point_value * usd_per_unit
+        max_value = limits.for_symbol(sym, "max_position_value_usd")
+        if value > max_value:
+            return Refusal("max_position_value", f"{venue} {sym} position value would be USD {value:,.0f} "
+                                                 f"(limit USD {max_value:,.0f})", venue)
+    return None
+
+
+def usd_per_unit(currency: str, snap: Snapshot, limits: Limits) -> float | None:
+    if currency == "USD":
+        return 1.0
+    if currency == "BRL":
+        wdo = snap.last_prices.get("WDO")  # BRL per USD 1,000
+        if wdo:
+            return 1000.0 / wdo
+    return limits.usd_per_unit_fallback.get(currency)
+
+
+def decide(signal: Signal, snap: Snapshot, limits: Limits, venues: Mapping[str, VenueConfig],
+           registry: SymbolRegistry, *, throttled: bool) -> Decision:
+    base = {"signal_id": signal.signal_id, "symbol": signal.symbol, "side": signal.side,
+            "quantity": signal.quantity, "reference_price": signal.reference_price}
+    if signal.symbol not in registry.symbols:
+        r = Refusal("unknown_symbol", f"{signal.symbol!r} is not in the symbol registry")
+        return Decision(Route(**base, reason=r.reason), [r])
+    refusal = _signal_refusal(signal, snap, limits, throttled)
+    if refusal is not None:
+        return Decision(Route(**base, reason=refusal.reason), [refusal])
+    names = candidate_venues(signal, venues)
+    if not names:
+        r = Refusal("no_venue", f"no enabled venue trades {signal.symbol}"
+                    + (f" among {', '.join(signal.venues)}" if signal.venues else ""))
+        return Decision(Route(**base, reason=r.reason), [r])
+    rate = usd_per_unit(registry.spec(signal.symbol).currency, snap, limits)
+    legs: list[RouteLeg] = []
+    decision = Decision(Route(**base))
+    for venue in names:
+        coid = client_order_id(signal.signal_id, venues[venue].code)
+        refusal = _leg_refusal(signal, venue, venues[venue], snap, limits, registry, snap.own_legs.get(coid, 0.0), rate)
+        if refusal is not None:
+            decision.refusals.append(refusal)
+            legs.append(RouteLeg(venue=venue, client_order_id=coid, status=OrderStatus.REJECTED, reason=refusal.reason))
+        else:
+            legs.append(RouteLeg(venue=venue, client_order_id=coid, status=OrderStatus.PENDING))
+            decision.exposure[coid] = (f"{venue}|{signal.symbol}", signal.quantity * signal.side.sign)
+    reason = None if decision.exposure else "every venue refused: " + "; ".join(r.reason for r in decision.refusals)
+    decision.route = Route(**base, legs=tuple(legs), reason=reason)
+    return decision

@@ -1,0 +1,83 @@
+"""Risk limits (deploy/config/risk.yaml): defaults, per-environment overrides, per-symbol overrides."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from nexus_mesh.config_files import read_yaml
+from nexus_protocol.errors import ConfigError
+
+
+class SymbolLimits(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_position_per_symbol: float | None = Field(default=None, gt=0)
+    max_position_value_usd: float | None = Field(default=None, gt=0)
+    max_order_qty: float | None = Field(default=None, gt=0)
+
+
+class Limits(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_order_qty: float = Field(default=10, gt=0)
+    max_position_per_symbol: float = Field(default=5, gt=0)
+    max_total_position: float = Field(default=50, gt=0)
+    max_daily_trades: int = Field(default=100, ge=0)
+    max_daily_loss_usd: float = Field(default=1000, gt=0)
+    max_position_value_usd: float = Field(default=50_000, gt=0)
+    price_collar_pct: float = Field(default=2.0, gt=0)
+    throttle_per_second: int = Field(default=20, ge=1)
+    require_venue_connected: bool = True
+    session_timezone: str = "America/New_York"
+    session_reset_at: str = "17:00"
+    per_symbol: dict[str, SymbolLimits] = Field(default_factory=dict)
+    usd_per_unit_fallback: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("session_timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @field_validator("session_reset_at")
+    @classmethod
+    def _reset(cls, v: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", v):
+            raise ValueError("must be HH:MM (24 h)")
+        return v
+
+    def for_symbol(self, symbol: str, name: str) -> Any:
+        override = self.per_symbol.get(symbol)
+        value = getattr(override, name, None) if override else None
+        return value if value is not None else getattr(self, name)
+
+    def session_day(self, now: dt.datetime) -> str:
+        """The trading day `now` belongs to: after the reset time it is already the next day."""
+        local = now.astimezone(ZoneInfo(self.session_timezone))
+        hh, mm = (int(x) for x in self.session_reset_at.split(":"))
+        day = local.date()
+        if (local.hour, local.minute) >= (hh, mm):
+            day += dt.timedelta(days=1)
+        return day.strftime("%Y%m%d")
+
+
+def load_limits(config_dir: Path, environment: str) -> Limits:
+    path = Path(config_dir) / "risk.yaml"
+    raw = read_yaml(path) or {}
+    merged = dict(raw.get("default") or {})
+    merged.update((raw.get("environments") or {}).get(environment) or {})
+    try:
+        return Limits.model_validate(merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{path}: {where}: {first['msg']} (got {first.get('input')!r})") from None

@@ -1,0 +1,131 @@
+"""The router's handlers: nx:signals -> Route (nx:fills) + Orders (nx:orders:routed) + events;
+nx:executions -> the risk state (exposure, daily P&L).
+
+A decision is recorded before its outputs are published; a redelivered signal replays the recorded
+decision, so the same signal always yields the same orders with the same client order ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import deque
+from collections.abc import Callable
+
+import redis
+
+from nexus_gateway.router.checks import Decision, Refusal, candidate_venues, decide
+from nexus_gateway.router.config import RouterSettings
+from nexus_gateway.router.limits import Limits, load_limits
+from nexus_gateway.router.state import RiskState
+from nexus_gateway.venues import VenueConfig, load_venues
+from nexus_mesh.config_files import load_symbols
+from nexus_mesh.context import Context
+from nexus_mesh.processor import Input, StreamProcessor
+from nexus_mesh.publish import Output
+from nexus_protocol.codec import Envelope
+from nexus_protocol.enums import OrderStatus, Severity
+from nexus_protocol.ids import client_order_id, derived_signal_id
+from nexus_protocol.messages import Execution, Message, Order, Route, Signal
+from nexus_protocol.symbols import SymbolRegistry
+
+
+class Throttle:
+    """At most `per_second` signals accepted in any one-second window (this router instance)."""
+
+    def __init__(self, per_second: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_second = per_second
+        self._clock = clock
+        self._times: deque[float] = deque()
+
+    def allow(self) -> bool:
+        now = self._clock()
+        while self._times and now - self._times[0] >= 1.0:
+            self._times.popleft()
+        if len(self._times) >= self.per_second:
+            return False
+        self._times.append(now)
+        return True
+
+
+class Router:
+    def __init__(self, names_client: redis.Redis, settings: RouterSettings, venues: dict[str, VenueConfig],
+                 limits: Limits, registry: SymbolRegistry, now: Callable[[], dt.datetime] | None = None) -> None:
+        self.settings = settings
+        self.names = settings.names
+        self.state = RiskState(names_client, self.names)
+        self.venues = venues
+        self.limits = limits
+        self.registry = registry
+        self.throttle = Throttle(limits.throttle_per_second)
+        self._now = now or (lambda: dt.datetime.now(dt.UTC))
+
+    def on_signal(self, env: Envelope[Message], ctx: Context) -> list[Output]:
+        signal = env.body
+        if not isinstance(signal, Signal):
+            raise TypeError(f"{signal.TYPE} does not belong on the signal stream")
+        if not signal.signal_id:
+            signal = signal.model_copy(update={"signal_id": derived_signal_id(env.ts, f"{ctx.stream}/{ctx.entry_id}")})
+        day = self.limits.session_day(self._now())
+        venues = candidate_venues(signal, self.venues)
+        coids = [client_order_id(signal.signal_id, self.venues[v].code) for v in venues]
+        snap = self.state.snapshot(signal.signal_id, coids, venues, [signal.symbol, "WDO"], day)
+        if snap.route is not None:
+            decision = Decision(snap.route, refusals_of(snap.route))  # a redelivery: the recorded decision
+        else:
+            decision = decide(signal, snap, self.limits, self.venues, self.registry, throttled=not self.throttle.allow())
+            self.state.commit(decision.route, decision.exposure, day)
+        return self._outputs(env, signal, decision, ctx)
+
+    def _outputs(self, env: Envelope[Message], signal: Signal, decision: Decision, ctx: Context) -> list[Output]:
+        sid = signal.signal_id
+        outs = [Output(self.names.fills, Envelope(id=f"route:{sid}", trace=sid, ts=env.ts, body=decision.route))]
+        for leg in decision.route.legs:
+            if leg.status is OrderStatus.PENDING:
+                order = Order(client_order_id=leg.client_order_id, signal_id=sid, venue=leg.venue, symbol=signal.symbol,
+                              side=signal.side, quantity=signal.quantity, order_type=signal.order_type,
+                              limit_price=signal.limit_price, stop_price=signal.stop_price,
+                              time_in_force=signal.time_in_force, reference_price=signal.reference_price,
+                              reduce_only=signal.reduce_only)
+                outs.append(Output(self.names.orders_routed, Envelope(id=leg.client_order_id, trace=sid, ts=env.ts, body=order)))
+        for r in decision.refusals:
+            outs.append(ctx.event(
+                "risk_rejected", r.reason, severity=Severity.WARNING, trace=sid,
+                event_id=f"refused:{sid}:{r.venue or '*'}", symbol=signal.symbol, venue=r.venue,
+                signal_id=sid, data={"check": r.check},
+            ))
+        return outs
+
+    def on_execution(self, env: Envelope[Message], ctx: Context) -> list[Output]:
+        ex = env.body
+        if not isinstance(ex, Execution):
+            return []
+        legs = {}
+        for leg in ex.legs:
+            if leg.status is OrderStatus.REJECTED and leg.filled_quantity == 0:
+                qty = 0.0
+            elif leg.status.terminal:
+                qty = leg.filled_quantity
+            else:
+                qty = max(leg.quantity, leg.filled_quantity)
+            legs[leg.client_order_id] = (f"{leg.venue}|{ex.symbol}", qty * ex.side.sign)
+        self.state.apply_execution(legs, ex.signal_id, ex.realized_pnl_usd, self.limits.session_day(self._now()))
+        return []
+
+
+def refusals_of(route: Route) -> list[Refusal]:
+    """The refusals a recorded route stands for (to re-emit their events idempotently)."""
+    out = [Refusal("risk", leg.reason or "refused", leg.venue) for leg in route.legs if leg.status is OrderStatus.REJECTED]
+    if route.reason and not route.legs:
+        out.append(Refusal("risk", route.reason))
+    return out
+
+
+def build(settings: RouterSettings, client: redis.Redis) -> StreamProcessor:
+    venues = load_venues(settings.config_dir, settings.environment)
+    limits = load_limits(settings.config_dir, settings.environment)
+    registry = load_symbols(settings.config_dir)
+    router = Router(client, settings, venues, limits, registry)
+    names = settings.names
+    return StreamProcessor(settings, [Input(names.signals, router.on_signal), Input(names.executions, router.on_execution)],
+                           client=client)

@@ -1,0 +1,46 @@
+"""The seed's end-to-end scenarios, every service its own process against a real redis-server."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from mesh import Mesh
+from nexus_mesh.testing import Services, read_stream, wait_for
+from nexus_protocol import Names, OrderStatus, VenueOrder
+
+
+def orders_at(client: redis.Redis, names: Names, venue: str) -> list[VenueOrder]:
+    return [e.body for e in read_stream(client, names.orders(venue)) if isinstance(e.body, VenueOrder)]
+
+
+def test_scenario_1_single_platform_signal_to_execution(client: redis.Redis, names: Names, services: Services) -> None:
+    mesh = Mesh(services, client, names, "single", ("sim",)).start()
+    mesh.set_price("sim", "NQ", 21000.0)
+    sid = mesh.signal("NQ", "buy", 1, reference_price=21000.0)
+    ex = mesh.final(sid)
+    assert ex.status is OrderStatus.FILLED
+    assert ex.filled_quantity == 1
+    assert ex.avg_price == 21000.0
+    [leg] = ex.legs
+    assert (leg.venue, leg.venue_symbol, leg.status) == ("sim", "NQH25", OrderStatus.FILLED)
+    [order] = orders_at(client, names, "sim")
+    assert order.client_order_id == f"{sid}.sm0"
+
+
+def test_scenario_2_one_signal_fanned_out_to_four_venues(client: redis.Redis, names: Names, services: Services) -> None:
+    mesh = Mesh(services, client, names, "dev", ("nt8", "sierra", "quantower", "mt5-global", "mt5-brazil")).start()
+    for venue, price in (("nt8", 16250.50), ("sierra", 16250.75), ("quantower", 16250.75), ("mt5-global", 16251.00)):
+        mesh.set_price(venue, "NQ", price)
+    sid = mesh.signal("NQ", "buy", 1)
+    ex = mesh.final(sid)
+    assert ex.status is OrderStatus.FILLED
+    by_venue = {leg.venue: leg for leg in ex.legs}
+    assert set(by_venue) == {"nt8", "sierra", "quantower", "mt5-global"}
+    assert by_venue["nt8"].venue_symbol == "NQ 03-25"
+    assert by_venue["sierra"].venue_symbol == "NQH25"
+    assert by_venue["mt5-global"].venue_symbol == "NAS100"
+    assert by_venue["mt5-global"].venue_filled_qty == 20  # 1 NQ ($20/pt) = 20 lots of a $1/pt CFD
+    assert all(leg.filled_quantity == 1 for leg in ex.legs)
+    assert ex.filled_quantity == 4
+    assert ex.avg_price == pytest.approx((16250.50 + 16250.75 + 16250.75 + 16251.00) / 4)
