@@ -44,3 +44,17 @@ def test_scenario_2_one_signal_fanned_out_to_four_venues(client: redis.Redis, na
     assert all(leg.filled_quantity == 1 for leg in ex.legs)
     assert ex.filled_quantity == 4
     assert ex.avg_price == pytest.approx((16250.50 + 16250.75 + 16250.75 + 16251.00) / 4)
+
+
+def test_scenario_5_win_profit_in_brl_reaches_nexus_in_usd(client: redis.Redis, names: Names, services: Services) -> None:
+    mesh = Mesh(services, client, names, "dev", ("mt5-brazil",), NX_FX_SOURCE="wdo").start()
+    mesh.set_price("mt5-brazil", "WDO", 5490.0)  # BRL per USD 1,000: USDBRL 5.49
+    mesh.set_price("mt5-brazil", "WIN", 130000.0)
+    wait_for(lambda: client.xlen(names.md("WDO")) > 0, what="WDO market data")
+    buy = mesh.final(mesh.signal("WIN", "buy", 1))
+    assert buy.status is OrderStatus.FILLED and buy.legs[0].venue_symbol == "WINJ25"  # even months only: April on 2025-03-01
+    mesh.set_price("mt5-brazil", "WIN", 130100.0)
+    sell = mesh.final(mesh.signal("WIN", "sell", 1))
+    assert sell.status is OrderStatus.FILLED
+    assert sell.realized_pnl_usd == 3.64  # 100 points x BRL 0.20 = BRL 20.00 = USD 3.64 at 5.49
+    assert sell.legs[0].currency == "BRL"

@@ -70,11 +70,13 @@ class RedisServer:
         port: int | None = None,
         appendfsync: str = "everysec",
         extra_args: tuple[str, ...] = (),
+        die_with_parent: bool = True,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.appendfsync = appendfsync
         self.extra_args = extra_args
+        self.die_with_parent = die_with_parent
         self.binary = find_redis_server()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -91,7 +93,9 @@ class RedisServer:
             *self.extra_args,
         ]
         self.process = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if self.die_with_parent else None,
+            start_new_session=not self.die_with_parent,
         )
         deadline = time.monotonic() + timeout_s
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
