@@ -1,0 +1,173 @@
+"""The rollover decisions and the messages they publish: pure functions, no Redis.
+
+`decide(rule, today, current)` says whether a root's active contract changes; `roll_outputs` gives the
+ContractRoll and the Event for a change, with ids derived from root + contract so a restart or a
+second instance publishes nothing twice. `open_positions` reads the fills aggregator's position hash
+for the position events of a roll.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+import msgpack
+
+from nexus_gateway.rollover.calendar import RollRule, active_contract, expiry, previous_contract, roll_date
+from nexus_mesh.publish import Output
+from nexus_protocol.codec import Envelope
+from nexus_protocol.enums import Severity
+from nexus_protocol.errors import DecodeError
+from nexus_protocol.messages import ContractRoll, Event
+from nexus_protocol.streams import Names
+from nexus_protocol.symbols import Contract
+
+__all__ = [
+    "Ahead",
+    "Change",
+    "Position",
+    "ahead_event",
+    "decide",
+    "open_positions",
+    "parse_quantity",
+    "position_events",
+    "roll_outputs",
+]
+
+_QTY_KEYS = ("qty", "quantity", "position", "net_qty", "net")
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """`root`'s active contract becomes `contract` (from `previous`, None for the first value)."""
+
+    root: str
+    contract: Contract
+    previous: str | None
+    roll_date: dt.date  # the first day on which `contract` is the active one
+    expiry: dt.date
+
+
+@dataclass(frozen=True, slots=True)
+class Ahead:
+    """The hash holds a later contract than the calendar's: kept (never roll backwards), reported."""
+
+    root: str
+    current: Contract
+    calendar: Contract
+
+
+def decide(rule: RollRule, today: dt.date, current: str | None) -> Change | Ahead | None:
+    """What to do about `rule.root` on `today` when the hash holds `current` (None: nothing yet)."""
+    active = active_contract(rule, today)
+    if current == active.code:
+        return None
+    if current is not None:
+        try:
+            held = Contract.parse(current)
+        except DecodeError:
+            held = None  # not a contract code: overwrite it
+        if held is not None and held.root == rule.root and held > active:
+            return Ahead(rule.root, held, active)
+    became_active = roll_date(previous_contract(active, rule), rule)
+    return Change(rule.root, active, current, became_active, expiry(active, rule))
+
+
+def roll_outputs(change: Change, names: Names, service: str) -> list[Output]:
+    """The history entry and the event of a change, ids derived from root + contract."""
+    code = change.contract.code
+    roll = ContractRoll(root=change.root, contract=code, previous=change.previous,
+                        roll_date=change.roll_date.isoformat(), expiry=change.expiry.isoformat())
+    roll_id = f"{change.root}:{code}"
+    was = f"{change.previous} -> " if change.previous else ""
+    event = Event(
+        kind="contract_roll", severity=Severity.INFO, source=service, symbol=change.root,
+        message=f"{change.root}: {was}{code} (active from {change.roll_date}, expires {change.expiry})",
+        data={"root": change.root, "contract": code, "previous": change.previous,
+              "roll_date": roll.roll_date, "expiry": roll.expiry},
+    )
+    return [
+        Output(names.contract_history, Envelope.new(roll, id=roll_id)),
+        Output(names.events, Envelope.new(event, id=f"contract_roll:{roll_id}", trace=roll_id)),
+    ]
+
+
+def ahead_event(ahead: Ahead, names: Names, service: str) -> Output:
+    held, cal = ahead.current.code, ahead.calendar.code
+    event = Event(
+        kind="contract_ahead", severity=Severity.WARNING, source=service, symbol=ahead.root,
+        message=f"{ahead.root}: {names.contracts} holds {held}, later than the calendar's {cal}; kept "
+                "(rollover never rolls back; HSET the calendar's contract to undo an early roll)",
+        data={"root": ahead.root, "contract": held, "calendar": cal},
+    )
+    return Output(names.events, Envelope.new(event, id=f"contract_ahead:{ahead.root}:{held}:{cal}"))
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    symbol: str
+    venue: str
+    quantity: float | None  # signed universal quantity; None when the entry could not be read
+
+
+def parse_quantity(raw: bytes | str) -> float | None:
+    """A position entry's signed quantity: JSON or msgpack, a number or a mapping with `qty`-like key."""
+    value: object = None
+    data = raw.encode() if isinstance(raw, str) else raw
+    try:
+        value = json.loads(data)
+    except ValueError:
+        try:
+            value = msgpack.unpackb(data, raw=False)
+        except Exception:
+            return None
+    if isinstance(value, Mapping):
+        value = next((value[k] for k in _QTY_KEYS if k in value), None)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def open_positions(
+    raw: Mapping[bytes, bytes] | Mapping[str, str],
+    root: str,
+    old_contract: str,
+    dated_venues: Collection[str],
+) -> list[Position]:
+    """Non-flat positions in `old_contract`: fields "{symbol}|{venue}" whose symbol is the root or the
+    old contract's code, on a venue that trades the root as a dated contract (a CFD does not roll).
+    An entry that cannot be read is kept (quantity None): better a needless warning than none."""
+    found: list[Position] = []
+    for key, value in raw.items():
+        field = key.decode(errors="replace") if isinstance(key, bytes) else key
+        symbol, sep, venue = field.partition("|")
+        if not sep or symbol not in (root, old_contract) or venue not in dated_venues:
+            continue
+        qty = parse_quantity(value)
+        if qty is None or abs(qty) > 1e-12:
+            found.append(Position(symbol, venue, qty))
+    return sorted(found, key=lambda p: p.venue)
+
+
+def position_events(change: Change, positions: list[Position], names: Names, service: str) -> list[Output]:
+    """One warning per open position the roll leaves in the old contract."""
+    outs: list[Output] = []
+    new = change.contract.code
+    for p in positions:
+        size = "an unreadable quantity" if p.quantity is None else f"{p.quantity:g}"
+        event = Event(
+            kind="position_roll_required", severity=Severity.WARNING, source=service, symbol=change.root,
+            venue=p.venue,
+            message=f"{change.root}: {size} open on {p.venue} in {change.previous}, which rolled to {new}; "
+                    "roll it by hand (automatic position roll is not implemented, see docs/rollover.md)",
+            data={"root": change.root, "venue": p.venue, "from": change.previous, "to": new,
+                  "quantity": p.quantity},
+        )
+        event_id = f"position_roll:{change.root}:{change.previous}>{new}:{p.venue}"
+        outs.append(Output(names.events, Envelope.new(event, id=event_id)))
+    return outs
