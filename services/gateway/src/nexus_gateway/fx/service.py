@@ -73,6 +73,7 @@ class FxStage:
         self.publisher = Publisher(client, dedupe_ttl_ms=settings.dedupe_ttl_ms)
         self.md_stream = self.names.md(settings.fx_wdo_symbol)
         self.held_count = 0
+        self.ticks = 0
         self._fresh = True  # so a rate already stale at start is reported too (once, by its id)
 
     def __repr__(self) -> str:
@@ -161,6 +162,7 @@ class FxStage:
             self.hold.remove(ids)
             log.info("released %d held fill(s) at USDBRL %s", len(ids), self._quote())
         self.held_count = len(held) - len(ids)
+        self.ticks += 1
         return events
 
     def _staleness_events(self, ctx: Context, now_ns: int) -> list[Output]:
@@ -195,7 +197,8 @@ class FxStage:
         now = Context.now_ns()
         age = None if rate is None else rate.age_s(now)
         return {"source": self.book.source, "usdbrl": self._quote(),
-                "usdbrl_age_s": None if age is None else round(age, 1), "held": self.held_count}
+                "usdbrl_age_s": None if age is None else round(age, 1), "held": self.held_count,
+                "ticks": self.ticks}
 
 
 def build(settings: FxSettings, client: redis.Redis) -> StreamProcessor:

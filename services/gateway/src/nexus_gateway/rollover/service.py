@@ -124,6 +124,7 @@ class RolloverStage:
         self.publisher = Publisher(client, dedupe_ttl_ms=settings.dedupe_ttl_ms)
         self.active: dict[str, str] = {}
         self._reported: set[Ahead] = set()
+        self.ticks = 0
         if self.clock.mode != "system":
             log.warning("clock is %s (NX_ROLLOVER_TODAY / NX_ROLLOVER_CLOCK_FILE): a test setting",
                         self.clock.mode)
@@ -154,6 +155,7 @@ class RolloverStage:
                 log.info("%s: %s -> %s (roll date %s, expiry %s)", c.root, c.previous, c.contract.code,
                          c.roll_date, c.expiry)
         self.active = {**current, **{c.root: c.contract.code for c in changes}}
+        self.ticks += 1
         return []
 
     def _position_events(self, changes: list[Change]) -> list[Output]:
@@ -169,7 +171,7 @@ class RolloverStage:
         return outs
 
     def detail(self) -> dict[str, Any]:
-        return {"clock": self.clock.mode, "active": dict(self.active)}
+        return {"clock": self.clock.mode, "active": dict(self.active), "ticks": self.ticks}
 
 
 def build(settings: RolloverSettings, client: redis.Redis) -> StreamProcessor:
