@@ -30,8 +30,11 @@ def history(client: redis.Redis, names: Names, root: str | None = None) -> list[
 
 
 def roll_events(client: redis.Redis, names: Names) -> list[Event]:
-    return [e.body for e in read_stream(client, names.events)
-            if isinstance(e.body, Event) and e.body.kind == "contract_roll"]
+    return [
+        e.body
+        for e in read_stream(client, names.events)
+        if isinstance(e.body, Event) and e.body.kind == "contract_roll"
+    ]
 
 
 def ticks(client: redis.Redis, names: Names, instance: str) -> int:
@@ -50,8 +53,9 @@ def test_active_contracts_then_a_roll_when_the_date_moves(
     client: redis.Redis, names: Names, services: Services, tmp_path: Path
 ) -> None:
     clock = tmp_path / "today"
-    services.start("nexus_gateway.rollover", NX_ROLLOVER_TODAY="2025-03-01", NX_ROLLOVER_CLOCK_FILE=str(clock),
-                   **FAST)
+    services.start(
+        "nexus_gateway.rollover", NX_ROLLOVER_TODAY="2025-03-01", NX_ROLLOVER_CLOCK_FILE=str(clock), **FAST
+    )
     rules = rules_from_registry(load_symbols(REPO_ROOT / "deploy" / "config"))
     expected = {root: active_contract(rule, dt.date(2025, 3, 1)).code for root, rule in rules.items()}
     wait_for(lambda: contracts(client, names) == expected, what="every dated root's contract")
@@ -65,10 +69,13 @@ def test_active_contracts_then_a_roll_when_the_date_moves(
     wait_for(lambda: len(history(client, names, "NQ")) == 2, what="the roll in the history")
     first, roll = history(client, names, "NQ")
     assert first.contract == "NQH25"
-    assert roll == ContractRoll(root="NQ", contract="NQM25", previous="NQH25", roll_date="2025-03-13",
-                                expiry="2025-06-20")
-    wait_for(lambda: any(e.data.get("contract") == "NQM25" for e in roll_events(client, names)),
-             what="the roll event")
+    assert roll == ContractRoll(
+        root="NQ", contract="NQM25", previous="NQH25", roll_date="2025-03-13", expiry="2025-06-20"
+    )
+    wait_for(
+        lambda: any(e.data.get("contract") == "NQM25" for e in roll_events(client, names)),
+        what="the roll event",
+    )
     event = next(e for e in roll_events(client, names) if e.data.get("contract") == "NQM25")
     assert (event.symbol, event.source, event.data["previous"]) == ("NQ", "rollover", "NQH25")
     ids = [e.id for e in read_stream(client, names.contract_history) if e.body.root == "NQ"]  # type: ignore[attr-defined]
@@ -86,8 +93,10 @@ def test_restart_and_a_second_instance_do_not_duplicate_a_roll(
     assert first.terminate() == 0
     second = services.start("nexus_gateway.rollover", NX_ROLLOVER_TODAY="2025-03-14", **FAST)
     third = services.start("nexus_gateway.rollover", NX_ROLLOVER_TODAY="2025-03-14", **FAST)
-    wait_for(lambda: ticks(client, names, second.name) >= 3 and ticks(client, names, third.name) >= 3,
-             what="both instances to tick")
+    wait_for(
+        lambda: ticks(client, names, second.name) >= 3 and ticks(client, names, third.name) >= 3,
+        what="both instances to tick",
+    )
     assert history(client, names) == before
     assert roll_events(client, names) == events_before
     assert len(history(client, names, "NQ")) == 1
@@ -103,7 +112,9 @@ def test_a_roll_missed_while_down_is_published_by_the_restarted_service(
     wait_for(lambda: contracts(client, names).get("NQ") == "NQZ25", what="NQZ25")
     wait_for(lambda: len(history(client, names, "NQ")) == 2, what="history")
     assert [(r.contract, r.previous, r.roll_date) for r in history(client, names, "NQ")] == [
-        ("NQH25", None, "2024-12-12"), ("NQZ25", "NQH25", "2025-09-11")]
+        ("NQH25", None, "2024-12-12"),
+        ("NQZ25", "NQH25", "2025-09-11"),
+    ]
 
 
 def test_an_early_roll_is_kept_and_open_positions_are_reported(
@@ -111,10 +122,13 @@ def test_an_early_roll_is_kept_and_open_positions_are_reported(
 ) -> None:
     client.hset(names.contracts, "ES", "ESU25")  # an operator rolled ES early (or a clock was set back)
     client.hset(names.contracts, "NQ", "NQH25")
-    client.hset(names.state("fills", "positions"), mapping={"NQ|sim": '{"qty": 2}', "NQ|mt5-global": "3",
-                                                            "ES|sim": "1"})
-    services.start("nexus_gateway.rollover", NX_ROLLOVER_TODAY="2025-03-13", NX_ROLLOVER_ROLL_POSITIONS="true",
-                   **FAST)
+    client.hset(
+        names.state("fills", "positions"),
+        mapping={"NQ|sim": '{"qty": 2}', "NQ|mt5-global": "3", "ES|sim": "1"},
+    )
+    services.start(
+        "nexus_gateway.rollover", NX_ROLLOVER_TODAY="2025-03-13", NX_ROLLOVER_ROLL_POSITIONS="true", **FAST
+    )
     wait_for(lambda: contracts(client, names).get("NQ") == "NQM25", what="NQ roll")
 
     def kinds() -> dict[str, list[Event]]:
@@ -127,7 +141,11 @@ def test_an_early_roll_is_kept_and_open_positions_are_reported(
     wait_for(lambda: "position_roll_required" in kinds(), what="the position event")
     [position] = kinds()["position_roll_required"]  # NAS100 on mt5-global does not roll
     assert (position.venue, position.data["quantity"], position.data["from"], position.data["to"]) == (
-        "sim", 2.0, "NQH25", "NQM25")
+        "sim",
+        2.0,
+        "NQH25",
+        "NQM25",
+    )
     wait_for(lambda: "contract_ahead" in kinds(), what="the contract_ahead warning")
     [ahead] = kinds()["contract_ahead"]
     assert (ahead.symbol, ahead.data["contract"], ahead.data["calendar"]) == ("ES", "ESU25", "ESM25")

@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from nexus_gateway.fx.money import USD, wire_rate
 from nexus_gateway.fx.rates import BRL
@@ -23,17 +23,21 @@ FX_FILE = "fx.yaml"
 
 class FxSettings(MeshSettings):
     service: str = "fx"
-    fx_source: Literal["wdo", "fixed"] = "wdo"
-    fx_fixed_usdbrl: Decimal | None = Field(default=None, gt=0, allow_inf_nan=False)  # BRL per USD
+    fx_source: Literal["wdo", "fixed"] = "wdo"  # declared before fx_fixed_usdbrl: its validator reads it
+    # BRL per USD (5.49), used when fx_source is "fixed"
+    fx_fixed_usdbrl: Decimal | None = Field(default=None, gt=0, allow_inf_nan=False, validate_default=True)
     fx_max_age_s: float = Field(default=120.0, gt=0)
     fx_wdo_symbol: str = "WDO"  # the universal root whose ticks (nx:md:{root}) give USDBRL
     fx_tick_interval_s: float = Field(default=1.0, gt=0)  # how often held fills are retried
 
-    @model_validator(mode="after")
-    def _fixed_needs_rate(self) -> FxSettings:
-        if self.fx_source == "fixed" and self.fx_fixed_usdbrl is None:
+    # A field validator, not a model one: its error names NX_FX_FIXED_USDBRL alone, while a model-level
+    # error is reported by nexus_mesh.settings with every setting's value (the Redis URL among them).
+    @field_validator("fx_fixed_usdbrl")
+    @classmethod
+    def _fixed_needs_rate(cls, v: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        if v is None and info.data.get("fx_source") == "fixed":
             raise ValueError("NX_FX_SOURCE=fixed needs NX_FX_FIXED_USDBRL (BRL per USD, e.g. 5.49)")
-        return self
+        return v
 
 
 class FxTable(BaseModel):
