@@ -39,7 +39,7 @@ from nexus_protocol.streams import Names
 __all__ = ["FxStage", "build", "convert", "hold_event"]
 
 log = logging.getLogger(__name__)
-_RECENT_TICKS = 10  # how far back to look for a tick with a price
+_RECENT_ENTRIES = 100  # how far back to look for a tick with a price (depth entries share the stream)
 
 
 def convert(fill: Fill, rate: Rate) -> Fill:
@@ -85,8 +85,10 @@ class FxStage:
         """Read the newest WDO tick with a price; True if it moved the rate forward."""
         if self.book.source != "wdo":
             return False
-        entries: Any = self.client.xrevrange(self.md_stream, count=_RECENT_TICKS)
+        entries: Any = self.client.xrevrange(self.md_stream, count=_RECENT_ENTRIES)
         for _entry_id, fields in entries or ():
+            if fields.get(b"type") != b"tick":
+                continue  # depth snapshots and updates: not worth decoding
             try:
                 seen = usdbrl_from_tick(decode(fields))
             except (DecodeError, ValueError):
