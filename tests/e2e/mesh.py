@@ -25,11 +25,13 @@ class Mesh:
         self.env = {"NX_ENVIRONMENT": environment, **env}
         self.procs: dict[str, ServiceProcess] = {}
 
-    def start(self, today: str = "2025-03-01") -> Mesh:
+    def start(self, today: str = "2025-03-01", clock_file: str | None = None) -> Mesh:
         for v in self.venues:
             self.start_venue(v)
         for svc in CORE:
             extra = {"NX_ROLLOVER_TODAY": today} if svc == "rollover" else {}
+            if svc == "rollover" and clock_file:
+                extra["NX_ROLLOVER_CLOCK_FILE"] = clock_file
             self.procs[svc] = self.services.start(f"nexus_gateway.{svc}", name=svc, **self.env, **extra)
         wait_for(lambda: self.client.hlen(self.names.contracts) > 0, what="rollover to publish contracts")
         wait_for(self._venues_up, what="venue heartbeats")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import redis
 
@@ -58,3 +60,21 @@ def test_scenario_5_win_profit_in_brl_reaches_nexus_in_usd(client: redis.Redis, 
     assert sell.status is OrderStatus.FILLED
     assert sell.realized_pnl_usd == 3.64  # 100 points x BRL 0.20 = BRL 20.00 = USD 3.64 at 5.49
     assert sell.legs[0].currency == "BRL"
+
+
+def test_scenario_4_contract_roll_changes_nothing_on_the_signal_side(
+    client: redis.Redis, names: Names, services: Services, tmp_path: Path
+) -> None:
+    clock = tmp_path / "today"
+    clock.write_text("2025-03-10")
+    mesh = Mesh(services, client, names, "dev", ("nt8", "sierra")).start(clock_file=str(clock))
+    assert client.hget(names.contracts, "NQ") == b"NQH25"
+    before = mesh.final(mesh.signal("NQ", "buy", 1, venues=("nt8", "sierra")))
+    assert {leg.venue_symbol for leg in before.legs} == {"NQ 03-25", "NQH25"}
+    clock.write_text("2025-03-14")  # past NQH25's roll date (2025-03-13, expiry 2025-03-21)
+    wait_for(lambda: client.hget(names.contracts, "NQ") == b"NQM25", what="the roll to NQM25")
+    roll = mesh.events("contract_roll", lambda e: e.symbol == "NQ" or e.data.get("root") == "NQ")
+    assert roll, "a contract_roll event"
+    after = mesh.final(mesh.signal("NQ", "sell", 1, venues=("nt8", "sierra")))  # the same universal signal
+    assert {leg.venue_symbol for leg in after.legs} == {"NQ 06-25", "NQM25"}
+    assert {o.venue_symbol for o in orders_at(client, names, "sierra")} == {"NQH25", "NQM25"}
