@@ -53,11 +53,9 @@ def out_fills(client: redis.Redis, names: Names) -> list[Envelope[Fill]]:
 
 
 def events(client: redis.Redis, names: Names, kind: str) -> list[Envelope[Event]]:
-    return [
-        e
-        for e in read_stream(client, names.events)  # type: ignore[misc]
-        if isinstance(e.body, Event) and e.body.kind == kind
-    ]
+    found = [e for e in read_stream(client, names.events)
+             if isinstance(e.body, Event) and e.body.kind == kind]
+    return found  # type: ignore[return-value]
 
 
 def ticks(client: redis.Redis, names: Names, instance: str) -> int:

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import msgpack
 import redis
 
 from nexus_protocol.codec import Envelope, decode, encode
-from nexus_protocol.messages import Message
 
 __all__ = ["HeldFill", "HoldStore", "decode_held", "encode_held", "entry_order"]
 
@@ -30,7 +30,7 @@ __all__ = ["HeldFill", "HoldStore", "decode_held", "encode_held", "entry_order"]
 class HeldFill:
     seq: str  # the input stream entry id: held fills leave in this order
     held_ns: int
-    envelope: Envelope[Message]
+    envelope: Envelope[Any]  # a Fill's; Any because Envelope is invariant in its body type
 
     @property
     def id(self) -> str:
