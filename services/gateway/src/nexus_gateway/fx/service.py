@@ -87,7 +87,7 @@ class FxStage:
             return False
         entries: Any = self.client.xrevrange(self.md_stream, count=_RECENT_ENTRIES)
         for _entry_id, fields in entries or ():
-            if fields.get(b"type") != b"tick":
+            if fields.get(b"type", fields.get("type")) not in (b"tick", "tick"):
                 continue  # depth snapshots and updates: not worth decoding
             try:
                 seen = usdbrl_from_tick(decode(fields))
