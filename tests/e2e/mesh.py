@@ -33,8 +33,8 @@ class Mesh:
             if svc == "rollover" and clock_file:
                 extra["NX_ROLLOVER_CLOCK_FILE"] = clock_file
             self.procs[svc] = self.services.start(f"nexus_gateway.{svc}", name=svc, **self.env, **extra)
-        wait_for(lambda: self.client.hlen(self.names.contracts) > 0, what="rollover to publish contracts")
-        wait_for(self._venues_up, what="venue heartbeats")
+        wait_for(lambda: self.client.hlen(self.names.contracts) > 0, timeout_s=40, what="rollover to publish contracts")
+        wait_for(self._venues_up, timeout_s=30, what="venue heartbeats")
         return self
 
     def start_venue(self, venue: str) -> ServiceProcess:

@@ -109,3 +109,16 @@ def test_session_day_rolls_at_the_reset_time() -> None:
     ny = LIMITS.session_day(dt.datetime(2025, 3, 3, 21, 59, tzinfo=dt.UTC))  # 16:59 New York
     after = LIMITS.session_day(dt.datetime(2025, 3, 3, 22, 0, tzinfo=dt.UTC))  # 17:00
     assert (ny, after) == ("20250303", "20250304")
+
+
+def test_a_stale_signal_is_refused() -> None:
+    d = decide(sig(), snap(), LIMITS, VENUES, REGISTRY, throttled=False, age_s=30.0)
+    assert [r.check for r in d.refusals] == ["stale_signal"]
+
+
+def test_throttle_counts_by_origin_time() -> None:
+    from nexus_gateway.router.service import Throttle
+
+    t = Throttle(2)
+    assert [t.allow(n * 100_000_000) for n in range(4)] == [True, True, False, False]
+    assert t.allow(1_050_000_000)  # the first one left the window

@@ -42,8 +42,11 @@ def candidate_venues(signal: Signal, venues: Mapping[str, VenueConfig]) -> list[
             if cfg.enabled and signal.symbol in cfg.symbols and (not wanted or v in wanted)]
 
 
-def _signal_refusal(signal: Signal, snap: Snapshot, limits: Limits, throttled: bool) -> Refusal | None:
+def _signal_refusal(signal: Signal, snap: Snapshot, limits: Limits, throttled: bool, age_s: float) -> Refusal | None:
     reduce = signal.reduce_only
+    if age_s > limits.max_signal_age_s:
+        return Refusal("stale_signal", f"signal is {age_s:.1f} s old (limit {limits.max_signal_age_s:g} s): "
+                                       "the market has moved on since NEXUS decided")
     if snap.killswitch is not None and snap.killswitch.on and not reduce:
         return Refusal("kill_switch", f"kill switch is on: {snap.killswitch.reason or 'no reason given'}")
     if throttled:
@@ -110,13 +113,13 @@ def usd_per_unit(currency: str, snap: Snapshot, limits: Limits) -> float | None:
 
 
 def decide(signal: Signal, snap: Snapshot, limits: Limits, venues: Mapping[str, VenueConfig],
-           registry: SymbolRegistry, *, throttled: bool) -> Decision:
+           registry: SymbolRegistry, *, throttled: bool, age_s: float = 0.0) -> Decision:
     base = {"signal_id": signal.signal_id, "symbol": signal.symbol, "side": signal.side,
             "quantity": signal.quantity, "reference_price": signal.reference_price}
     if signal.symbol not in registry.symbols:
         r = Refusal("unknown_symbol", f"{signal.symbol!r} is not in the symbol registry")
         return Decision(Route(**base, reason=r.reason), [r])
-    refusal = _signal_refusal(signal, snap, limits, throttled)
+    refusal = _signal_refusal(signal, snap, limits, throttled, age_s)
     if refusal is not None:
         return Decision(Route(**base, reason=refusal.reason), [refusal])
     names = candidate_venues(signal, venues)

@@ -33,6 +33,7 @@ class Limits(BaseModel):
     max_position_value_usd: float = Field(default=50_000, gt=0)
     price_collar_pct: float = Field(default=2.0, gt=0)
     throttle_per_second: int = Field(default=20, ge=1)
+    max_signal_age_s: float = Field(default=10.0, gt=0)
     require_venue_connected: bool = True
     session_timezone: str = "America/New_York"
     session_reset_at: str = "17:00"

@@ -31,20 +31,20 @@ from nexus_protocol.symbols import SymbolRegistry
 
 
 class Throttle:
-    """At most `per_second` signals accepted in any one-second window (this router instance)."""
+    """At most `per_second` signals accepted in any one-second window of their *origin* time, so a
+    backlog drained after a restart is judged by when NEXUS sent it, not when it is read."""
 
-    def __init__(self, per_second: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, per_second: int) -> None:
         self.per_second = per_second
-        self._clock = clock
-        self._times: deque[float] = deque()
+        self._times: deque[int] = deque()
 
-    def allow(self) -> bool:
-        now = self._clock()
-        while self._times and now - self._times[0] >= 1.0:
+    def allow(self, origin_ns: int) -> bool:
+        window_start = origin_ns - 1_000_000_000
+        while self._times and self._times[0] <= window_start:
             self._times.popleft()
         if len(self._times) >= self.per_second:
             return False
-        self._times.append(now)
+        self._times.append(origin_ns)
         return True
 
 
@@ -73,7 +73,9 @@ class Router:
         if snap.route is not None:
             decision = Decision(snap.route, refusals_of(snap.route))  # a redelivery: the recorded decision
         else:
-            decision = decide(signal, snap, self.limits, self.venues, self.registry, throttled=not self.throttle.allow())
+            age_s = (time.time_ns() - env.ts) / 1e9
+            decision = decide(signal, snap, self.limits, self.venues, self.registry,
+                              throttled=not self.throttle.allow(env.ts), age_s=age_s)
             self.state.commit(decision.route, decision.exposure, day)
         return self._outputs(env, signal, decision, ctx)
 

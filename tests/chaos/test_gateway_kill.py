@@ -1,0 +1,84 @@
+"""Effectively once through the whole gateway: signals keep coming while gateway processes are
+SIGKILLed and restarted and Redis itself is killed and restarted from its AOF. Afterwards every
+signal has exactly one final execution, every leg reached its venue exactly once, nothing is lost.
+
+NX_CHAOS_SECONDS lengthens the run (default: short, for CI)."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+
+import pytest
+import redis
+
+from mesh import Mesh
+from nexus_mesh.embedded import RedisServer
+from nexus_mesh.testing import Services, read_stream, wait_for
+from nexus_protocol import Execution, Names, OrderStatus, VenueOrder
+
+SECONDS = float(os.environ.get("NX_CHAOS_SECONDS", "6"))
+VICTIMS = ("router", "normalizer", "fx", "fills")
+
+
+def check_exactly_once(client: redis.Redis, names: Names, sids: list[str], venues: tuple[str, ...]) -> None:
+    executions = [e.body for e in read_stream(client, names.executions) if isinstance(e.body, Execution)]
+    finals: dict[str, list[Execution]] = {}
+    for ex in executions:
+        if ex.final:
+            finals.setdefault(ex.signal_id, []).append(ex)
+    missing = [s for s in sids if s not in finals]
+    assert not missing, f"{len(missing)} signals have no final execution"
+    for sid in sids:
+        last = finals[sid][-1]
+        assert last.status is OrderStatus.FILLED, last
+        assert sorted(leg.venue for leg in last.legs) == sorted(venues)
+        assert all(leg.venue_filled_qty > 0 for leg in last.legs)
+    for venue in venues:
+        coids = [e.body.client_order_id for e in read_stream(client, names.orders(venue)) if isinstance(e.body, VenueOrder)]
+        assert len(coids) == len(set(coids)) == len(sids), f"{venue}: {len(coids)} orders for {len(sids)} signals"
+
+
+@pytest.mark.slow
+def test_sigkill_gateway_services_under_load(client: redis.Redis, names: Names, services: Services) -> None:
+    venues = ("nt8", "sierra")
+    mesh = Mesh(services, client, names, "dev", venues, NX_CLAIM_IDLE_MS="1000").start()
+    rng = random.Random(7)
+    sids: list[str] = []
+    end = time.monotonic() + SECONDS
+    kills = 0
+    while time.monotonic() < end:
+        side = "buy" if len(sids) % 2 == 0 else "sell"
+        sids.append(mesh.signal("NQ", side, 1, venues=venues))
+        if rng.random() < 0.15:
+            victim = rng.choice(VICTIMS)
+            mesh.procs[victim].restart()
+            kills += 1
+        time.sleep(0.08)
+    assert kills > 0
+    wait_for(lambda: all(mesh.executions(s) and mesh.executions(s)[-1].final for s in sids), timeout_s=60,
+             what="every signal to finish")
+    check_exactly_once(client, names, sids, venues)
+
+
+@pytest.mark.slow
+def test_redis_killed_and_restarted_from_aof_mid_flow(
+    restartable_redis: RedisServer, namespace: str, services: Services
+) -> None:
+    services.redis_url = restartable_redis.url
+    names = Names(namespace)
+    client = redis.Redis.from_url(restartable_redis.url)
+    venues = ("nt8", "sierra")
+    mesh = Mesh(services, client, names, "dev", venues).start()
+    sids = [mesh.signal("NQ", "buy" if i % 2 == 0 else "sell", 1, venues=venues) for i in range(10)]
+    restartable_redis.kill()
+    time.sleep(1.0)
+    restartable_redis.start()
+    client = redis.Redis.from_url(restartable_redis.url)
+    mesh.client = client
+    sids += [mesh.signal("NQ", "buy" if i % 2 == 0 else "sell", 1, venues=venues) for i in range(10)]
+    wait_for(lambda: all(mesh.executions(s) and mesh.executions(s)[-1].final for s in sids), timeout_s=60,
+             what="every signal to finish after the restart")
+    check_exactly_once(client, names, sids, venues)
+    client.close()
