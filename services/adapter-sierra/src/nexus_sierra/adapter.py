@@ -1,0 +1,216 @@
+"""The Sierra Chart adapter: the adapter base (`nexus_mesh.adapter`) over a DTC client.
+
+What it adds to the base's guarantees (intent before send, lookup on redelivery, unknown outcomes,
+reconcile on every reconnect, deterministic fill ids):
+- A VenueOrder becomes one SUBMIT_NEW_SINGLE_ORDER whose ClientOrderID is the gateway's client
+  order id (30 characters; DTC carries 31), IsAutomatedOrder set, FreeFormText "NEXUS {signal}".
+  An order DTC cannot carry (id too long, a limit without a price) is refused before anything is sent.
+- Every ServerOrderID -> ClientOrderID pair the client learns is written to Redis at once
+  (`{ns}:{state:adapter-sierra}:server_ids`), so a restarted process can attribute the fill
+  history (which names orders by ServerOrderID only) to its own orders.
+- Reports that Sierra pushes for an order whose submit is still being handled are held until the
+  adapter's next tick, so nx:fills:raw never carries a fill before that order's acceptance.
+- The client reconciles at every (re)connect before it sends anything; the base's next
+  `reconcile` publishes that recovery (and moves the fill marker), later ones query afresh.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import redis
+
+from nexus_mesh.adapter import Adapter, Reconciliation, VenueReport
+from nexus_protocol.enums import OrderType, Side, TimeInForce
+from nexus_protocol.errors import VenueError
+from nexus_protocol.messages import Tick, VenueOrder
+from nexus_sierra.client import ClientHooks, DtcClient
+from nexus_sierra.codec import (
+    BuySellEnum,
+    DtcEncodeError,
+    OrderTypeEnum,
+    SubmitNewSingleOrder,
+    TimeInForceEnum,
+    encode_binary,
+)
+from nexus_sierra.config import SierraSettings
+from nexus_sierra.reports import OrderRef
+
+log = logging.getLogger(__name__)
+_TYPES = {
+    OrderType.MARKET: OrderTypeEnum.MARKET,
+    OrderType.LIMIT: OrderTypeEnum.LIMIT,
+    OrderType.STOP: OrderTypeEnum.STOP,
+}
+_TIF = {
+    TimeInForce.DAY: TimeInForceEnum.DAY,
+    TimeInForce.GTC: TimeInForceEnum.GOOD_TILL_CANCELED,
+    TimeInForce.IOC: TimeInForceEnum.IMMEDIATE_OR_CANCEL,
+    TimeInForce.FOK: TimeInForceEnum.FILL_OR_KILL,
+}
+
+
+class SierraAdapter(Adapter):
+    settings: SierraSettings
+
+    def __init__(self, settings: SierraSettings, client: redis.Redis) -> None:
+        super().__init__(settings, client)
+        self._ids_key = self.names.state(f"adapter-{self.venue}", "server_ids")
+        self._lock = threading.Lock()
+        self._holding: set[str] = set()  # client order ids whose submit is being handled
+        self._held: list[VenueReport] = []
+        self._recovery: Reconciliation | None = None
+        self._waited = False
+        self.dtc = DtcClient(settings.client_config(), _Hooks(self))
+
+    def __repr__(self) -> str:
+        return f"<SierraAdapter {self.venue} {self.dtc!r}>"
+
+    # ---- the platform part ----------------------------------------------------------------------
+
+    def connect(self) -> None:
+        self.dtc.start()
+        if not self._waited:  # the first call waits for the first session, so early orders find it up
+            self._waited = True
+            self.dtc.wait_ready(
+                self.settings.sierra_connect_timeout_s + self.settings.sierra_response_timeout_s
+            )
+        if not self.dtc.ready:
+            raise VenueError(
+                f"Sierra Chart not ready at {self.dtc.peer}: {self.dtc.last_error}", retryable=True
+            )
+
+    def connected(self) -> bool:
+        return self.dtc.ready
+
+    def submit(self, order: VenueOrder) -> list[VenueReport]:
+        msg = self._dtc_order(order)
+        with self._lock:
+            self._holding.add(order.client_order_id)
+        return self.dtc.submit(msg)
+
+    def cancel(self, client_order_id: str) -> list[VenueReport]:
+        return self.dtc.cancel(client_order_id)
+
+    def lookup(self, client_order_id: str) -> list[VenueReport] | None:
+        return self.dtc.lookup(client_order_id)
+
+    def reconcile(self, since: str | None) -> Reconciliation:
+        with self._lock:
+            recovery, self._recovery = self._recovery, None
+        if recovery is not None:
+            return recovery
+        try:
+            return self.dtc.reconcile(since)
+        except Exception:
+            self.request_reconcile()  # the base cleared its flag before asking: ask again next tick
+            raise
+
+    def open_orders(self) -> list[str]:
+        return [r.client_order_id for r in self.dtc.open_orders()]
+
+    def poll(self) -> None:
+        """Publish the reports held while their order's submit was handled (now published)."""
+        with self._lock:
+            held, self._held = self._held, []
+            self._holding.clear()
+        if held:
+            self.emit_reports(held)
+
+    def close(self) -> None:
+        self.dtc.stop()
+
+    # ---- helpers --------------------------------------------------------------------------------
+
+    def _dtc_order(self, order: VenueOrder) -> SubmitNewSingleOrder:
+        if order.order_type is OrderType.LIMIT and order.limit_price is None:
+            raise VenueError("limit order without a limit price")
+        if order.order_type is OrderType.STOP and order.stop_price is None:
+            raise VenueError("stop order without a stop price")
+        price1 = order.limit_price if order.order_type is OrderType.LIMIT else order.stop_price
+        msg = SubmitNewSingleOrder(
+            symbol=self.dtc.cfg.wire_symbol(order.venue_symbol),
+            exchange=self.settings.sierra_exchange,
+            trade_account=self.dtc.account,
+            client_order_id=order.client_order_id,
+            order_type=_TYPES[order.order_type],
+            buy_sell=BuySellEnum.BUY if order.side is Side.BUY else BuySellEnum.SELL,
+            price1=price1 or 0.0,
+            quantity=order.venue_quantity,
+            time_in_force=_TIF[order.time_in_force],
+            is_automated_order=True,
+            free_form_text=f"NEXUS {order.signal_id}"[:47],
+        )
+        try:
+            encode_binary(msg)
+        except DtcEncodeError as exc:
+            raise VenueError(f"cannot be sent over DTC: {exc}") from exc
+        return msg
+
+    def _pushed(self, reports: list[VenueReport]) -> None:
+        with self._lock:
+            held = [r for r in reports if r.client_order_id in self._holding]
+            self._held += held
+        rest = [r for r in reports if r.client_order_id not in self._holding] if held else reports
+        if rest:
+            self.emit_reports(rest)
+
+    def _session(self, recovery: Reconciliation) -> None:
+        with self._lock:
+            self._recovery = recovery
+        self.request_reconcile()
+
+    def _remember(self, sid: str, ref: OrderRef) -> None:
+        try:
+            self.redis.hset(
+                self._ids_key, mapping={f"s:{sid}": ref.client_order_id, f"c:{ref.client_order_id}": sid}
+            )
+        except redis.RedisError as exc:
+            log.warning(
+                "could not persist Sierra order %s = %s (%s); kept in memory", sid, ref.client_order_id, exc
+            )
+
+    def _resolve(self, sid: str) -> OrderRef | None:
+        coid = _text(self.redis.hget(self._ids_key, f"s:{sid}"))
+        if coid is None:
+            return None
+        order = self.intents.order(coid)
+        return OrderRef(coid, order.venue_quantity if order is not None else None)
+
+    def _server_order_id(self, coid: str) -> str | None:
+        return _text(self.redis.hget(self._ids_key, f"c:{coid}"))
+
+
+def _text(raw: object) -> str | None:
+    if raw is None:
+        return None
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+class _Hooks(ClientHooks):
+    """The client's callbacks into the adapter (from the client's threads)."""
+
+    def __init__(self, adapter: SierraAdapter) -> None:
+        self._a = adapter
+
+    def on_reports(self, reports: list[VenueReport]) -> None:
+        self._a._pushed(reports)
+
+    def on_tick(self, tick: Tick) -> None:
+        self._a.emit_tick(tick)
+
+    def on_session(self, recovery: Reconciliation) -> None:
+        self._a._session(recovery)
+
+    def fill_marker(self) -> str | None:
+        return self._a.intents.marker()
+
+    def remember(self, server_order_id: str, ref: OrderRef) -> None:
+        self._a._remember(server_order_id, ref)
+
+    def resolve(self, server_order_id: str) -> OrderRef | None:
+        return self._a._resolve(server_order_id)
+
+    def server_order_id(self, client_order_id: str) -> str | None:
+        return self._a._server_order_id(client_order_id)
