@@ -1,0 +1,373 @@
+"""The constants of the MetaTrader5 Python package, with their real numeric values.
+
+Every name in the first part is exported by the `MetaTrader5` package itself and was checked against
+the package's own `__init__.py` (MetaTrader5 5.0.6231, the Windows wheel from PyPI, read 2026-11): the
+simulated module exports exactly these names, so code written against the simulator cannot use a
+constant the real package lacks.
+
+The second part (`MQL5_ONLY`) holds values the Python package does *not* export but the API returns:
+`SymbolInfo.filling_mode` is a bit set of MQL5's SYMBOL_FILLING_* flags. They are here for the simulator
+and for adapters (which must define them themselves on a real terminal); they are not put on the module.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__version__: Final = "5.0.6231"
+
+# timeframes
+TIMEFRAME_M1: Final = 1
+TIMEFRAME_M2: Final = 2
+TIMEFRAME_M3: Final = 3
+TIMEFRAME_M4: Final = 4
+TIMEFRAME_M5: Final = 5
+TIMEFRAME_M6: Final = 6
+TIMEFRAME_M10: Final = 10
+TIMEFRAME_M12: Final = 12
+TIMEFRAME_M15: Final = 15
+TIMEFRAME_M20: Final = 20
+TIMEFRAME_M30: Final = 30
+TIMEFRAME_H1: Final = 16385
+TIMEFRAME_H2: Final = 16386
+TIMEFRAME_H4: Final = 16388
+TIMEFRAME_H3: Final = 16387
+TIMEFRAME_H6: Final = 16390
+TIMEFRAME_H8: Final = 16392
+TIMEFRAME_H12: Final = 16396
+TIMEFRAME_D1: Final = 16408
+TIMEFRAME_W1: Final = 32769
+TIMEFRAME_MN1: Final = 49153
+
+# tick copy flags
+COPY_TICKS_ALL: Final = -1
+COPY_TICKS_INFO: Final = 1
+COPY_TICKS_TRADE: Final = 2
+
+# tick flags
+TICK_FLAG_BID: Final = 2
+TICK_FLAG_ASK: Final = 4
+TICK_FLAG_LAST: Final = 8
+TICK_FLAG_VOLUME: Final = 16
+TICK_FLAG_BUY: Final = 32
+TICK_FLAG_SELL: Final = 64
+
+# position type, ENUM_POSITION_TYPE
+POSITION_TYPE_BUY: Final = 0
+POSITION_TYPE_SELL: Final = 1
+
+# position reason, ENUM_POSITION_REASON
+POSITION_REASON_CLIENT: Final = 0
+POSITION_REASON_MOBILE: Final = 1
+POSITION_REASON_WEB: Final = 2
+POSITION_REASON_EXPERT: Final = 3
+
+# order types, ENUM_ORDER_TYPE
+ORDER_TYPE_BUY: Final = 0
+ORDER_TYPE_SELL: Final = 1
+ORDER_TYPE_BUY_LIMIT: Final = 2
+ORDER_TYPE_SELL_LIMIT: Final = 3
+ORDER_TYPE_BUY_STOP: Final = 4
+ORDER_TYPE_SELL_STOP: Final = 5
+ORDER_TYPE_BUY_STOP_LIMIT: Final = 6
+ORDER_TYPE_SELL_STOP_LIMIT: Final = 7
+ORDER_TYPE_CLOSE_BY: Final = 8
+
+# order state, ENUM_ORDER_STATE
+ORDER_STATE_STARTED: Final = 0
+ORDER_STATE_PLACED: Final = 1
+ORDER_STATE_CANCELED: Final = 2
+ORDER_STATE_PARTIAL: Final = 3
+ORDER_STATE_FILLED: Final = 4
+ORDER_STATE_REJECTED: Final = 5
+ORDER_STATE_EXPIRED: Final = 6
+ORDER_STATE_REQUEST_ADD: Final = 7
+ORDER_STATE_REQUEST_MODIFY: Final = 8
+ORDER_STATE_REQUEST_CANCEL: Final = 9
+
+# ENUM_ORDER_TYPE_FILLING
+ORDER_FILLING_FOK: Final = 0
+ORDER_FILLING_IOC: Final = 1
+ORDER_FILLING_RETURN: Final = 2
+ORDER_FILLING_BOC: Final = 3
+
+# ENUM_ORDER_TYPE_TIME
+ORDER_TIME_GTC: Final = 0
+ORDER_TIME_DAY: Final = 1
+ORDER_TIME_SPECIFIED: Final = 2
+ORDER_TIME_SPECIFIED_DAY: Final = 3
+
+# ENUM_ORDER_REASON
+ORDER_REASON_CLIENT: Final = 0
+ORDER_REASON_MOBILE: Final = 1
+ORDER_REASON_WEB: Final = 2
+ORDER_REASON_EXPERT: Final = 3
+ORDER_REASON_SL: Final = 4
+ORDER_REASON_TP: Final = 5
+ORDER_REASON_SO: Final = 6
+
+# deal types, ENUM_DEAL_TYPE
+DEAL_TYPE_BUY: Final = 0
+DEAL_TYPE_SELL: Final = 1
+DEAL_TYPE_BALANCE: Final = 2
+DEAL_TYPE_CREDIT: Final = 3
+DEAL_TYPE_CHARGE: Final = 4
+DEAL_TYPE_CORRECTION: Final = 5
+DEAL_TYPE_BONUS: Final = 6
+DEAL_TYPE_COMMISSION: Final = 7
+DEAL_TYPE_COMMISSION_DAILY: Final = 8
+DEAL_TYPE_COMMISSION_MONTHLY: Final = 9
+DEAL_TYPE_COMMISSION_AGENT_DAILY: Final = 10
+DEAL_TYPE_COMMISSION_AGENT_MONTHLY: Final = 11
+DEAL_TYPE_INTEREST: Final = 12
+DEAL_TYPE_BUY_CANCELED: Final = 13
+DEAL_TYPE_SELL_CANCELED: Final = 14
+DEAL_DIVIDEND: Final = 15
+DEAL_DIVIDEND_FRANKED: Final = 16
+DEAL_TAX: Final = 17
+
+# ENUM_DEAL_ENTRY
+DEAL_ENTRY_IN: Final = 0
+DEAL_ENTRY_OUT: Final = 1
+DEAL_ENTRY_INOUT: Final = 2
+DEAL_ENTRY_OUT_BY: Final = 3
+
+# ENUM_DEAL_REASON
+DEAL_REASON_CLIENT: Final = 0
+DEAL_REASON_MOBILE: Final = 1
+DEAL_REASON_WEB: Final = 2
+DEAL_REASON_EXPERT: Final = 3
+DEAL_REASON_SL: Final = 4
+DEAL_REASON_TP: Final = 5
+DEAL_REASON_SO: Final = 6
+DEAL_REASON_ROLLOVER: Final = 7
+DEAL_REASON_VMARGIN: Final = 8
+DEAL_REASON_SPLIT: Final = 9
+
+# ENUM_TRADE_REQUEST_ACTIONS, Trade Operation Types
+TRADE_ACTION_DEAL: Final = 1
+TRADE_ACTION_PENDING: Final = 5
+TRADE_ACTION_SLTP: Final = 6
+TRADE_ACTION_MODIFY: Final = 7
+TRADE_ACTION_REMOVE: Final = 8
+TRADE_ACTION_CLOSE_BY: Final = 10
+
+# ENUM_SYMBOL_CHART_MODE
+SYMBOL_CHART_MODE_BID: Final = 0
+SYMBOL_CHART_MODE_LAST: Final = 1
+
+# ENUM_SYMBOL_CALC_MODE
+SYMBOL_CALC_MODE_FOREX: Final = 0
+SYMBOL_CALC_MODE_FUTURES: Final = 1
+SYMBOL_CALC_MODE_CFD: Final = 2
+SYMBOL_CALC_MODE_CFDINDEX: Final = 3
+SYMBOL_CALC_MODE_CFDLEVERAGE: Final = 4
+SYMBOL_CALC_MODE_FOREX_NO_LEVERAGE: Final = 5
+SYMBOL_CALC_MODE_EXCH_STOCKS: Final = 32
+SYMBOL_CALC_MODE_EXCH_FUTURES: Final = 33
+SYMBOL_CALC_MODE_EXCH_OPTIONS: Final = 34
+SYMBOL_CALC_MODE_EXCH_OPTIONS_MARGIN: Final = 36
+SYMBOL_CALC_MODE_EXCH_BONDS: Final = 37
+SYMBOL_CALC_MODE_EXCH_STOCKS_MOEX: Final = 38
+SYMBOL_CALC_MODE_EXCH_BONDS_MOEX: Final = 39
+SYMBOL_CALC_MODE_SERV_COLLATERAL: Final = 64
+
+# ENUM_SYMBOL_TRADE_MODE
+SYMBOL_TRADE_MODE_DISABLED: Final = 0
+SYMBOL_TRADE_MODE_LONGONLY: Final = 1
+SYMBOL_TRADE_MODE_SHORTONLY: Final = 2
+SYMBOL_TRADE_MODE_CLOSEONLY: Final = 3
+SYMBOL_TRADE_MODE_FULL: Final = 4
+
+# ENUM_SYMBOL_TRADE_EXECUTION
+SYMBOL_TRADE_EXECUTION_REQUEST: Final = 0
+SYMBOL_TRADE_EXECUTION_INSTANT: Final = 1
+SYMBOL_TRADE_EXECUTION_MARKET: Final = 2
+SYMBOL_TRADE_EXECUTION_EXCHANGE: Final = 3
+
+# ENUM_SYMBOL_SWAP_MODE
+SYMBOL_SWAP_MODE_DISABLED: Final = 0
+SYMBOL_SWAP_MODE_POINTS: Final = 1
+SYMBOL_SWAP_MODE_CURRENCY_SYMBOL: Final = 2
+SYMBOL_SWAP_MODE_CURRENCY_MARGIN: Final = 3
+SYMBOL_SWAP_MODE_CURRENCY_DEPOSIT: Final = 4
+SYMBOL_SWAP_MODE_INTEREST_CURRENT: Final = 5
+SYMBOL_SWAP_MODE_INTEREST_OPEN: Final = 6
+SYMBOL_SWAP_MODE_REOPEN_CURRENT: Final = 7
+SYMBOL_SWAP_MODE_REOPEN_BID: Final = 8
+
+# ENUM_DAY_OF_WEEK
+DAY_OF_WEEK_SUNDAY: Final = 0
+DAY_OF_WEEK_MONDAY: Final = 1
+DAY_OF_WEEK_TUESDAY: Final = 2
+DAY_OF_WEEK_WEDNESDAY: Final = 3
+DAY_OF_WEEK_THURSDAY: Final = 4
+DAY_OF_WEEK_FRIDAY: Final = 5
+DAY_OF_WEEK_SATURDAY: Final = 6
+
+# ENUM_SYMBOL_ORDER_GTC_MODE
+SYMBOL_ORDERS_GTC: Final = 0
+SYMBOL_ORDERS_DAILY: Final = 1
+SYMBOL_ORDERS_DAILY_NO_STOPS: Final = 2
+
+# ENUM_SYMBOL_OPTION_RIGHT
+SYMBOL_OPTION_RIGHT_CALL: Final = 0
+SYMBOL_OPTION_RIGHT_PUT: Final = 1
+
+# ENUM_SYMBOL_OPTION_MODE
+SYMBOL_OPTION_MODE_EUROPEAN: Final = 0
+SYMBOL_OPTION_MODE_AMERICAN: Final = 1
+
+# ENUM_ACCOUNT_TRADE_MODE
+ACCOUNT_TRADE_MODE_DEMO: Final = 0
+ACCOUNT_TRADE_MODE_CONTEST: Final = 1
+ACCOUNT_TRADE_MODE_REAL: Final = 2
+
+# ENUM_ACCOUNT_STOPOUT_MODE
+ACCOUNT_STOPOUT_MODE_PERCENT: Final = 0
+ACCOUNT_STOPOUT_MODE_MONEY: Final = 1
+
+# ENUM_ACCOUNT_MARGIN_MODE
+ACCOUNT_MARGIN_MODE_RETAIL_NETTING: Final = 0
+ACCOUNT_MARGIN_MODE_EXCHANGE: Final = 1
+ACCOUNT_MARGIN_MODE_RETAIL_HEDGING: Final = 2
+
+# ENUM_BOOK_TYPE
+BOOK_TYPE_SELL: Final = 1
+BOOK_TYPE_BUY: Final = 2
+BOOK_TYPE_SELL_MARKET: Final = 3
+BOOK_TYPE_BUY_MARKET: Final = 4
+
+# order send/check return codes
+TRADE_RETCODE_REQUOTE: Final = 10004
+TRADE_RETCODE_REJECT: Final = 10006
+TRADE_RETCODE_CANCEL: Final = 10007
+TRADE_RETCODE_PLACED: Final = 10008
+TRADE_RETCODE_DONE: Final = 10009
+TRADE_RETCODE_DONE_PARTIAL: Final = 10010
+TRADE_RETCODE_ERROR: Final = 10011
+TRADE_RETCODE_TIMEOUT: Final = 10012
+TRADE_RETCODE_INVALID: Final = 10013
+TRADE_RETCODE_INVALID_VOLUME: Final = 10014
+TRADE_RETCODE_INVALID_PRICE: Final = 10015
+TRADE_RETCODE_INVALID_STOPS: Final = 10016
+TRADE_RETCODE_TRADE_DISABLED: Final = 10017
+TRADE_RETCODE_MARKET_CLOSED: Final = 10018
+TRADE_RETCODE_NO_MONEY: Final = 10019
+TRADE_RETCODE_PRICE_CHANGED: Final = 10020
+TRADE_RETCODE_PRICE_OFF: Final = 10021
+TRADE_RETCODE_INVALID_EXPIRATION: Final = 10022
+TRADE_RETCODE_ORDER_CHANGED: Final = 10023
+TRADE_RETCODE_TOO_MANY_REQUESTS: Final = 10024
+TRADE_RETCODE_NO_CHANGES: Final = 10025
+TRADE_RETCODE_SERVER_DISABLES_AT: Final = 10026
+TRADE_RETCODE_CLIENT_DISABLES_AT: Final = 10027
+TRADE_RETCODE_LOCKED: Final = 10028
+TRADE_RETCODE_FROZEN: Final = 10029
+TRADE_RETCODE_INVALID_FILL: Final = 10030
+TRADE_RETCODE_CONNECTION: Final = 10031
+TRADE_RETCODE_ONLY_REAL: Final = 10032
+TRADE_RETCODE_LIMIT_ORDERS: Final = 10033
+TRADE_RETCODE_LIMIT_VOLUME: Final = 10034
+TRADE_RETCODE_INVALID_ORDER: Final = 10035
+TRADE_RETCODE_POSITION_CLOSED: Final = 10036
+TRADE_RETCODE_INVALID_CLOSE_VOLUME: Final = 10038
+TRADE_RETCODE_CLOSE_ORDER_EXIST: Final = 10039
+TRADE_RETCODE_LIMIT_POSITIONS: Final = 10040
+TRADE_RETCODE_REJECT_CANCEL: Final = 10041
+TRADE_RETCODE_LONG_ONLY: Final = 10042
+TRADE_RETCODE_SHORT_ONLY: Final = 10043
+TRADE_RETCODE_CLOSE_ONLY: Final = 10044
+TRADE_RETCODE_FIFO_CLOSE: Final = 10045
+
+# function error codes, last_error()
+RES_S_OK: Final = 1
+RES_E_FAIL: Final = -1
+RES_E_INVALID_PARAMS: Final = -2
+RES_E_NO_MEMORY: Final = -3
+RES_E_NOT_FOUND: Final = -4
+RES_E_INVALID_VERSION: Final = -5
+RES_E_AUTH_FAILED: Final = -6
+RES_E_UNSUPPORTED: Final = -7
+RES_E_AUTO_TRADING_DISABLED: Final = -8
+RES_E_INTERNAL_FAIL: Final = -10000
+RES_E_INTERNAL_FAIL_SEND: Final = -10001
+RES_E_INTERNAL_FAIL_RECEIVE: Final = -10002
+RES_E_INTERNAL_FAIL_INIT: Final = -10003
+RES_E_INTERNAL_FAIL_CONNECT: Final = -10004
+RES_E_INTERNAL_FAIL_TIMEOUT: Final = -10005
+
+# -- MQL5 values the Python package does not export -------------------------------------------------
+
+# SymbolInfo.filling_mode bits (MQL5 SYMBOL_FILLING_*). RETURN has no bit: in this simulator a symbol with
+# neither bit set (exchange execution, B3) trades with ORDER_FILLING_RETURN only, and a symbol with bits
+# set accepts only the flagged modes. Values checked against several public MT5 adapters.
+SYMBOL_FILLING_FOK: Final = 1
+SYMBOL_FILLING_IOC: Final = 2
+
+# SymbolInfo.order_mode bits (MQL5 SYMBOL_ORDER_*) and expiration_mode bits (SYMBOL_EXPIRATION_*);
+# from the MQL5 reference, not re-verified.
+SYMBOL_ORDER_MARKET: Final = 1
+SYMBOL_ORDER_LIMIT: Final = 2
+SYMBOL_ORDER_STOP: Final = 4
+SYMBOL_ORDER_STOP_LIMIT: Final = 8
+SYMBOL_ORDER_SL: Final = 16
+SYMBOL_ORDER_TP: Final = 32
+SYMBOL_ORDER_CLOSEBY: Final = 64
+SYMBOL_EXPIRATION_GTC: Final = 1
+SYMBOL_EXPIRATION_DAY: Final = 2
+SYMBOL_EXPIRATION_SPECIFIED: Final = 4
+SYMBOL_EXPIRATION_SPECIFIED_DAY: Final = 8
+
+MQL5_ONLY: Final = frozenset(
+    name
+    for name in dict(globals())
+    if name.startswith(("SYMBOL_FILLING_", "SYMBOL_ORDER_", "SYMBOL_EXPIRATION_"))
+    and name not in {"SYMBOL_ORDERS_GTC", "SYMBOL_ORDERS_DAILY", "SYMBOL_ORDERS_DAILY_NO_STOPS"}
+)
+
+# The names the simulated `MetaTrader5` module exports (everything above except MQL5_ONLY).
+MODULE_CONSTANTS: Final[dict[str, int]] = {
+    name: value
+    for name, value in dict(globals()).items()
+    if name.isupper() and isinstance(value, int) and name not in MQL5_ONLY
+}
+
+# last_error() descriptions as the real package words them (read from the strings in its _core binary),
+# except RES_E_AUTO_TRADING_DISABLED, whose text is not in the binary (unverified wording).
+ERROR_TEXT: Final[dict[int, str]] = {
+    RES_S_OK: "Success",
+    RES_E_FAIL: "Terminal: Call failed",
+    RES_E_INVALID_PARAMS: "Terminal: Invalid params",
+    RES_E_NOT_FOUND: "Terminal: Not found",
+    RES_E_INVALID_VERSION: (
+        "Terminal: Incompatible versions, please install the latest version of Terminal and Python module"
+    ),
+    RES_E_AUTH_FAILED: "Terminal: Authorization failed",
+    RES_E_UNSUPPORTED: "Terminal: Unsupported function",
+    RES_E_AUTO_TRADING_DISABLED: "Terminal: Auto-trading disabled",
+    RES_E_INTERNAL_FAIL_CONNECT: "No IPC connection",
+}
+
+# order_send/order_check result comments. The trade server writes these; the wording is modelled on
+# what MT5 servers commonly return and is NOT verified (match on retcode, never on the comment).
+RETCODE_COMMENT: Final[dict[int, str]] = {
+    0: "Done",
+    TRADE_RETCODE_REQUOTE: "Requote",
+    TRADE_RETCODE_REJECT: "Request rejected",
+    TRADE_RETCODE_CANCEL: "Request canceled",
+    TRADE_RETCODE_PLACED: "Order placed",
+    TRADE_RETCODE_DONE: "Request executed",
+    TRADE_RETCODE_DONE_PARTIAL: "Request executed partially",
+    TRADE_RETCODE_INVALID: "Invalid request",
+    TRADE_RETCODE_INVALID_VOLUME: "Invalid volume",
+    TRADE_RETCODE_INVALID_PRICE: "Invalid price",
+    TRADE_RETCODE_INVALID_STOPS: "Invalid stops",
+    TRADE_RETCODE_TRADE_DISABLED: "Trade disabled",
+    TRADE_RETCODE_MARKET_CLOSED: "Market closed",
+    TRADE_RETCODE_NO_MONEY: "No money",
+    TRADE_RETCODE_INVALID_EXPIRATION: "Invalid expiration",
+    TRADE_RETCODE_CLIENT_DISABLES_AT: "AutoTrading disabled by client",
+    TRADE_RETCODE_INVALID_FILL: "Unsupported filling mode",
+    TRADE_RETCODE_POSITION_CLOSED: "Position already closed",
+}
