@@ -149,8 +149,9 @@ def test_sigterm_finishes_and_exits_zero(client: redis.Redis, names: Names, serv
     assert client.exists(names.health("relay", proc.name)) == 0
 
 
-@pytest.mark.parametrize("bad", [{"NX_BATCH_SIZE": "0"}, {"NX_NAMESPACE": "Bad Name"}, {"NX_REDIS_URL": "http://x"}])
+@pytest.mark.parametrize("bad", [{"NX_BATCH_SIZE": "0"}, {"NX_NAMESPACE": "Bad Name"}, {"NX_REDIS_URL": "http://user:pw@x"}])
 def test_bad_setting_fails_at_start_naming_the_field(services: Services, bad: dict[str, str]) -> None:
     proc = services.start("nexus_mesh.relay", **bad)
     assert proc.proc.wait(20) == 2  # type: ignore[union-attr]
     assert next(iter(bad)) in proc.log()
+    assert "pw@" not in proc.log()  # a URL may carry a password: never printed

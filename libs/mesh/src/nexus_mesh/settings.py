@@ -85,9 +85,20 @@ def load_settings(cls: type[S], **overrides: Any) -> S:
         raise ConfigError(f"NX_NAMESPACE: {exc}") from None
 
 
+_SECRET = ("password", "token", "secret", "url", "key")
+
+
 def settings_error(exc: ValidationError) -> str:
+    """One line naming each bad NX_ variable and why; values of secret-looking fields are redacted.
+
+    A model-level validator reports the whole settings dict as its input: that is never printed."""
     lines = []
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"])
-        lines.append(f"NX_{field.upper()}={err.get('input')!r}: {err['msg']}")
+        value = err.get("input")
+        if not field:
+            lines.append(err["msg"])
+            continue
+        shown = "<redacted>" if any(w in field.lower() for w in _SECRET) or isinstance(value, dict) else repr(value)
+        lines.append(f"NX_{field.upper()}={shown}: {err['msg']}")
     return "invalid settings: " + "; ".join(lines)
