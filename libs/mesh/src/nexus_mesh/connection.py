@@ -24,3 +24,12 @@ def connect(url: str, *, client_name: str | None = None, retries: int = 0, socke
         client_name=client_name,
     )
     return client
+
+
+def as_bytes(value: bytes | str) -> bytes:
+    """redis-py types replies as bytes | str; this client never decodes, so they are bytes."""
+    return value if isinstance(value, bytes) else value.encode()
+
+
+def as_str(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

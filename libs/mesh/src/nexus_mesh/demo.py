@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import redis
 from rich.console import Console
@@ -78,7 +79,7 @@ def _collect(client: redis.Redis, names: Names, wanted: set[str], timeout_s: flo
     cursor = "0-0"
     deadline = time.monotonic() + timeout_s
     while wanted - set(finals) and time.monotonic() < deadline:
-        reply = client.xread({names.executions: cursor}, block=500, count=100)
+        reply: Any = client.xread({names.executions: cursor}, block=500, count=100)
         for _stream, entries in reply or []:
             for entry_id, fields in entries:
                 cursor = entry_id

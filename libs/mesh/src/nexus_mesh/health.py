@@ -11,6 +11,7 @@ from typing import Any
 
 import redis
 
+from nexus_mesh.connection import as_bytes
 from nexus_protocol.codec import pack, unpack
 from nexus_protocol.messages import Heartbeat
 from nexus_protocol.streams import Names
@@ -48,7 +49,7 @@ def read_heartbeats(client: redis.Redis, names: Names) -> list[Heartbeat]:
         raw = client.get(key)
         if raw is None:
             continue
-        msg = unpack(raw)
+        msg = unpack(as_bytes(raw))
         if isinstance(msg, Heartbeat):
             out.append(msg)
     return sorted(out, key=lambda h: (h.service, h.instance))

@@ -8,6 +8,7 @@ import time
 
 import redis
 
+from nexus_mesh.connection import as_bytes
 from nexus_mesh.publish import Output, Publisher
 from nexus_protocol.codec import Envelope, pack, unpack
 from nexus_protocol.enums import Severity
@@ -25,7 +26,7 @@ class KillSwitch:
         raw = self._client.get(self._names.killswitch)
         if raw is None:
             return None
-        msg = unpack(raw)
+        msg = unpack(as_bytes(raw))
         return msg if isinstance(msg, KillSwitchState) else None
 
     def active(self) -> bool:

@@ -22,7 +22,7 @@ class LuaScript:
         self.sha = hashlib.sha1(source.encode()).hexdigest()
 
     def queue(self, pipe: Pipeline, keys: Sequence[str], args: Sequence[Any]) -> None:
-        pipe.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+        pipe.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
 
 
 def run_pipeline(

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ def xadd(client: redis.Redis, stream: str, env: Envelope[Any]) -> str:
 
 
 def read_stream(client: redis.Redis, stream: str) -> list[Envelope[Message]]:
-    return [decode(fields) for _id, fields in client.xrange(stream)]
+    return [decode(fields or {}) for _id, fields in client.xrange(stream) or []]
 
 
 class ServiceProcess:
@@ -176,13 +176,15 @@ def services(redis_url: str, namespace: str, tmp_path: Path, request: pytest.Fix
     s = Services(redis_url, namespace, tmp_path)
     yield s
     s.stop_all()
-    rep = getattr(request.node, "rep_call", None)
+    rep: Any = getattr(request.node, "rep_call", None)
     if rep is not None and rep.failed:
         print(s.logs())
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     rep = yield
     setattr(item, f"rep_{rep.when}", rep)
     return rep

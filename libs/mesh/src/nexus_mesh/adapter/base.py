@@ -33,6 +33,7 @@ from nexus_mesh import metrics
 from nexus_mesh.adapter.intents import IntentState, IntentStore
 from nexus_mesh.adapter.reports import Reconciliation, VenueReport, rejected
 from nexus_mesh.adapter.settings import AdapterSettings
+from nexus_mesh.connection import as_str
 from nexus_mesh.context import Context
 from nexus_mesh.killswitch import KillSwitch
 from nexus_mesh.processor import Input, StreamProcessor
@@ -277,7 +278,7 @@ class Adapter(ABC):
 
     def _compare_positions(self, ctx: Context, venue_positions: dict[str, float]) -> list[Output]:
         """The gateway's view (the fills service's venue positions) against the platform's."""
-        ours = {k.decode(): float(v) for k, v in self.redis.hgetall(self.names.state("fills", "venue_positions")).items()}
+        ours = {as_str(k): float(v) for k, v in self.redis.hgetall(self.names.state("fills", "venue_positions")).items()}
         prefix = f"{self.venue}|"
         expected = {k[len(prefix):]: v for k, v in ours.items() if k.startswith(prefix)}
         outs = []

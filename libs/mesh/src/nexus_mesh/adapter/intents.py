@@ -15,6 +15,7 @@ from enum import StrEnum
 
 import redis
 
+from nexus_mesh.connection import as_bytes, as_str
 from nexus_protocol.codec import pack, unpack
 from nexus_protocol.messages import VenueOrder
 from nexus_protocol.streams import Names
@@ -49,9 +50,9 @@ class IntentStore:
         raw, state = pipe.execute()
         if raw is None or state is None:
             return None
-        order = unpack(raw)
+        order = unpack(as_bytes(raw))
         assert isinstance(order, VenueOrder)
-        return Intent(order, IntentState(state.decode()))
+        return Intent(order, IntentState(as_str(state)))
 
     def record(self, order: VenueOrder) -> None:
         pipe = self._client.pipeline(transaction=True)  # one slot: both hashes carry the same tag
@@ -66,16 +67,16 @@ class IntentStore:
         raw = self._client.hget(self._orders, coid)
         if raw is None:
             return None
-        order = unpack(raw)
+        order = unpack(as_bytes(raw))
         return order if isinstance(order, VenueOrder) else None
 
     def in_state(self, *states: IntentState) -> list[str]:
         wanted = {s.value.encode() for s in states}
-        return [k.decode() for k, v in self._client.hgetall(self._states).items() if v in wanted]
+        return [as_str(k) for k, v in self._client.hgetall(self._states).items() if as_bytes(v) in wanted]
 
     def marker(self) -> str | None:
         raw = self._client.get(self._marker)
-        return raw.decode() if raw is not None else None
+        return as_str(raw) if raw is not None else None
 
     def set_marker(self, marker: str) -> None:
         self._client.set(self._marker, marker)
