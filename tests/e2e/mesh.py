@@ -25,13 +25,15 @@ class Mesh:
         self.env = {"NX_ENVIRONMENT": environment, **env}
         self.procs: dict[str, ServiceProcess] = {}
 
-    def start(self, today: str = "2025-03-01", clock_file: str | None = None) -> Mesh:
+    def start(self, today: str = "2025-03-01", clock_file: str | None = None, **rollover_env: str) -> Mesh:
         for v in self.venues:
             self.start_venue(v)
         for svc in CORE:
             extra = {"NX_ROLLOVER_TODAY": today} if svc == "rollover" else {}
             if svc == "rollover" and clock_file:
                 extra["NX_ROLLOVER_CLOCK_FILE"] = clock_file
+            if svc == "rollover":
+                extra.update(rollover_env)
             self.procs[svc] = self.services.start(f"nexus_gateway.{svc}", name=svc, **self.env, **extra)
         wait_for(lambda: self.client.hlen(self.names.contracts) > 0, timeout_s=40, what="rollover to publish contracts")
         wait_for(self._venues_up, timeout_s=30, what="venue heartbeats")

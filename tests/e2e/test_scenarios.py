@@ -78,3 +78,27 @@ def test_scenario_4_contract_roll_changes_nothing_on_the_signal_side(
     after = mesh.final(mesh.signal("NQ", "sell", 1, venues=("nt8", "sierra")))  # the same universal signal
     assert {leg.venue_symbol for leg in after.legs} == {"NQ 06-25", "NQM25"}
     assert {o.venue_symbol for o in orders_at(client, names, "sierra")} == {"NQH25", "NQM25"}
+
+
+def test_open_positions_roll_to_the_new_contract_when_configured(
+    client: redis.Redis, names: Names, services: Services, tmp_path: Path
+) -> None:
+    clock = tmp_path / "today"
+    clock.write_text("2025-03-10")
+    mesh = Mesh(services, client, names, "dev", ("nt8",)).start(clock_file=str(clock), NX_ROLLOVER_ROLL_POSITIONS="true")
+    assert mesh.final(mesh.signal("NQ", "buy", 2, venues=("nt8",))).status is OrderStatus.FILLED
+    clock.write_text("2025-03-14")
+    wait_for(lambda: len(orders_at(client, names, "nt8")) == 3, what="the close and open orders of the roll")
+    close, opened = orders_at(client, names, "nt8")[1:]
+    assert (close.venue_symbol, close.side.value, close.venue_quantity, close.reduce_only) == ("NQ 03-25", "sell", 2, True)
+    assert (opened.venue_symbol, opened.side.value, opened.venue_quantity) == ("NQ 06-25", "buy", 2)
+    positions_key = names.state("fills", "positions")
+
+    def qty(contract: str) -> float | None:
+        import msgpack
+
+        raw = client.hget(positions_key, f"NQ|nt8|{contract}")
+        return float(msgpack.unpackb(raw)["quantity"]) if raw else None
+
+    wait_for(lambda: qty("NQH25") == 0 and qty("NQM25") == 2, what="positions moved to NQM25")
+    assert mesh.events("position_rolled")

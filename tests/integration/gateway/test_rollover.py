@@ -126,9 +126,7 @@ def test_an_early_roll_is_kept_and_open_positions_are_reported(
         names.state("fills", "positions"),
         mapping={"NQ|sim": '{"qty": 2}', "NQ|mt5-global": "3", "ES|sim": "1"},
     )
-    services.start(
-        "nexus_gateway.rollover", NX_ROLLOVER_TODAY="2025-03-13", NX_ROLLOVER_ROLL_POSITIONS="true", **FAST
-    )
+    services.start("nexus_gateway.rollover", NX_ROLLOVER_TODAY="2025-03-13", **FAST)  # warn, do not roll
     wait_for(lambda: contracts(client, names).get("NQ") == "NQM25", what="NQ roll")
 
     def kinds() -> dict[str, list[Event]]:

@@ -45,6 +45,7 @@ class Signal(Message):
     strategy: str = ""
     venues: tuple[str, ...] = ()  # empty: every enabled venue that lists the symbol
     reduce_only: bool = False  # closing and roll orders; allowed while risk blocks new exposure
+    contract: str | None = None  # a dated contract (NQH25) instead of the active one: position rolls only
 
 
 class Order(Message):
@@ -66,6 +67,7 @@ class Order(Message):
     attempt: int = 0
     purpose: str = "signal"  # signal | roll | flatten
     reduce_only: bool = False
+    contract: str | None = None  # set: this contract, not the active one (position rolls)
 
 
 class VenueOrder(Order):

@@ -32,6 +32,7 @@ class Position(BaseModel):
     symbol: str
     venue: str
     venue_symbol: str = ""
+    contract: str | None = None
     quantity: str = "0"  # signed venue units, as a Decimal string
     avg_price: str = "0"
     realized: str = "0"  # venue currency

@@ -27,6 +27,11 @@ from nexus_protocol.messages import Fill, Message, Route
 from nexus_protocol.streams import Names
 
 
+def position_key(symbol: str, venue: str, contract: str | None) -> str:
+    """`symbol|venue|contract`: a dated contract's position is its own (a roll closes one, opens the next)."""
+    return f"{symbol}|{venue}|{contract or ''}"
+
+
 def _load(raw: bytes | None, model: Any) -> Any:
     return model.model_validate(msgpack.unpackb(raw)) if raw is not None else None
 
@@ -64,7 +69,7 @@ class FillAggregator:
         return self._publish(env, state, "route")
 
     def _on_fill(self, env: Envelope[Message], fill: Fill) -> list[Output]:
-        pos_key = f"{fill.symbol}|{fill.venue}"
+        pos_key = position_key(fill.symbol or "", fill.venue, fill.contract)
         result: list[SignalState] = []
 
         def apply(pipe: Pipeline) -> None:
@@ -79,7 +84,7 @@ class FillAggregator:
             pipe.multi()
             if fill.last_qty > 0 and fill.last_price is not None and fill.symbol:
                 pos: Position = _load(raw_pos, Position) or Position(
-                    symbol=fill.symbol, venue=fill.venue, venue_symbol=fill.venue_symbol,
+                    symbol=fill.symbol, venue=fill.venue, venue_symbol=fill.venue_symbol, contract=fill.contract,
                     qty_factor=fill.qty_factor or 1.0, currency=fill.currency)
                 pos, _realized, realized_usd = pos.apply(fill.side, fill.last_qty, fill.last_price,
                                                          fill.point_value or 1.0, fill.usd_rate)

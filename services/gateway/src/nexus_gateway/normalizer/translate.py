@@ -20,17 +20,19 @@ class Translator:
         vs = self.registry.venue_spec(order.symbol, order.venue)
         contract: Contract | None = None
         if vs.dated:
-            code = contracts.get(order.symbol)
+            code = order.contract or contracts.get(order.symbol)
             if code is None:
                 raise DecodeError(f"no active contract for {order.symbol} (is the rollover service running?)")
             contract = Contract.parse(code)
+            if contract.root != order.symbol:
+                raise DecodeError(f"contract {code} is not a {order.symbol} contract")
         sizing = self.registry.size(order.symbol, order.venue, order.quantity)
         min_qty = vs.min_qty or vs.lot_step
         if sizing.venue_quantity < min_qty - 1e-12:
             raise DecodeError(f"{order.quantity:g} {order.symbol} is {order.quantity * spec.qty_factor(order.venue):g} "
                               f"units at {order.venue}, below its minimum of {min_qty:g}")
         return VenueOrder(
-            **order.model_dump(),
+            **order.model_dump(exclude={"contract"}),
             venue_symbol=self.registry.venue_symbol(order.symbol, order.venue, contract),
             contract=contract.code if contract else None,
             venue_quantity=sizing.venue_quantity,

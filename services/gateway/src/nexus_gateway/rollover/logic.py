@@ -20,7 +20,9 @@ from nexus_mesh.publish import Output
 from nexus_protocol.codec import Envelope
 from nexus_protocol.enums import Severity
 from nexus_protocol.errors import DecodeError
-from nexus_protocol.messages import ContractRoll, Event
+from nexus_protocol.enums import Side
+from nexus_protocol.ids import derived_signal_id
+from nexus_protocol.messages import ContractRoll, Event, Signal
 from nexus_protocol.streams import Names
 from nexus_protocol.symbols import Contract
 
@@ -34,6 +36,7 @@ __all__ = [
     "parse_quantity",
     "position_events",
     "roll_outputs",
+    "roll_signals",
 ]
 
 _QTY_KEYS = ("qty", "quantity", "position", "net_qty", "net")
@@ -123,12 +126,14 @@ def parse_quantity(raw: bytes | str) -> float | None:
             value = msgpack.unpackb(data, raw=False)
         except Exception:
             return None
+    factor = 1.0
     if isinstance(value, Mapping):
+        factor = float(value.get("qty_factor") or 1.0)  # the fills aggregator keeps venue units
         value = next((value[k] for k in _QTY_KEYS if k in value), None)
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
     try:
-        return float(value)
+        return float(value) / factor
     except ValueError:
         return None
 
@@ -139,19 +144,54 @@ def open_positions(
     old_contract: str,
     dated_venues: Collection[str],
 ) -> list[Position]:
-    """Non-flat positions in `old_contract`: fields "{symbol}|{venue}" whose symbol is the root or the
-    old contract's code, on a venue that trades the root as a dated contract (a CFD does not roll).
+    """Non-flat positions in `old_contract`: fields "{symbol}|{venue}|{contract}" (the fills aggregator's
+    keys; "{symbol}|{venue}" is read too) whose contract is the old one, on a venue that trades the root
+    as a dated contract (a CFD does not roll).
     An entry that cannot be read is kept (quantity None): better a needless warning than none."""
     found: list[Position] = []
     for key, value in raw.items():
         field = key.decode(errors="replace") if isinstance(key, bytes) else key
-        symbol, sep, venue = field.partition("|")
+        symbol, sep, rest = field.partition("|")
+        venue, _, contract = rest.partition("|")
         if not sep or symbol not in (root, old_contract) or venue not in dated_venues:
+            continue
+        if contract and contract != old_contract:
             continue
         qty = parse_quantity(value)
         if qty is None or abs(qty) > 1e-12:
             found.append(Position(symbol, venue, qty))
     return sorted(found, key=lambda p: p.venue)
+
+
+def roll_signals(change: Change, positions: list[Position], names: Names, service: str) -> list[Output]:
+    """Close each open position in the old contract and open it in the new one, on its own venue.
+
+    Two signals per position, published in this order on nx:signals: the close (reduce-only, with the
+    old contract named) and the open (the new contract). The router handles them in order, so the
+    close's exposure counts first and the open passes position limits it would otherwise fail. Ids are
+    derived from the roll (root, contracts, venue, leg) and its date, so a restart re-publishes nothing.
+    """
+    outs: list[Output] = []
+    if change.previous is None:
+        return outs
+    new = change.contract.code
+    day_ns = int(dt.datetime.combine(change.roll_date, dt.time(), dt.UTC).timestamp()) * 1_000_000_000
+    for p in positions:
+        if p.quantity is None or abs(p.quantity) < 1e-12:
+            continue
+        held = Side.BUY if p.quantity > 0 else Side.SELL
+        base = f"roll:{change.root}:{change.previous}>{new}:{p.venue}"
+        for leg, side, contract, reduce in (("close", held.opposite, change.previous, True), ("open", held, new, False)):
+            sid = derived_signal_id(day_ns, f"{base}:{leg}")
+            sig = Signal(signal_id=sid, symbol=change.root, side=side, quantity=abs(p.quantity), venues=(p.venue,),
+                         reduce_only=reduce, contract=contract, strategy="rollover")
+            outs.append(Output(names.signals, Envelope.new(sig, id=sid)))
+        event = Event(kind="position_rolled", severity=Severity.INFO, source=service, symbol=change.root, venue=p.venue,
+                      message=f"{change.root} on {p.venue}: rolling {p.quantity:g} from {change.previous} to {new}",
+                      data={"root": change.root, "venue": p.venue, "from": change.previous, "to": new,
+                            "quantity": p.quantity})
+        outs.append(Output(names.events, Envelope.new(event, id=f"position_rolled:{base}")))
+    return outs
 
 
 def position_events(change: Change, positions: list[Position], names: Names, service: str) -> list[Output]:

@@ -40,6 +40,7 @@ from nexus_gateway.rollover.logic import (
     decide,
     open_positions,
     position_events,
+    roll_signals,
     roll_outputs,
 )
 from nexus_mesh.config_files import load_symbols
@@ -145,8 +146,8 @@ class RolloverStage:
             elif isinstance(found, Ahead) and found not in self._reported:
                 self._reported.add(found)  # its id dedupes too; this only saves the round trip
                 outs.append(ahead_event(found, self.names, self.settings.service))
-        if changes and self.settings.rollover_roll_positions:
-            outs += self._position_events(changes)
+        if changes:
+            outs += self._position_events(changes)  # rolls them, or warns that they need rolling
         if outs:
             self.publisher.publish(outs)  # history and events first: the hash only after them
         if changes:
@@ -167,7 +168,10 @@ class RolloverStage:
             spec = self.registry.symbols[change.root]
             dated = {venue for venue, vs in spec.venues.items() if vs.dated}
             found = open_positions(raw, change.root, change.previous, dated)
-            outs += position_events(change, found, self.names, self.settings.service)
+            if self.settings.rollover_roll_positions:
+                outs += roll_signals(change, found, self.names, self.settings.service)
+            else:
+                outs += position_events(change, found, self.names, self.settings.service)
         return outs
 
     def detail(self) -> dict[str, Any]:

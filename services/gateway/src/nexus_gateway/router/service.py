@@ -88,7 +88,8 @@ class Router:
                               side=signal.side, quantity=signal.quantity, order_type=signal.order_type,
                               limit_price=signal.limit_price, stop_price=signal.stop_price,
                               time_in_force=signal.time_in_force, reference_price=signal.reference_price,
-                              reduce_only=signal.reduce_only)
+                              reduce_only=signal.reduce_only, contract=signal.contract,
+                              purpose="roll" if signal.strategy == "rollover" else "signal")
                 outs.append(Output(self.names.orders_routed, Envelope(id=leg.client_order_id, trace=sid, ts=env.ts, body=order)))
         for r in decision.refusals:
             outs.append(ctx.event(
