@@ -77,3 +77,20 @@ def test_throttle_refuses_a_burst(client: redis.Redis, names: Names, services: S
     throttled = [e for e in finals if e.status is OrderStatus.REJECTED and "signals in one second" in (e.reason or "")]
     assert 1 <= len(throttled) <= 7
     assert len(mesh.events("risk_rejected", lambda e: e.data.get("check") == "throttle")) == len(throttled)
+
+
+def test_kill_switch_cancels_working_orders_at_the_venues(client: redis.Redis, names: Names, services: Services) -> None:
+    mesh = Mesh(services, client, names, "dev", ("nt8", "sierra")).start()
+    mesh.set_price("nt8", "NQ", 21000.0)
+    mesh.set_price("sierra", "NQ", 21000.0)
+    sid = mesh.signal("NQ", "buy", 1, order_type="limit", limit_price=20900.0, venues=("nt8", "sierra"))
+    wait_for(lambda: any(all(leg.status is OrderStatus.ACCEPTED for leg in e.legs) and len(e.legs) == 2
+                         for e in mesh.executions(sid)), what="both limit orders working")
+    KillSwitch(client, names).set(True, reason="operator test", by="test")
+    ex = mesh.final(sid)
+    assert ex.status is OrderStatus.CANCELLED
+    assert {leg.status for leg in ex.legs} == {OrderStatus.CANCELLED}
+    applied = mesh.events("killswitch_applied")
+    assert {e.venue for e in applied} == {"nt8", "sierra"}
+    refused = mesh.final(mesh.signal("NQ", "buy", 1, venues=("nt8",)))
+    assert refused.status is OrderStatus.REJECTED and "kill switch" in (refused.reason or "")
