@@ -28,6 +28,7 @@ import itertools
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 from nexus_mesh.adapter import Reconciliation, UnknownOutcome, VenueReport
@@ -137,10 +138,20 @@ class DtcClient:
 
     @property
     def ready(self) -> bool:
-        return self._ready.is_set()
+        conn = self._conn
+        return self._ready.is_set() and conn is not None and not conn.closed
 
     def wait_ready(self, timeout_s: float) -> bool:
-        return self._ready.wait(timeout_s)
+        deadline = time.monotonic() + timeout_s
+        while not self.ready:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self._ready.is_set():  # the connection is closing: `_on_closed` is about to clear it
+                time.sleep(0.001)
+            else:
+                self._ready.wait(left)
+        return True
 
     def start(self) -> None:
         """Start connecting (idempotent); the session comes up on the client's own thread."""
