@@ -33,17 +33,38 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def venue_order(venue: str, instrument: str, *, qty: float = 2.0, order_type: OrderType = OrderType.MARKET,
-                limit_price: float | None = None, side: Side = Side.BUY) -> VenueOrder:  # fmt: skip
+def venue_order(
+    venue: str,
+    instrument: str,
+    *,
+    qty: float = 2.0,
+    order_type: OrderType = OrderType.MARKET,
+    limit_price: float | None = None,
+    side: Side = Side.BUY,
+) -> VenueOrder:
     sid = new_signal_id()
-    return VenueOrder(client_order_id=client_order_id(sid, CODE.get(venue, "n8")), signal_id=sid, venue=venue,
-                      symbol="NQ", side=side, quantity=qty, venue_symbol=instrument, contract="NQH25",
-                      venue_quantity=qty, order_type=order_type, limit_price=limit_price,
-                      point_value=20.0)  # fmt: skip
+    return VenueOrder(
+        client_order_id=client_order_id(sid, CODE.get(venue, "n8")),
+        signal_id=sid,
+        venue=venue,
+        symbol="NQ",
+        side=side,
+        quantity=qty,
+        venue_symbol=instrument,
+        contract="NQH25",
+        venue_quantity=qty,
+        order_type=order_type,
+        limit_price=limit_price,
+        point_value=20.0,
+    )
 
 
 def send_order(client: redis.Redis, names: Names, order: VenueOrder) -> None:
-    xadd(client, names.orders(order.venue), Envelope.new(order, id=order.client_order_id, trace=order.signal_id))
+    xadd(
+        client,
+        names.orders(order.venue),
+        Envelope.new(order, id=order.client_order_id, trace=order.signal_id),
+    )
 
 
 def fills(client: redis.Redis, names: Names, coid: str | None = None) -> list[Fill]:
@@ -77,8 +98,11 @@ class Rig:
         return INSTRUMENT[self.profile.platform]
 
     def wait_connected(self, timeout_s: float = 15.0) -> None:
-        wait_for(lambda: self.sim.ready and venue_connected(self.client, self.names, self.venue), timeout_s,
-                 what=f"{self.venue} adapter connected to its platform")  # fmt: skip
+        wait_for(
+            lambda: self.sim.ready and venue_connected(self.client, self.names, self.venue),
+            timeout_s,
+            what=f"{self.venue} adapter connected to its platform",
+        )
 
     def order(self, **kw: object) -> VenueOrder:
         return venue_order(self.venue, self.instrument, **kw)  # type: ignore[arg-type]
@@ -101,9 +125,16 @@ def rig_factory(client: redis.Redis, names: Names, services: Services) -> Iterat
         profile = PROFILES[Platform.QUANTOWER if venue.startswith("quantower") else Platform.NT8]
         port = free_port()
         instrument = INSTRUMENT[profile.platform]
-        settings = dict(NX_VENUE=venue, NX_NT8_PORT=str(port), NX_NT8_AUTH_TOKEN=TOKEN, NX_TICK_INTERVAL_S="0.05",
-                        NX_NT8_HEARTBEAT_INTERVAL_MS=str(heartbeat_ms), NX_NT8_MD_INSTRUMENTS=f'["{instrument}"]',
-                        NX_NT8_SUBMIT_TIMEOUT_S="3", NX_NT8_CONNECT_WAIT_S="2")  # fmt: skip
+        settings = dict(
+            NX_VENUE=venue,
+            NX_NT8_PORT=str(port),
+            NX_NT8_AUTH_TOKEN=TOKEN,
+            NX_TICK_INTERVAL_S="0.05",
+            NX_NT8_HEARTBEAT_INTERVAL_MS=str(heartbeat_ms),
+            NX_NT8_MD_INSTRUMENTS=f'["{instrument}"]',
+            NX_NT8_SUBMIT_TIMEOUT_S="3",
+            NX_NT8_CONNECT_WAIT_S="2",
+        )
         settings.update(env)
 
         def start_adapter() -> ServiceProcess:
@@ -111,8 +142,15 @@ def rig_factory(client: redis.Redis, names: Names, services: Services) -> Iterat
 
         adapter = start_adapter()
         venue_sim = SimPlatform(profile, config_dir=CONFIG_DIR, step_ticks=0)
-        sim = BridgeSimulator(profile, port=port, token=TOKEN, venue=venue_sim, commission=2.15,
-                              backoff_initial_s=0.05, backoff_max_s=0.3).start()  # fmt: skip
+        sim = BridgeSimulator(
+            profile,
+            port=port,
+            token=TOKEN,
+            venue=venue_sim,
+            commission=2.15,
+            backoff_initial_s=0.05,
+            backoff_max_s=0.3,
+        ).start()
         sims.append(sim)
         return Rig(venue, profile, port, sim, adapter, client, names, start_adapter)
 

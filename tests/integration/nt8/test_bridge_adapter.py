@@ -32,10 +32,16 @@ def test_market_order_is_filled_once_even_when_replayed(rig_factory: Callable[..
     assert (fill.last_qty, fill.last_price, fill.cum_qty, fill.leaves_qty) == (2.0, 21000.0, 2.0, 0.0)
     assert fill.fee == pytest.approx(4.3)
     assert fill.venue_symbol == rig.instrument
-    assert fill.venue_order_id and fill.venue_order_id.startswith(rig.profile.execution_prefix)
+    assert fill.venue_order_id
+    assert fill.venue_order_id.startswith(rig.profile.execution_prefix)
     rig.send(order)  # a replay: looked up by client order id, never placed again
-    wait_for(lambda: int(rig.client.xpending(rig.names.orders(venue), f"adapter-{venue}")["pending"]) == 0
-             and rig.client.xinfo_groups(rig.names.orders(venue))[0]["entries-read"] == 2, what="replay handled")
+    wait_for(
+        lambda: (
+            int(rig.client.xpending(rig.names.orders(venue), f"adapter-{venue}")["pending"]) == 0
+            and rig.client.xinfo_groups(rig.names.orders(venue))[0]["entries-read"] == 2
+        ),
+        what="replay handled",
+    )
     assert rig.fills(order.client_order_id) == first
     assert [o.client_order_id for o in rig.sim.venue.orders()] == [order.client_order_id]
 
@@ -63,24 +69,35 @@ def test_resting_limit_order_is_cancelled(rig_factory: Callable[..., Rig]) -> No
     wait_for(lambda: rig.fills(order.client_order_id), what="accepted")
     cancel = Cancel(client_order_id=order.client_order_id, venue="nt8", reason="test")
     xadd(rig.client, rig.names.orders("nt8"), Envelope.new(cancel, id=f"{order.client_order_id}:cancel"))
-    wait_for(lambda: any(f.status is OrderStatus.CANCELLED for f in rig.fills(order.client_order_id)), what="cancel")
-    assert [f.status for f in rig.fills(order.client_order_id)] == [OrderStatus.ACCEPTED, OrderStatus.CANCELLED]
+    wait_for(
+        lambda: any(f.status is OrderStatus.CANCELLED for f in rig.fills(order.client_order_id)),
+        what="cancel",
+    )
+    assert [f.status for f in rig.fills(order.client_order_id)] == [
+        OrderStatus.ACCEPTED,
+        OrderStatus.CANCELLED,
+    ]
     state = rig.sim.venue.order(order.client_order_id)
-    assert state is not None and state.status is OrderStatus.CANCELLED
+    assert state is not None
+    assert state.status is OrderStatus.CANCELLED
 
 
 def test_refusals_become_rejected_fills_with_the_reason(rig_factory: Callable[..., Rig]) -> None:
     rig = rig_factory("nt8")
     rig.wait_connected()
     fok = rig.order(qty=1).model_copy(update={"time_in_force": TimeInForce.FOK})  # NinjaTrader has no FOK
-    unknown = rig.order(qty=1).model_copy(update={"venue_symbol": "ZZ 03-25"})  # the platform does not know it
+    unknown = rig.order(qty=1).model_copy(
+        update={"venue_symbol": "ZZ 03-25"}
+    )  # the platform does not know it
     rig.send(fok)
     rig.send(unknown)
     for coid in (fok.client_order_id, unknown.client_order_id):
         wait_for(lambda c=coid: rig.fills(c), what=f"rejection of {coid}")  # type: ignore[misc]
     [r1], [r2] = rig.fills(fok.client_order_id), rig.fills(unknown.client_order_id)
-    assert r1.status is OrderStatus.REJECTED and "fok" in (r1.reason or "")
-    assert r2.status is OrderStatus.REJECTED and "ZZ 03-25" in (r2.reason or "")
+    assert r1.status is OrderStatus.REJECTED
+    assert "fok" in (r1.reason or "")
+    assert r2.status is OrderStatus.REJECTED
+    assert "ZZ 03-25" in (r2.reason or "")
     assert rig.sim.venue.orders() == []  # neither reached the engine
 
 
@@ -89,8 +106,9 @@ def test_a_platform_with_a_wrong_token_is_refused(rig_factory: Callable[..., Rig
 
     rig = rig_factory("nt8")
     rig.wait_connected()
-    intruder = BridgeSimulator(rig.profile, port=rig.port, token="wrong", venue=rig.sim.venue,
-                               backoff_initial_s=5, backoff_max_s=5).start()  # fmt: skip
+    intruder = BridgeSimulator(
+        rig.profile, port=rig.port, token="wrong", venue=rig.sim.venue, backoff_initial_s=5, backoff_max_s=5
+    ).start()
     try:
         wait_for(lambda: intruder.closes, what="refusal")
         assert intruder.closes[0] == "hello refused: bad auth token"

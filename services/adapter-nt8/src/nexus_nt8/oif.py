@@ -61,7 +61,10 @@ class AtiState:
 
 def price_text(value: float | None) -> str:
     """A decimal with '.', never an exponent ('1212.25', not '1212,25' or '1.21225e3')."""
-    return "" if value is None else format(Decimal(repr(float(value))), "f")
+    if value is None:
+        return ""
+    text = format(Decimal(repr(float(value))), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def place_line(cmd: PlaceCommand) -> str:

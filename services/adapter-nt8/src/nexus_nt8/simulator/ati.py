@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 
 from nexus_nt8.oif import (
@@ -37,11 +38,18 @@ _TIFS = {"DAY": TimeInForce.DAY, "GTC": TimeInForce.GTC}
 
 class AtiSimulator:
     def __init__(
-        self, root: Path, venue: SimPlatform, *, interval_s: float = 0.02, exchange: str = "Globex"
+        self,
+        root: Path,
+        venue: SimPlatform,
+        *,
+        interval_s: float = 0.02,
+        step_interval_s: float = 0.05,
+        exchange: str = "Globex",
     ) -> None:
         self.folder = OifFolder(root)
         self.venue = venue
-        self.interval_s = interval_s
+        self.interval_s = interval_s  # how often incoming/ is scanned
+        self.step_interval_s = step_interval_s  # how often the market moves and resting orders trade
         self.exchange = exchange
         self.commands = 0  # lines executed
         self.ignored: list[str] = []  # lines refused, with why
@@ -68,10 +76,13 @@ class AtiSimulator:
         self._write(self.venue.set_price(instrument, price))
 
     def _run(self) -> None:
+        next_step = 0.0
         while not self._stop.wait(self.interval_s):
             try:
                 self.scan()
-                self._write(self.venue.step())
+                if time.monotonic() >= next_step:
+                    next_step = time.monotonic() + self.step_interval_s
+                    self._write(self.venue.step())
             except Exception:
                 log.exception("ATI simulator step failed")
 
