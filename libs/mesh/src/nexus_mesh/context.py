@@ -8,6 +8,7 @@ from typing import Any
 
 import redis
 
+from nexus_mesh import metrics
 from nexus_mesh.publish import Output
 from nexus_mesh.settings import MeshSettings
 from nexus_protocol.codec import Envelope
@@ -42,5 +43,6 @@ class Context:
     ) -> Output:
         """An Event output on the events stream. `event_id` must be derived from what it reports."""
         data = fields.pop("data", {})
+        metrics.EVENTS.labels(self.service, kind, severity.value).inc()
         body = Event(kind=kind, severity=severity, source=self.service, message=message, data=data, **fields)
         return Output(self.names.events, Envelope.new(body, id=event_id, trace=trace))

@@ -19,6 +19,18 @@ PENDING = Gauge("nx_consumer_pending", "Entries delivered but not acknowledged i
 REDIS_UP = Gauge("nx_redis_up", "1 while the service reaches Redis", ["service"])
 GROUPS_RECREATED = Counter("nx_groups_recreated", "Consumer groups recreated after NOGROUP (data-loss alarm)", ["service", "stream"])
 VENUE_CONNECTED = Gauge("nx_venue_connected", "1 while the adapter's platform link is up", ["venue"])
+# Trading outcomes, for the alert rules (deploy/prometheus/rules): observed once per signal by the fills
+# aggregator when its execution becomes final, and by the router for the session day's P&L.
+END_TO_END_SECONDS = Histogram(
+    "nx_end_to_end_seconds",
+    "Signal origin time (ts) to its final execution, observed by the fills aggregator",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+EXECUTIONS_FINAL = Counter("nx_executions_final", "Signals whose execution became final, by status", ["status"])
+LEGS_FINAL = Counter("nx_legs_final", "Legs that reached a venue and ended, by venue and final status", ["venue", "status"])
+EVENTS = Counter("nx_events", "Events a service raised, by kind and severity", ["service", "kind", "severity"])
+DAILY_PNL_USD = Gauge("nx_daily_pnl_usd", "Realized P&L in USD of the current session day (router's risk state)")
+DAILY_LOSS_LIMIT_USD = Gauge("nx_daily_loss_limit_usd", "The router's max daily loss in USD (a positive number)")
 
 
 def serve(port: int | None) -> int | None:

@@ -63,6 +63,7 @@ class SignalState(BaseModel):
     reason: str | None = None
     legs: dict[str, LegState] = Field(default_factory=dict)
     applied: list[str] = Field(default_factory=list)  # fill ids already counted
+    origin_ns: int | None = None  # the signal's origin time (from its route), for end-to-end latency
 
     @property
     def final(self) -> bool:

@@ -19,6 +19,7 @@ from nexus_gateway.router.config import RouterSettings
 from nexus_gateway.router.limits import Limits, load_limits
 from nexus_gateway.router.state import RiskState
 from nexus_gateway.venues import VenueConfig, load_venues
+from nexus_mesh import metrics
 from nexus_mesh.config_files import load_symbols
 from nexus_mesh.context import Context
 from nexus_mesh.processor import Input, StreamProcessor
@@ -115,6 +116,12 @@ class Router:
         self.state.apply_execution(legs, ex.signal_id, ex.realized_pnl_usd, self.limits.session_day(self._now()))
         return []
 
+    def tick(self, ctx: Context) -> list[Output]:
+        """Export the session day's realized P&L (a new day starts at 0) for the daily-loss alert."""
+        metrics.DAILY_PNL_USD.set(self.state.pnl_today(self.limits.session_day(self._now())))
+        metrics.DAILY_LOSS_LIMIT_USD.set(self.limits.max_daily_loss_usd)
+        return []
+
 
 def refusals_of(route: Route) -> list[Refusal]:
     """The refusals a recorded route stands for (to re-emit their events idempotently)."""
@@ -131,4 +138,4 @@ def build(settings: RouterSettings, client: redis.Redis) -> StreamProcessor:
     router = Router(client, settings, venues, limits, registry)
     names = settings.names
     return StreamProcessor(settings, [Input(names.signals, router.on_signal), Input(names.executions, router.on_execution)],
-                           client=client)
+                           client=client, tick=router.tick, tick_interval_s=1.0)

@@ -53,6 +53,7 @@ class Snapshot:
     counted_today: bool = False
     last_prices: dict[str, float] = field(default_factory=dict)  # root -> last price
     venue_connected: dict[str, bool] = field(default_factory=dict)
+    venue_can_trade: dict[str, bool] = field(default_factory=dict)  # from the heartbeat, where the adapter says
 
 
 class RiskState:
@@ -97,7 +98,13 @@ class RiskState:
         for v, raw in zip(venues, venue_raw, strict=True):
             hb = unpack(raw) if raw is not None else None
             snap.venue_connected[v] = isinstance(hb, Heartbeat) and bool(hb.venue_connected)
+            if isinstance(hb, Heartbeat) and isinstance(hb.detail.get("can_trade"), bool):
+                snap.venue_can_trade[v] = hb.detail["can_trade"]
         return snap
+
+    def pnl_today(self, day: str) -> float:
+        """The session day's realized P&L in USD (0 before the day's first execution)."""
+        return float(self._client.hget(self._day(day, "totals"), "pnl") or 0.0)
 
     def commit(self, route: Route, legs: dict[str, tuple[str, float]], day: str) -> None:
         """Record the decision, its legs' exposure (coid -> (venue|symbol, signed qty)), and the trade."""
