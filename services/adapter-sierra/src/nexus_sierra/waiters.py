@@ -5,15 +5,17 @@ DTC answers are matched by RequestID (open orders, fills, positions, accounts), 
 waits for). Guarantees:
 - A waiter is registered before its request is written, so no answer can slip past it.
 - A waiter registered on a closed connection fails at once (`NotSent`: nothing was written); one
-  waiting when the connection closes fails with `ConnectionClosed`; one whose answer does not
-  complete within the timeout closes the connection (the session is suspect; the client reconnects
-  and reconciles) and raises TimeoutError. No caller ever waits without bound.
+  waiting when the connection closes fails with `ConnectionClosed`; one whose answer stops coming
+  for the timeout (nothing at all, or no further part of a long answer) closes the connection (the
+  session is suspect; the client reconnects and reconciles) and raises TimeoutError. No caller ever
+  waits without bound.
 - An answer that completed is returned even if the connection closed right after.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -36,9 +38,11 @@ class Waiter:
     event: threading.Event = field(default_factory=threading.Event)
     complete: bool = False
     error: Exception | None = None
+    last_seen: float = field(default_factory=time.monotonic)  # a long answer in many parts keeps it alive
 
     def add(self, msg: Message) -> None:
         self.items.append(msg)
+        self.last_seen = time.monotonic()
         if self.done(msg):
             self.complete = True
             self.event.set()
@@ -68,9 +72,11 @@ class Waiters:
             table[key] = waiter
         try:
             conn.send(msg)
-            if not waiter.event.wait(self.timeout_s):
-                conn.close(f"no answer to {what} within {self.timeout_s}s")
-                raise TimeoutError(f"no answer to {what} within {self.timeout_s}s")
+            waiter.last_seen = time.monotonic()
+            while not waiter.event.wait(self.timeout_s / 4):
+                if time.monotonic() - waiter.last_seen > self.timeout_s:
+                    conn.close(f"no answer to {what} for {self.timeout_s}s")
+                    raise TimeoutError(f"no answer to {what} for {self.timeout_s}s")
         finally:
             with self.lock:
                 if table.get(key) is waiter:
