@@ -22,7 +22,7 @@ namespace Nexus.Bridge
     public sealed class BridgeClientOptions
     {
         public string Host = "127.0.0.1";
-        public int Port = 47480;
+        public int Port = 9001; // the adapter's default (NX_NT8_PORT)
         public bool UseTls;
         /// <summary>Name the adapter's TLS certificate must carry (defaults to Host).</summary>
         public string TlsServerName;
