@@ -141,6 +141,26 @@ class Adapter(ABC):
         except redis.RedisError:
             pass  # market data is best effort; the next tick replaces it
 
+    def emit_market_data(self, messages: Sequence[Message]) -> None:
+        """Publish market data of any kind (Tick, DepthSnapshot, DepthUpdate) to nx:md:raw:{venue}, in
+        order, in one round trip, capped like ticks. Best effort: L2 readers detect a lost update by its
+        sequence number and ask for a snapshot."""
+        if not messages:
+            return
+        stream, now = self.names.md_raw(self.venue), time.time_ns()
+        pipe = self.redis.pipeline(transaction=False)
+        for i, msg in enumerate(messages):
+            env = Envelope.new(msg, id=derived_id(msg.TYPE, self.venue, now, i))
+            pipe.xadd(stream, _fields(env), maxlen=self.settings.md_maxlen, approximate=True)
+        try:
+            pipe.execute()
+        except redis.RedisError as exc:
+            log.debug("market data not published (%s)", exc)
+
+    def venue_detail(self) -> dict[str, Any]:
+        """Extra facts for the venue heartbeat's `detail` (e.g. `can_trade` from the platform)."""
+        return {}
+
     # ---- life cycle -----------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -312,7 +332,7 @@ class Adapter(ABC):
         up = self.connected()
         metrics.VENUE_CONNECTED.labels(self.venue).set(1 if up else 0)
         hb = Heartbeat(service=f"adapter-{self.venue}", instance=self.settings.consumer, started_ns=0,
-                       venue=self.venue, venue_connected=up)
+                       venue=self.venue, venue_connected=up, detail=self.venue_detail())
         self.redis.set(self.names.control("venue", self.venue), pack(hb), px=self.settings.heartbeat_ttl_ms)
 
 
