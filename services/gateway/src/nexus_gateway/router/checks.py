@@ -76,6 +76,9 @@ def _leg_refusal(signal: Signal, venue: str, cfg: VenueConfig, snap: Snapshot, l
         return Refusal("order_type", f"{venue} does not take {signal.order_type.value} orders", venue)
     if not cfg.can_trade:
         return Refusal("venue_data_only", f"{venue} is connected for market data only; it cannot trade", venue)
+    if snap.venue_can_trade.get(venue) is False:
+        return Refusal("venue_data_only", f"{venue} is connected for market data only: "
+                                          "the platform reports that this account cannot trade", venue)
     if limits.require_venue_connected and not snap.venue_connected.get(venue, False):
         return Refusal("venue_connected", f"{venue} is not connected (no live adapter heartbeat)", venue)
     signed = signal.quantity * signal.side.sign
