@@ -77,9 +77,21 @@ def main(argv: list[str]) -> int:
     rest = argv[1:]
     if what == "lock":
         check(sys.executable, "-m", "pip", "install", "--quiet", "pip-tools")
-        return run(sys.executable, "-m", "piptools", "compile", "--quiet", "--strip-extras",
-                   "--no-emit-index-url", "--no-emit-find-links", "--allow-unsafe",
-                   "-o", LOCK, "requirements.in", *rest)
+        return run(
+            sys.executable,
+            "-m",
+            "piptools",
+            "compile",
+            "--quiet",
+            "--strip-extras",
+            "--no-emit-index-url",
+            "--no-emit-find-links",
+            "--allow-unsafe",
+            "-o",
+            LOCK,
+            "requirements.in",
+            *rest,
+        )
     if what not in {"demo", "test", "check", "install"}:
         print(__doc__)
         return 2

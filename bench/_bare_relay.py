@@ -6,6 +6,7 @@ validation, no dedupe, no metrics; what is left is the irreducible Redis work of
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import redis
@@ -13,10 +14,8 @@ import redis
 
 def main(url: str, src: str, dst: str, batch: int = 100) -> None:
     r = redis.Redis.from_url(url)
-    try:
+    with contextlib.suppress(redis.ResponseError):
         r.xgroup_create(src, "bare", id="0", mkstream=True)
-    except redis.ResponseError:
-        pass
     while True:
         reply = r.xreadgroup("bare", "bare-1", {src: ">"}, count=batch, block=1000)
         if not reply:

@@ -56,19 +56,52 @@ def report_stage_times() -> None:
         d = decide(sig, snap, limits, venues, registry, throttled=False)  # type: ignore[arg-type]
         encode(Envelope.new(d.route, id="r"))
         for leg in d.route.legs:
-            encode(Envelope.new(Order(client_order_id=leg.client_order_id, signal_id=sid, venue=leg.venue, symbol="NQ",
-                                      side=Side.BUY, quantity=1), id=leg.client_order_id))
+            encode(
+                Envelope.new(
+                    Order(
+                        client_order_id=leg.client_order_id,
+                        signal_id=sid,
+                        venue=leg.venue,
+                        symbol="NQ",
+                        side=Side.BUY,
+                        quantity=1,
+                    ),
+                    id=leg.client_order_id,
+                )
+            )
 
     tr = Translator(registry)
-    order_fields = wire(Envelope.new(Order(client_order_id=f"{sid}.n80", signal_id=sid, venue="nt8", symbol="NQ",
-                                           side=Side.BUY, quantity=1), id=f"{sid}.n80"))
+    order_fields = wire(
+        Envelope.new(
+            Order(
+                client_order_id=f"{sid}.n80",
+                signal_id=sid,
+                venue="nt8",
+                symbol="NQ",
+                side=Side.BUY,
+                quantity=1,
+            ),
+            id=f"{sid}.n80",
+        )
+    )
     contracts = {"NQ": "NQH25"}
 
     def normalizer_order() -> None:
         encode(Envelope.new(tr.to_venue(decode(order_fields).body, contracts, 21000.0), id="o"))  # type: ignore[arg-type]
 
-    raw_fill = Fill(fill_id="f", client_order_id=f"{sid}.n80", signal_id=sid, venue="nt8", status=OrderStatus.FILLED,
-                    venue_symbol="NQ 03-25", side=Side.BUY, last_qty=1, last_price=21000.0, cum_qty=1, avg_price=21000.0)
+    raw_fill = Fill(
+        fill_id="f",
+        client_order_id=f"{sid}.n80",
+        signal_id=sid,
+        venue="nt8",
+        status=OrderStatus.FILLED,
+        venue_symbol="NQ 03-25",
+        side=Side.BUY,
+        last_qty=1,
+        last_price=21000.0,
+        cum_qty=1,
+        avg_price=21000.0,
+    )
     raw_fields = wire(Envelope.new(raw_fill, id="f"))
 
     def normalizer_fill() -> None:
@@ -82,7 +115,9 @@ def report_stage_times() -> None:
 
     usd_fill = convert(tr.fill(raw_fill), rate)
     fills_fields = wire(Envelope.new(usd_fill, id="f"))
-    state = apply_route(None, decide(decode(sig_fields).body, snap, limits, venues, registry, throttled=False).route)  # type: ignore[arg-type]
+    state = apply_route(
+        None, decide(decode(sig_fields).body, snap, limits, venues, registry, throttled=False).route
+    )  # type: ignore[arg-type]
     state_raw = msgpack.packb(state.model_dump(mode="json"))
 
     def fills() -> None:
@@ -93,10 +128,13 @@ def report_stage_times() -> None:
         encode(Envelope.new(execution(s), id="x"))
 
     print(f"\nhandler time without I/O, us per message ({N} runs each; target < 15 us):")
-    for name, fn in (("router (decode, risk, route 4 legs, encode 5)", router),
-                     ("normalizer order (decode, translate, encode)", normalizer_order),
-                     ("normalizer fill", normalizer_fill), ("fx (USD fill)", fx),
-                     ("fills (decode, state, aggregate, encode)", fills)):
+    for name, fn in (
+        ("router (decode, risk, route 4 legs, encode 5)", router),
+        ("normalizer order (decode, translate, encode)", normalizer_order),
+        ("normalizer fill", normalizer_fill),
+        ("fx (USD fill)", fx),
+        ("fills (decode, state, aggregate, encode)", fills),
+    ):
         print(f"  {name:<50} {timed(fn):8.1f}")
 
 

@@ -3,7 +3,8 @@
     python bench/hop.py [--messages 20000] [--roundtrips 2000] [--rounds 2]
 
 Prints throughput (entries/s over a backlog written before the relay starts, from the output
-entries' own Redis timestamps) and single-message round trip p50/p99 (XADD in -> blocking XREAD of the output) for both, and their ratios. Targets (issue 3):
+entries' own Redis timestamps) and single-message round trip p50/p99 (XADD in -> blocking XREAD of
+the output) for both, and their ratios. Targets (issue 3):
 throughput >= 0.8x the bare loop, round-trip p99 <= 1.3x. Figures only, never an assertion.
 """
 
@@ -32,8 +33,15 @@ def start(kind: str, url: str, ns: str, src: str, dst: str) -> subprocess.Popen[
         env = dict(os.environ)
     else:
         cmd = [sys.executable, "-m", "nexus_mesh.relay"]
-        env = {**os.environ, "NX_REDIS_URL": url, "NX_NAMESPACE": ns, "NX_RELAY_FROM": "bench:in",
-               "NX_RELAY_TO": "bench:out", "NX_LOG_LEVEL": "WARNING", "NX_CONSUMER": "bench-1"}
+        env = {
+            **os.environ,
+            "NX_REDIS_URL": url,
+            "NX_NAMESPACE": ns,
+            "NX_RELAY_FROM": "bench:in",
+            "NX_RELAY_TO": "bench:out",
+            "NX_LOG_LEVEL": "WARNING",
+            "NX_CONSUMER": "bench-1",
+        }
     return subprocess.Popen(cmd, env=env, cwd=ROOT)
 
 
@@ -102,8 +110,10 @@ def main() -> None:
     results: dict[str, dict[str, list[float]]] = {k: {"tput": [], "rtt": []} for k in ("bare", "mesh")}
     with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp)) as server:
         r = redis.Redis.from_url(server.url)
-        print(f"redis {r.info()['redis_version']} at {server.url}; {args.messages} entries, "
-              f"{args.roundtrips} round trips, {args.rounds} rounds, alternating")
+        print(
+            f"redis {r.info()['redis_version']} at {server.url}; {args.messages} entries, "
+            f"{args.roundtrips} round trips, {args.rounds} rounds, alternating"
+        )
         for rnd in range(args.rounds):
             for kind in ("bare", "mesh"):
                 ns = f"b{rnd}{kind}"
@@ -130,8 +140,10 @@ def main() -> None:
     for kind, tp, p50, p99 in rows:
         print(f"{kind:<6} {tp:>10.0f} {p50:>11.3f} {p99:>11.3f}")
     (_, btp, b50, b99), (_, mtp, m50, m99) = rows
-    print(f"ratio  throughput {mtp / btp:.2f}x (target >= 0.80)   rtt p50 {m50 / b50:.2f}x   "
-          f"rtt p99 {m99 / b99:.2f}x (target <= 1.30)")
+    print(
+        f"ratio  throughput {mtp / btp:.2f}x (target >= 0.80)   rtt p50 {m50 / b50:.2f}x   "
+        f"rtt p99 {m99 / b99:.2f}x (target <= 1.30)"
+    )
 
 
 if __name__ == "__main__":

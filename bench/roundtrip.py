@@ -48,17 +48,31 @@ def bench_config(tmp: Path) -> Path:
 
 
 def start_mesh(url: str, ns: str, cfg: Path, logs: Path) -> list[subprocess.Popen[bytes]]:
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("NX_")}, "NX_REDIS_URL": url,
-           "NX_NAMESPACE": ns, "NX_ENVIRONMENT": "single", "NX_CONFIG_DIR": str(cfg), "NX_LOG_LEVEL": "WARNING",
-           "NX_FX_SOURCE": "fixed"}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("NX_")},
+        "NX_REDIS_URL": url,
+        "NX_NAMESPACE": ns,
+        "NX_ENVIRONMENT": "single",
+        "NX_CONFIG_DIR": str(cfg),
+        "NX_LOG_LEVEL": "WARNING",
+        "NX_FX_SOURCE": "fixed",
+    }
     procs = []
     for module, extra in [(f"nexus_gateway.{s}", {}) for s in STAGES] + [
-        ("nexus_gateway.rollover", {}), ("nexus_gateway.sim_venue", {"NX_VENUE": "sim", "NX_SIM_MD_INTERVAL_S": "3600"})
+        ("nexus_gateway.rollover", {}),
+        ("nexus_gateway.sim_venue", {"NX_VENUE": "sim", "NX_SIM_MD_INTERVAL_S": "3600"}),
     ]:
         name = module.rsplit(".", 1)[-1]
         with (logs / f"{name}.log").open("wb") as log:
-            procs.append(subprocess.Popen([sys.executable, "-m", module], env={**env, **extra, "NX_CONSUMER": name},
-                                          stdout=log, stderr=subprocess.STDOUT, cwd=ROOT))
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", module],
+                    env={**env, **extra, "NX_CONSUMER": name},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=ROOT,
+                )
+            )
     return procs
 
 
@@ -97,8 +111,12 @@ def mesh_latencies(r: redis.Redis, names: Names, n: int) -> list[float]:
 
 def bare_latencies(url: str, r: redis.Redis, ns: str, n: int) -> list[float]:
     streams = [f"{ns}:{{bare{i}}}" for i in range(HOPS + 1)]
-    procs = [subprocess.Popen([sys.executable, str(ROOT / "bench" / "_bare_relay.py"), url, streams[i], streams[i + 1]])
-             for i in range(HOPS)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "_bare_relay.py"), url, streams[i], streams[i + 1]]
+        )
+        for i in range(HOPS)
+    ]
     try:
         deadline = time.monotonic() + 30
         while not all(r.exists(s) for s in streams[:-1]):
@@ -144,9 +162,11 @@ def main() -> None:
     print(f"{args.signals} signals, one at a time; {HOPS} hops; same redis-server, same run")
     print(f"{'chain':<8} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
     for name, xs in (("bare", bare), ("mesh", mesh)):
-        print(f"{name:<8} {pct(xs, 50) * 1e3:>8.3f} {pct(xs, 99) * 1e3:>8.3f} {statistics.fmean(xs) * 1e3:>8.3f}")
-    print(f"ratio    p50 {pct(mesh, 50) / pct(bare, 50):.2f}x   p99 {pct(mesh, 99) / pct(bare, 99):.2f}x (target <= 1.30)")
-    from bench_stages import report_stage_times  # noqa: PLC0415 - a sibling script
+        p50, p99, mean = pct(xs, 50) * 1e3, pct(xs, 99) * 1e3, statistics.fmean(xs) * 1e3
+        print(f"{name:<8} {p50:>8.3f} {p99:>8.3f} {mean:>8.3f}")
+    p50, p99 = pct(mesh, 50) / pct(bare, 50), pct(mesh, 99) / pct(bare, 99)
+    print(f"ratio    p50 {p50:.2f}x   p99 {p99:.2f}x (target <= 1.30)")
+    from bench_stages import report_stage_times
 
     report_stage_times()
 

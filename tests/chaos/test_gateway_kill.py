@@ -12,8 +12,8 @@ import time
 
 import pytest
 import redis
-
 from mesh import Mesh
+
 from nexus_mesh.embedded import RedisServer
 from nexus_mesh.testing import Services, read_stream, wait_for
 from nexus_protocol import Execution, Names, OrderStatus, VenueOrder
@@ -36,8 +36,14 @@ def check_exactly_once(client: redis.Redis, names: Names, sids: list[str], venue
         assert sorted(leg.venue for leg in last.legs) == sorted(venues)
         assert all(leg.venue_filled_qty > 0 for leg in last.legs)
     for venue in venues:
-        coids = [e.body.client_order_id for e in read_stream(client, names.orders(venue)) if isinstance(e.body, VenueOrder)]
-        assert len(coids) == len(set(coids)) == len(sids), f"{venue}: {len(coids)} orders for {len(sids)} signals"
+        coids = [
+            e.body.client_order_id
+            for e in read_stream(client, names.orders(venue))
+            if isinstance(e.body, VenueOrder)
+        ]
+        assert len(coids) == len(set(coids)) == len(sids), (
+            f"{venue}: {len(coids)} orders for {len(sids)} signals"
+        )
 
 
 @pytest.mark.slow
@@ -57,8 +63,11 @@ def test_sigkill_gateway_services_under_load(client: redis.Redis, names: Names, 
             kills += 1
         time.sleep(0.08)
     assert kills > 0
-    wait_for(lambda: all(mesh.executions(s) and mesh.executions(s)[-1].final for s in sids), timeout_s=60,
-             what="every signal to finish")
+    wait_for(
+        lambda: all(mesh.executions(s) and mesh.executions(s)[-1].final for s in sids),
+        timeout_s=60,
+        what="every signal to finish",
+    )
     check_exactly_once(client, names, sids, venues)
 
 
@@ -78,7 +87,10 @@ def test_redis_killed_and_restarted_from_aof_mid_flow(
     client = redis.Redis.from_url(restartable_redis.url)
     mesh.client = client
     sids += [mesh.signal("NQ", "buy" if i % 2 == 0 else "sell", 1, venues=venues) for i in range(10)]
-    wait_for(lambda: all(mesh.executions(s) and mesh.executions(s)[-1].final for s in sids), timeout_s=60,
-             what="every signal to finish after the restart")
+    wait_for(
+        lambda: all(mesh.executions(s) and mesh.executions(s)[-1].final for s in sids),
+        timeout_s=60,
+        what="every signal to finish after the restart",
+    )
     check_exactly_once(client, names, sids, venues)
     client.close()

@@ -15,8 +15,15 @@ CORE = ("router", "normalizer", "fx", "rollover", "fills")
 
 
 class Mesh:
-    def __init__(self, services: Services, client: redis.Redis, names: Names, environment: str,
-                 venues: tuple[str, ...], **env: str) -> None:
+    def __init__(
+        self,
+        services: Services,
+        client: redis.Redis,
+        names: Names,
+        environment: str,
+        venues: tuple[str, ...],
+        **env: str,
+    ) -> None:
         self.services = services
         self.client = client
         self.names = names
@@ -35,12 +42,18 @@ class Mesh:
             if svc == "rollover":
                 extra.update(rollover_env)
             self.procs[svc] = self.services.start(f"nexus_gateway.{svc}", name=svc, **self.env, **extra)
-        wait_for(lambda: self.client.hlen(self.names.contracts) > 0, timeout_s=40, what="rollover to publish contracts")
+        wait_for(
+            lambda: self.client.hlen(self.names.contracts) > 0,
+            timeout_s=40,
+            what="rollover to publish contracts",
+        )
         wait_for(self._venues_up, timeout_s=30, what="venue heartbeats")
         return self
 
     def start_venue(self, venue: str) -> ServiceProcess:
-        proc = self.services.start("nexus_gateway.sim_venue", name=f"venue-{venue}", NX_VENUE=venue, **self.env)
+        proc = self.services.start(
+            "nexus_gateway.sim_venue", name=f"venue-{venue}", NX_VENUE=venue, **self.env
+        )
         self.procs[f"venue-{venue}"] = proc
         return proc
 
@@ -57,8 +70,11 @@ class Mesh:
         return sid
 
     def executions(self, signal_id: str) -> list[Execution]:
-        return [e.body for e in read_stream(self.client, self.names.executions)
-                if isinstance(e.body, Execution) and e.body.signal_id == signal_id]
+        return [
+            e.body
+            for e in read_stream(self.client, self.names.executions)
+            if isinstance(e.body, Execution) and e.body.signal_id == signal_id
+        ]
 
     def final(self, signal_id: str, timeout_s: float = 20.0) -> Execution:
         def done() -> Execution | None:
@@ -68,5 +84,8 @@ class Mesh:
         return wait_for(done, timeout_s=timeout_s, what=f"final execution of {signal_id}")  # type: ignore[no-any-return]
 
     def events(self, kind: str | None = None, pred: Callable[[Any], bool] = lambda e: True) -> list[Any]:
-        return [e.body for e in read_stream(self.client, self.names.events)
-                if (kind is None or e.body.kind == kind) and pred(e.body)]
+        return [
+            e.body
+            for e in read_stream(self.client, self.names.events)
+            if (kind is None or e.body.kind == kind) and pred(e.body)
+        ]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import redis
 import yaml
-
 from mesh import Mesh
+
 from nexus_mesh.killswitch import KillSwitch
 from nexus_mesh.testing import REPO_ROOT, Services, wait_for
 from nexus_protocol import Names, OrderStatus
@@ -24,10 +24,17 @@ def config_with(tmp: Path, **limits: object) -> Path:
     return cfg
 
 
-def test_each_limit_refuses_with_its_reason(client: redis.Redis, names: Names, services: Services, tmp_path: Path) -> None:
-    cfg = config_with(tmp_path, max_position_per_symbol=2, max_daily_loss_usd=100, max_daily_trades=8,
-                      throttle_per_second=50, per_symbol={"NQ": {"max_position_value_usd": 2_500_000},
-                                                          "ES": {"max_position_value_usd": 100_000}})
+def test_each_limit_refuses_with_its_reason(
+    client: redis.Redis, names: Names, services: Services, tmp_path: Path
+) -> None:
+    cfg = config_with(
+        tmp_path,
+        max_position_per_symbol=2,
+        max_daily_loss_usd=100,
+        max_daily_trades=8,
+        throttle_per_second=50,
+        per_symbol={"NQ": {"max_position_value_usd": 2_500_000}, "ES": {"max_position_value_usd": 100_000}},
+    )
     mesh = Mesh(services, client, names, "single", ("sim",), NX_CONFIG_DIR=str(cfg)).start()
     mesh.set_price("sim", "NQ", 21000.0)
     wait_for(lambda: client.hget(names.state("md", "last"), "NQ"), what="NQ market price for the collar")
@@ -40,8 +47,12 @@ def test_each_limit_refuses_with_its_reason(client: redis.Redis, names: Names, s
         return ex.reason or ex.legs[0].reason or ""
 
     assert "exceeds the limit of 10" in refused(mesh.signal("NQ", "buy", 11), "max_order_qty")
-    assert "from the last market price" in refused(mesh.signal("NQ", "buy", 1, reference_price=22000.0), "price_collar")
-    assert "position value" in refused(mesh.signal("ES", "buy", 1, reference_price=6000.0), "max_position_value")
+    assert "from the last market price" in refused(
+        mesh.signal("NQ", "buy", 1, reference_price=22000.0), "price_collar"
+    )
+    assert "position value" in refused(
+        mesh.signal("ES", "buy", 1, reference_price=6000.0), "max_position_value"
+    )
 
     ks = KillSwitch(client, names)
     ks.set(True, reason="e2e test", by="test")
@@ -53,8 +64,13 @@ def test_each_limit_refuses_with_its_reason(client: redis.Redis, names: Names, s
 
     mesh.set_price("sim", "NQ", 20990.0)  # sell the 2 at 10 points lower: USD -400 realized
     assert mesh.final(mesh.signal("NQ", "sell", 2)).realized_pnl_usd == -400.0
-    wait_for(lambda: float(client.hget(names.state("router", "day", _day(client, names), "totals"), "pnl") or 0) <= -400,
-             what="the router to count the loss")
+    wait_for(
+        lambda: (
+            float(client.hget(names.state("router", "day", _day(client, names), "totals"), "pnl") or 0)
+            <= -400
+        ),
+        what="the router to count the loss",
+    )
     assert "loss limit" in refused(mesh.signal("NQ", "buy", 1), "max_daily_loss")
 
     mesh.procs["venue-sim"].sigkill()
@@ -68,24 +84,42 @@ def _day(client: redis.Redis, names: Names) -> str:
     return keys[0].split(":")[-2]
 
 
-def test_throttle_refuses_a_burst(client: redis.Redis, names: Names, services: Services, tmp_path: Path) -> None:
-    cfg = config_with(tmp_path, throttle_per_second=3, max_daily_trades=1000, max_position_per_symbol=100,
-                      max_total_position=1000, max_order_qty=100, per_symbol={})
+def test_throttle_refuses_a_burst(
+    client: redis.Redis, names: Names, services: Services, tmp_path: Path
+) -> None:
+    cfg = config_with(
+        tmp_path,
+        throttle_per_second=3,
+        max_daily_trades=1000,
+        max_position_per_symbol=100,
+        max_total_position=1000,
+        max_order_qty=100,
+        per_symbol={},
+    )
     mesh = Mesh(services, client, names, "single", ("sim",), NX_CONFIG_DIR=str(cfg)).start()
     sids = [mesh.signal("US30", "buy", 0.01) for _ in range(10)]
     finals = [mesh.final(s) for s in sids]
-    throttled = [e for e in finals if e.status is OrderStatus.REJECTED and "signals in one second" in (e.reason or "")]
+    throttled = [
+        e for e in finals if e.status is OrderStatus.REJECTED and "signals in one second" in (e.reason or "")
+    ]
     assert 1 <= len(throttled) <= 7
     assert len(mesh.events("risk_rejected", lambda e: e.data.get("check") == "throttle")) == len(throttled)
 
 
-def test_kill_switch_cancels_working_orders_at_the_venues(client: redis.Redis, names: Names, services: Services) -> None:
+def test_kill_switch_cancels_working_orders_at_the_venues(
+    client: redis.Redis, names: Names, services: Services
+) -> None:
     mesh = Mesh(services, client, names, "dev", ("nt8", "sierra")).start()
     mesh.set_price("nt8", "NQ", 21000.0)
     mesh.set_price("sierra", "NQ", 21000.0)
     sid = mesh.signal("NQ", "buy", 1, order_type="limit", limit_price=20900.0, venues=("nt8", "sierra"))
-    wait_for(lambda: any(all(leg.status is OrderStatus.ACCEPTED for leg in e.legs) and len(e.legs) == 2
-                         for e in mesh.executions(sid)), what="both limit orders working")
+    wait_for(
+        lambda: any(
+            all(leg.status is OrderStatus.ACCEPTED for leg in e.legs) and len(e.legs) == 2
+            for e in mesh.executions(sid)
+        ),
+        what="both limit orders working",
+    )
     KillSwitch(client, names).set(True, reason="operator test", by="test")
     ex = mesh.final(sid)
     assert ex.status is OrderStatus.CANCELLED

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import redis
-
 from mesh import Mesh
+
 from nexus_mesh.testing import Services, read_stream, wait_for
 from nexus_protocol import Names, OrderStatus, VenueOrder
 
@@ -16,7 +16,9 @@ def orders_at(client: redis.Redis, names: Names, venue: str) -> list[VenueOrder]
     return [e.body for e in read_stream(client, names.orders(venue)) if isinstance(e.body, VenueOrder)]
 
 
-def test_scenario_1_single_platform_signal_to_execution(client: redis.Redis, names: Names, services: Services) -> None:
+def test_scenario_1_single_platform_signal_to_execution(
+    client: redis.Redis, names: Names, services: Services
+) -> None:
     mesh = Mesh(services, client, names, "single", ("sim",)).start()
     mesh.set_price("sim", "NQ", 21000.0)
     sid = mesh.signal("NQ", "buy", 1, reference_price=21000.0)
@@ -30,9 +32,18 @@ def test_scenario_1_single_platform_signal_to_execution(client: redis.Redis, nam
     assert order.client_order_id == f"{sid}.sm0"
 
 
-def test_scenario_2_one_signal_fanned_out_to_four_venues(client: redis.Redis, names: Names, services: Services) -> None:
-    mesh = Mesh(services, client, names, "dev", ("nt8", "sierra", "quantower", "mt5-global", "mt5-brazil")).start()
-    for venue, price in (("nt8", 16250.50), ("sierra", 16250.75), ("quantower", 16250.75), ("mt5-global", 16251.00)):
+def test_scenario_2_one_signal_fanned_out_to_four_venues(
+    client: redis.Redis, names: Names, services: Services
+) -> None:
+    mesh = Mesh(
+        services, client, names, "dev", ("nt8", "sierra", "quantower", "mt5-global", "mt5-brazil")
+    ).start()
+    for venue, price in (
+        ("nt8", 16250.50),
+        ("sierra", 16250.75),
+        ("quantower", 16250.75),
+        ("mt5-global", 16251.00),
+    ):
         mesh.set_price(venue, "NQ", price)
     sid = mesh.signal("NQ", "buy", 1)
     ex = mesh.final(sid)
@@ -48,13 +59,17 @@ def test_scenario_2_one_signal_fanned_out_to_four_venues(client: redis.Redis, na
     assert ex.avg_price == pytest.approx((16250.50 + 16250.75 + 16250.75 + 16251.00) / 4)
 
 
-def test_scenario_5_win_profit_in_brl_reaches_nexus_in_usd(client: redis.Redis, names: Names, services: Services) -> None:
+def test_scenario_5_win_profit_in_brl_reaches_nexus_in_usd(
+    client: redis.Redis, names: Names, services: Services
+) -> None:
     mesh = Mesh(services, client, names, "dev", ("mt5-brazil",), NX_FX_SOURCE="wdo").start()
     mesh.set_price("mt5-brazil", "WDO", 5490.0)  # BRL per USD 1,000: USDBRL 5.49
     mesh.set_price("mt5-brazil", "WIN", 130000.0)
     wait_for(lambda: client.xlen(names.md("WDO")) > 0, what="WDO market data")
     buy = mesh.final(mesh.signal("WIN", "buy", 1))
-    assert buy.status is OrderStatus.FILLED and buy.legs[0].venue_symbol == "WINJ25"  # even months only: April on 2025-03-01
+    assert (
+        buy.status is OrderStatus.FILLED and buy.legs[0].venue_symbol == "WINJ25"
+    )  # even months only: April on 2025-03-01
     mesh.set_price("mt5-brazil", "WIN", 130100.0)
     sell = mesh.final(mesh.signal("WIN", "sell", 1))
     assert sell.status is OrderStatus.FILLED
@@ -85,12 +100,19 @@ def test_open_positions_roll_to_the_new_contract_when_configured(
 ) -> None:
     clock = tmp_path / "today"
     clock.write_text("2025-03-10")
-    mesh = Mesh(services, client, names, "dev", ("nt8",)).start(clock_file=str(clock), NX_ROLLOVER_ROLL_POSITIONS="true")
+    mesh = Mesh(services, client, names, "dev", ("nt8",)).start(
+        clock_file=str(clock), NX_ROLLOVER_ROLL_POSITIONS="true"
+    )
     assert mesh.final(mesh.signal("NQ", "buy", 2, venues=("nt8",))).status is OrderStatus.FILLED
     clock.write_text("2025-03-14")
     wait_for(lambda: len(orders_at(client, names, "nt8")) == 3, what="the close and open orders of the roll")
     close, opened = orders_at(client, names, "nt8")[1:]
-    assert (close.venue_symbol, close.side.value, close.venue_quantity, close.reduce_only) == ("NQ 03-25", "sell", 2, True)
+    assert (close.venue_symbol, close.side.value, close.venue_quantity, close.reduce_only) == (
+        "NQ 03-25",
+        "sell",
+        2,
+        True,
+    )
     assert (opened.venue_symbol, opened.side.value, opened.venue_quantity) == ("NQ 06-25", "buy", 2)
     positions_key = names.state("fills", "positions")
 

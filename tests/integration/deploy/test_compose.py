@@ -11,14 +11,16 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = shutil.which("docker-compose")
-needs_compose = pytest.mark.skipif(COMPOSE is None, reason="docker-compose is not installed (.ci/run installs it)")
+needs_compose = pytest.mark.skipif(
+    COMPOSE is None, reason="docker-compose is not installed (.ci/run installs it)"
+)
 
 
 def config(*files: Path) -> dict[str, object]:
     args = [COMPOSE or "docker-compose"]
     for f in files:
         args += ["-f", str(f)]
-    out = subprocess.run([*args, "config"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    out = subprocess.run([*args, "config"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
     return yaml.safe_load(out.stdout)  # type: ignore[no-any-return]
 

@@ -11,8 +11,17 @@ from nexus_protocol.ids import client_order_id, new_signal_id
 
 def venue_order(venue: str = "sim", qty: float = 2.0, symbol: str = "NQH25") -> VenueOrder:
     sid = new_signal_id()
-    return VenueOrder(client_order_id=client_order_id(sid, "sm"), signal_id=sid, venue=venue, symbol="NQ",
-                      side=Side.BUY, quantity=qty, venue_symbol=symbol, contract=symbol, venue_quantity=qty)
+    return VenueOrder(
+        client_order_id=client_order_id(sid, "sm"),
+        signal_id=sid,
+        venue=venue,
+        symbol="NQ",
+        side=Side.BUY,
+        quantity=qty,
+        venue_symbol=symbol,
+        contract=symbol,
+        venue_quantity=qty,
+    )
 
 
 def fills(client: redis.Redis, names: Names) -> list[Fill]:
@@ -33,6 +42,11 @@ def test_market_order_is_accepted_and_filled_once_even_when_replayed(
     assert first[-1].last_qty == 2.0
     assert first[-1].last_price == 21000.0
     xadd(client, names.orders("sim"), env)  # a replay of the same order: looked up, never sent again
-    wait_for(lambda: int(client.xpending(names.orders("sim"), "adapter-sim")["pending"]) == 0
-             and client.xinfo_groups(names.orders("sim"))[0]["entries-read"] == 2, what="replay handled")
+    wait_for(
+        lambda: (
+            int(client.xpending(names.orders("sim"), "adapter-sim")["pending"]) == 0
+            and client.xinfo_groups(names.orders("sim"))[0]["entries-read"] == 2
+        ),
+        what="replay handled",
+    )
     assert fills(client, names) == first

@@ -35,7 +35,9 @@ def pending(client: redis.Redis, names: Names, group: str = "relay") -> int:
         return -1
 
 
-def test_sigkill_between_publish_and_ack_outputs_each_once(client: redis.Redis, names: Names, services: Services) -> None:
+def test_sigkill_between_publish_and_ack_outputs_each_once(
+    client: redis.Redis, names: Names, services: Services
+) -> None:
     expected = feed(client, names, 50)
     first = services.start("nexus_mesh.relay", NX_FAULT_KILL_AT="after_publish", NX_BATCH_SIZE="20")
     first.proc.wait(20)  # type: ignore[union-attr]
@@ -43,12 +45,18 @@ def test_sigkill_between_publish_and_ack_outputs_each_once(client: redis.Redis, 
     assert pending(client, names) > 0  # published, never acknowledged
     published_before_restart = len(relay_ids(client, names))
     assert published_before_restart > 0
-    services.start("nexus_mesh.relay", NX_BATCH_SIZE="20", NX_CONSUMER=first.name)  # same consumer: own pending first
-    wait_for(lambda: len(relay_ids(client, names)) >= 50 and pending(client, names) == 0, what="relay to finish")
+    services.start(
+        "nexus_mesh.relay", NX_BATCH_SIZE="20", NX_CONSUMER=first.name
+    )  # same consumer: own pending first
+    wait_for(
+        lambda: len(relay_ids(client, names)) >= 50 and pending(client, names) == 0, what="relay to finish"
+    )
     assert relay_ids(client, names) == expected
 
 
-def test_killed_consumer_pending_taken_over_after_idle(client: redis.Redis, names: Names, services: Services) -> None:
+def test_killed_consumer_pending_taken_over_after_idle(
+    client: redis.Redis, names: Names, services: Services
+) -> None:
     expected = feed(client, names, 30)
     dead = services.start("nexus_mesh.relay", NX_FAULT_KILL_AT="after_read", NX_BATCH_SIZE="10")
     dead.proc.wait(20)  # type: ignore[union-attr]
@@ -59,11 +67,19 @@ def test_killed_consumer_pending_taken_over_after_idle(client: redis.Redis, name
     assert "claimed 10 idle entries" in other.log()
 
 
-def test_garbage_entry_dead_lettered_processor_goes_on(client: redis.Redis, names: Names, services: Services) -> None:
+def test_garbage_entry_dead_lettered_processor_goes_on(
+    client: redis.Redis, names: Names, services: Services
+) -> None:
     services.start("nexus_mesh.relay")
     xadd(client, names.stream("relay:in"), ev(0))
-    client.xadd(names.stream("relay:in"), {"type": "event", "v": "1", "id": "bad", "trace": "x", "ts": "1", "data": b"\xc1garbage"})
-    client.xadd(names.stream("relay:in"), {"type": "martian", "v": "1", "id": "m2", "trace": "x", "ts": "1", "data": b"\x80"})
+    client.xadd(
+        names.stream("relay:in"),
+        {"type": "event", "v": "1", "id": "bad", "trace": "x", "ts": "1", "data": b"\xc1garbage"},
+    )
+    client.xadd(
+        names.stream("relay:in"),
+        {"type": "martian", "v": "1", "id": "m2", "trace": "x", "ts": "1", "data": b"\x80"},
+    )
     client.xadd(names.stream("relay:in"), {"hello": "world"})
     xadd(client, names.stream("relay:in"), ev(4))
     wait_for(lambda: len(relay_ids(client, names)) == 2 and client.xlen(names.dlq) == 3, what="dead letters")
@@ -109,18 +125,27 @@ def test_redis_restarted_from_aof_mid_stream_nothing_lost(
     restartable_redis.start()
     client = redis.Redis.from_url(restartable_redis.url)
     sent += feed(client, names, 100, prefix="b")
-    wait_for(lambda: len(relay_ids(client, names)) >= 200 and pending(client, names) == 0, timeout_s=30, what="catch-up")
+    wait_for(
+        lambda: len(relay_ids(client, names)) >= 200 and pending(client, names) == 0,
+        timeout_s=30,
+        what="catch-up",
+    )
     got = relay_ids(client, names)
     assert sorted(got) == sorted(sent)
     assert len(got) == len(set(got))
     client.close()
 
 
-def test_header_fields_are_plain_text_in_redis_cli(redis_server: RedisServer, client: redis.Redis, names: Names) -> None:
+def test_header_fields_are_plain_text_in_redis_cli(
+    redis_server: RedisServer, client: redis.Redis, names: Names
+) -> None:
     xadd(client, names.stream("relay:in"), ev(7))
     out = subprocess.run(
         ["redis-cli", "-p", str(redis_server.port), "XRANGE", names.stream("relay:in"), "-", "+"],
-        capture_output=True, text=True, check=True, errors="replace",
+        capture_output=True,
+        text=True,
+        check=True,
+        errors="replace",
     ).stdout.splitlines()
     assert out[out.index("type") + 1] == "event"
     assert out[out.index("v") + 1] == "1"
@@ -130,13 +155,17 @@ def test_header_fields_are_plain_text_in_redis_cli(redis_server: RedisServer, cl
     assert "data" in out
 
 
-def test_nogroup_recreates_group_and_raises_critical_event(client: redis.Redis, names: Names, services: Services) -> None:
+def test_nogroup_recreates_group_and_raises_critical_event(
+    client: redis.Redis, names: Names, services: Services
+) -> None:
     services.start("nexus_mesh.relay")
     feed(client, names, 3)
     wait_for(lambda: len(relay_ids(client, names)) == 3, what="first entries")
     client.delete(names.stream("relay:in"))  # the stream (and its group) vanish, as after FLUSH
-    wait_for(lambda: any(e.body.kind == "group_recreated" for e in read_stream(client, names.events)),  # type: ignore[attr-defined]
-             what="group_recreated event")
+    wait_for(
+        lambda: any(e.body.kind == "group_recreated" for e in read_stream(client, names.events)),  # type: ignore[attr-defined]
+        what="group_recreated event",
+    )
     feed(client, names, 2, prefix="z")
     wait_for(lambda: len(relay_ids(client, names)) == 5, what="relay after recreation")
 
@@ -149,7 +178,9 @@ def test_sigterm_finishes_and_exits_zero(client: redis.Redis, names: Names, serv
     assert client.exists(names.health("relay", proc.name)) == 0
 
 
-@pytest.mark.parametrize("bad", [{"NX_BATCH_SIZE": "0"}, {"NX_NAMESPACE": "Bad Name"}, {"NX_REDIS_URL": "http://user:pw@x"}])
+@pytest.mark.parametrize(
+    "bad", [{"NX_BATCH_SIZE": "0"}, {"NX_NAMESPACE": "Bad Name"}, {"NX_REDIS_URL": "http://user:pw@x"}]
+)
 def test_bad_setting_fails_at_start_naming_the_field(services: Services, bad: dict[str, str]) -> None:
     proc = services.start("nexus_mesh.relay", **bad)
     assert proc.proc.wait(20) == 2  # type: ignore[union-attr]

@@ -15,16 +15,38 @@ SID = "01JD3ZK6Q9X8V7W5T4S3R2P1N0"
 
 def route(*venues: str, refused: tuple[str, ...] = (), ref: float | None = None) -> Route:
     legs = [RouteLeg(venue=v, client_order_id=f"{SID}.{v[:2]}0", status=OrderStatus.PENDING) for v in venues]
-    legs += [RouteLeg(venue=v, client_order_id=f"{SID}.{v[:2]}0", status=OrderStatus.REJECTED, reason="limit")
-             for v in refused]
+    legs += [
+        RouteLeg(venue=v, client_order_id=f"{SID}.{v[:2]}0", status=OrderStatus.REJECTED, reason="limit")
+        for v in refused
+    ]
     return Route(signal_id=SID, symbol="NQ", side=Side.BUY, quantity=1, reference_price=ref, legs=tuple(legs))
 
 
-def fill(venue: str, qty: float, price: float, status: OrderStatus = OrderStatus.FILLED, n: int = 1,
-         factor: float = 1.0, ref: float | None = None) -> Fill:
-    return Fill(fill_id=f"{SID}.{venue[:2]}0:x:{n}", client_order_id=f"{SID}.{venue[:2]}0", signal_id=SID, venue=venue,
-                status=status, venue_symbol="NQH25", side=Side.BUY, last_qty=qty, last_price=price, symbol="NQ",
-                qty_factor=factor, point_value=20.0 / factor, venue_reference_price=ref, usd_rate=1.0)
+def fill(
+    venue: str,
+    qty: float,
+    price: float,
+    status: OrderStatus = OrderStatus.FILLED,
+    n: int = 1,
+    factor: float = 1.0,
+    ref: float | None = None,
+) -> Fill:
+    return Fill(
+        fill_id=f"{SID}.{venue[:2]}0:x:{n}",
+        client_order_id=f"{SID}.{venue[:2]}0",
+        signal_id=SID,
+        venue=venue,
+        status=status,
+        venue_symbol="NQH25",
+        side=Side.BUY,
+        last_qty=qty,
+        last_price=price,
+        symbol="NQ",
+        qty_factor=factor,
+        point_value=20.0 / factor,
+        venue_reference_price=ref,
+        usd_rate=1.0,
+    )
 
 
 def test_execution_is_final_when_every_leg_is_terminal_and_averages_by_exposure() -> None:
@@ -65,7 +87,9 @@ def test_combined_price_is_reference_plus_weighted_slippage_across_instruments()
 
 
 def test_all_legs_refused_is_a_final_rejection() -> None:
-    s = apply_route(None, Route(signal_id=SID, symbol="NQ", side=Side.BUY, quantity=1, reason="kill switch is on"))
+    s = apply_route(
+        None, Route(signal_id=SID, symbol="NQ", side=Side.BUY, quantity=1, reason="kill switch is on")
+    )
     ex = execution(s)
     assert ex.final and ex.status is OrderStatus.REJECTED and ex.reason == "kill switch is on"
 

@@ -69,8 +69,9 @@ def test_throttle_refuses() -> None:
 
 
 def test_leg_level_limits_refuse_one_venue_and_let_the_others_go() -> None:
-    state = snap(exposure={"nt8|NQ": 5.0, "sierra|NQ": 0.0},
-                 venue_connected={v: v != "quantower" for v in VENUES})
+    state = snap(
+        exposure={"nt8|NQ": 5.0, "sierra|NQ": 0.0}, venue_connected={v: v != "quantower" for v in VENUES}
+    )
     refused = checks(sig(), state)
     assert refused == {"nt8": "max_position_per_symbol", "quantower": "venue_connected"}
 
@@ -97,7 +98,9 @@ def test_a_redelivered_signal_does_not_count_its_own_exposure_twice() -> None:
 
 def test_data_only_venue_is_refused_with_its_reason() -> None:
     venues = load_venues(CONFIG, "staging")
-    d = decide(sig(), snap(venue_connected={v: True for v in venues}), LIMITS, venues, REGISTRY, throttled=False)
+    d = decide(
+        sig(), snap(venue_connected={v: True for v in venues}), LIMITS, venues, REGISTRY, throttled=False
+    )
     bookmap = next(leg for leg in d.route.legs if leg.venue == "bookmap")
     assert bookmap.status is OrderStatus.REJECTED
     assert "market data only" in (bookmap.reason or "")

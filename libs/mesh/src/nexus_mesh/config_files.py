@@ -24,18 +24,23 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
 
 
+def validate(raw: Any, model: type[T], source: Path | str, *, prefix: tuple[str, ...] = ()) -> T:
+    """`raw` as `model`, or a ConfigError naming the source, the field path, the problem and the value."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in prefix + tuple(first["loc"]))
+        raise ConfigError(f"{source}: {where}: {first['msg']} (got {first.get('input')!r})") from None
+
+
 def load_model(path: Path, model: type[T], *, section: str | None = None) -> T:
     raw = read_yaml(path)
     if section is not None:
         raw = (raw or {}).get(section)
         if raw is None:
             raise ConfigError(f"{path}: missing section {section!r}")
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in ((section,) if section else ()) + tuple(first["loc"]))
-        raise ConfigError(f"{path}: {where}: {first['msg']} (got {first.get('input')!r})") from None
+    return validate(raw, model, path, prefix=(section,) if section else ())
 
 
 def load_symbols(config_dir: Path) -> SymbolRegistry:

@@ -7,7 +7,9 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 
-def connect(url: str, *, client_name: str | None = None, retries: int = 0, socket_timeout_s: float = 30.0) -> redis.Redis:
+def connect(
+    url: str, *, client_name: str | None = None, retries: int = 0, socket_timeout_s: float = 30.0
+) -> redis.Redis:
     """A client for `url` (redis://, rediss://, unix://).
 
     No silent retries by default: a stream consumer must *know* a call failed, because a lost

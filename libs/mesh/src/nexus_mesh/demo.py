@@ -25,8 +25,10 @@ def run(root: Path, signals: int = 4, environment: str = "dev") -> int:
         sup = Supervisor(root=root, environment=environment, data_dir=Path(tmp), namespace="demo")
         t0 = time.monotonic()
         services = sup.start()
-        console.print(f"[bold]NEXUS mesh demo[/]: embedded Redis {sup.redis_url}, environment {environment}, "
-                      f"{len(services)} services: {', '.join(s.name for s in services)}")
+        console.print(
+            f"[bold]NEXUS mesh demo[/]: embedded Redis {sup.redis_url}, environment {environment}, "
+            f"{len(services)} services: {', '.join(s.name for s in services)}"
+        )
         try:
             failed = sup.wait_ready()
             if failed:
@@ -46,20 +48,45 @@ def _drive(client: redis.Redis, names: Names, count: int) -> int:
     for i in range(count):
         symbol, side, qty = DEMO_SIGNALS[i % len(DEMO_SIGNALS)]
         sid = new_signal_id()
-        pub.publish([Output(names.signals, Envelope.new(Signal(signal_id=sid, symbol=symbol, side=side, quantity=qty,
-                                                               confidence=0.9, strategy="demo"), id=sid))])
+        pub.publish(
+            [
+                Output(
+                    names.signals,
+                    Envelope.new(
+                        Signal(
+                            signal_id=sid,
+                            symbol=symbol,
+                            side=side,
+                            quantity=qty,
+                            confidence=0.9,
+                            strategy="demo",
+                        ),
+                        id=sid,
+                    ),
+                )
+            ]
+        )
         sent[sid] = time.perf_counter()
         console.print(f"signal {sid}: {side.value} {qty:g} {symbol}")
     finals = _collect(client, names, set(sent))
     for sid, (ex, at) in finals.items():
         avg = f"{ex.avg_price:.2f}" if ex.avg_price else "-"
-        console.print(f"\n[bold]{ex.side.value} {ex.quantity:g} {ex.symbol}[/] -> [bold]{ex.status.value}[/], "
-                      f"{ex.filled_quantity:g} filled over {len(ex.legs)} venues, avg {avg}, "
-                      f"P&L USD {ex.realized_pnl_usd:.2f}, {(at - sent[sid]) * 1000:.1f} ms  [dim]{sid}[/]")
+        console.print(
+            f"\n[bold]{ex.side.value} {ex.quantity:g} {ex.symbol}[/] -> [bold]{ex.status.value}[/], "
+            f"{ex.filled_quantity:g} filled over {len(ex.legs)} venues, avg {avg}, "
+            f"P&L USD {ex.realized_pnl_usd:.2f}, {(at - sent[sid]) * 1000:.1f} ms  [dim]{sid}[/]"
+        )
         table = Table(box=None, show_header=False, pad_edge=False)
         for leg in ex.legs:
-            table.add_row("   ", leg.venue, leg.venue_symbol or "", f"{leg.venue_filled_qty:g}",
-                          f"@ {leg.avg_price:.2f}" if leg.avg_price else "", leg.status.value, leg.reason or "")
+            table.add_row(
+                "   ",
+                leg.venue,
+                leg.venue_symbol or "",
+                f"{leg.venue_filled_qty:g}",
+                f"@ {leg.avg_price:.2f}" if leg.avg_price else "",
+                leg.status.value,
+                leg.reason or "",
+            )
         console.print(table)
     missing = set(sent) - set(finals)
     if missing:
@@ -74,7 +101,9 @@ def _wait_contracts(client: redis.Redis, names: Names, timeout_s: float = 20.0) 
         time.sleep(0.05)
 
 
-def _collect(client: redis.Redis, names: Names, wanted: set[str], timeout_s: float = 20.0) -> dict[str, tuple[Execution, float]]:
+def _collect(
+    client: redis.Redis, names: Names, wanted: set[str], timeout_s: float = 20.0
+) -> dict[str, tuple[Execution, float]]:
     finals: dict[str, tuple[Execution, float]] = {}
     cursor = "0-0"
     deadline = time.monotonic() + timeout_s

@@ -87,14 +87,32 @@ class RedisServer:
     def start(self, timeout_s: float = 10.0) -> RedisServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
-            self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir.resolve()),
-            "--appendonly", "yes", "--appendfsync", self.appendfsync, "--save", "",
-            "--logfile", "redis.log", "--daemonize", "no", "--protected-mode", "no",
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.data_dir.resolve()),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            self.appendfsync,
+            "--save",
+            "",
+            "--logfile",
+            "redis.log",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "no",
             *self.extra_args,
         ]
         self.process = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent if self.die_with_parent else None,
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if self.die_with_parent else None,  # noqa: PLW1509 - prctl only
             start_new_session=not self.die_with_parent,
         )
         deadline = time.monotonic() + timeout_s
@@ -108,7 +126,9 @@ class RedisServer:
                     pass  # replaying the AOF
                 except redis.ConnectionError:
                     if self.process.poll() is not None:
-                        raise ConfigError(f"redis-server exited with {self.process.returncode}; see {self.data_dir}/redis.log") from None
+                        code = self.process.returncode
+                        log_file = self.data_dir / "redis.log"
+                        raise ConfigError(f"redis-server exited with {code}; see {log_file}") from None
                 if time.monotonic() > deadline:
                     raise ConfigError(f"redis-server on port {self.port} did not answer within {timeout_s}s")
                 time.sleep(0.02)

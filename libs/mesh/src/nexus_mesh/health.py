@@ -30,11 +30,24 @@ class HeartbeatWriter:
     def due(self) -> bool:
         return time.monotonic() >= self._next
 
-    def beat(self, *, processed: int = 0, dead_lettered: int = 0, venue: str | None = None,
-             venue_connected: bool | None = None, detail: dict[str, Any] | None = None) -> None:
+    def beat(
+        self,
+        *,
+        processed: int = 0,
+        dead_lettered: int = 0,
+        venue: str | None = None,
+        venue_connected: bool | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
         hb = Heartbeat(
-            service=self.service, instance=self.instance, started_ns=self.started_ns, processed=processed,
-            dead_lettered=dead_lettered, venue=venue, venue_connected=venue_connected, detail=detail or {},
+            service=self.service,
+            instance=self.instance,
+            started_ns=self.started_ns,
+            processed=processed,
+            dead_lettered=dead_lettered,
+            venue=venue,
+            venue_connected=venue_connected,
+            detail=detail or {},
         )
         self._client.set(self.key, pack(hb), px=self.ttl_ms)
         self._next = time.monotonic() + self.ttl_ms / 3000

@@ -33,14 +33,21 @@ class KillSwitch:
         st = self.state()
         return st is not None and st.on
 
-    def set(self, on: bool, *, reason: str, by: str, flatten: bool = False, dedupe_ttl_ms: int = 8 * 86_400_000) -> KillSwitchState:
-        state = KillSwitchState(on=on, activation=new_signal_id(), reason=reason, by=by, flatten=flatten,
-                                ts_ns=time.time_ns())
+    def set(
+        self, on: bool, *, reason: str, by: str, flatten: bool = False, dedupe_ttl_ms: int = 8 * 86_400_000
+    ) -> KillSwitchState:
+        state = KillSwitchState(
+            on=on, activation=new_signal_id(), reason=reason, by=by, flatten=flatten, ts_ns=time.time_ns()
+        )
         self._client.set(self._names.killswitch, pack(state))
         verb = "ON" if on else "off"
-        event = Event(kind="killswitch", severity=Severity.CRITICAL if on else Severity.WARNING, source=by,
-                      message=f"kill switch {verb}: {reason}", data={"on": on, "flatten": flatten,
-                                                                      "activation": state.activation})
+        event = Event(
+            kind="killswitch",
+            severity=Severity.CRITICAL if on else Severity.WARNING,
+            source=by,
+            message=f"kill switch {verb}: {reason}",
+            data={"on": on, "flatten": flatten, "activation": state.activation},
+        )
         Publisher(self._client, dedupe_ttl_ms=dedupe_ttl_ms).publish(
             [Output(self._names.events, Envelope.new(event, id=f"killswitch:{state.activation}"))]
         )

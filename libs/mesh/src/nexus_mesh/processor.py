@@ -85,7 +85,9 @@ class StreamProcessor:
         self.client = client
         self.inputs = {i.stream: i for i in inputs}
         self.publisher = Publisher(client, dedupe_ttl_ms=settings.dedupe_ttl_ms)
-        self.heartbeat = HeartbeatWriter(client, self.names, settings.service, self.consumer, settings.heartbeat_ttl_ms)
+        self.heartbeat = HeartbeatWriter(
+            client, self.names, settings.service, self.consumer, settings.heartbeat_ttl_ms
+        )
         self.heartbeat_detail = heartbeat_detail
         self.on_group_lost = on_group_lost
         self._tick = tick
@@ -112,7 +114,9 @@ class StreamProcessor:
 
     def __repr__(self) -> str:
         c = self._counters
-        return f"<StreamProcessor {self.group}/{self.consumer} processed={c.processed} dead={c.dead_lettered}>"
+        return (
+            f"<StreamProcessor {self.group}/{self.consumer} processed={c.processed} dead={c.dead_lettered}>"
+        )
 
     def setup(self) -> None:
         for inp in self.inputs.values():
@@ -245,21 +249,32 @@ class StreamProcessor:
             cursor = "0-0"
             while not self._stopping:
                 res = self.client.xautoclaim(
-                    stream, self.group, self.consumer, self.settings.claim_idle_ms, cursor, count=self.settings.batch_size
+                    stream,
+                    self.group,
+                    self.consumer,
+                    self.settings.claim_idle_ms,
+                    cursor,
+                    count=self.settings.batch_size,
                 )
                 cursor, entries = _s(res[0]), res[1]
                 for lost in res[2] if len(res) > 2 else ():
-                    log.error("pending entry %s on %s was trimmed or deleted: its payload is lost", _s(lost), stream)
+                    log.error(
+                        "pending entry %s on %s was trimmed or deleted: its payload is lost", _s(lost), stream
+                    )
                 if entries:
                     log.warning("claimed %d idle entries on %s", len(entries), stream)
-                    handled += self._process([(stream, entries)], deliveries=self._deliveries(stream, entries))
+                    handled += self._process(
+                        [(stream, entries)], deliveries=self._deliveries(stream, entries)
+                    )
                 if cursor == "0-0":
                     break
         return handled
 
     def _deliveries(self, stream: str, items: list[Any]) -> dict[str, int]:
         first, last = items[0][0], items[-1][0]
-        rows = self.client.xpending_range(stream, self.group, first, last, len(items), consumername=self.consumer)
+        rows = self.client.xpending_range(
+            stream, self.group, first, last, len(items), consumername=self.consumer
+        )
         return {_s(p["message_id"]): int(p["times_delivered"]) for p in rows}
 
     # ---- handling --------------------------------------------------------------------------------
@@ -290,15 +305,23 @@ class StreamProcessor:
         self._counters.processed += handled
         return handled
 
-    def _handle_entry(self, out: list[Output], inp: Input, entry_id: str, fields: Any, deliveries: int) -> bool:
+    def _handle_entry(
+        self, out: list[Output], inp: Input, entry_id: str, fields: Any, deliveries: int
+    ) -> bool:
         """Queue the entry's outputs (or its dead letter); True when it may be acknowledged."""
         if fields is None:  # trimmed or deleted while pending (Redis 6.2 returns it as nil)
             log.error("entry %s on %s was deleted while pending: its payload is lost", entry_id, inp.stream)
             return True
         limit = self.settings.max_deliveries
         if deliveries > limit:
-            self._dead_letter(out, inp.stream, entry_id, fields, deliveries,
-                              f"delivered {deliveries} times (limit {limit}) without being acknowledged")
+            self._dead_letter(
+                out,
+                inp.stream,
+                entry_id,
+                fields,
+                deliveries,
+                f"delivered {deliveries} times (limit {limit}) without being acknowledged",
+            )
             return True
         started = time.perf_counter()
         try:
@@ -312,8 +335,14 @@ class StreamProcessor:
             metrics.HANDLER_FAILURES.labels(self._label, inp.stream).inc()
             failures = self._counters.failures[entry_id] = self._counters.failures.get(entry_id, 0) + 1
             if deliveries >= limit:
-                self._dead_letter(out, inp.stream, entry_id, fields, deliveries,
-                                  f"handler failed on delivery {deliveries} of {limit}: {type(exc).__name__}: {exc}")
+                self._dead_letter(
+                    out,
+                    inp.stream,
+                    entry_id,
+                    fields,
+                    deliveries,
+                    f"handler failed on delivery {deliveries} of {limit}: {type(exc).__name__}: {exc}",
+                )
                 return True
             log.warning("handler failed on %s %s (delivery %d): %r", inp.stream, entry_id, deliveries, exc)
             delay = min(0.05 * 2**failures, 5.0)
@@ -334,19 +363,35 @@ class StreamProcessor:
             log.critical("fault injection: SIGKILL %s", point)
             os.kill(os.getpid(), signal.SIGKILL)
 
-    def _dead_letter(self, out: list[Output], stream: str, entry_id: str, fields: Any, deliveries: int, reason: str) -> None:
+    def _dead_letter(
+        self, out: list[Output], stream: str, entry_id: str, fields: Any, deliveries: int, reason: str
+    ) -> None:
         log.error("dead-lettering %s %s: %s", stream, entry_id, reason)
         raw = {(_s(k)): (v if isinstance(v, bytes) else str(v).encode()) for k, v in fields.items()}
-        body = DeadLetter(reason=reason, stream=stream, entry_id=entry_id, group=self.group,
-                          consumer=self.consumer, deliveries=deliveries, fields=raw)
+        body = DeadLetter(
+            reason=reason,
+            stream=stream,
+            entry_id=entry_id,
+            group=self.group,
+            consumer=self.consumer,
+            deliveries=deliveries,
+            fields=raw,
+        )
         dl_id = f"{stream}/{entry_id}/{self.group}"
         out.append(Output(self.names.dlq, Envelope.new(body, id=dl_id)))
         metrics.DEAD_LETTERED.labels(self._label, stream).inc()
         self._counters.dead_lettered += 1
 
     def _context(self, stream: str | None, entry_id: str | None, deliveries: int) -> Context:
-        return Context(names=self.names, client=self.client, settings=self.settings, service=self.settings.service,
-                       stream=stream, entry_id=entry_id, deliveries=deliveries)
+        return Context(
+            names=self.names,
+            client=self.client,
+            settings=self.settings,
+            service=self.settings.service,
+            stream=stream,
+            entry_id=entry_id,
+            deliveries=deliveries,
+        )
 
     # ---- upkeep ----------------------------------------------------------------------------------
 
@@ -354,20 +399,30 @@ class StreamProcessor:
         for inp in self.inputs.values():
             if ensure_group(self.client, inp.stream, self.group, inp.start_id):
                 metrics.GROUPS_RECREATED.labels(self._label, inp.stream).inc()
-                log.critical("group %s on %s was lost and recreated: entries may be lost", self.group, inp.stream)
+                log.critical(
+                    "group %s on %s was lost and recreated: entries may be lost", self.group, inp.stream
+                )
                 ctx = self._context(inp.stream, None, 0)
-                self.publisher.publish([ctx.event(
-                    "group_recreated", f"consumer group {self.group} on {inp.stream} vanished and was recreated; "
-                    "pending and unread entries may be lost: reconcile every venue",
-                    severity=Severity.CRITICAL, event_id=f"group_recreated:{inp.stream}:{self.group}:{time.time_ns()}",
-                )])
+                self.publisher.publish(
+                    [
+                        ctx.event(
+                            "group_recreated",
+                            f"consumer group {self.group} on {inp.stream} vanished and was recreated; "
+                            "pending and unread entries may be lost: reconcile every venue",
+                            severity=Severity.CRITICAL,
+                            event_id=f"group_recreated:{inp.stream}:{self.group}:{time.time_ns()}",
+                        )
+                    ]
+                )
                 if self.on_group_lost is not None:
                     self.on_group_lost(inp.stream)
         self._enter_pending_mode()
 
     def _beat(self) -> None:
         detail = self.heartbeat_detail() if self.heartbeat_detail else {}
-        self.heartbeat.beat(processed=self._counters.processed, dead_lettered=self._counters.dead_lettered, detail=detail)
+        self.heartbeat.beat(
+            processed=self._counters.processed, dead_lettered=self._counters.dead_lettered, detail=detail
+        )
         for stream in self.inputs:
             try:
                 for g in self.client.xinfo_groups(stream):

@@ -34,7 +34,9 @@ def build(settings: RelaySettings, client: redis.Redis) -> StreamProcessor:
             raise RuntimeError(f"injected failure for {env.id}")
         yield Output(target, env.derive(env.body, id=f"{env.id}>relay"))
 
-    return StreamProcessor(settings, [Input(settings.names.stream(settings.relay_from), relay)], client=client)
+    return StreamProcessor(
+        settings, [Input(settings.names.stream(settings.relay_from), relay)], client=client
+    )
 
 
 def main() -> int:

@@ -32,7 +32,9 @@ class Runnable(Protocol):
     def stop(self) -> None: ...
 
 
-def run_service(settings_cls: type[S], build: Callable[[S, redis.Redis], Runnable], **defaults: object) -> int:
+def run_service(
+    settings_cls: type[S], build: Callable[[S, redis.Redis], Runnable], **defaults: object
+) -> int:
     """Build the service from settings and a client, run it until stopped; returns the exit code."""
     try:
         settings = load_settings(settings_cls, **defaults)

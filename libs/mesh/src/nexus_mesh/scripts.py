@@ -26,7 +26,11 @@ class LuaScript:
 
 
 def run_pipeline(
-    client: redis.Redis, build: Callable[[Pipeline], None], scripts: Sequence[LuaScript], *, transaction: bool = False
+    client: redis.Redis,
+    build: Callable[[Pipeline], None],
+    scripts: Sequence[LuaScript],
+    *,
+    transaction: bool = False,
 ) -> list[Any]:
     """Build a pipeline with `build`, execute it; on NOSCRIPT load `scripts` and run it once more."""
     for attempt in (1, 2):

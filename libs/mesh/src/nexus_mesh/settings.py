@@ -99,6 +99,10 @@ def settings_error(exc: ValidationError) -> str:
         if not field:
             lines.append(err["msg"])
             continue
-        shown = "<redacted>" if any(w in field.lower() for w in _SECRET) or isinstance(value, dict) else repr(value)
+        shown = (
+            "<redacted>"
+            if any(w in field.lower() for w in _SECRET) or isinstance(value, dict)
+            else repr(value)
+        )
         lines.append(f"NX_{field.upper()}={shown}: {err['msg']}")
     return "invalid settings: " + "; ".join(lines)

@@ -109,14 +109,25 @@ class Supervisor:
         logs.mkdir(parents=True, exist_ok=True)
         base = {k: v for k, v in os.environ.items() if not k.startswith("NX_")}
         for svc in services:
-            env = {**base, **{k: v for k, v in svc.environment.items() if k not in LOCAL_ONLY},
-                   "NX_REDIS_URL": self.redis_url, "NX_NAMESPACE": self.namespace, "NX_CONSUMER": svc.name,
-                   "NX_ENVIRONMENT": self.environment, "NX_DATA_DIR": str(self.data_dir),
-                   "NX_CONFIG_DIR": str(self.root / "deploy" / "config"), "PYTHONUNBUFFERED": "1"}
+            env = {
+                **base,
+                **{k: v for k, v in svc.environment.items() if k not in LOCAL_ONLY},
+                "NX_REDIS_URL": self.redis_url,
+                "NX_NAMESPACE": self.namespace,
+                "NX_CONSUMER": svc.name,
+                "NX_ENVIRONMENT": self.environment,
+                "NX_DATA_DIR": str(self.data_dir),
+                "NX_CONFIG_DIR": str(self.root / "deploy" / "config"),
+                "PYTHONUNBUFFERED": "1",
+            }
             with (logs / f"{svc.name}.log").open("ab") as log:
                 self.procs[svc.name] = subprocess.Popen(
-                    [sys.executable, "-m", svc.module], env=env, stdout=log, stderr=subprocess.STDOUT,
-                    cwd=self.root, start_new_session=self.detached,
+                    [sys.executable, "-m", svc.module],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=self.root,
+                    start_new_session=self.detached,
                 )
         self._write_state()
         return services
@@ -160,10 +171,14 @@ class Supervisor:
 
     def _write_state(self) -> None:
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        state = {"environment": self.environment, "namespace": self.namespace, "redis_url": self.redis_url,
-                 "redis_pid": self.server.process.pid if self.server and self.server.process else None,
-                 "redis_dir": str(self.server.data_dir) if self.server else None,
-                 "pids": {n: p.pid for n, p in self.procs.items()}}
+        state = {
+            "environment": self.environment,
+            "namespace": self.namespace,
+            "redis_url": self.redis_url,
+            "redis_pid": self.server.process.pid if self.server and self.server.process else None,
+            "redis_dir": str(self.server.data_dir) if self.server else None,
+            "pids": {n: p.pid for n, p in self.procs.items()},
+        }
         self.state_file.write_text(json.dumps(state, indent=2))
 
 

@@ -27,7 +27,9 @@ from nexus_protocol.streams import Names
 REPO_ROOT = Path(__file__).resolve().parents[4]
 
 
-def wait_for(predicate: Callable[[], Any], timeout_s: float = 10.0, interval_s: float = 0.02, what: str = "condition") -> Any:
+def wait_for(
+    predicate: Callable[[], Any], timeout_s: float = 10.0, interval_s: float = 0.02, what: str = "condition"
+) -> Any:
     """Poll until `predicate()` is truthy; returns its value or fails the test naming `what`."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -50,7 +52,9 @@ def read_stream(client: redis.Redis, stream: str) -> list[Envelope[Message]]:
 class ServiceProcess:
     """A service started as `python -m module`, with its stderr in a log file."""
 
-    def __init__(self, name: str, module: str, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, name: str, module: str, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()
+    ) -> None:
         self.name = name
         self.module = module
         self.env = env
@@ -61,7 +65,10 @@ class ServiceProcess:
     def start(self) -> ServiceProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", self.module, *self.args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", self.module, *self.args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             cwd=REPO_ROOT,
         )
         log.close()
@@ -105,8 +112,14 @@ class Services:
 
     def env(self, **overrides: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NX_")}
-        env.update(NX_REDIS_URL=self.redis_url, NX_NAMESPACE=self.namespace, NX_DATA_DIR=str(self.tmp / "data"),
-                   NX_CONFIG_DIR=str(REPO_ROOT / "deploy" / "config"), NX_BLOCK_MS="200", PYTHONUNBUFFERED="1")
+        env.update(
+            NX_REDIS_URL=self.redis_url,
+            NX_NAMESPACE=self.namespace,
+            NX_DATA_DIR=str(self.tmp / "data"),
+            NX_CONFIG_DIR=str(REPO_ROOT / "deploy" / "config"),
+            NX_BLOCK_MS="200",
+            PYTHONUNBUFFERED="1",
+        )
         env.update(overrides)
         return env
 
@@ -172,7 +185,9 @@ def client(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def services(redis_url: str, namespace: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Services]:
+def services(
+    redis_url: str, namespace: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Services]:
     s = Services(redis_url, namespace, tmp_path)
     yield s
     s.stop_all()

@@ -341,6 +341,19 @@ class DeadLetter(Message):
 
 
 ALL_MESSAGES: tuple[type[Message], ...] = (
-    Signal, Order, VenueOrder, Cancel, Fill, Route, Execution, Tick, DepthSnapshot, DepthUpdate, Event,
-    Heartbeat, ContractRoll, DeadLetter, KillSwitchState,
+    Signal,
+    Order,
+    VenueOrder,
+    Cancel,
+    Fill,
+    Route,
+    Execution,
+    Tick,
+    DepthSnapshot,
+    DepthUpdate,
+    Event,
+    Heartbeat,
+    ContractRoll,
+    DeadLetter,
+    KillSwitchState,
 )

@@ -6,6 +6,13 @@ from nexus_mesh.adapter.reports import Reconciliation, VenueReport, rejected
 from nexus_mesh.adapter.settings import AdapterSettings
 
 __all__ = [
-    "Adapter", "AdapterSettings", "Intent", "IntentState", "IntentStore", "Reconciliation", "UnknownOutcome",
-    "VenueReport", "rejected",
+    "Adapter",
+    "AdapterSettings",
+    "Intent",
+    "IntentState",
+    "IntentStore",
+    "Reconciliation",
+    "UnknownOutcome",
+    "VenueReport",
+    "rejected",
 ]

@@ -47,7 +47,7 @@ from nexus_protocol.messages import Cancel, Event, Heartbeat, Message, Tick, Ven
 log = logging.getLogger(__name__)
 
 
-class UnknownOutcome(Exception):  # noqa: N818 - it is an outcome, not an error
+class UnknownOutcome(Exception):
     """The platform call may or may not have taken effect (timeout, dropped link)."""
 
 
@@ -110,10 +110,10 @@ class Adapter(ABC):
         """Close every position (kill switch with flatten). Platforms that can, override."""
         return []
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook
         """Release the platform link on stop."""
 
-    def poll(self) -> None:
+    def poll(self) -> None:  # noqa: B027 - optional hook
         """Periodic platform work on the adapter's loop (every NX_TICK_INTERVAL_S); optional."""
 
     # ---- what subclasses call -------------------------------------------------------------------
@@ -135,11 +135,8 @@ class Adapter(ABC):
                 self._backlog = pending + self._backlog
 
     def emit_tick(self, tick: Tick) -> None:
-        env = Envelope.new(tick, id=derived_id("t", self.venue, time.time_ns()))
-        try:
-            self.redis.xadd(self.names.md_raw(self.venue), _fields(env), maxlen=self.settings.md_maxlen, approximate=True)
-        except redis.RedisError:
-            pass  # market data is best effort; the next tick replaces it
+        """Best effort: the next tick replaces a lost one."""
+        self.emit_market_data([tick])
 
     def emit_market_data(self, messages: Sequence[Message]) -> None:
         """Publish market data of any kind (Tick, DepthSnapshot, DepthUpdate) to nx:md:raw:{venue}, in
@@ -183,7 +180,9 @@ class Adapter(ABC):
         if not isinstance(msg, VenueOrder):
             raise TypeError(f"{msg.TYPE} does not belong on an order stream")
         if msg.venue != self.venue:
-            return self._fill_outputs([rejected(msg.client_order_id, f"order for venue {msg.venue} reached {self.venue}")], msg)
+            return self._fill_outputs(
+                [rejected(msg.client_order_id, f"order for venue {msg.venue} reached {self.venue}")], msg
+            )
         coid = msg.client_order_id
         intent = self.intents.get(coid)
         if intent is not None:
@@ -200,17 +199,24 @@ class Adapter(ABC):
         if state is IntentState.REJECTED:
             return []  # the refusal was published when it happened; a replay republishes nothing new
         if not self.connected():
-            raise VenueError(f"{self.venue} not connected: cannot look up {order.client_order_id}", retryable=True)
+            raise VenueError(
+                f"{self.venue} not connected: cannot look up {order.client_order_id}", retryable=True
+            )
         found = self.lookup(order.client_order_id)
         if found is not None:
             self.intents.mark(order.client_order_id, IntentState.SENT)
             return found
         if state is IntentState.SENDING:
-            log.warning("%s: %s was recorded but never reached the platform; sending it now",
-                        self.venue, order.client_order_id)
+            log.warning(
+                "%s: %s was recorded but never reached the platform; sending it now",
+                self.venue,
+                order.client_order_id,
+            )
             return self._send(order)
         self.intents.mark(order.client_order_id, IntentState.REJECTED)
-        return [rejected(order.client_order_id, f"not found at {self.venue} after an unknown outcome; not resent")]
+        return [
+            rejected(order.client_order_id, f"not found at {self.venue} after an unknown outcome; not resent")
+        ]
 
     def _send(self, order: VenueOrder) -> list[VenueReport]:
         coid = order.client_order_id
@@ -232,15 +238,26 @@ class Adapter(ABC):
     def _on_cancel(self, msg: Cancel, ctx: Context) -> list[Output]:
         order = self.intents.order(msg.client_order_id)
         if order is None:
-            return [ctx.event("cancel_unknown_order", f"cancel for {msg.client_order_id}: never sent here",
-                              severity=Severity.WARNING, event_id=f"cancel_unknown:{msg.client_order_id}",
-                              venue=self.venue, client_order_id=msg.client_order_id)]
+            return [
+                ctx.event(
+                    "cancel_unknown_order",
+                    f"cancel for {msg.client_order_id}: never sent here",
+                    severity=Severity.WARNING,
+                    event_id=f"cancel_unknown:{msg.client_order_id}",
+                    venue=self.venue,
+                    client_order_id=msg.client_order_id,
+                )
+            ]
         return self._fill_outputs(self.cancel(msg.client_order_id), order)
 
     def _fill_outputs(self, reports: Iterable[VenueReport], order: VenueOrder | None = None) -> list[Output]:
         outs: list[Output] = []
         for rep in reports:
-            o = order if order is not None and order.client_order_id == rep.client_order_id else self.intents.order(rep.client_order_id)
+            o = (
+                order
+                if order is not None and order.client_order_id == rep.client_order_id
+                else self.intents.order(rep.client_order_id)
+            )
             if o is None:
                 outs.append(self._foreign(rep))
                 continue
@@ -251,11 +268,18 @@ class Adapter(ABC):
         return outs
 
     def _foreign(self, rep: VenueReport) -> Output:
-        body = Event(kind="foreign_order", severity=Severity.WARNING, source=f"adapter-{self.venue}",
-                     message=f"{self.venue} reported {rep.client_order_id!r}, which this gateway did not send",
-                     venue=self.venue, client_order_id=rep.client_order_id,
-                     data={"status": rep.status.value, "qty": rep.last_qty, "price": rep.last_price})
-        return Output(self.names.events, Envelope.new(body, id=derived_id("foreign", self.venue, rep.fill_id)))
+        body = Event(
+            kind="foreign_order",
+            severity=Severity.WARNING,
+            source=f"adapter-{self.venue}",
+            message=f"{self.venue} reported {rep.client_order_id!r}, which this gateway did not send",
+            venue=self.venue,
+            client_order_id=rep.client_order_id,
+            data={"status": rep.status.value, "qty": rep.last_qty, "price": rep.last_price},
+        )
+        return Output(
+            self.names.events, Envelope.new(body, id=derived_id("foreign", self.venue, rep.fill_id))
+        )
 
     # ---- periodic work --------------------------------------------------------------------------
 
@@ -292,24 +316,37 @@ class Adapter(ABC):
             self.publisher.publish(outs)  # publish before moving the marker past these fills
             outs = []
             self.intents.set_marker(rec.marker)
-        log.info("%s reconciled: %d open orders, %d reports, %d positions", self.venue,
-                 len(rec.open_orders), len(rec.reports), len(rec.positions))
+        log.info(
+            "%s reconciled: %d open orders, %d reports, %d positions",
+            self.venue,
+            len(rec.open_orders),
+            len(rec.reports),
+            len(rec.positions),
+        )
         return outs
 
     def _compare_positions(self, ctx: Context, venue_positions: dict[str, float]) -> list[Output]:
         """The gateway's view (the fills service's venue positions) against the platform's."""
-        ours = {as_str(k): float(v) for k, v in self.redis.hgetall(self.names.state("fills", "venue_positions")).items()}
+        ours = {
+            as_str(k): float(v)
+            for k, v in self.redis.hgetall(self.names.state("fills", "venue_positions")).items()
+        }
         prefix = f"{self.venue}|"
-        expected = {k[len(prefix):]: v for k, v in ours.items() if k.startswith(prefix)}
+        expected = {k[len(prefix) :]: v for k, v in ours.items() if k.startswith(prefix)}
         outs = []
         for sym in sorted(set(expected) | set(venue_positions)):
             want, have = expected.get(sym, 0.0), venue_positions.get(sym, 0.0)
             if abs(want - have) > 1e-9:
-                outs.append(ctx.event(
-                    "position_mismatch", f"{self.venue} {sym}: platform holds {have}, gateway expects {want}",
-                    severity=Severity.CRITICAL, event_id=derived_id("posdiff", self.venue, sym, time.time_ns()),
-                    venue=self.venue, data={"venue_symbol": sym, "platform": have, "gateway": want},
-                ))
+                outs.append(
+                    ctx.event(
+                        "position_mismatch",
+                        f"{self.venue} {sym}: platform holds {have}, gateway expects {want}",
+                        severity=Severity.CRITICAL,
+                        event_id=derived_id("posdiff", self.venue, sym, time.time_ns()),
+                        venue=self.venue,
+                        data={"venue_symbol": sym, "platform": have, "gateway": want},
+                    )
+                )
         return outs
 
     def _apply_killswitch(self, ctx: Context) -> list[Output]:
@@ -322,17 +359,33 @@ class Adapter(ABC):
             outs += self._fill_outputs(self.cancel(coid))
         if state.flatten and self.settings.flatten_on_killswitch:
             outs += self._fill_outputs(self.flatten())
-        outs.append(ctx.event("killswitch_applied", f"{self.venue}: working orders cancelled"
-                              + (" and positions flattened" if state.flatten and self.settings.flatten_on_killswitch else ""),
-                              severity=Severity.WARNING, event_id=derived_id("kill_applied", self.venue, state.activation),
-                              venue=self.venue))
+        outs.append(
+            ctx.event(
+                "killswitch_applied",
+                f"{self.venue}: working orders cancelled"
+                + (
+                    " and positions flattened"
+                    if state.flatten and self.settings.flatten_on_killswitch
+                    else ""
+                ),
+                severity=Severity.WARNING,
+                event_id=derived_id("kill_applied", self.venue, state.activation),
+                venue=self.venue,
+            )
+        )
         return outs
 
     def _beat_venue(self) -> None:
         up = self.connected()
         metrics.VENUE_CONNECTED.labels(self.venue).set(1 if up else 0)
-        hb = Heartbeat(service=f"adapter-{self.venue}", instance=self.settings.consumer, started_ns=0,
-                       venue=self.venue, venue_connected=up, detail=self.venue_detail())
+        hb = Heartbeat(
+            service=f"adapter-{self.venue}",
+            instance=self.settings.consumer,
+            started_ns=0,
+            venue=self.venue,
+            venue_connected=up,
+            detail=self.venue_detail(),
+        )
         self.redis.set(self.names.control("venue", self.venue), pack(hb), px=self.settings.heartbeat_ttl_ms)
 
 

@@ -72,18 +72,27 @@ class SignalState(BaseModel):
 
 def apply_route(state: SignalState | None, route: Route) -> SignalState:
     s = state or SignalState(signal_id=route.signal_id, symbol=route.symbol, side=route.side)
-    s.quantity, s.reference_price, s.route_seen, s.reason = route.quantity, route.reference_price, True, route.reason
+    s.quantity, s.reference_price, s.route_seen, s.reason = (
+        route.quantity,
+        route.reference_price,
+        True,
+        route.reason,
+    )
     for rl in route.legs:
-        leg = s.legs.setdefault(rl.client_order_id, LegState(venue=rl.venue, client_order_id=rl.client_order_id))
+        leg = s.legs.setdefault(
+            rl.client_order_id, LegState(venue=rl.venue, client_order_id=rl.client_order_id)
+        )
         leg.quantity = route.quantity
-        if rl.status is OrderStatus.REJECTED or not leg.status.terminal and leg.status is OrderStatus.PENDING:
+        if rl.status is OrderStatus.REJECTED or leg.status is OrderStatus.PENDING:
             leg.status, leg.reason = rl.status, rl.reason
     return s
 
 
 def apply_fill(state: SignalState | None, fill: Fill, realized_usd: Decimal) -> SignalState:
     s = state or SignalState(signal_id=fill.signal_id, symbol=fill.symbol or "", side=fill.side)
-    leg = s.legs.setdefault(fill.client_order_id, LegState(venue=fill.venue, client_order_id=fill.client_order_id))
+    leg = s.legs.setdefault(
+        fill.client_order_id, LegState(venue=fill.venue, client_order_id=fill.client_order_id)
+    )
     if fill.venue_symbol:
         leg.venue_symbol = fill.venue_symbol
     leg.contract = fill.contract or leg.contract
@@ -121,7 +130,11 @@ def _status(s: SignalState) -> OrderStatus:
         return OrderStatus.PARTIALLY_FILLED if filled_any else OrderStatus.CANCELLED
     if filled_any:
         return OrderStatus.PARTIALLY_FILLED
-    return OrderStatus.ACCEPTED if any(leg.status is OrderStatus.ACCEPTED for leg in legs) else OrderStatus.PENDING
+    return (
+        OrderStatus.ACCEPTED
+        if any(leg.status is OrderStatus.ACCEPTED for leg in legs)
+        else OrderStatus.PENDING
+    )
 
 
 def _leg(leg: LegState, side: Side) -> Leg:
@@ -130,11 +143,23 @@ def _leg(leg: LegState, side: Side) -> Leg:
     if avg is not None and leg.venue_reference_price is not None:
         slip = round((avg - leg.venue_reference_price) * side.sign, 10)  # positive: paid more than the quote
         slip_usd = float(usd(d(slip) * d(leg.point_value) * leg.filled, leg.usd_rate))
-    return Leg(venue=leg.venue, client_order_id=leg.client_order_id, status=leg.status, venue_symbol=leg.venue_symbol,
-               contract=leg.contract, quantity=leg.quantity, filled_quantity=leg.universal_filled,
-               venue_filled_qty=float(leg.filled), avg_price=avg, currency=leg.currency, slippage_points=slip,
-               slippage_usd=slip_usd, fees_usd=float(Decimal(leg.fees_usd)),
-               realized_pnl_usd=float(Decimal(leg.realized_pnl_usd)), reason=leg.reason)
+    return Leg(
+        venue=leg.venue,
+        client_order_id=leg.client_order_id,
+        status=leg.status,
+        venue_symbol=leg.venue_symbol,
+        contract=leg.contract,
+        quantity=leg.quantity,
+        filled_quantity=leg.universal_filled,
+        venue_filled_qty=float(leg.filled),
+        avg_price=avg,
+        currency=leg.currency,
+        slippage_points=slip,
+        slippage_usd=slip_usd,
+        fees_usd=float(Decimal(leg.fees_usd)),
+        realized_pnl_usd=float(Decimal(leg.realized_pnl_usd)),
+        reason=leg.reason,
+    )
 
 
 def execution(s: SignalState) -> Execution:
@@ -148,11 +173,23 @@ def execution(s: SignalState) -> Execution:
             avg = s.reference_price + slip * s.side.sign
         else:
             avg = sum((leg.avg_price or 0.0) * w for leg, w in weights) / total
-    reasons = [f"{leg.venue}: {leg.reason}" for leg in legs if leg.reason and leg.status is OrderStatus.REJECTED]
+    reasons = [
+        f"{leg.venue}: {leg.reason}" for leg in legs if leg.reason and leg.status is OrderStatus.REJECTED
+    ]
     return Execution(
-        signal_id=s.signal_id, symbol=s.symbol, side=s.side, quantity=s.quantity, status=_status(s), final=s.final,
-        filled_quantity=total, avg_price=avg, reference_price=s.reference_price,
-        realized_pnl_usd=float(sum((Decimal(repr(leg.realized_pnl_usd)) for leg in legs), Decimal(0)).quantize(CENT)),
+        signal_id=s.signal_id,
+        symbol=s.symbol,
+        side=s.side,
+        quantity=s.quantity,
+        status=_status(s),
+        final=s.final,
+        filled_quantity=total,
+        avg_price=avg,
+        reference_price=s.reference_price,
+        realized_pnl_usd=float(
+            sum((Decimal(repr(leg.realized_pnl_usd)) for leg in legs), Decimal(0)).quantize(CENT)
+        ),
         fees_usd=float(sum((Decimal(repr(leg.fees_usd)) for leg in legs), Decimal(0)).quantize(CENT)),
-        legs=tuple(legs), reason=s.reason or ("; ".join(reasons) if reasons else None),
+        legs=tuple(legs),
+        reason=s.reason or ("; ".join(reasons) if reasons else None),
     )

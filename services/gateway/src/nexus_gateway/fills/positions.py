@@ -49,7 +49,9 @@ class Position(BaseModel):
     def universal_quantity(self) -> float:
         return float(self.qty) / self.qty_factor
 
-    def apply(self, side: Side, qty: float, price: float, point_value: float, usd_rate: float | None) -> tuple["Position", Decimal, Decimal]:
+    def apply(
+        self, side: Side, qty: float, price: float, point_value: float, usd_rate: float | None
+    ) -> tuple[Position, Decimal, Decimal]:
         """The position after a fill, and the P&L it realized (venue currency, USD)."""
         pos, avg, signed = self.qty, Decimal(self.avg_price), d(qty) * side.sign
         px, pv = d(price), d(point_value)
@@ -67,10 +69,15 @@ class Position(BaseModel):
         else:
             new_avg = avg
         realized_usd = usd(realized, usd_rate)
-        updated = self.model_copy(update={
-            "quantity": str(new), "avg_price": str(new_avg), "realized": str(Decimal(self.realized) + realized),
-            "realized_usd": str(Decimal(self.realized_usd) + realized_usd), "point_value": point_value,
-        })
+        updated = self.model_copy(
+            update={
+                "quantity": str(new),
+                "avg_price": str(new_avg),
+                "realized": str(Decimal(self.realized) + realized),
+                "realized_usd": str(Decimal(self.realized_usd) + realized_usd),
+                "point_value": point_value,
+            }
+        )
         return updated, realized, realized_usd
 
     def unrealized(self, price: float) -> Decimal:

@@ -58,13 +58,18 @@ class FillAggregator:
             return self._on_fill(env, msg)
         raise TypeError(f"{msg.TYPE} does not belong on the fill stream")
 
-    def _publish(self, env: Envelope[Message], state: SignalState, cause: str, *,
-                 final_now: bool = False) -> list[Output]:
+    def _publish(
+        self, env: Envelope[Message], state: SignalState, cause: str, *, final_now: bool = False
+    ) -> list[Output]:
         ex = execution(state)
         if final_now:
             observe_final(ex, state.origin_ns or env.ts)
-        return [Output(self.names.executions, Envelope(id=f"{state.signal_id}:{cause}", trace=state.signal_id,
-                                                        ts=env.ts, body=ex))]
+        return [
+            Output(
+                self.names.executions,
+                Envelope(id=f"{state.signal_id}:{cause}", trace=state.signal_id, ts=env.ts, body=ex),
+            )
+        ]
 
     def _on_route(self, env: Envelope[Message], route: Route) -> list[Output]:
         state: SignalState | None = _load(self.client.hget(self.k_signals, route.signal_id), SignalState)
@@ -95,10 +100,16 @@ class FillAggregator:
             pipe.multi()
             if fill.last_qty > 0 and fill.last_price is not None and fill.symbol:
                 pos: Position = _load(raw_pos, Position) or Position(
-                    symbol=fill.symbol, venue=fill.venue, venue_symbol=fill.venue_symbol, contract=fill.contract,
-                    qty_factor=fill.qty_factor or 1.0, currency=fill.currency)
-                pos, _realized, realized_usd = pos.apply(fill.side, fill.last_qty, fill.last_price,
-                                                         fill.point_value or 1.0, fill.usd_rate)
+                    symbol=fill.symbol,
+                    venue=fill.venue,
+                    venue_symbol=fill.venue_symbol,
+                    contract=fill.contract,
+                    qty_factor=fill.qty_factor or 1.0,
+                    currency=fill.currency,
+                )
+                pos, _realized, realized_usd = pos.apply(
+                    fill.side, fill.last_qty, fill.last_price, fill.point_value or 1.0, fill.usd_rate
+                )
                 pipe.hset(self.k_positions, pos_key, _dump(pos))
                 pipe.hset(self.k_venue_positions, f"{fill.venue}|{fill.venue_symbol}", str(pos.qty))
             state = apply_fill(state, fill, realized_usd)
@@ -110,7 +121,10 @@ class FillAggregator:
         return self._publish(env, result[0], fill.fill_id, final_now=bool(final_now and final_now[0]))
 
     def positions(self) -> list[Position]:
-        return [Position.model_validate(msgpack.unpackb(v)) for v in self.client.hgetall(self.k_positions).values()]
+        return [
+            Position.model_validate(msgpack.unpackb(v))
+            for v in self.client.hgetall(self.k_positions).values()
+        ]
 
 
 def observe_final(ex: Execution, origin_ns: int) -> None:

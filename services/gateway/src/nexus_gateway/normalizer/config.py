@@ -11,4 +11,3 @@ class NormalizerSettings(MeshSettings):
     service: str = "normalizer"
     environment: str = "dev"  # which venues' market data to read (venues.yaml)
     contracts_refresh_s: float = Field(default=0.5, gt=0)  # how stale the active-contract cache may get
-

@@ -43,7 +43,9 @@ class Normalizer:
     def _refresh_contracts(self, force: bool = False) -> None:
         now = time.monotonic()
         if force or now - self._contracts_at >= self.settings.contracts_refresh_s:
-            self.contracts = {k.decode(): v.decode() for k, v in self.client.hgetall(self.names.contracts).items()}
+            self.contracts = {
+                k.decode(): v.decode() for k, v in self.client.hgetall(self.names.contracts).items()
+            }
             self._contracts_at = now
 
     def on_order(self, env: Envelope[Message], ctx: Context) -> list[Output]:
@@ -65,14 +67,30 @@ class Normalizer:
         return [Output(self.names.orders(order.venue), env.derive(venue_order, id=order.client_order_id))]
 
     def _reject(self, env: Envelope[Message], order: Order, reason: str, ctx: Context) -> list[Output]:
-        fill = Fill(fill_id=derived_id(order.client_order_id, OrderStatus.REJECTED.value),
-                    client_order_id=order.client_order_id, signal_id=order.signal_id, venue=order.venue,
-                    status=OrderStatus.REJECTED, venue_symbol="", side=order.side, reason=reason, symbol=order.symbol)
+        fill = Fill(
+            fill_id=derived_id(order.client_order_id, OrderStatus.REJECTED.value),
+            client_order_id=order.client_order_id,
+            signal_id=order.signal_id,
+            venue=order.venue,
+            status=OrderStatus.REJECTED,
+            venue_symbol="",
+            side=order.side,
+            reason=reason,
+            symbol=order.symbol,
+        )
         return [
             Output(self.names.fills_normalized, env.derive(fill, id=fill.fill_id)),
-            ctx.event("leg_rejected", f"{order.venue} {order.symbol}: {reason}", severity=Severity.WARNING,
-                      event_id=f"normalizer:{order.client_order_id}", trace=order.signal_id, symbol=order.symbol,
-                      venue=order.venue, signal_id=order.signal_id, client_order_id=order.client_order_id),
+            ctx.event(
+                "leg_rejected",
+                f"{order.venue} {order.symbol}: {reason}",
+                severity=Severity.WARNING,
+                event_id=f"normalizer:{order.client_order_id}",
+                trace=order.signal_id,
+                symbol=order.symbol,
+                venue=order.venue,
+                signal_id=order.signal_id,
+                client_order_id=order.client_order_id,
+            ),
         ]
 
     def on_fill(self, env: Envelope[Message], ctx: Context) -> list[Output]:
@@ -91,8 +109,14 @@ class Normalizer:
             self.venue_prices[(tick.venue, tick.symbol)] = price
             if same_instrument:
                 self._root_prices[norm.symbol] = price
-        return [Output(self.names.md(norm.symbol), env.derive(norm, id=env.id), maxlen=self.settings.md_maxlen,
-                       idempotent=False)]
+        return [
+            Output(
+                self.names.md(norm.symbol),
+                env.derive(norm, id=env.id),
+                maxlen=self.settings.md_maxlen,
+                idempotent=False,
+            )
+        ]
 
     def tick(self, ctx: Context) -> list[Output]:
         if self._root_prices:

@@ -1,6 +1,6 @@
 """Pure translation between universal and venue terms (no Redis): symbols, contracts, quantities.
 
-    NQ + NQH25 active -> "NQ 03-25" on nt8, "NQH25" on sierra, "NAS100" on mt5-global (x20 lots)
+NQ + NQH25 active -> "NQ 03-25" on nt8, "NQH25" on sierra, "NAS100" on mt5-global (x20 lots)
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ class Translator:
         sizing = self.registry.size(order.symbol, order.venue, order.quantity)
         min_qty = vs.min_qty or vs.lot_step
         if sizing.venue_quantity < min_qty - 1e-12:
-            raise DecodeError(f"{order.quantity:g} {order.symbol} is {order.quantity * spec.qty_factor(order.venue):g} "
-                              f"units at {order.venue}, below its minimum of {min_qty:g}")
+            raise DecodeError(
+                f"{order.quantity:g} {order.symbol} is {order.quantity * spec.qty_factor(order.venue):g} "
+                f"units at {order.venue}, below its minimum of {min_qty:g}"
+            )
         return VenueOrder(
             **order.model_dump(exclude={"contract"}),
             venue_symbol=self.registry.venue_symbol(order.symbol, order.venue, contract),
@@ -50,12 +52,14 @@ class Translator:
             root, parsed = self.registry.parse(fill.venue_symbol, fill.venue)
             contract = contract or (parsed.code if parsed else None)
         spec = self.registry.spec(root)
-        return fill.model_copy(update={
-            "symbol": root,
-            "contract": contract,
-            "qty_factor": fill.qty_factor or spec.qty_factor(fill.venue),
-            "point_value": fill.point_value or spec.venue_point_value(fill.venue),
-        })
+        return fill.model_copy(
+            update={
+                "symbol": root,
+                "contract": contract,
+                "qty_factor": fill.qty_factor or spec.qty_factor(fill.venue),
+                "point_value": fill.point_value or spec.venue_point_value(fill.venue),
+            }
+        )
 
     def tick(self, tick: Tick) -> tuple[Tick, bool]:
         """A venue tick under its root; True when the venue trades the universal instrument itself
@@ -63,8 +67,13 @@ class Translator:
         root, contract = self.registry.parse(tick.symbol, tick.venue)
         spec = self.registry.spec(root)
         same = abs(spec.venue_point_value(tick.venue) - spec.point_value) < 1e-12
-        return tick.model_copy(update={"symbol": root, "contract": contract.code if contract else None,
-                                       "currency": tick.currency or spec.venue_currency(tick.venue)}), same
+        return tick.model_copy(
+            update={
+                "symbol": root,
+                "contract": contract.code if contract else None,
+                "currency": tick.currency or spec.venue_currency(tick.venue),
+            }
+        ), same
 
     def _dated(self, root: str, venue: str) -> bool:
         try:

@@ -38,15 +38,23 @@ class Decision:
 def candidate_venues(signal: Signal, venues: Mapping[str, VenueConfig]) -> list[str]:
     """Enabled venues that list the symbol (and that the signal asked for, if it named some)."""
     wanted = set(signal.venues)
-    return [v for v, cfg in venues.items()
-            if cfg.enabled and signal.symbol in cfg.symbols and (not wanted or v in wanted)]
+    return [
+        v
+        for v, cfg in venues.items()
+        if cfg.enabled and signal.symbol in cfg.symbols and (not wanted or v in wanted)
+    ]
 
 
-def _signal_refusal(signal: Signal, snap: Snapshot, limits: Limits, throttled: bool, age_s: float) -> Refusal | None:
+def _signal_refusal(
+    signal: Signal, snap: Snapshot, limits: Limits, throttled: bool, age_s: float
+) -> Refusal | None:
     reduce = signal.reduce_only
     if age_s > limits.max_signal_age_s:
-        return Refusal("stale_signal", f"signal is {age_s:.1f} s old (limit {limits.max_signal_age_s:g} s): "
-                                       "the market has moved on since NEXUS decided")
+        return Refusal(
+            "stale_signal",
+            f"signal is {age_s:.1f} s old (limit {limits.max_signal_age_s:g} s): "
+            "the market has moved on since NEXUS decided",
+        )
     if snap.killswitch is not None and snap.killswitch.on and not reduce:
         return Refusal("kill_switch", f"kill switch is on: {snap.killswitch.reason or 'no reason given'}")
     if throttled:
@@ -55,30 +63,52 @@ def _signal_refusal(signal: Signal, snap: Snapshot, limits: Limits, throttled: b
     if signal.quantity > max_qty:
         return Refusal("max_order_qty", f"quantity {signal.quantity:g} exceeds the limit of {max_qty:g}")
     if not reduce and not snap.counted_today and snap.trades_today >= limits.max_daily_trades:
-        return Refusal("max_daily_trades", f"{snap.trades_today} trades today reach the limit of {limits.max_daily_trades}")
+        return Refusal(
+            "max_daily_trades",
+            f"{snap.trades_today} trades today reach the limit of {limits.max_daily_trades}",
+        )
     if not reduce and snap.pnl_today_usd <= -limits.max_daily_loss_usd:
-        return Refusal("max_daily_loss", f"today's P&L USD {snap.pnl_today_usd:,.2f} is at or below "
-                                         f"the loss limit of USD -{limits.max_daily_loss_usd:,.2f}")
+        return Refusal(
+            "max_daily_loss",
+            f"today's P&L USD {snap.pnl_today_usd:,.2f} is at or below "
+            f"the loss limit of USD -{limits.max_daily_loss_usd:,.2f}",
+        )
     last = snap.last_prices.get(signal.symbol)
     price = signal.limit_price if signal.order_type is OrderType.LIMIT else signal.reference_price
     if last and price:
         off_pct = abs(price - last) / last * 100
         if off_pct > limits.price_collar_pct:
-            return Refusal("price_collar", f"price {price:g} is {off_pct:.2f}% from the last market price {last:g} "
-                                           f"(collar {limits.price_collar_pct:g}%)")
+            return Refusal(
+                "price_collar",
+                f"price {price:g} is {off_pct:.2f}% from the last market price {last:g} "
+                f"(collar {limits.price_collar_pct:g}%)",
+            )
     return None
 
 
-def _leg_refusal(signal: Signal, venue: str, cfg: VenueConfig, snap: Snapshot, limits: Limits,
-                 registry: SymbolRegistry, own: float, usd_per_unit: float | None) -> Refusal | None:
+def _leg_refusal(
+    signal: Signal,
+    venue: str,
+    cfg: VenueConfig,
+    snap: Snapshot,
+    limits: Limits,
+    registry: SymbolRegistry,
+    own: float,
+    usd_per_unit: float | None,
+) -> Refusal | None:
     sym = signal.symbol
     if signal.order_type not in cfg.order_types:
         return Refusal("order_type", f"{venue} does not take {signal.order_type.value} orders", venue)
     if not cfg.can_trade:
-        return Refusal("venue_data_only", f"{venue} is connected for market data only; it cannot trade", venue)
+        return Refusal(
+            "venue_data_only", f"{venue} is connected for market data only; it cannot trade", venue
+        )
     if snap.venue_can_trade.get(venue) is False:
-        return Refusal("venue_data_only", f"{venue} is connected for market data only: "
-                                          "the platform reports that this account cannot trade", venue)
+        return Refusal(
+            "venue_data_only",
+            f"{venue} is connected for market data only: the platform reports that this account cannot trade",
+            venue,
+        )
     if limits.require_venue_connected and not snap.venue_connected.get(venue, False):
         return Refusal("venue_connected", f"{venue} is not connected (no live adapter heartbeat)", venue)
     signed = signal.quantity * signal.side.sign
@@ -88,20 +118,31 @@ def _leg_refusal(signal: Signal, venue: str, cfg: VenueConfig, snap: Snapshot, l
         return None
     max_pos = limits.for_symbol(sym, "max_position_per_symbol")
     if abs(after) > max_pos + 1e-12:
-        return Refusal("max_position_per_symbol", f"{venue} {sym} position would be {after:g} "
-                                                  f"(limit {max_pos:g}, working orders included)", venue)
-    total = sum(abs(q) for k, q in snap.exposure.items() if k.startswith(f"{venue}|") and k != f"{venue}|{sym}")
+        return Refusal(
+            "max_position_per_symbol",
+            f"{venue} {sym} position would be {after:g} (limit {max_pos:g}, working orders included)",
+            venue,
+        )
+    total = sum(
+        abs(q) for k, q in snap.exposure.items() if k.startswith(f"{venue}|") and k != f"{venue}|{sym}"
+    )
     if total + abs(after) > limits.max_total_position + 1e-12:
-        return Refusal("max_total_position", f"{venue} total position would be {total + abs(after):g} "
-                                             f"(limit {limits.max_total_position:g})", venue)
+        return Refusal(
+            "max_total_position",
+            f"{venue} total position would be {total + abs(after):g} (limit {limits.max_total_position:g})",
+            venue,
+        )
     price = signal.limit_price or signal.reference_price or snap.last_prices.get(sym)
     if price and usd_per_unit is not None:
         spec = registry.spec(sym)
         value = abs(after) * price * spec.point_value * usd_per_unit
         max_value = limits.for_symbol(sym, "max_position_value_usd")
         if value > max_value:
-            return Refusal("max_position_value", f"{venue} {sym} position value would be USD {value:,.0f} "
-                                                 f"(limit USD {max_value:,.0f})", venue)
+            return Refusal(
+                "max_position_value",
+                f"{venue} {sym} position value would be USD {value:,.0f} (limit USD {max_value:,.0f})",
+                venue,
+            )
     return None
 
 
@@ -115,10 +156,23 @@ def usd_per_unit(currency: str, snap: Snapshot, limits: Limits) -> float | None:
     return limits.usd_per_unit_fallback.get(currency)
 
 
-def decide(signal: Signal, snap: Snapshot, limits: Limits, venues: Mapping[str, VenueConfig],
-           registry: SymbolRegistry, *, throttled: bool, age_s: float = 0.0) -> Decision:
-    base = {"signal_id": signal.signal_id, "symbol": signal.symbol, "side": signal.side,
-            "quantity": signal.quantity, "reference_price": signal.reference_price}
+def decide(
+    signal: Signal,
+    snap: Snapshot,
+    limits: Limits,
+    venues: Mapping[str, VenueConfig],
+    registry: SymbolRegistry,
+    *,
+    throttled: bool,
+    age_s: float = 0.0,
+) -> Decision:
+    base = {
+        "signal_id": signal.signal_id,
+        "symbol": signal.symbol,
+        "side": signal.side,
+        "quantity": signal.quantity,
+        "reference_price": signal.reference_price,
+    }
     if signal.symbol not in registry.symbols:
         r = Refusal("unknown_symbol", f"{signal.symbol!r} is not in the symbol registry")
         return Decision(Route(**base, reason=r.reason), [r])
@@ -127,21 +181,34 @@ def decide(signal: Signal, snap: Snapshot, limits: Limits, venues: Mapping[str, 
         return Decision(Route(**base, reason=refusal.reason), [refusal])
     names = candidate_venues(signal, venues)
     if not names:
-        r = Refusal("no_venue", f"no enabled venue trades {signal.symbol}"
-                    + (f" among {', '.join(signal.venues)}" if signal.venues else ""))
+        r = Refusal(
+            "no_venue",
+            f"no enabled venue trades {signal.symbol}"
+            + (f" among {', '.join(signal.venues)}" if signal.venues else ""),
+        )
         return Decision(Route(**base, reason=r.reason), [r])
     rate = usd_per_unit(registry.spec(signal.symbol).currency, snap, limits)
     legs: list[RouteLeg] = []
     decision = Decision(Route(**base))
     for venue in names:
         coid = client_order_id(signal.signal_id, venues[venue].code)
-        refusal = _leg_refusal(signal, venue, venues[venue], snap, limits, registry, snap.own_legs.get(coid, 0.0), rate)
+        refusal = _leg_refusal(
+            signal, venue, venues[venue], snap, limits, registry, snap.own_legs.get(coid, 0.0), rate
+        )
         if refusal is not None:
             decision.refusals.append(refusal)
-            legs.append(RouteLeg(venue=venue, client_order_id=coid, status=OrderStatus.REJECTED, reason=refusal.reason))
+            legs.append(
+                RouteLeg(
+                    venue=venue, client_order_id=coid, status=OrderStatus.REJECTED, reason=refusal.reason
+                )
+            )
         else:
             legs.append(RouteLeg(venue=venue, client_order_id=coid, status=OrderStatus.PENDING))
             decision.exposure[coid] = (f"{venue}|{signal.symbol}", signal.quantity * signal.side.sign)
-    reason = None if decision.exposure else "every venue refused: " + "; ".join(r.reason for r in decision.refusals)
+    reason = (
+        None
+        if decision.exposure
+        else "every venue refused: " + "; ".join(r.reason for r in decision.refusals)
+    )
     decision.route = Route(**base, legs=tuple(legs), reason=reason)
     return decision

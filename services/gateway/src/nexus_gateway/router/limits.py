@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from nexus_mesh.config_files import read_yaml
-from nexus_protocol.errors import ConfigError
+from nexus_mesh.config_files import read_yaml, validate
 
 
 class SymbolLimits(BaseModel):
@@ -76,9 +75,4 @@ def load_limits(config_dir: Path, environment: str) -> Limits:
     raw = read_yaml(path) or {}
     merged = dict(raw.get("default") or {})
     merged.update((raw.get("environments") or {}).get(environment) or {})
-    try:
-        return Limits.model_validate(merged)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path}: {where}: {first['msg']} (got {first.get('input')!r})") from None
+    return validate(merged, Limits, path)

@@ -50,8 +50,15 @@ class Throttle:
 
 
 class Router:
-    def __init__(self, names_client: redis.Redis, settings: RouterSettings, venues: dict[str, VenueConfig],
-                 limits: Limits, registry: SymbolRegistry, now: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(
+        self,
+        names_client: redis.Redis,
+        settings: RouterSettings,
+        venues: dict[str, VenueConfig],
+        limits: Limits,
+        registry: SymbolRegistry,
+        now: Callable[[], dt.datetime] | None = None,
+    ) -> None:
         self.settings = settings
         self.names = settings.names
         self.state = RiskState(names_client, self.names)
@@ -66,7 +73,9 @@ class Router:
         if not isinstance(signal, Signal):
             raise TypeError(f"{signal.TYPE} does not belong on the signal stream")
         if not signal.signal_id:
-            signal = signal.model_copy(update={"signal_id": derived_signal_id(env.ts, f"{ctx.stream}/{ctx.entry_id}")})
+            signal = signal.model_copy(
+                update={"signal_id": derived_signal_id(env.ts, f"{ctx.stream}/{ctx.entry_id}")}
+            )
         day = self.limits.session_day(self._now())
         venues = candidate_venues(signal, self.venues)
         coids = [client_order_id(signal.signal_id, self.venues[v].code) for v in venues]
@@ -75,29 +84,63 @@ class Router:
             decision = Decision(snap.route, refusals_of(snap.route))  # a redelivery: the recorded decision
         else:
             age_s = (time.time_ns() - env.ts) / 1e9
-            decision = decide(signal, snap, self.limits, self.venues, self.registry,
-                              throttled=not self.throttle.allow(env.ts), age_s=age_s)
+            decision = decide(
+                signal,
+                snap,
+                self.limits,
+                self.venues,
+                self.registry,
+                throttled=not self.throttle.allow(env.ts),
+                age_s=age_s,
+            )
             self.state.commit(decision.route, decision.exposure, day)
         return self._outputs(env, signal, decision, ctx)
 
-    def _outputs(self, env: Envelope[Message], signal: Signal, decision: Decision, ctx: Context) -> list[Output]:
+    def _outputs(
+        self, env: Envelope[Message], signal: Signal, decision: Decision, ctx: Context
+    ) -> list[Output]:
         sid = signal.signal_id
-        outs = [Output(self.names.fills, Envelope(id=f"route:{sid}", trace=sid, ts=env.ts, body=decision.route))]
+        outs = [
+            Output(self.names.fills, Envelope(id=f"route:{sid}", trace=sid, ts=env.ts, body=decision.route))
+        ]
         for leg in decision.route.legs:
             if leg.status is OrderStatus.PENDING:
-                order = Order(client_order_id=leg.client_order_id, signal_id=sid, venue=leg.venue, symbol=signal.symbol,
-                              side=signal.side, quantity=signal.quantity, order_type=signal.order_type,
-                              limit_price=signal.limit_price, stop_price=signal.stop_price,
-                              time_in_force=signal.time_in_force, reference_price=signal.reference_price,
-                              reduce_only=signal.reduce_only, contract=signal.contract,
-                              purpose="roll" if signal.strategy == "rollover" else "signal")
-                outs.append(Output(self.names.orders_routed, Envelope(id=leg.client_order_id, trace=sid, ts=env.ts, body=order)))
+                order = Order(
+                    client_order_id=leg.client_order_id,
+                    signal_id=sid,
+                    venue=leg.venue,
+                    symbol=signal.symbol,
+                    side=signal.side,
+                    quantity=signal.quantity,
+                    order_type=signal.order_type,
+                    limit_price=signal.limit_price,
+                    stop_price=signal.stop_price,
+                    time_in_force=signal.time_in_force,
+                    reference_price=signal.reference_price,
+                    reduce_only=signal.reduce_only,
+                    contract=signal.contract,
+                    purpose="roll" if signal.strategy == "rollover" else "signal",
+                )
+                outs.append(
+                    Output(
+                        self.names.orders_routed,
+                        Envelope(id=leg.client_order_id, trace=sid, ts=env.ts, body=order),
+                    )
+                )
         for r in decision.refusals:
-            outs.append(ctx.event(
-                "risk_rejected", r.reason, severity=Severity.WARNING, trace=sid,
-                event_id=f"refused:{sid}:{r.venue or '*'}", symbol=signal.symbol, venue=r.venue,
-                signal_id=sid, data={"check": r.check},
-            ))
+            outs.append(
+                ctx.event(
+                    "risk_rejected",
+                    r.reason,
+                    severity=Severity.WARNING,
+                    trace=sid,
+                    event_id=f"refused:{sid}:{r.venue or '*'}",
+                    symbol=signal.symbol,
+                    venue=r.venue,
+                    signal_id=sid,
+                    data={"check": r.check},
+                )
+            )
         return outs
 
     def on_execution(self, env: Envelope[Message], ctx: Context) -> list[Output]:
@@ -113,7 +156,9 @@ class Router:
             else:
                 qty = max(leg.quantity, leg.filled_quantity)
             legs[leg.client_order_id] = (f"{leg.venue}|{ex.symbol}", qty * ex.side.sign)
-        self.state.apply_execution(legs, ex.signal_id, ex.realized_pnl_usd, self.limits.session_day(self._now()))
+        self.state.apply_execution(
+            legs, ex.signal_id, ex.realized_pnl_usd, self.limits.session_day(self._now())
+        )
         return []
 
     def tick(self, ctx: Context) -> list[Output]:
@@ -125,7 +170,11 @@ class Router:
 
 def refusals_of(route: Route) -> list[Refusal]:
     """The refusals a recorded route stands for (to re-emit their events idempotently)."""
-    out = [Refusal("risk", leg.reason or "refused", leg.venue) for leg in route.legs if leg.status is OrderStatus.REJECTED]
+    out = [
+        Refusal("risk", leg.reason or "refused", leg.venue)
+        for leg in route.legs
+        if leg.status is OrderStatus.REJECTED
+    ]
     if route.reason and not route.legs:
         out.append(Refusal("risk", route.reason))
     return out
@@ -137,5 +186,10 @@ def build(settings: RouterSettings, client: redis.Redis) -> StreamProcessor:
     registry = load_symbols(settings.config_dir)
     router = Router(client, settings, venues, limits, registry)
     names = settings.names
-    return StreamProcessor(settings, [Input(names.signals, router.on_signal), Input(names.executions, router.on_execution)],
-                           client=client, tick=router.tick, tick_interval_s=1.0)
+    return StreamProcessor(
+        settings,
+        [Input(names.signals, router.on_signal), Input(names.executions, router.on_execution)],
+        client=client,
+        tick=router.tick,
+        tick_interval_s=1.0,
+    )

@@ -21,7 +21,6 @@ import redis
 from redis.client import Pipeline
 
 from nexus_mesh.scripts import LuaScript, run_pipeline
-
 from nexus_protocol.codec import pack, unpack
 from nexus_protocol.messages import Heartbeat, KillSwitchState, Route
 from nexus_protocol.streams import Names
@@ -53,7 +52,9 @@ class Snapshot:
     counted_today: bool = False
     last_prices: dict[str, float] = field(default_factory=dict)  # root -> last price
     venue_connected: dict[str, bool] = field(default_factory=dict)
-    venue_can_trade: dict[str, bool] = field(default_factory=dict)  # from the heartbeat, where the adapter says
+    venue_can_trade: dict[str, bool] = field(
+        default_factory=dict
+    )  # from the heartbeat, where the adapter says
 
 
 class RiskState:
@@ -68,8 +69,9 @@ class RiskState:
     def _day(self, day: str, what: str) -> str:
         return self._names.state("router", "day", day, what)
 
-    def snapshot(self, signal_id: str, coids: Sequence[str], venues: Sequence[str], roots: Sequence[str],
-                 day: str) -> Snapshot:
+    def snapshot(
+        self, signal_id: str, coids: Sequence[str], venues: Sequence[str], roots: Sequence[str], day: str
+    ) -> Snapshot:
         pipe = self._client.pipeline(transaction=False)
         pipe.hget(self._routes, signal_id)
         pipe.get(self._names.killswitch)
@@ -113,18 +115,26 @@ class RiskState:
             pipe.hsetnx(self._routes, route.signal_id, pack(route))
             self._queue_legs(pipe, legs)
             if legs:
-                self._set_contrib.queue(pipe, [self._day(day, "signals"), self._day(day, "totals")],
-                                        [route.signal_id, "1", "trades", str(DAY_TTL_MS)])
+                self._set_contrib.queue(
+                    pipe,
+                    [self._day(day, "signals"), self._day(day, "totals")],
+                    [route.signal_id, "1", "trades", str(DAY_TTL_MS)],
+                )
 
         run_pipeline(self._client, build, [self._set_contrib], transaction=True)
 
-    def apply_execution(self, legs: dict[str, tuple[str, float]], signal_id: str, pnl_usd: float, day: str) -> None:
+    def apply_execution(
+        self, legs: dict[str, tuple[str, float]], signal_id: str, pnl_usd: float, day: str
+    ) -> None:
         """An execution update: each leg's exposure becomes what it is now; the signal's P&L counts."""
 
         def build(pipe: Pipeline) -> None:
             self._queue_legs(pipe, legs)
-            self._set_contrib.queue(pipe, [self._day(day, "pnl"), self._day(day, "totals")],
-                                    [signal_id, repr(pnl_usd), "pnl", str(DAY_TTL_MS)])
+            self._set_contrib.queue(
+                pipe,
+                [self._day(day, "pnl"), self._day(day, "totals")],
+                [signal_id, repr(pnl_usd), "pnl", str(DAY_TTL_MS)],
+            )
 
         run_pipeline(self._client, build, [self._set_contrib], transaction=True)
 

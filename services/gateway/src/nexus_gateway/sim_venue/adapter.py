@@ -34,15 +34,31 @@ _STATUS = {
 
 def to_venue_report(r: Report) -> VenueReport | None:
     if r.kind is ReportKind.FILL:
-        return VenueReport(client_order_id=r.client_order_id, status=r.status, exec_id=r.exec_id, last_qty=r.last_qty,
-                           last_price=r.last_price, cum_qty=r.cum_qty, avg_price=r.avg_price, leaves_qty=r.leaves_qty,
-                           venue_order_id=r.venue_order_id or None, ts_ns=r.ts_ns)
+        return VenueReport(
+            client_order_id=r.client_order_id,
+            status=r.status,
+            exec_id=r.exec_id,
+            last_qty=r.last_qty,
+            last_price=r.last_price,
+            cum_qty=r.cum_qty,
+            avg_price=r.avg_price,
+            leaves_qty=r.leaves_qty,
+            venue_order_id=r.venue_order_id or None,
+            ts_ns=r.ts_ns,
+        )
     status = _STATUS.get(r.kind)
     if status is None:
         return None
-    return VenueReport(client_order_id=r.client_order_id, status=status, cum_qty=r.cum_qty, avg_price=r.avg_price,
-                       leaves_qty=r.leaves_qty, reason=(r.text or (r.reason.value if r.reason else None)),
-                       venue_order_id=r.venue_order_id or None, ts_ns=r.ts_ns)
+    return VenueReport(
+        client_order_id=r.client_order_id,
+        status=status,
+        cum_qty=r.cum_qty,
+        avg_price=r.avg_price,
+        leaves_qty=r.leaves_qty,
+        reason=(r.text or (r.reason.value if r.reason else None)),
+        venue_order_id=r.venue_order_id or None,
+        ts_ns=r.ts_ns,
+    )
 
 
 class SimVenue(Adapter):
@@ -73,12 +89,18 @@ class SimVenue(Adapter):
         with self._lock:
             self._ensure_instrument(order.venue_symbol)
             self._apply_control_prices()
-            reports = self.engine.submit(Order(
-                client_order_id=order.client_order_id, symbol=order.venue_symbol, side=order.side,
-                quantity=order.venue_quantity, order_type=order.order_type,
-                limit_price=order.limit_price if order.order_type is OrderType.LIMIT else None,
-                stop_price=order.stop_price, time_in_force=order.time_in_force,
-            ))
+            reports = self.engine.submit(
+                Order(
+                    client_order_id=order.client_order_id,
+                    symbol=order.venue_symbol,
+                    side=order.side,
+                    quantity=order.venue_quantity,
+                    order_type=order.order_type,
+                    limit_price=order.limit_price if order.order_type is OrderType.LIMIT else None,
+                    stop_price=order.stop_price,
+                    time_in_force=order.time_in_force,
+                )
+            )
         return [v for v in map(to_venue_report, reports) if v is not None]
 
     def cancel(self, client_order_id: str) -> list[VenueReport]:
@@ -93,8 +115,14 @@ class SimVenue(Adapter):
             fills = [r for r in self.engine.fills_since() if r.client_order_id == client_order_id]
         out = [v for v in map(to_venue_report, fills) if v is not None]
         if not out:
-            out.append(VenueReport(client_order_id=client_order_id, status=state.status,
-                                   venue_order_id=state.venue_order_id, leaves_qty=state.leaves_qty))
+            out.append(
+                VenueReport(
+                    client_order_id=client_order_id,
+                    status=state.status,
+                    venue_order_id=state.venue_order_id,
+                    leaves_qty=state.leaves_qty,
+                )
+            )
         return out
 
     def reconcile(self, since: str | None) -> Reconciliation:
@@ -104,9 +132,16 @@ class SimVenue(Adapter):
             positions = {p.symbol: p.quantity for p in self.engine.positions()}
         reports = [v for v in map(to_venue_report, fills) if v is not None]
         marker = fills[-1].exec_id if fills else since
-        working = [VenueReport(client_order_id=o.client_order_id, status=OrderStatus.ACCEPTED,
-                               venue_order_id=o.venue_order_id, cum_qty=o.cum_qty, leaves_qty=o.leaves_qty)
-                   for o in open_orders]
+        working = [
+            VenueReport(
+                client_order_id=o.client_order_id,
+                status=OrderStatus.ACCEPTED,
+                venue_order_id=o.venue_order_id,
+                cum_qty=o.cum_qty,
+                leaves_qty=o.leaves_qty,
+            )
+            for o in open_orders
+        ]
         return Reconciliation(open_orders=working, reports=reports, positions=positions, marker=marker)
 
     def open_orders(self) -> list[str]:
@@ -125,11 +160,18 @@ class SimVenue(Adapter):
         spec = self.symbols.spec(root)
         vs = spec.venues[self.venue]
         start = self.market_cfg.start_prices.get(root, 100.0)
-        self.market.add_instrument(InstrumentSpec(
-            symbol=venue_symbol, tick_size=spec.tick_size, start_price=start, spread_ticks=self.market_cfg.spread_ticks,
-            step_ticks=self.market_cfg.step_ticks, lot_step=vs.lot_step, min_qty=vs.min_qty,
-            point_value=spec.venue_point_value(self.venue),
-        ))
+        self.market.add_instrument(
+            InstrumentSpec(
+                symbol=venue_symbol,
+                tick_size=spec.tick_size,
+                start_price=start,
+                spread_ticks=self.market_cfg.spread_ticks,
+                step_ticks=self.market_cfg.step_ticks,
+                lot_step=vs.lot_step,
+                min_qty=vs.min_qty,
+                point_value=spec.venue_point_value(self.venue),
+            )
+        )
 
     def _apply_control_prices(self) -> None:
         prices = self.redis.hgetall(self._prices_key)
@@ -168,5 +210,16 @@ class SimVenue(Adapter):
             quotes = self.market.quotes()
         self.emit_reports(v for v in map(to_venue_report, reports) if v is not None)
         for q in quotes.values():
-            self.emit_tick(Tick(venue=self.venue, symbol=q.symbol, bid=q.bid, ask=q.ask, last=q.last,
-                                bid_size=q.bid_size, ask_size=q.ask_size, last_size=q.last_size, venue_ts_ns=q.ts_ns))
+            self.emit_tick(
+                Tick(
+                    venue=self.venue,
+                    symbol=q.symbol,
+                    bid=q.bid,
+                    ask=q.ask,
+                    last=q.last,
+                    bid_size=q.bid_size,
+                    ask_size=q.ask_size,
+                    last_size=q.last_size,
+                    venue_ts_ns=q.ts_ns,
+                )
+            )
