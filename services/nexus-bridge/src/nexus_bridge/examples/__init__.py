@@ -1,0 +1,1 @@
+"""Example strategies for `nexus-bridge run --strategy ...`."""
