@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import socket
+import time
 from typing import Any
 
 import pytest
@@ -186,9 +187,9 @@ def test_slow_heartbeats_within_the_tolerance_keep_the_session(
     connect: Connect, sim: RunningSimulator
 ) -> None:
     c, _ = connect(heartbeat_interval_s=1, missed_heartbeats=3.0)
-    sim.heartbeats("slow", factor=1.5)
-    with pytest.raises(pytest.fail.Exception):
-        wait_for(lambda: not c.ready, timeout_s=3.5, what="a drop")
+    sim.heartbeats("slow", factor=1.5)  # one every 1.5 s; dead only after 3 s of silence
+    time.sleep(3.5)
+    assert c.ready
     assert c.sessions == 1
 
 

@@ -9,7 +9,8 @@ reconcile on every reconnect, deterministic fill ids):
   (`{ns}:{state:adapter-sierra}:server_ids`), so a restarted process can attribute the fill
   history (which names orders by ServerOrderID only) to its own orders.
 - Reports that Sierra pushes for an order whose submit is still being handled are held until the
-  adapter's next tick, so nx:fills:raw never carries a fill before that order's acceptance.
+  adapter's next tick, so nx:fills:raw never carries a fill before that order's acceptance; reports
+  that cannot be published (Redis down) are kept and retried on the adapter's tick.
 - The client reconciles at every (re)connect before it sends anything; the base's next
   `reconcile` publishes that recovery (and moves the fill marker), later ones query afresh.
 """
@@ -111,12 +112,18 @@ class SierraAdapter(Adapter):
         return [r.client_order_id for r in self.dtc.open_orders()]
 
     def poll(self) -> None:
-        """Publish the reports held while their order's submit was handled (now published)."""
+        """Publish the reports held while their order's submit was handled (now published), and
+        those that could not be published when they came (Redis was down)."""
         with self._lock:
             held, self._held = self._held, []
             self._holding.clear()
         if held:
-            self.emit_reports(held)
+            try:
+                self.emit_reports(held)
+            except redis.RedisError:
+                with self._lock:
+                    self._held = held + self._held
+                raise
 
     def close(self) -> None:
         self.dtc.stop()
@@ -150,11 +157,16 @@ class SierraAdapter(Adapter):
 
     def _pushed(self, reports: list[VenueReport]) -> None:
         with self._lock:
-            held = [r for r in reports if r.client_order_id in self._holding]
-            self._held += held
-        rest = [r for r in reports if r.client_order_id not in self._holding] if held else reports
-        if rest:
+            rest = [r for r in reports if r.client_order_id not in self._holding]
+            self._held += [r for r in reports if r.client_order_id in self._holding]
+        if not rest:
+            return
+        try:
             self.emit_reports(rest)
+        except redis.RedisError as exc:  # the base reads the intents before its own backlog applies
+            log.warning("could not publish %d Sierra reports now (%s); the next tick retries", len(rest), exc)
+            with self._lock:
+                self._held += rest
 
     def _session(self, recovery: Reconciliation) -> None:
         with self._lock:
