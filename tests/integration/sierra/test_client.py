@@ -173,13 +173,19 @@ def test_without_execution_ids_live_and_recovered_fills_still_dedupe(
     assert live.fill_id == again.fill_id == f"{coid}:x:{live.venue_order_id}@2"
 
 
-def test_missing_heartbeats_mean_a_dead_server(connect: Connect, sim: RunningSimulator) -> None:
-    c, _ = connect(heartbeat_interval_s=1, missed_heartbeats=2.0)
-    sim.heartbeats("missing")
+@pytest.mark.parametrize("fault", ["missing heartbeats", "silent server"])
+def test_a_server_that_stops_heartbeating_is_dead(
+    connect: Connect, sim: RunningSimulator, fault: str
+) -> None:
+    c, _ = connect(heartbeat_interval_s=1, missed_heartbeats=2.0, symbols=("NQH25",))
+    if fault == "missing heartbeats":  # market data keeps flowing: it does not count as a heartbeat
+        sim.heartbeats("missing")
+    else:
+        sim.freeze(True)
     wait_for(
         lambda: c.last_error and "no heartbeat" in c.last_error, timeout_s=5, what="the dead-server verdict"
     )
-    sim.heartbeats("normal")
+    sim.clear_faults()
     wait_for(lambda: c.ready and c.sessions >= 2, timeout_s=5, what="the reconnect")
 
 
