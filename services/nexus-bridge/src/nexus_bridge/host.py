@@ -53,8 +53,8 @@ _ALIASES = {"signal": "side", "qty": "quantity"}
 
 
 def load_strategy(spec: str, params: Mapping[str, str] | None = None) -> Any:
-    """`package.module:name` to the strategy object. A class is instantiated with `params`; an object
-    with a `configure` method gets `configure(**params)`."""
+    """`package.module:name` to the strategy object. A class is instantiated without arguments; the
+    `params` (text, from `--param name=value`) go to the strategy's `configure(**params)`."""
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise StrategyError(f"--strategy {spec!r}: want package.module:callable")
@@ -66,12 +66,15 @@ def load_strategy(spec: str, params: Mapping[str, str] | None = None) -> Any:
         raise StrategyError(f"--strategy {spec!r}: {exc}") from exc
     params = dict(params or {})
     if isinstance(obj, type):
-        obj = obj(**params)
-    elif params:
+        obj = obj()
+    if params:
         configure = getattr(obj, "configure", None)
         if configure is None:
             raise StrategyError(f"--strategy {spec!r} takes no parameters (it has no configure method)")
-        configure(**params)
+        try:
+            configure(**params)
+        except (TypeError, ValueError) as exc:
+            raise StrategyError(f"--strategy {spec!r}: bad parameter: {exc}") from exc
     if not callable(obj):
         raise StrategyError(f"--strategy {spec!r} is not callable")
     return obj
