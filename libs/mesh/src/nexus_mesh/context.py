@@ -17,8 +17,10 @@ from nexus_protocol.messages import Event
 from nexus_protocol.streams import Names
 
 
-@dataclass(slots=True)  # not frozen: built per entry on the hot path, and frozen init is slower
+@dataclass(slots=True)  # not frozen: the processor reuses one per input on the hot path
 class Context:
+    """Valid during the handler call only: the processor reuses it for the next entry."""
+
     names: Names
     client: redis.Redis
     settings: MeshSettings

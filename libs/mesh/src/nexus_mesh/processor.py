@@ -102,6 +102,7 @@ class StreamProcessor:
         self._counters = _Counters()
         self._label = settings.service
         self._batches = 0
+        self._ctx = Context(names=self.names, client=client, settings=settings, service=settings.service)
         self._acks: dict[str, list[str]] = {}  # published, to acknowledge with the next read
         self._m_handler = metrics.HANDLER_SECONDS.labels(self._label)
         self._m_published = metrics.PUBLISHED.labels(self._label)
@@ -383,15 +384,10 @@ class StreamProcessor:
         self._counters.dead_lettered += 1
 
     def _context(self, stream: str | None, entry_id: str | None, deliveries: int) -> Context:
-        return Context(
-            names=self.names,
-            client=self.client,
-            settings=self.settings,
-            service=self.settings.service,
-            stream=stream,
-            entry_id=entry_id,
-            deliveries=deliveries,
-        )
+        """The handler's context. One object is reused on the hot path (handlers must not keep it)."""
+        ctx = self._ctx
+        ctx.stream, ctx.entry_id, ctx.deliveries = stream, entry_id, deliveries
+        return ctx
 
     # ---- upkeep ----------------------------------------------------------------------------------
 

@@ -108,7 +108,7 @@ def decode(fields: Mapping[Any, Any]) -> Envelope[Message]:
         trace = fields[b"trace"].decode()
         ts = int(fields[b"ts"])
         data = fields[b"data"]
-        body = model.model_validate(msgpack.unpackb(data, raw=False))
+        body = model.__pydantic_validator__.validate_python(msgpack.unpackb(data, raw=False))
         if msg_id:
             return Envelope(id=msg_id, trace=trace, ts=ts, body=body, raw=data)
     except Exception:  # the slow path below finds and names the problem
