@@ -264,9 +264,9 @@ def choose_filling(terms: SymbolTerms, preference: str, tif: TimeInForce) -> Fil
         allowed.add(Filling.FOK)
     if SymbolFilling.IOC in flags:
         allowed.add(Filling.IOC)
-    wanted = {TimeInForce.FOK: Filling.FOK, TimeInForce.IOC: Filling.IOC}.get(tif) or _PREFERENCE.get(
-        preference
-    )
+    wanted = {TimeInForce.FOK: Filling.FOK, TimeInForce.IOC: Filling.IOC}.get(tif)
+    if wanted is None:  # (Filling.FOK is 0: test for None, never for truth)
+        wanted = _PREFERENCE.get(preference)
     if wanted is not None:
         if wanted not in allowed:
             raise VenueError(

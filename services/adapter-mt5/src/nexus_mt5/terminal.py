@@ -45,7 +45,7 @@ def plain(value: Any) -> Any:
     """MT5 results as plain data: named tuples / struct sequences become dicts, tuples stay tuples."""
     if hasattr(value, "_asdict"):
         return {k: plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, (tuple, list)):  # noqa: UP038 - runs on the bridge's Python too (3.8+)
+    if isinstance(value, (tuple, list)):  # a tuple, not X | Y: this runs on the bridge's Python too
         return tuple(plain(v) for v in value)
     return value
 
