@@ -173,6 +173,7 @@ def test_adapter_sigkilled_between_submit_and_fill_finds_the_fill_in_the_state_f
     assert ati.sim.commands == 1
 
 
+@pytest.mark.slow
 def test_an_order_written_while_ninjatrader_is_not_reading_is_placed_once_it_reads(
     tmp_path: Path, client: redis.Redis, names: Names, services: Services
 ) -> None:

@@ -151,6 +151,7 @@ def test_garbage_frame_is_refused_with_a_clear_error_and_the_platform_reconnects
     wait_for(lambda: rig.filled(order.client_order_id), what="orders flow again")
 
 
+@pytest.mark.slow
 def test_silent_platform_is_dropped_after_three_heartbeat_intervals(rig_factory: Callable[..., Rig]) -> None:
     rig = rig_factory("quantower", heartbeat_ms=300)
     rig.wait_connected()

@@ -7,6 +7,7 @@ the C# registry's answer to open_orders_query."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import socket
 import subprocess
 import sys
@@ -61,11 +62,11 @@ def test_host(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class Host:
     def __init__(self, exe: Path, port: int, log: Path) -> None:
         self.log_path = log
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NX_")}
+        env.update(NX_NT8_PORT=str(port), NX_NT8_AUTH_TOKEN=TOKEN, NX_NT8_ACCOUNTS="Sim101")
         with log.open("w") as f:
             self.proc = subprocess.Popen(
-                [CS.MONO, str(exe), "127.0.0.1", str(port), TOKEN, "Sim101", "21000", "1500"],
-                stdout=f,
-                stderr=subprocess.STDOUT,
+                [CS.MONO, str(exe), "21000", "1500"], stdout=f, stderr=subprocess.STDOUT, env=env
             )
 
     def output(self) -> str:
@@ -134,12 +135,15 @@ def _connected(h: Host) -> bool:
     return "connected to 127.0.0.1" in h.output()
 
 
+@pytest.mark.slow
 def test_csharp_platform_bridge_against_the_adapter(
     host: tuple[Host, int], services: Services, client: redis.Redis, names: Names
 ) -> None:
     h, port = host
     adapter = _adapter(services, port)
     wait_for(lambda: _connected(h), timeout_s=20, what="the C# host's handshake")
+    assert "token set" in h.output()
+    assert TOKEN not in h.output()  # BridgeSettings.ToString() leaves the secret out
     wait_for(lambda: client.get(names.control("venue", "nt8")) is not None, what="adapter heartbeat")
 
     order = _order()

@@ -39,7 +39,7 @@ namespace Nexus.Bridge
         public bool IsConnected { get { BridgeClient c = client; return c != null && c.IsConnected; } }
         public int Connections { get { BridgeClient c = client; return c == null ? 0 : c.Connections; } }
 
-        public void Start()
+        public virtual void Start()
         {
             lock (gate)
             {
@@ -49,7 +49,7 @@ namespace Nexus.Bridge
             }
         }
 
-        public void Stop()
+        public virtual void Stop()
         {
             BridgeClient c;
             lock (gate) { c = client; client = null; }

@@ -4,8 +4,9 @@
 // orders rest and fill after --fill-delay-ms, connected or not (the fill is journaled either way and must
 // reach the adapter through open_orders_query after a reconnect).
 //
-//   TestHost.exe <host> <port> <token> <account> <price> <fill-delay-ms>
+//   NX_NT8_PORT=... NX_NT8_AUTH_TOKEN=... [NX_NT8_ACCOUNTS=Sim101] TestHost.exe <price> <fill-delay-ms>
 //
+// The adapter's address, token and accounts come through BridgeSettings, as in the AddOn and the plugin.
 // Prints "PLACED <coid>" per order really placed and the bridge's log lines; runs until killed.
 using System;
 using System.Collections.Generic;
@@ -36,19 +37,17 @@ namespace Nexus.Bridge.TestHost
 
         public static int Main(string[] args)
         {
-            if (args.Length != 6)
+            if (args.Length != 2)
             {
-                Console.Error.WriteLine("usage: TestHost.exe <host> <port> <token> <account> <price> <fill-delay-ms>");
+                Console.Error.WriteLine("usage: NX_NT8_PORT=.. NX_NT8_AUTH_TOKEN=.. TestHost.exe <price> <fill-delay-ms>");
                 return 64;
             }
-            var options = new BridgeClientOptions
-            {
-                Host = args[0],
-                Port = int.Parse(args[1]),
-                Backoff = new Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(500)),
-            };
-            var host = new SimHost(options, args[2], args[3], double.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture),
-                                   int.Parse(args[5]));
+            BridgeSettings settings = BridgeSettings.Load(null, "Sim101");
+            BridgeClientOptions options = settings.ClientOptions();
+            options.Backoff = new Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(500));
+            Say("settings: " + settings);
+            var host = new SimHost(options, settings.AuthToken, settings.Accounts[0],
+                                   double.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[1]));
             var ticker = new Timer(_ => host.Tick(), null, 200, 200);
             host.Start();
             Thread.Sleep(Timeout.Infinite);
