@@ -1,0 +1,28 @@
+"""A factory fixture for the Bookmap rig (adapter process + simulated Bookmap + the real add-on)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from nexus_bookmap.testing import BookmapRig
+from nexus_mesh.testing import Services
+from nexus_protocol import Names
+
+
+@pytest.fixture
+def bookmap_rig(services: Services, client: redis.Redis, names: Names) -> Iterator[Callable[..., BookmapRig]]:
+    rigs: list[BookmapRig] = []
+
+    def make(**kw: Any) -> BookmapRig:
+        rig = BookmapRig(services, client, names, **kw)
+        rigs.append(rig)
+        return rig
+
+    yield make
+    for rig in rigs:
+        rig.stop()
+        print(f"----- add-on log -----\n{rig.addon_log()}")  # shown by pytest when the test failed
