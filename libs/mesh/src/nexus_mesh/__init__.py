@@ -1,1 +1,2 @@
-"""The runtime every NEXUS mesh service uses: settings, Redis, stream processor, embedded Redis, supervisor, nexusctl."""
+"""The runtime every NEXUS mesh service uses: settings, Redis, stream processor, embedded Redis,
+supervisor, nexusctl."""

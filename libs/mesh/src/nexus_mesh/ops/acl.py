@@ -1,0 +1,243 @@
+"""Redis ACL users: one per service, allowed only its own keys and the commands the mesh uses.
+
+The rules are code, built from `Names`, so they cannot drift from the key names the services use.
+`deploy/redis/users.acl` is this module's *template* rendering (every service user `off`, no
+password): reviewable in version control, useless to an attacker. At deploy time `nexusctl acl
+render` writes the live file with `on #<sha256>` per user, from `NX_REDIS_PASSWORD_<USER>` variables
+or freshly generated passwords, into a folder that is never committed (`deploy/secrets/`).
+
+Redis 7 key permissions: `~p` read and write, `%R~p` read only, `%W~p` write only. A key passed to
+EVALSHA needs both, so every stream a service publishes to through the idempotent-publish script
+(and the stream's `:seen:` dedupe keys) is `~`; a group read (XREADGROUP, XACK, XAUTOCLAIM) writes
+the group, so input streams are `~` too. Read-only: other services' state and control keys.
+Commands: one allowlist for every service (consumer, publish script, hashes, transactions); nothing
+administrative (`-@dangerous`: no FLUSH*, CONFIG, KEYS, DEBUG, SHUTDOWN, MONITOR, ACL, CLIENT KILL).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from nexus_mesh.config_files import read_yaml
+from nexus_protocol.streams import Names, key
+
+SERVICE_COMMANDS = (
+    "-@all", "+@connection", "-@dangerous",
+    # the stream processor: group reads, acknowledgements, claims, group creation, retention
+    "+xreadgroup", "+xack", "+xgroup|create", "+xautoclaim", "+xpending", "+xinfo|groups", "+xtrim",
+    "+xread", "+xrange", "+xrevrange", "+xlen", "+xadd",
+    # the idempotent-publish script and the router's counters script, sent by hash
+    "+evalsha", "+script|load",
+    # heartbeats, the kill switch, service state
+    "+get", "+mget", "+set", "+del", "+exists", "+pexpire",
+    "+hget", "+hmget", "+hgetall", "+hexists", "+hlen", "+hset", "+hsetnx", "+hdel", "+hincrbyfloat",
+    "+multi", "+exec", "+discard", "+watch", "+unwatch",
+)  # fmt: skip
+OPS_COMMANDS = (*SERVICE_COMMANDS, "+scan", "+type", "+pttl", "+xinfo|stream", "+xinfo|consumers")
+EXPORTER_COMMANDS = (
+    "-@all",
+    "+@connection",
+    "-@dangerous",
+    "+info",
+    "+config|get",
+    "+slowlog|get",
+    "+slowlog|len",
+    "+latency|latest",
+)
+CORE_SERVICES = ("router", "normalizer", "fx", "rollover", "fills")
+DEFAULT_SANDBOX_PREFIX = "sbx"
+
+
+@dataclass(frozen=True, slots=True)
+class AclUser:
+    name: str
+    why: str
+    rw: tuple[str, ...] = ()
+    read: tuple[str, ...] = ()
+    write: tuple[str, ...] = ()
+    commands: tuple[str, ...] = SERVICE_COMMANDS
+
+    def rules(self) -> str:
+        keys = [f"~{p}" for p in self.rw] + [f"%R~{p}" for p in self.read] + [f"%W~{p}" for p in self.write]
+        return " ".join(["resetchannels", *self.commands, *keys])
+
+
+def _stream(stream_key: str) -> tuple[str, str]:
+    """A stream written through the publish script, and its dedupe keys (same hash tag)."""
+    return stream_key, Names.dedupe(stream_key, "*")
+
+
+def _common(names: Names, service: str) -> tuple[str, ...]:
+    """What every service may write: its own heartbeat, events, dead letters."""
+    return (key(names.namespace, "health", service) + ":*", *_stream(names.events), *_stream(names.dlq))
+
+
+def mesh_users(
+    names: Names, venues: Sequence[str], sandbox_prefix: str = DEFAULT_SANDBOX_PREFIX
+) -> list[AclUser]:
+    """Every ACL user of the mesh in one namespace; `venues` gives one adapter user per venue."""
+    n = names
+    ns = n.namespace
+    md_all = f"{ns}:{{md:*"  # every market-data stream, raw and normalized (a glob, not a key)
+    users = [
+        AclUser(
+            "router",
+            "signals -> route (fills), orders:routed; executions -> risk state",
+            rw=(
+                n.signals,
+                n.executions,
+                *_stream(n.fills),
+                *_stream(n.orders_routed),
+                n.state("router") + "*",
+                *_common(n, "router"),
+            ),
+            read=(n.control() + ":*", n.state("md", "last")),
+        ),
+        AclUser(
+            "normalizer",
+            "orders:routed -> orders:{venue}; fills:raw -> fills:normalized; md:raw -> md",
+            rw=(
+                n.orders_routed,
+                n.fills_raw,
+                *(n.md_raw(v) for v in venues),
+                *(k for v in venues for k in _stream(n.orders(v))),
+                *_stream(n.fills_normalized),
+                *_common(n, "normalizer"),
+            ),
+            read=(n.contracts,),
+            write=(md_all, n.state("md") + "*"),
+        ),
+        AclUser(
+            "fx",
+            "fills:normalized -> fills (USD), the hold of fills without a rate",
+            rw=(n.fills_normalized, *_stream(n.fills), n.state("fx") + "*", *_common(n, "fx")),
+            read=(md_all,),
+        ),
+        AclUser(
+            "rollover",
+            "the active contracts hash and its history; position-roll signals",
+            rw=(n.contracts + "*", *_stream(n.signals), *_common(n, "rollover")),
+            read=(n.state("fills", "positions"),),
+        ),
+        AclUser(
+            "fills",
+            "fills -> executions, positions, P&L",
+            rw=(n.fills, *_stream(n.executions), n.state("fills") + "*", *_common(n, "fills")),
+        ),
+        AclUser(
+            "nexus-bridge",
+            "NEXUS side: publishes signals, reads executions and market data",
+            rw=(
+                *_stream(n.signals),
+                n.executions,
+                n.state("nexus-bridge") + "*",
+                *_common(n, "nexus-bridge"),
+            ),
+            read=(md_all, n.control() + ":*"),
+        ),
+    ]
+    for v in venues:
+        svc = f"adapter-{v}"
+        users.append(
+            AclUser(
+                svc,
+                f"orders:{v} -> the platform -> fills:raw, md:raw:{v}; venue link heartbeat",
+                rw=(n.orders(v), *_stream(n.fills_raw), n.state(svc) + "*", *_common(n, svc)),
+                read=(
+                    n.killswitch,
+                    n.control("sim", v) + ":*",
+                    n.state("fills", "venue_positions"),
+                    n.contracts,
+                ),
+                write=(n.md_raw(v), n.control("venue", v)),
+            )
+        )
+    users += [
+        AclUser(
+            "ops",
+            "nexusctl: reads the namespace, switches the kill switch, runs replay sandboxes",
+            rw=(n.control() + ":*", *_stream(n.events), f"{sandbox_prefix}*"),
+            read=(n.all_pattern,),
+            commands=OPS_COMMANDS,
+        ),
+        AclUser(
+            "exporter", "Prometheus redis_exporter: INFO and latency, no keys", commands=EXPORTER_COMMANDS
+        ),
+    ]
+    return users
+
+
+def all_venues(config_dir: Path, environment: str | None = None) -> list[str]:
+    """Venue names of one environment of venues.yaml, or of every environment."""
+    envs: Mapping[str, Mapping[str, object]] = (read_yaml(Path(config_dir) / "venues.yaml") or {}).get(
+        "environments", {}
+    )
+    chosen = [envs[environment]] if environment else list(envs.values())
+    return sorted({v for venues in chosen for v in venues})
+
+
+def env_var(user: str) -> str:
+    """`adapter-mt5-global` -> `NX_REDIS_PASSWORD_ADAPTER_MT5_GLOBAL`."""
+    return "NX_REDIS_PASSWORD_" + user.upper().replace("-", "_")
+
+
+def password_hash(password: str) -> str:
+    return hashlib.sha256(password.encode()).hexdigest()
+
+
+def render(users: Iterable[AclUser], passwords: Mapping[str, str] | None = None, *, header: str = "") -> str:
+    """The ACL file. A user without a password is `off` (the template has none at all)."""
+    pw = passwords or {}
+    lines = [f"# {h}" if h else "#" for h in header.splitlines()] if header else []
+    lines.append("user default on nopass resetchannels -@all +ping")  # health checks only
+    for u in users:
+        state = f"on #{password_hash(pw[u.name])}" if u.name in pw else "off"
+        lines.append(f"# {u.name}: {u.why}")
+        lines.append(f"user {u.name} reset {state} {u.rules()}")
+    return "\n".join(lines) + "\n"
+
+
+def passwords_from_env(
+    users: Iterable[AclUser], env: Mapping[str, str] | None = None, *, generate: bool = False
+) -> tuple[dict[str, str], list[str]]:
+    """Passwords from NX_REDIS_PASSWORD_<USER>; with `generate`, new ones for the missing users.
+
+    Returns the passwords and the users whose password was generated now."""
+    env = os.environ if env is None else env
+    out: dict[str, str] = {}
+    made: list[str] = []
+    for u in users:
+        given = env.get(env_var(u.name))
+        if given:
+            out[u.name] = given
+        elif generate:
+            out[u.name] = secrets.token_urlsafe(32)  # URL-safe: it goes into redis://user:pw@host URLs
+            made.append(u.name)
+    return out, made
+
+
+def env_file(passwords: Mapping[str, str]) -> str:
+    """`docker compose --env-file` content: one NX_REDIS_PASSWORD_<USER>=... per user."""
+    return "".join(f"{env_var(u)}={p}\n" for u, p in sorted(passwords.items()))
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Write a file only its owner can read (created 0600 before any byte is written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+
+
+TEMPLATE_HEADER = """\
+Redis ACL users of the NEXUS mesh, namespace {ns} -- RULES ONLY (`nexusctl acl render --template`).
+Every service user is `off` with no password: this file is safe in version control and lets no one in.
+The live file (same rules, `on #<sha256>` per user) is written at deploy time, never committed:
+  nexusctl acl render --generate --out deploy/secrets/users.acl --env-file deploy/secrets/redis.env
+See docs/operations.md, "Redis ACL and TLS". `nexusctl acl check` fails when it drifts from the code."""

@@ -1,0 +1,219 @@
+"""`nexusctl status`: services and their heartbeats, venue links, consumer groups, dead letters.
+
+Everything comes from Redis: heartbeat keys (`nx:{health}:{service}:{instance}`, alive while their
+TTL runs), the adapters' venue-link keys (`nx:{control}:venue:{venue}`), XINFO GROUPS on every
+stream of the namespace, the dead-letter stream's length and the kill switch. A heartbeat's age is
+its TTL minus what is left of it (services write it every third of the TTL).
+
+Unhealthy (exit 1): an expected service without a heartbeat, an expected venue not connected, a
+consumer group on an order or fill stream more than `max_lag` entries behind or holding entries
+pending longer than `max_pending_age_s`. Warnings (exit 0 unless `--strict`): dead letters, the kill
+switch on, a service not in the compose files.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import redis
+
+from nexus_mesh.ops.records import entry_ms, text
+from nexus_protocol.codec import unpack
+from nexus_protocol.messages import Heartbeat, KillSwitchState
+from nexus_protocol.streams import Names
+
+MD_MARK = "{md:"  # market-data streams: fan-out, capped; their lag is not an alarm
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """What should be running: heartbeat service names and venue names."""
+
+    services: tuple[str, ...] = ()
+    venues: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class ServiceRow:
+    service: str
+    instance: str
+    age_s: float | None
+    uptime_s: float | None
+    processed: int
+    dead_lettered: int
+    detail: dict[str, Any]
+
+
+@dataclass(slots=True)
+class VenueRow:
+    venue: str
+    connected: bool
+    age_s: float | None
+    instance: str | None
+    expected: bool
+
+
+@dataclass(slots=True)
+class GroupRow:
+    stream: str
+    group: str
+    length: int
+    consumers: int
+    pending: int
+    lag: int | None
+    oldest_pending_age_s: float | None
+
+
+@dataclass(slots=True)
+class Status:
+    namespace: str
+    environment: str | None
+    services: list[ServiceRow] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    venues: list[VenueRow] = field(default_factory=list)
+    groups: list[GroupRow] = field(default_factory=list)
+    dead_letters: int = 0
+    killswitch: dict[str, Any] | None = None
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["healthy"] = self.healthy
+        return d
+
+
+def _age_s(client: redis.Redis, key: str | bytes, ttl_ms: int) -> float | None:
+    left = int(client.pttl(key))
+    return None if left < 0 else max(0.0, (ttl_ms - left) / 1000)
+
+
+def heartbeats(client: redis.Redis, names: Names, ttl_ms: int) -> list[ServiceRow]:
+    rows: list[ServiceRow] = []
+    now = time.time_ns()
+    for k in client.scan_iter(match=names.health_pattern(), count=1000):
+        raw: Any = client.get(k)
+        if raw is None:
+            continue
+        hb = unpack(raw)
+        if not isinstance(hb, Heartbeat):
+            continue
+        uptime = (now - hb.started_ns) / 1e9 if hb.started_ns else None
+        rows.append(
+            ServiceRow(
+                hb.service,
+                hb.instance,
+                _age_s(client, k, ttl_ms),
+                uptime,
+                hb.processed,
+                hb.dead_lettered,
+                dict(hb.detail),
+            )
+        )
+    return sorted(rows, key=lambda r: (r.service, r.instance))
+
+
+def venue_links(client: redis.Redis, names: Names, expected: tuple[str, ...], ttl_ms: int) -> list[VenueRow]:
+    prefix = names.control("venue") + ":"
+    seen = {text(k)[len(prefix) :] for k in client.scan_iter(match=prefix + "*", count=1000)}
+    rows = []
+    for v in sorted(set(expected) | seen):
+        key = names.control("venue", v)
+        raw: Any = client.get(key)
+        hb = unpack(raw) if raw is not None else None
+        up = isinstance(hb, Heartbeat) and bool(hb.venue_connected)
+        age = _age_s(client, key, ttl_ms) if raw is not None else None
+        rows.append(VenueRow(v, up, age, hb.instance if isinstance(hb, Heartbeat) else None, v in expected))
+    return rows
+
+
+def streams(client: redis.Redis, names: Names) -> list[str]:
+    found = client.scan_iter(match=names.all_pattern, count=1000, _type="stream")
+    return sorted({text(k) for k in found if ":seen:" not in text(k)})
+
+
+def groups(client: redis.Redis, names: Names) -> list[GroupRow]:
+    rows: list[GroupRow] = []
+    now_ms = time.time() * 1000
+    for stream in streams(client, names):
+        try:
+            infos: Any = client.xinfo_groups(stream)
+        except redis.ResponseError:
+            continue
+        length = int(client.xlen(stream))
+        for g in infos:
+            pending = int(g.get("pending") or 0)
+            oldest = None
+            if pending:
+                summary: Any = client.xpending(stream, g["name"])
+                if summary.get("min"):
+                    oldest = max(0.0, (now_ms - entry_ms(summary["min"])) / 1000)
+            lag = g.get("lag")
+            rows.append(
+                GroupRow(
+                    stream,
+                    text(g["name"]),
+                    length,
+                    int(g.get("consumers") or 0),
+                    pending,
+                    None if lag is None else int(lag),
+                    oldest,
+                )
+            )
+    return rows
+
+
+def collect(
+    client: redis.Redis,
+    names: Names,
+    expected: Expected,
+    *,
+    environment: str | None = None,
+    ttl_ms: int = 10_000,
+    max_lag: int = 1_000,
+    max_pending_age_s: float = 60.0,
+) -> Status:
+    st = Status(namespace=names.namespace, environment=environment)
+    st.services = heartbeats(client, names, ttl_ms)
+    running = {r.service for r in st.services}
+    st.missing = [s for s in expected.services if s not in running]
+    st.problems += [f"service {s}: no heartbeat" for s in st.missing]
+    extra = sorted(running - set(expected.services)) if expected.services else []
+    st.warnings += [f"service {s}: running but not in the compose files of {environment}" for s in extra]
+    st.venues = venue_links(client, names, expected.venues, ttl_ms)
+    for v in st.venues:
+        if v.expected and not v.connected:
+            st.problems.append(f"venue {v.venue}: " + ("link down" if v.instance else "no adapter heartbeat"))
+    st.groups = groups(client, names)
+    for g in st.groups:
+        if MD_MARK in g.stream:
+            continue
+        if g.lag is not None and g.lag > max_lag:
+            st.problems.append(f"group {g.group} on {g.stream}: {g.lag} entries behind (limit {max_lag})")
+        if g.oldest_pending_age_s is not None and g.oldest_pending_age_s > max_pending_age_s:
+            st.problems.append(
+                f"group {g.group} on {g.stream}: an entry pending for "
+                f"{g.oldest_pending_age_s:.0f} s (limit {max_pending_age_s:g} s)"
+            )
+    st.dead_letters = int(client.xlen(names.dlq))
+    if st.dead_letters:
+        st.warnings.append(f"{st.dead_letters} dead letter(s) on {names.dlq}: `nexusctl tail dlq`")
+    raw: Any = client.get(names.killswitch)
+    ks = unpack(raw) if raw is not None else None
+    if isinstance(ks, KillSwitchState):
+        st.killswitch = {
+            "on": ks.on,
+            "reason": ks.reason,
+            "by": ks.by,
+            "flatten": ks.flatten,
+            "ts_ns": ks.ts_ns,
+        }
+        if ks.on:
+            st.warnings.append(f"kill switch ON ({ks.reason or 'no reason'}, by {ks.by or '?'})")
+    return st
