@@ -64,7 +64,7 @@ class Adapter(ABC):
         self.intents = IntentStore(client, self.names, self.venue)
         self.publisher = Publisher(client, dedupe_ttl_ms=settings.dedupe_ttl_ms)
         self.killswitch = KillSwitch(client, self.names)
-        self._backlog: list[Output] = []  # async reports that could not be published yet
+        self._backlog: list[VenueReport] = []  # pushed reports that could not be published yet
         self._backlog_lock = threading.Lock()
         self._reconcile_needed = True
         self._handled_kill: str | None = None
@@ -123,12 +123,11 @@ class Adapter(ABC):
 
     def emit_reports(self, reports: Iterable[VenueReport]) -> None:
         """Publish reports the platform pushed (any thread). Kept and retried if Redis is down."""
-        outs = self._fill_outputs(reports)
         with self._backlog_lock:
-            self._backlog.extend(outs)
+            self._backlog.extend(reports)
             pending, self._backlog = self._backlog, []
         try:
-            self.publisher.publish(pending)
+            self.publisher.publish(self._fill_outputs(pending))  # reads intents: may fail too
         except redis.RedisError as exc:
             log.warning("could not publish %d reports now (%s); will retry", len(pending), exc)
             with self._backlog_lock:
@@ -199,9 +198,11 @@ class Adapter(ABC):
         if state is IntentState.REJECTED:
             return []  # the refusal was published when it happened; a replay republishes nothing new
         if not self.connected():
-            raise VenueError(
-                f"{self.venue} not connected: cannot look up {order.client_order_id}", retryable=True
-            )
+            # Cannot ask now: the outcome stays unknown and reconciliation resolves it on reconnect
+            # (found: reported; not found: rejected, never sent late).
+            self.intents.mark(order.client_order_id, IntentState.UNKNOWN)
+            self.request_reconcile()
+            return []
         found = self.lookup(order.client_order_id)
         if found is not None:
             self.intents.mark(order.client_order_id, IntentState.SENT)
@@ -223,9 +224,9 @@ class Adapter(ABC):
         try:
             reports = self.submit(order)
         except VenueError as exc:
-            if exc.retryable:
-                raise
             self.intents.mark(coid, IntentState.REJECTED)
+            if exc.retryable:  # refused before anything went out (the link dropped): never sent late
+                return [rejected(coid, f"{self.venue} could not take the order now: {exc.reason}")]
             return [rejected(coid, exc.reason)]
         except (UnknownOutcome, OSError, TimeoutError) as exc:
             log.warning("%s: unknown outcome for %s (%s); will look it up", self.venue, coid, exc)
@@ -284,9 +285,9 @@ class Adapter(ABC):
     # ---- periodic work --------------------------------------------------------------------------
 
     def _tick(self, ctx: Context) -> list[Output]:
-        outs: list[Output] = []
         with self._backlog_lock:
-            outs, self._backlog = self._backlog, []
+            held, self._backlog = self._backlog, []
+        outs = self._fill_outputs(held)
         was = self.connected()
         if not was:
             try:
@@ -304,8 +305,8 @@ class Adapter(ABC):
         return outs
 
     def _reconcile(self, ctx: Context) -> list[Output]:
+        rec = self.reconcile(self.intents.marker())  # if it raises, the flag stays set: retried next tick
         self._reconcile_needed = False
-        rec = self.reconcile(self.intents.marker())
         outs = self._fill_outputs([*rec.reports, *rec.open_orders])
         for coid in self.intents.in_state(IntentState.UNKNOWN):
             order = self.intents.order(coid)

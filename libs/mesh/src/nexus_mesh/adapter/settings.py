@@ -19,7 +19,8 @@ class AdapterSettings(MeshSettings):
     @classmethod
     def _service_from_venue(cls, data: Any) -> Any:
         if isinstance(data, dict) and not data.get("service"):
-            data["service"] = f"adapter-{data.get('venue', 'sim')}"
+            venue = data.get("venue") or cls.model_fields["venue"].default  # a subclass's own default
+            data["service"] = f"adapter-{venue}"
         return data
 
     @field_validator("venue")
