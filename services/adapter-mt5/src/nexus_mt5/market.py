@@ -29,6 +29,7 @@ from nexus_protocol.symbols import Contract, SymbolRegistry
 log = logging.getLogger(__name__)
 
 SYMBOLS_REFRESH_S = 30.0
+SYMBOLS_RETRY_S = 2.0
 
 Quote = tuple[float, float, float, int]  # bid, ask, last, time_msc
 
@@ -92,7 +93,11 @@ class Market:
         if now - self._symbols_at < SYMBOLS_REFRESH_S:
             return self._symbols
         self._symbols_at = now
-        wanted = list(self.settings.mt5_symbols) or self._registry_symbols()
+        wanted = list(self.settings.mt5_symbols)
+        if not wanted:
+            wanted, complete = self._registry_symbols()
+            if not complete:  # a dated root without an active contract yet (rollover not up): ask again soon
+                self._symbols_at = now - SYMBOLS_REFRESH_S + SYMBOLS_RETRY_S
         term = self._terminal()
         selected = [s for s in wanted if term.symbol_select(s, True)]
         missing = sorted(set(wanted) - set(selected))
@@ -101,10 +106,12 @@ class Market:
         self._symbols = selected
         return selected
 
-    def _registry_symbols(self) -> list[str]:
+    def _registry_symbols(self) -> tuple[list[str], bool]:
+        """The registry's symbols for this venue, and whether every root has one."""
         active = {as_str(k): as_str(v) for k, v in self.redis.hgetall(self.names.contracts).items()}
         out: list[str] = []
-        for root in self.registry.roots_for(self.venue):
+        roots = self.registry.roots_for(self.venue)
+        for root in roots:
             try:
                 if not self.registry.venue_spec(root, self.venue).dated:
                     out.append(self.registry.venue_symbol(root, self.venue))
@@ -112,7 +119,7 @@ class Market:
                     out.append(self.registry.venue_symbol(root, self.venue, Contract.parse(active[root])))
             except (DecodeError, ValueError) as exc:
                 log.warning("%s: no market data symbol for %s: %s", self.venue, root, exc)
-        return out
+        return out, len(out) == len(roots)
 
     def ticks(self) -> list[Tick]:
         """Quotes that changed (or are due a refresh) since they were last sent."""
