@@ -4,6 +4,7 @@ the platform simulator in the test's process (a real peer on a real socket), mes
 from __future__ import annotations
 
 import socket
+import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,7 +122,9 @@ class Rig:
 def rig_factory(client: redis.Redis, names: Names, services: Services) -> Iterator[Callable[..., Rig]]:
     sims: list[BridgeSimulator] = []
 
-    def make(venue: str = "nt8", *, heartbeat_ms: int = 1000, **env: str) -> Rig:
+    def make(
+        venue: str = "nt8", *, heartbeat_ms: int = 1000, tls: ssl.SSLContext | None = None, **env: str
+    ) -> Rig:
         profile = PROFILES[Platform.QUANTOWER if venue.startswith("quantower") else Platform.NT8]
         port = free_port()
         instrument = INSTRUMENT[profile.platform]
@@ -150,6 +153,8 @@ def rig_factory(client: redis.Redis, names: Names, services: Services) -> Iterat
             commission=2.15,
             backoff_initial_s=0.05,
             backoff_max_s=0.3,
+            tls=tls,
+            server_hostname="localhost",
         ).start()
         sims.append(sim)
         return Rig(venue, profile, port, sim, adapter, client, names, start_adapter)

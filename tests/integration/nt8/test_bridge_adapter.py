@@ -3,7 +3,11 @@ orders in, one fill per execution out, market data, refusals, cancels (both plat
 
 from __future__ import annotations
 
+import shutil
+import ssl
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -117,3 +121,42 @@ def test_a_platform_with_a_wrong_token_is_refused(rig_factory: Callable[..., Rig
         intruder.stop()
     assert rig.sim.ready  # the real session was not replaced by the refused one
     assert "wrong" not in rig.adapter.log()  # the token is never logged
+
+
+@pytest.mark.skipif(
+    shutil.which("openssl") is None, reason="needs the openssl command to make a test certificate"
+)
+def test_tls_session(rig_factory: Callable[..., Rig], tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    client_tls = ssl.create_default_context(
+        cafile=str(cert)
+    )  # the platform validates the adapter's certificate
+    rig = rig_factory("nt8", tls=client_tls, NX_NT8_TLS_CERT=str(cert), NX_NT8_TLS_KEY=str(key))
+    rig.wait_connected()
+    rig.sim.set_price(rig.instrument, 21000.0)
+    order = rig.order(qty=1)
+    rig.send(order)
+    wait_for(lambda: rig.filled(order.client_order_id), what="a fill over TLS")
+    assert "TLS on" in rig.adapter.log()

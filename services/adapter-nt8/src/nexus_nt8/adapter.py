@@ -218,10 +218,16 @@ class Nt8Adapter(Adapter):
         self.request_reconcile()
 
     def on_order_update(self, msg: OrderUpdate) -> None:
-        order = self._order(msg.client_order_id)
-        report = protocol.status_report(msg, order.venue_quantity if order else None)
-        if report is not None:
-            self._emit([report])
+        try:
+            order = self._order(msg.client_order_id)
+            report = protocol.status_report(msg, order.venue_quantity if order else None)
+            if report is not None:
+                self._emit([report])
+        except redis.RedisError as exc:  # never let Redis trouble end the platform's session
+            log.warning(
+                "update of %s not reported now (%s); reconciliation will bring it", msg.client_order_id, exc
+            )
+            self.request_reconcile()
 
     def on_execution(self, msg: ExecutionUpdate) -> None:
         try:

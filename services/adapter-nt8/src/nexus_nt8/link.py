@@ -173,14 +173,15 @@ class BridgeLink:
                 since_time_ns=since_ns,
             )
         )
-        for instrument in self.listener.instruments():
+        instruments = self.listener.instruments()
+        for instrument in instruments:
             session.send(MdSubscribe(instrument=instrument))
         log.info(
             "session #%d: asked for open orders (%d unsure ids, since %s) and %d instruments",
             session.number,
             len(ids),
             since_id,
-            len(self.listener.instruments()),
+            len(instruments),
         )
 
     def on_message(self, session: BridgeSession, msg: BridgeMessage) -> None:
