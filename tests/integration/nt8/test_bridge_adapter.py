@@ -4,6 +4,7 @@ orders in, one fill per execution out, market data, refusals, cancels (both plat
 from __future__ import annotations
 
 import shutil
+import socket
 import ssl
 import subprocess
 from collections.abc import Callable
@@ -11,11 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
-from nexus_mesh.testing import read_stream, wait_for, xadd
-from nexus_protocol import Envelope, OrderStatus
+from nexus_mesh.testing import Services, read_stream, wait_for, xadd
+from nexus_protocol import Envelope, Fill, Names, OrderStatus, Side, VenueOrder
+from nexus_protocol.codec import unpack
 from nexus_protocol.enums import OrderType, TimeInForce
-from nexus_protocol.messages import Cancel, Tick
+from nexus_protocol.ids import client_order_id, new_signal_id
+from nexus_protocol.messages import Cancel, Heartbeat, Tick
 
 Rig = Any  # tests/integration/nt8/conftest.py: Rig (test modules cannot import each other)
 
@@ -160,3 +164,57 @@ def test_tls_session(rig_factory: Callable[..., Rig], tmp_path: Path) -> None:
     rig.send(order)
     wait_for(lambda: rig.filled(order.client_order_id), what="a fill over TLS")
     assert "TLS on" in rig.adapter.log()
+
+
+def test_simulator_runs_as_a_process(services: Services, client: redis.Redis, names: Names) -> None:
+    """`python -m nexus_nt8.simulator --profile quantower --port N` dials `python -m nexus_nt8`."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    services.start(
+        "nexus_nt8",
+        name="adapter-quantower",
+        NX_VENUE="quantower",
+        NX_NT8_PORT=port,
+        NX_NT8_AUTH_TOKEN="cli-token",
+        NX_TICK_INTERVAL_S="0.05",
+    )
+    sim = services.start(
+        "nexus_nt8.simulator",
+        "--profile",
+        "quantower",
+        "--port",
+        port,
+        "--step-ticks",
+        "0",
+        name="sim-quantower",
+        NX_NT8_AUTH_TOKEN="cli-token",
+    )
+
+    def connected() -> bool:
+        raw = client.get(names.control("venue", "quantower"))
+        hb = unpack(raw) if raw is not None else None  # type: ignore[arg-type]
+        return isinstance(hb, Heartbeat) and bool(hb.venue_connected)
+
+    wait_for(connected, timeout_s=20, what="the simulator process connected")
+    sid = new_signal_id()
+    order = VenueOrder(
+        client_order_id=client_order_id(sid, "qt"),
+        signal_id=sid,
+        venue="quantower",
+        symbol="NQ",
+        side=Side.SELL,
+        quantity=1,
+        venue_symbol="NQH25",
+        venue_quantity=1,
+    )
+    xadd(client, names.orders("quantower"), Envelope.new(order, id=order.client_order_id))
+    wait_for(
+        lambda: any(
+            isinstance(e.body, Fill) and e.body.status is OrderStatus.FILLED
+            for e in read_stream(client, names.fills_raw)
+        ),
+        what="a fill",
+    )
+    assert sim.alive()
+    assert sim.terminate() == 0
