@@ -71,9 +71,9 @@ class Momentum:
     def on_execution(self, execution: dict[str, Any]) -> None:
         self.executions.append(execution)
         log.info(
-            "execution %s: %s %s filled %s at %s (final %s)",
-            execution["signal_id"],
+            "momentum execution %s %s: %s, filled %s at %s (final %s)",
             execution["symbol"],
+            execution["signal_id"],
             execution["status"],
             execution["filled_quantity"],
             execution["avg_price"],
