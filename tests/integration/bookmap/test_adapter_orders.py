@@ -9,6 +9,7 @@ from collections.abc import Callable
 import redis
 
 from nexus_bookmap.testing import ALIAS, BookmapRig
+from nexus_mesh.killswitch import KillSwitch
 from nexus_mesh.testing import read_stream, wait_for, xadd
 from nexus_protocol import Names
 from nexus_protocol.codec import Envelope
@@ -135,3 +136,20 @@ def test_a_sigkill_between_send_and_fill_loses_no_fill_and_sends_nothing_twice(
     )
     assert len(rig.host.venue.engine.orders()) == 1
     assert rig.host.venue.engine.net_position(ALIAS) == 1.0
+
+
+def test_the_kill_switch_cancels_working_orders_through_the_add_on(
+    bookmap_rig: Callable[..., BookmapRig], client: redis.Redis, names: Names
+) -> None:
+    rig = bookmap_rig().start()
+    rig.host.pause()  # the resting order stays resting
+    order = send(client, names, limit=20900.0)
+    wait_for(lambda: OrderStatus.ACCEPTED in [f.status for f in fills(client, names, order.client_order_id)],
+             what="the order working at Bookmap")  # fmt: skip
+    KillSwitch(client, names).set(True, reason="integration test", by="test")
+    (*_, cancelled) = final(client, names, order.client_order_id)
+    assert cancelled.status is OrderStatus.CANCELLED
+    state = rig.host.venue.engine.order_by_client_id(order.client_order_id)
+    assert state is not None
+    assert state.status is OrderStatus.CANCELLED
+    assert events(client, names, "killswitch_applied")

@@ -167,9 +167,13 @@ class BookmapAdapter(Adapter):
     def on_open(self, session: int, hello: ap.Hello) -> None:
         self.emit_market_data(self.books.disconnected())
         self._session, self._hello, self._can_trade = session, hello, hello.can_trade
-        self._instruments.clear()
-        previous = _text(self.redis.get(self._instance_key))
-        self.redis.set(self._instance_key, hello.instance_id)
+        self._instruments = {}
+        self.request_reconcile()  # every (re)connect: open orders, executions, positions
+        try:
+            previous = _text(self.redis.set(self._instance_key, hello.instance_id, get=True))
+        except redis.RedisError as exc:
+            log.warning("could not compare the add-on's instance with the last one (%s)", exc)
+            return
         events: list[Event] = []
         if previous is not None and previous != hello.instance_id:
             text = "the Bookmap add-on restarted (new instance); reconciling with Bookmap's records"
@@ -178,7 +182,6 @@ class BookmapAdapter(Adapter):
             text = f"{self.venue} is connected for market data only: orders will be refused"
             events.append(self._event("venue_data_only", Severity.WARNING, text))
         self._publish_events(events, hello.instance_id)
-        self.request_reconcile()
 
     def on_close(self, session: int) -> None:
         if session != self._session:
@@ -194,15 +197,22 @@ class BookmapAdapter(Adapter):
             self.emit_market_data(self.books.depth(message))
         elif isinstance(message, ap.Trade):
             self.emit_market_data(self.books.trade(message))
-        elif isinstance(message, ap.OrderUpdate):
-            self._on_update(message)
-        elif isinstance(message, ap.Execution):
-            self._on_execution(message)
+        elif isinstance(message, ap.OrderUpdate | ap.Execution):
+            try:
+                if isinstance(message, ap.OrderUpdate):
+                    self._on_update(message)
+                else:
+                    self._on_execution(message)
+            except redis.RedisError as exc:  # the add-on keeps its records: reconciliation recovers this
+                log.warning(
+                    "%s of %s not counted now (%s); will reconcile", message.type, message.client_id, exc
+                )
+                self.request_reconcile()
         elif isinstance(message, ap.Instrument):
-            self._instruments[message.alias] = message
+            self._instruments = {**self._instruments, message.alias: message}  # copied: read by other threads
             self.emit_market_data(self.books.instrument(message))
         elif isinstance(message, ap.InstrumentRemoved):
-            self._instruments.pop(message.alias, None)
+            self._instruments = {a: i for a, i in self._instruments.items() if a != message.alias}
             self.emit_market_data(self.books.removed(message.alias))
         elif isinstance(message, ap.OpenOrdersSnapshot):
             self.waiters.answer(message)
@@ -244,6 +254,7 @@ class BookmapAdapter(Adapter):
                 self.ledger.save(record)
         if u.order_id:
             self._order_ids[u.order_id] = coid
+            ords.trim(self._order_ids)
         report = ords.state_report(u, record, self._qty(coid, u.size))
         self._deliver(coid, [report] if report is not None else [], answered=True)
 
@@ -290,7 +301,8 @@ class BookmapAdapter(Adapter):
     def _order(self, coid: str) -> VenueOrder | None:
         if coid not in self._orders:
             self._orders[coid] = self.intents.order(coid)
-        return self._orders[coid]
+            ords.trim(self._orders)
+        return self._orders.get(coid)
 
     def _qty(self, coid: str, fallback: float | None) -> float:
         order = self._order(coid)

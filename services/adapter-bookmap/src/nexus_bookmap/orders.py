@@ -31,6 +31,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 
@@ -40,6 +41,7 @@ from nexus_protocol.enums import OrderStatus
 from nexus_protocol.messages import VenueOrder
 
 log = logging.getLogger(__name__)
+CACHE_SIZE = 20_000  # orders kept in memory; older ones are read back from Redis when they come up
 _EPS = 1e-9
 OPEN = frozenset({OrderStatus.PENDING, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})
 _STATE_ONLY = frozenset(
@@ -112,6 +114,7 @@ class FillLedger:
             raw = self._client.hget(self._key, coid)
             record = OrderRecord.loads(coid, raw) if raw is not None else OrderRecord(coid=coid)
             self._cache[coid] = record
+            trim(self._cache)
         return record
 
     def save(self, record: OrderRecord) -> None:
@@ -129,6 +132,12 @@ class FillLedger:
             record.fills.pop()
             raise
         return len(record.fills) - 1
+
+
+def trim(cache: dict[str, Any], keep: int = CACHE_SIZE) -> None:
+    """Forget the oldest entries of an in-memory cache (Redis keeps the truth)."""
+    while len(cache) > keep:
+        del cache[next(iter(cache))]
 
 
 # ---- reports ---------------------------------------------------------------------------------------
