@@ -29,6 +29,7 @@ from nexus_mesh.testing import wait_for
 from nexus_mt5.adapter import Mt5Adapter
 from nexus_mt5.simulator import SimulatorProcess
 from nexus_protocol import Names, OrderStatus, OrderType, Side
+from nexus_protocol.errors import VenueError
 
 A, P, F, C, R = (
     OrderStatus.ACCEPTED,
@@ -284,3 +285,32 @@ def test_volume_is_rounded_down_to_the_symbol_step(
         got = final_fill(client, names, order.client_order_id)
     assert (got[-1].status, got[-1].last_qty) == (F, 0.25)
     assert [o["volume_initial"] for o in fx.orders_with(order.client_order_id)] == [0.25]
+
+
+def test_on_a_hedging_account_an_opposite_order_closes_our_position_not_a_manual_one(
+    fx: TerminalView, make: Make, client: redis.Redis, names: Names
+) -> None:
+    manual = fx(
+        "order_send",
+        {"action": 1, "symbol": "NAS100", "volume": 2.0, "type": 0, "type_filling": 1, "comment": "by hand"},
+    )
+    with running(make("mt5-global"), client, names):
+        buy = new_order("mt5-global", "NAS100", 1.0)
+        send(client, names, buy)
+        final_fill(client, names, buy.client_order_id)
+        sell = new_order("mt5-global", "NAS100", 1.0, Side.SELL)
+        send(client, names, sell)
+        assert statuses(final_fill(client, names, sell.client_order_id)) == [A, F]
+    [held] = fx("positions_get")
+    assert held["ticket"] == manual["order"]  # ours closed (position=), the manual one untouched
+    [closing] = fx.orders_with(sell.client_order_id)
+    assert closing["position_id"] == fx.orders_with(buy.client_order_id)[0]["ticket"]
+
+
+def test_reconnect_attempts_back_off(make: Make) -> None:
+    a = make("mt5-global", mt5_port=1, mt5_reconnect_max_s=1.0)  # nothing listens there
+    with pytest.raises(OSError, match="cannot reach the MT5 bridge"):
+        a.connect()
+    with pytest.raises(VenueError, match="next connection attempt in"):
+        a.connect()
+    assert not a.connected()

@@ -210,3 +210,16 @@ def test_requests_the_terminal_could_not_carry_are_refused_before_sending() -> N
     with pytest.raises(VenueError, match="no ask"):
         m.build_request(order(), CFD, bid=0.0, ask=0.0, magic=1, deviation_points=0, filling=k.Filling.FOK)
     assert len(COID) == 30 and m.check_comment(COID + "x") == COID + "x"  # 31 fits
+
+
+def test_hedging_closes_our_oldest_opposite_position_that_absorbs_the_order() -> None:
+    positions = [
+        {"ticket": 5, "symbol": "NAS100", "type": 0, "volume": 20.0, "magic": 77, "time_msc": 3},
+        {"ticket": 4, "symbol": "NAS100", "type": 0, "volume": 20.0, "magic": 77, "time_msc": 2},
+        {"ticket": 3, "symbol": "NAS100", "type": 0, "volume": 50.0, "magic": 1, "time_msc": 1},  # not ours
+        {"ticket": 2, "symbol": "NAS100", "type": 0, "volume": 5.0, "magic": 77, "time_msc": 0},  # too small
+        {"ticket": 1, "symbol": "US30", "type": 0, "volume": 50.0, "magic": 77, "time_msc": 0},
+    ]
+    assert m.closable_position(positions, order(side=Side.SELL), 20.0, 77) == 4
+    assert m.closable_position(positions, order(side=Side.SELL), 25.0, 77) is None  # opens instead
+    assert m.closable_position(positions, order(side=Side.BUY), 1.0, 77) is None  # same side: adds

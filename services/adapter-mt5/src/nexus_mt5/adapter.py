@@ -34,7 +34,7 @@ from nexus_mesh.adapter import Adapter, Reconciliation, UnknownOutcome, VenueRep
 from nexus_mesh.config_files import load_symbols
 from nexus_mt5 import mapping as m
 from nexus_mt5.config import Mt5Settings
-from nexus_mt5.constants import Action, OrderState
+from nexus_mt5.constants import Action, MarginMode, OrderState
 from nexus_mt5.history import History
 from nexus_mt5.market import Market
 from nexus_mt5.reports import Marker, OrderRec, accepted, net_positions
@@ -65,6 +65,8 @@ class Mt5Adapter(Adapter):
         self.market = Market(settings, load_symbols(settings.config_dir), client, self.names, self._term)
         self.tracker = Tracker(self.magic)
         self._trade_server_up = False
+        self._next_open = 0.0
+        self._backoff_s = 0.0
         self._next_poll = 0.0
         self._next_md = 0.0
         self.sent = self.resends = 0
@@ -79,7 +81,17 @@ class Mt5Adapter(Adapter):
 
     def connect(self) -> None:
         if self.terminal is None or not self.terminal.up:
+            now = time.monotonic()
+            if now < self._next_open:  # never hammer a terminal (or a broker's login) every tick
+                raise VenueError(
+                    f"{self.venue}: next connection attempt in {self._next_open - now:.1f}s", retryable=True
+                )
+            self._backoff_s = (
+                min(self._backoff_s * 2, self.settings.mt5_reconnect_max_s) if self._backoff_s else 0.5
+            )
+            self._next_open = now + self._backoff_s
             self._open()
+            self._backoff_s = 0.0
         info = self._term().terminal_info() or {}
         self._trade_server_up = bool(info.get("connected", False))
         if not self._trade_server_up:
@@ -134,6 +146,10 @@ class Mt5Adapter(Adapter):
             self.magic,
         )
 
+    @property
+    def hedging(self) -> bool:
+        return int(self.account.get("margin_mode", -1)) == MarginMode.RETAIL_HEDGING
+
     def _drop(self) -> None:
         if self.terminal is not None:
             self.terminal.close()
@@ -174,6 +190,12 @@ class Mt5Adapter(Adapter):
                 filling=filling,
                 deviation_points=self.settings.mt5_deviation_points,
             )
+            if self.hedging and self.settings.mt5_hedging_close:
+                ticket = m.closable_position(
+                    term.positions_get(symbol=terms.name) or [], order, request["volume"], self.magic
+                )
+                if ticket is not None:
+                    request["position"] = ticket
             if request["volume"] != order.venue_quantity:
                 log.warning(
                     "%s: %s %g lots rounded down to %g (volume step %g)",

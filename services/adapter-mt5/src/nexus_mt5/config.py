@@ -55,6 +55,8 @@ class Mt5Settings(AdapterSettings):
     mt5_max_requotes: int = Field(default=3, ge=0)  # re-sends with fresh prices after a requote
     mt5_retry_pause_ms: int = Field(default=100, ge=0)  # before re-sending (requote, too many requests)
     mt5_filling: Literal["auto", "fok", "ioc", "return"] = "auto"  # auto: from the symbol's flags
+    mt5_hedging_close: bool = True  # hedging account: an order against our open position closes it
+    mt5_reconnect_max_s: float = Field(default=30.0, gt=0)  # backoff between initialize attempts
     mt5_symbols: Annotated[tuple[str, ...], NoDecode] = ()  # market data; empty: the registry's for the venue
     mt5_poll_interval_s: float = Field(default=0.5, gt=0)  # new deals and order states
     mt5_md_interval_s: float = Field(default=0.5, gt=0)  # quotes to nx:md:raw:{venue}

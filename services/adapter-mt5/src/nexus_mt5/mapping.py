@@ -11,18 +11,20 @@
   limit -> TRADE_ACTION_PENDING + ORDER_TYPE_BUY_LIMIT/SELL_LIMIT at the limit price rounded to the
   tick never to a worse price; volume rounded *down* to the symbol's volume_step (never more exposure
   than asked); filling from the symbol's flags; the client order id in the comment (it must fit).
+  On a hedging account an order against one of our open positions closes it (`position=`) rather
+  than opening an opposite one (`closable_position`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any
 
 from nexus_mt5.config import COMMENT_MAX_LEN
-from nexus_mt5.constants import Action, ExecMode, Filling, OrderKind, SymbolFilling, TypeTime
+from nexus_mt5.constants import Action, ExecMode, Filling, OrderKind, PositionType, SymbolFilling, TypeTime
 from nexus_protocol.enums import OrderType, Side, TimeInForce
 from nexus_protocol.errors import VenueError
 from nexus_protocol.messages import VenueOrder
@@ -337,6 +339,26 @@ def build_request(
         )
         return request
     raise VenueError(f"{order.order_type.value} orders are not supported on MT5 by this adapter")
+
+
+def closable_position(
+    positions: Sequence[Mapping[str, Any]], order: VenueOrder, volume: float, magic: int
+) -> int | None:
+    """On a hedging account: the oldest of our positions in the symbol on the other side that can
+    absorb the whole order (FIFO, which US-regulated brokers require), or None (the order opens one)."""
+    held = PositionType.SELL if order.side is Side.BUY else PositionType.BUY
+    fits = [
+        p
+        for p in positions
+        if p.get("symbol") == order.venue_symbol
+        and int(p.get("magic", 0)) == magic
+        and int(p.get("type", -1)) == held
+        and float(p.get("volume", 0.0)) >= volume - 1e-9
+    ]
+    if not fits:
+        return None
+    oldest = min(fits, key=lambda p: (int(p.get("time_msc", 0)), int(p.get("ticket", 0))))
+    return int(oldest["ticket"])
 
 
 def remove_request(ticket: int, magic: int) -> dict[str, Any]:
