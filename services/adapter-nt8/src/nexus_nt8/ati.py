@@ -134,6 +134,7 @@ class AtiAdapter(Adapter):
             )
         self.transport = transport
         self._progress = self.names.state(f"adapter-{self.venue}", "ati")  # coid -> "cum|avg" published
+        self._published: dict[str, str] = {}  # coid -> the state text last published (skip unchanged)
         self._tracked: set[str] = set(
             self.intents.in_state(IntentState.SENDING, IntentState.SENT, IntentState.UNKNOWN)
         )
@@ -224,8 +225,11 @@ class AtiAdapter(Adapter):
     def poll(self) -> None:
         """Read every tracked order's state file; publish what changed, then remember it."""
         for coid in sorted(self._tracked):
-            order, state = self.intents.order(coid), self.transport.order_state(coid)
-            if order is None or state is None:
+            state = self.transport.order_state(coid)
+            if state is None or self._published.get(coid) == state.raw:
+                continue
+            order = self.intents.order(coid)
+            if order is None:
                 continue
             reports = self._reports(order, state)
             try:
@@ -234,8 +238,10 @@ class AtiAdapter(Adapter):
             except redis.RedisError as exc:
                 log.warning("ATI progress of %s not published now (%s)", coid, exc)
                 return
+            self._published[coid] = state.raw
             if state.status.terminal:
                 self._tracked.discard(coid)
+                self._published.pop(coid, None)
 
     # ---- fills from states ----------------------------------------------------------------------
 
