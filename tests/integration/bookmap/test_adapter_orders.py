@@ -68,6 +68,8 @@ def test_an_order_fills_once_under_bookmaps_execution_id(
     assert not fill.synthetic
     assert OrderStatus.ACCEPTED in [f.status for f in reports]
     assert len(rig.host.venue.engine.orders()) == 1
+    assert rig.adapter is not None
+    assert rig.adapter.terminate(timeout_s=10) == 0  # SIGTERM: a clean stop, the add-on waits to reconnect
 
 
 def test_a_data_only_account_is_refused_with_the_reason(

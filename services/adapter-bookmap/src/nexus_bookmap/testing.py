@@ -45,6 +45,7 @@ class BookmapRig:
             "NX_BOOKMAP_CONNECT_WAIT_S": "0", "NX_BOOKMAP_HEARTBEAT_S": "1", "NX_TICK_INTERVAL_S": "0.1",
             "NX_HEARTBEAT_TTL_MS": "1500", **adapter_env,
         }  # fmt: skip
+        self.scheme = "wss" if self.adapter_env.get("NX_BOOKMAP_TLS_CERT") else "ws"
         spec = InstrumentSpec(symbol=ALIAS, tick_size=0.25, start_price=price, point_value=20.0)
         venue_sim = BookmapVenue([SimInstrument(spec=spec, full_name="NQ Mar 25")], can_trade=can_trade)
         self.host = BookmapHost(venue_sim, tick_interval_s=0.05)
@@ -65,7 +66,7 @@ class BookmapRig:
 
     def launch_addon(self, **env: str) -> None:
         self.host.launch_addon(ADDON_SCRIPT, env={
-            "NX_BOOKMAP_URL": f"ws://127.0.0.1:{self.port}/addon", "NX_BOOKMAP_TOKEN": TOKEN,
+            "NX_BOOKMAP_URL": f"{self.scheme}://127.0.0.1:{self.port}/addon", "NX_BOOKMAP_TOKEN": TOKEN,
             "NX_BOOKMAP_BACKOFF_INITIAL_S": "0.1", "NX_BOOKMAP_BACKOFF_MAX_S": "0.5",
             "NX_BOOKMAP_HEARTBEAT_S": "1", **env,
         })  # fmt: skip
