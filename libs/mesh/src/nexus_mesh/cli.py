@@ -384,7 +384,7 @@ def acl_render(
     ns = _namespace()
     users = acl_mod.mesh_users(Names(ns), acl_mod.all_venues(_config_dir(), environment), sandbox_prefix)
     if template:
-        text = acl_mod.render(users, header=acl_mod.TEMPLATE_HEADER.format(ns=ns))
+        text = acl_mod.render(users)
     else:
         passwords, made = acl_mod.passwords_from_env(users, generate=generate)
         missing = [u.name for u in users if u.name not in passwords]
@@ -402,9 +402,7 @@ def acl_render(
                 "deploy/redis/users.acl is the committed template; write the live file "
                 "to deploy/secrets/ (ignored by git)"
             )
-        text = acl_mod.render(
-            users, passwords, header=f"NEXUS mesh ACL, namespace {ns}: generated, do not commit"
-        )
+        text = acl_mod.render(users, passwords)
         if env_file is not None:
             acl_mod.write_secret(env_file, acl_mod.env_file(passwords))
             console.print(f"passwords for {len(passwords)} users in {env_file} ({len(made)} generated now)")
@@ -420,11 +418,27 @@ def acl_check(path: Path | None = ACL_PATH) -> None:
     """Exit 1 when the committed template differs from what the code renders (key names changed)."""
     path = path or _root() / "deploy" / "redis" / "users.acl"
     users = acl_mod.mesh_users(Names(_namespace()), acl_mod.all_venues(_config_dir()))
-    want = acl_mod.render(users, header=acl_mod.TEMPLATE_HEADER.format(ns=_namespace()))
+    want = acl_mod.render(users)
     if not path.exists() or path.read_text() != want:
         console.print(f"[red]{path} is out of date: nexusctl acl render --template > {path}[/]")
         raise typer.Exit(1)
     console.print(f"{path}: up to date ({len(users)} users)")
+
+
+@acl_app.command("explain")
+def acl_explain(
+    environment: str = typer.Option(None, "--env", help="this environment's venues only"),
+) -> None:
+    """Each ACL user: what it is for, its read-write, read-only and write-only key patterns."""
+    from rich.table import Table
+
+    t = Table(show_lines=True)
+    for col in ("user", "for", "read + write", "read only", "write only"):
+        t.add_column(col)
+    for u in acl_mod.mesh_users(Names(_namespace()), acl_mod.all_venues(_config_dir(), environment)):
+        t.add_row(u.name, u.why, "\n".join(u.rw), "\n".join(u.read), "\n".join(u.write))
+    console.print(t)
+    console.print("commands (services): " + " ".join(acl_mod.SERVICE_COMMANDS))
 
 
 def main() -> None:

@@ -220,5 +220,13 @@ def _alive(pid: int) -> bool:
     try:  # a zombie child of ours counts as gone
         done, _ = os.waitpid(pid, os.WNOHANG)
         return done == 0
-    except ChildProcessError:
-        return True
+    except ChildProcessError:  # not our child (`up` started it and exited): a zombie is gone too
+        return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False

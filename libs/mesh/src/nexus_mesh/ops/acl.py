@@ -190,14 +190,15 @@ def password_hash(password: str) -> str:
     return hashlib.sha256(password.encode()).hexdigest()
 
 
-def render(users: Iterable[AclUser], passwords: Mapping[str, str] | None = None, *, header: str = "") -> str:
-    """The ACL file. A user without a password is `off` (the template has none at all)."""
+def render(users: Iterable[AclUser], passwords: Mapping[str, str] | None = None) -> str:
+    """The ACL file. A user without a password is `off` (the template has none at all).
+
+    Redis ACL files take `user` lines only (no comments): what each user is for is in `AclUser.why`,
+    `nexusctl acl explain` and deploy/redis/README.md."""
     pw = passwords or {}
-    lines = [f"# {h}" if h else "#" for h in header.splitlines()] if header else []
-    lines.append("user default on nopass resetchannels -@all +ping")  # health checks only
+    lines = ["user default on nopass resetchannels -@all +ping"]  # health checks only
     for u in users:
         state = f"on #{password_hash(pw[u.name])}" if u.name in pw else "off"
-        lines.append(f"# {u.name}: {u.why}")
         lines.append(f"user {u.name} reset {state} {u.rules()}")
     return "\n".join(lines) + "\n"
 
@@ -233,11 +234,3 @@ def write_secret(path: Path, text: str) -> None:
     with os.fdopen(fd, "w") as f:
         f.write(text)
     os.chmod(path, 0o600)
-
-
-TEMPLATE_HEADER = """\
-Redis ACL users of the NEXUS mesh, namespace {ns} -- RULES ONLY (`nexusctl acl render --template`).
-Every service user is `off` with no password: this file is safe in version control and lets no one in.
-The live file (same rules, `on #<sha256>` per user) is written at deploy time, never committed:
-  nexusctl acl render --generate --out deploy/secrets/users.acl --env-file deploy/secrets/redis.env
-See docs/operations.md, "Redis ACL and TLS". `nexusctl acl check` fails when it drifts from the code."""

@@ -1,0 +1,257 @@
+"""Redis ACL users and TLS: each service, run for real as its own ACL user, does its job, and no user
+reaches outside its keys and commands.
+
+A redis-server gets the ACL file `nexusctl acl render` writes (test passwords, plus an `admin` user the
+test alone uses to read ACL LOG and ask ACL DRYRUN) and deploy/redis/tls.conf with certificates from
+deploy/redis/make-certs.sh. The gateway services run as `router`, `normalizer`, ... over the plain
+port; the venue adapter runs as a remote one would, over TLS with a client certificate; NEXUS's
+signals go in as `nexus-bridge`; nexusctl runs as `ops`. After the flow, ACL LOG must hold no denial.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from nexus_mesh.embedded import RedisServer, free_port
+from nexus_mesh.ops import acl
+from nexus_mesh.publish import Output, Publisher
+from nexus_mesh.testing import REPO_ROOT, Services, wait_for
+from nexus_protocol import Envelope, Execution, Names, Side, Signal, decode
+from nexus_protocol.ids import new_signal_id
+
+CORE = ("router", "normalizer", "fx", "rollover", "fills")
+needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+
+
+def pw(user: str) -> str:
+    return f"test-{user}-pw"
+
+
+class Acl:
+    def __init__(self, server: RedisServer, tls_port: int, certs: Path, names: Names) -> None:
+        self.server, self.tls_port, self.certs, self.names = server, tls_port, certs, names
+        self.admin = redis.Redis(port=server.port, username="admin", password="admin-pw")
+
+    def url(self, user: str) -> str:
+        return f"redis://{user}:{pw(user)}@127.0.0.1:{self.server.port}/0"
+
+    def tls_url(self, user: str, *, client_cert: bool = True) -> str:
+        q = f"ssl_ca_certs={self.certs}/ca.crt"
+        if client_cert:
+            q += f"&ssl_certfile={self.certs}/{user}.crt&ssl_keyfile={self.certs}/{user}.key"
+        return f"rediss://{user}:{pw(user)}@127.0.0.1:{self.tls_port}/0?{q}"
+
+    def may(self, user: str, *command: str) -> bool:
+        """ACL DRYRUN: would `user` be allowed to run this command (keys included)?"""
+        try:
+            reply = self.admin.execute_command("ACL", "DRYRUN", user, *command)
+        except redis.ResponseError as exc:
+            raise AssertionError(f"ACL DRYRUN {user} {command}: {exc}") from None
+        return reply in (b"OK", "OK")
+
+
+@pytest.fixture
+def secured(tmp_path: Path, names: Names) -> Iterator[Acl]:
+    venues = acl.all_venues(REPO_ROOT / "deploy" / "config")
+    users = acl.mesh_users(names, venues)
+    text = acl.render(users, {u.name: pw(u.name) for u in users})
+    text += "user admin on >admin-pw ~* &* +@all\n"  # the test's own eyes: ACL LOG, ACL DRYRUN
+    (tmp_path / "users.acl").write_text(text)
+    certs = tmp_path / "tls"
+    subprocess.run(
+        [
+            str(REPO_ROOT / "deploy" / "redis" / "make-certs.sh"),
+            str(certs),
+            "DNS:localhost,IP:127.0.0.1",
+            "adapter-sim",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    tls_port = free_port()
+    conf = (REPO_ROOT / "deploy" / "redis" / "tls.conf").read_text()
+    conf = conf.replace("/usr/local/etc/redis/tls", str(certs)).replace(
+        "tls-port 6380", f"tls-port {tls_port}"
+    )
+    (tmp_path / "tls.conf").write_text(conf)
+    server = RedisServer(
+        tmp_path / "redis",
+        extra_args=("--aclfile", str(tmp_path / "users.acl"), "--include", str(tmp_path / "tls.conf")),
+    ).start()
+    try:
+        yield Acl(server, tls_port, certs, names)
+    finally:
+        server.stop()
+
+
+@needs_openssl
+def test_each_service_does_its_job_as_its_own_user_and_nothing_is_denied(
+    secured: Acl, names: Names, tmp_path: Path
+) -> None:
+    svc = Services(secured.url("ops"), names.namespace, tmp_path)  # the URL is replaced per service below
+    try:
+        for name in CORE:
+            svc.start(
+                f"nexus_gateway.{name}", name=name, NX_REDIS_URL=secured.url(name), NX_ENVIRONMENT="single"
+            )
+        svc.start(
+            "nexus_gateway.sim_venue",
+            name="venue-sim",
+            NX_VENUE="sim",
+            NX_ENVIRONMENT="single",
+            NX_REDIS_URL=secured.tls_url("adapter-sim"),
+        )
+        bridge = redis.Redis.from_url(secured.url("nexus-bridge"))
+        wait_for(
+            lambda: secured.admin.exists(names.control("venue", "sim")),
+            timeout_s=60,
+            what="the venue over TLS",
+        )
+        wait_for(lambda: secured.admin.hlen(names.contracts), timeout_s=60, what="rollover's contracts")
+        sids = []
+        for symbol, side in (("NQ", Side.BUY), ("ES", Side.SELL), ("NQ", Side.SELL)):
+            sid = new_signal_id()
+            sig = Signal(signal_id=sid, symbol=symbol, side=side, quantity=1.0, strategy="acl")
+            Publisher(bridge, dedupe_ttl_ms=86_400_000).publish(
+                [Output(names.signals, Envelope.new(sig, id=sid))]
+            )
+            sids.append(sid)
+
+        def finals() -> dict[str, Execution]:
+            out = {}
+            for _id, f in bridge.xrange(names.executions) or []:
+                ex = decode(f).body
+                if isinstance(ex, Execution) and ex.final:
+                    out[ex.signal_id] = ex
+            return out if set(sids) <= set(out) else {}
+
+        done = wait_for(finals, timeout_s=60, interval_s=0.2, what="final executions through the ACL'd mesh")
+        assert all(done[s].status.value == "filled" for s in sids), done
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NX_")}
+        env.update(NX_REDIS_URL=secured.url("ops"), NX_NAMESPACE=names.namespace, NX_ENVIRONMENT="single")
+        nexusctl = str(Path(sys.executable).parent / "nexusctl")
+        for args in (
+            ["status", "--json", "--env", "single"],
+            ["positions", "--json"],
+            ["killswitch", "on"],
+            ["killswitch", "off"],
+        ):
+            out = subprocess.run(
+                [nexusctl, *args],
+                cwd=REPO_ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert out.returncode == 0, (args, out.stdout, out.stderr)
+            if args[0] == "status":
+                assert json.loads(out.stdout)["healthy"] is True, out.stdout
+        denied = secured.admin.execute_command("ACL", "LOG")
+        assert denied == [], denied
+    finally:
+        svc.stop_all()
+        if any(p.proc and p.proc.returncode not in (0, None) for p in svc.started):
+            print(svc.logs())
+
+
+WRITERS = {  # stream -> users that may append to it (producers, and the consumer group, which needs write)
+    "signals": {"router", "rollover", "nexus-bridge"},
+    "orders:routed": {"router", "normalizer"},
+    "orders:sim": {"normalizer", "adapter-sim"},
+    "fills:raw": {
+        "normalizer",
+        *(
+            f"adapter-{v}"
+            for v in ("sim", "nt8", "sierra", "quantower", "mt5-global", "mt5-brazil", "bookmap")
+        ),
+    },
+    "fills:normalized": {"normalizer", "fx"},
+    "fills": {"router", "fx", "fills"},
+    "executions": {"fills", "router", "nexus-bridge"},
+}
+HASH_WRITERS = {  # (owner, key) -> users that may HSET it
+    ("state", "router", "exposure"): {"router"},
+    ("state", "fills", "positions"): {"fills"},
+    ("state", "fx", "held"): {"fx"},
+    ("state", "md", "last"): {"normalizer"},
+    ("state", "adapter-sim", "intents"): {"adapter-sim"},
+}
+
+
+def test_no_user_writes_outside_its_keys(secured: Acl, names: Names) -> None:
+    users = [u.name for u in acl.mesh_users(names, acl.all_venues(REPO_ROOT / "deploy" / "config"))]
+    for stream, allowed in WRITERS.items():
+        for user in users:
+            assert secured.may(user, "XADD", names.stream(stream), "*", "f", "v") is (user in allowed), (
+                user,
+                stream,
+            )
+    for (_kind, owner, what), allowed in HASH_WRITERS.items():
+        for user in users:
+            key = names.state(owner, what)
+            assert secured.may(user, "HSET", key, "f", "v") is (user in allowed), (user, key)
+    for user in users:
+        may_switch = user == "ops"
+        assert secured.may(user, "SET", names.killswitch, "x") is may_switch, user
+        assert secured.may(user, "HSET", names.contracts, "NQ", "NQZ99") is (user == "rollover"), user
+        for dangerous in (
+            ("FLUSHALL",),
+            ("KEYS", "*"),
+            ("CONFIG", "SET", "appendonly", "no"),
+            ("EVAL", "return 1", "0"),
+            ("DEBUG", "SLEEP", "0"),
+            ("SHUTDOWN",),
+            ("ACL", "LIST"),
+            ("MONITOR",),
+        ):
+            assert not secured.may(user, *dangerous), (user, dangerous)
+    other = Names("other")  # another namespace: nobody's but the sandbox owner's
+    for user in users:
+        assert not secured.may(user, "XADD", other.signals, "*", "f", "v"), user
+    assert secured.may("ops", "XADD", Names("sbx-1").signals, "*", "f", "v")  # replay sandboxes
+    assert secured.may("ops", "HGETALL", names.state("fills", "positions"))
+    assert not secured.may("exporter", "GET", names.killswitch) and secured.may("exporter", "INFO")
+
+
+@needs_openssl
+def test_wrong_password_plain_text_and_tls_without_client_certificate_are_refused(
+    secured: Acl, names: Names
+) -> None:
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(port=secured.server.port, username="router", password="wrong").ping()
+    anonymous = redis.Redis(port=secured.server.port)
+    assert anonymous.ping() is True  # health checks only
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        anonymous.get(names.killswitch)
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis.from_url(secured.tls_url("adapter-sim", client_cert=False)).ping()
+    assert redis.Redis.from_url(secured.tls_url("adapter-sim")).ping() is True
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        redis.Redis.from_url(secured.tls_url("adapter-sim")).xadd(names.signals, {"f": "v"})
+
+
+def test_the_committed_template_matches_the_code_and_lets_no_one_in() -> None:
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "nexusctl"), "acl", "check"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NX_NAMESPACE": "nx"},
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    for line in (REPO_ROOT / "deploy" / "redis" / "users.acl").read_text().splitlines():
+        if line.startswith("user ") and not line.startswith("user default "):
+            assert " off " in line and "#" not in line and ">" not in line, line
