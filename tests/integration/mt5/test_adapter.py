@@ -314,3 +314,20 @@ def test_reconnect_attempts_back_off(make: Make) -> None:
     with pytest.raises(VenueError, match="next connection attempt in"):
         a.connect()
     assert not a.connected()
+
+
+def test_a_b3_day_order_that_expires_at_the_close_is_reported_expired(
+    b3: TerminalView, make: Make, client: redis.Redis, names: Names
+) -> None:
+    bid, _ask, _ = b3.control.quote("WDOF26")
+    with running(make("mt5-brazil"), client, names):
+        order = new_order("mt5-brazil", "WDOF26", 2, order_type=OrderType.LIMIT, limit_price=bid - 10)
+        send(client, names, order)
+        wait_for(
+            lambda: statuses(fills_of(client, names, order.client_order_id)) == [A], what="the order resting"
+        )
+        [resting] = b3("orders_get")
+        assert (resting["type_time"], resting["type_filling"]) == (1, 2)  # ORDER_TIME_DAY, RETURN
+        assert b3.control.expire_day_orders() == 1
+        got = final_fill(client, names, order.client_order_id)
+    assert statuses(got) == [A, OrderStatus.EXPIRED]
