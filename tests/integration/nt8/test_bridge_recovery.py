@@ -92,6 +92,25 @@ def test_adapter_sigkilled_between_submit_and_fill_recovers_the_fill_after_resta
     assert rig.filled(order.client_order_id)[0].last_price <= 20995.0
 
 
+def test_adapter_sigkilled_while_waiting_for_the_answer_finds_the_order_by_client_order_id(
+    rig_factory: Callable[..., Rig],
+) -> None:
+    rig = rig_factory("nt8", NX_NT8_SUBMIT_TIMEOUT_S="30")
+    rig.wait_connected()
+    rig.sim.set_price(rig.instrument, 21000.0)
+    rig.sim.arm(Fault.MUTE_AFTER_SUBMIT)  # placed and filled at the platform, nothing said yet
+    order = rig.order(qty=2)
+    rig.send(order)
+    wait_for(lambda: rig.sim.venue.order(order.client_order_id) is not None, what="placed at the platform")
+    rig.adapter.sigkill()  # mid-submit: the intent is recorded, the outcome unknown, the entry unacknowledged
+    assert rig.fills(order.client_order_id) == []
+    rig.adapter = rig.start_adapter()
+    wait_for(lambda: rig.filled(order.client_order_id), timeout_s=20, what="the fill after the restart")
+    _placed_once(rig, order.client_order_id)
+    [fill] = rig.filled(order.client_order_id)
+    assert (fill.last_qty, fill.last_price) == (2.0, 21000.0)
+
+
 @pytest.mark.slow
 def test_partial_fills_on_both_sides_of_a_sigkill_add_up(rig_factory: Callable[..., Rig]) -> None:
     rig = rig_factory("nt8")

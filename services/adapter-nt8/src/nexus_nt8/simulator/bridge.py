@@ -10,6 +10,8 @@ Faults, armed one at a time with `arm` (one-shot):
 - `drop_after_submit`: the platform places the order, the connection drops before the answer goes out;
 - `drop_before_fill`: `accepted` goes out, then the connection drops; the fill happens anyway and must
   be recovered through `open_orders_query` after the reconnect;
+- `mute_after_submit`: the order is placed (and fills) but nothing about it is sent, the connection
+  stays up: the adapter waits for an answer (a test kills it meanwhile);
 - `garbage`: bytes that are not a frame (the adapter must refuse them and close; we reconnect);
 - `stop_heartbeat`: this connection goes silent (the adapter must drop it after 3 intervals).
 """
@@ -55,6 +57,7 @@ GARBAGE = b"GET / HTTP/1.1\r\nHost: not-a-bridge-frame\r\n\r\n"
 class Fault(StrEnum):
     DROP_AFTER_SUBMIT = "drop_after_submit"
     DROP_BEFORE_FILL = "drop_before_fill"
+    MUTE_AFTER_SUBMIT = "mute_after_submit"
     GARBAGE = "garbage"
     STOP_HEARTBEAT = "stop_heartbeat"
 
@@ -303,6 +306,10 @@ class BridgeSimulator:
             self._armed.discard(Fault.DROP_BEFORE_FILL)
             self.platform.apply([r for r in reports if not r.is_fill])
             self._drop("fault: drop after accepted, before the fill")
+        elif Fault.MUTE_AFTER_SUBMIT in self._armed:
+            self._armed.discard(Fault.MUTE_AFTER_SUBMIT)
+            self.platform.apply(reports, quiet=True)
+            return
         self.platform.apply(reports)  # whatever cannot be sent now is journaled: open_orders_query tells
 
     # ---- sending and dropping -------------------------------------------------------------------

@@ -99,8 +99,9 @@ class PlatformSide:
             out += [self.positions(account), self._account(account)]
         return out
 
-    def apply(self, reports: list[Report]) -> None:
-        """Engine reports -> registry and journal (always) -> messages (when connected)."""
+    def apply(self, reports: list[Report], *, quiet: bool = False) -> None:
+        """Engine reports -> registry and journal (always) -> messages (when connected and not `quiet`)."""
+        send = _discard if quiet else self.send
         for r in reports:
             entry = self.registry.find(r.client_order_id)
             if entry is None:
@@ -108,14 +109,14 @@ class PlatformSide:
             if r.venue_order_id:
                 entry.platform_order_id = f"{self.profile.execution_prefix}-O{r.venue_order_id}"
             if r.kind is ReportKind.FILL:
-                self._fill(entry, r)
+                self._fill(entry, r, send)
                 continue
             status = _STATUS.get(r.kind)
             if status is None:
                 continue
             entry.status = status
             entry.reason = (r.text or (r.reason.value if r.reason else None)) if status.terminal else None
-            self.send(entry.update(r.ts_ns))
+            send(entry.update(r.ts_ns))
 
     def positions(self, account: str) -> PositionSnapshot:
         held = [Position(instrument=p.symbol, quantity=round(p.quantity), avg_price=p.avg_price)
@@ -133,7 +134,7 @@ class PlatformSide:
         problem = self.subscribe_problem(msg.instrument)
         return None if problem is None else (BridgeErrorCode.UNKNOWN_INSTRUMENT, problem)
 
-    def _fill(self, entry: Entry, r: Report) -> None:
+    def _fill(self, entry: Entry, r: Report, send: Callable[[BridgeMessage], None]) -> None:
         qty, s = round(r.last_qty), entry.submit
         x = Execution(
             execution_id=f"{self.profile.execution_prefix}-X{r.exec_id}", account=s.account,
@@ -145,9 +146,9 @@ class PlatformSide:
         entry.filled_quantity = round(r.cum_qty)
         entry.avg_fill_price = r.avg_price
         entry.status = OrderStatus.FILLED if r.status is OrderStatus.FILLED else OrderStatus.PARTIALLY_FILLED
-        self.send(ExecutionUpdate(**x.model_dump()))
-        self.send(entry.update(r.ts_ns))
-        self.send(self.positions(s.account))
+        send(ExecutionUpdate(**x.model_dump()))
+        send(entry.update(r.ts_ns))
+        send(self.positions(s.account))
 
     def _account(self, account: str) -> AccountSnapshot:
         info = self.venue.engine.account_info(account)
@@ -156,3 +157,7 @@ class PlatformSide:
             realized_pnl=float(info.realized_pnl), unrealized_pnl=float(info.unrealized_pnl),
             time_ns=time.time_ns(),
         )  # fmt: skip
+
+
+def _discard(_msg: BridgeMessage) -> None:
+    """A muted platform: the state is kept, nothing is said."""
