@@ -230,6 +230,13 @@ class BookmapAdapter(Adapter):
             self.server.close_session(
                 f"market data gap on {', '.join(stale)} not resynced; reconnecting for a snapshot"
             )
+        try:
+            self._answer_requests()
+        except redis.RedisError as exc:
+            log.debug("resnapshot requests not read now (%s)", exc)
+
+    def _answer_requests(self) -> None:
+        """Readers' resnapshot requests: a DepthSnapshot of each live book asked for."""
         wanted = [w.decode() for w in self.redis.smembers(self._requests_key)]  # type: ignore[union-attr]
         for alias in wanted:
             out = self.books.snapshot(alias)
