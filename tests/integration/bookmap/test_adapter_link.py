@@ -16,21 +16,26 @@ from websockets.sync.client import ClientConnection, connect
 
 from nexus_bookmap import addon_protocol as ap
 from nexus_bookmap.testing import TOKEN, BookmapRig
-from nexus_mesh.testing import read_stream, wait_for
+from nexus_mesh.testing import read_stream, wait_for, xadd
 from nexus_protocol import Names
-from nexus_protocol.messages import DepthSnapshot, DepthUpdate
+from nexus_protocol.codec import Envelope
+from nexus_protocol.enums import OrderStatus, OrderType, Side
+from nexus_protocol.ids import client_order_id, new_signal_id
+from nexus_protocol.messages import DepthSnapshot, DepthUpdate, Fill, VenueOrder
 
 ES = "ESH5"
 
 
 class ScriptedAddon:
-    """Connects like the add-on, answers open_orders_query with an empty, complete snapshot."""
+    """Connects like the add-on and answers open_orders_query with a complete snapshot of `orders`
+    (empty unless a test puts some there); never answers order_submit (a silent Bookmap)."""
 
     def __init__(self, port: int, token: str = TOKEN, instance: str = "scripted-1") -> None:
         self._stack = contextlib.ExitStack()
         self.ws: ClientConnection = self._stack.enter_context(connect(f"ws://127.0.0.1:{port}/addon"))
         self.closed = threading.Event()
         self.received: list[ap.AddonMessage] = []
+        self.orders: list[ap.OrderUpdate] = []
         self.ws.send(
             ap.encode(ap.Hello(token=token, addon_version="test", instance_id=instance, can_trade=True))
         )
@@ -42,7 +47,8 @@ class ScriptedAddon:
                 msg = ap.decode(raw)
                 self.received.append(msg)
                 if isinstance(msg, ap.OpenOrdersQuery):
-                    self.send(ap.OpenOrdersSnapshot(request_id=msg.request_id, complete=True, orders=(),
+                    orders = tuple(self.orders)
+                    self.send(ap.OpenOrdersSnapshot(request_id=msg.request_id, complete=True, orders=orders,
                                                     executions=(), positions=()))  # fmt: skip
         except ConnectionClosed:
             pass
@@ -152,3 +158,41 @@ def test_a_gap_in_the_add_ons_data_freezes_the_book_and_a_reconnect_resyncs_it(
     assert isinstance(update, DepthUpdate)
     assert (snap.seq, update.seq) == (before[-1].seq + 1, before[-1].seq + 2)
     assert {lv.price: lv.size for lv in snap.bids} == {6000.0: 99.0, 5999.75: 99.0}
+
+
+@pytest.mark.parametrize("reached_bookmap", [True, False])
+def test_a_submit_without_answer_is_an_unknown_outcome_resolved_by_lookup_never_by_resending(
+    bookmap_rig: Callable[..., BookmapRig], scripted: Callable[..., ScriptedAddon], client: redis.Redis,
+    names: Names, reached_bookmap: bool,
+) -> None:  # fmt: skip
+    rig = bookmap_rig(NX_BOOKMAP_SUBMIT_TIMEOUT_S="0.5")
+    rig.start_adapter()
+    addon = wait_for(lambda: _try(scripted, rig.port, TOKEN), what="the adapter to listen")
+    rig.wait_connected()
+    sid = new_signal_id()
+    order = VenueOrder(
+        client_order_id=client_order_id(sid, "bm"), signal_id=sid, venue="bookmap", symbol="ES",
+        side=Side.BUY, quantity=1, venue_symbol=ES, venue_quantity=1, point_value=50.0,
+    )  # fmt: skip
+    coid = order.client_order_id
+    if reached_bookmap:  # what the add-on will say when asked: Bookmap has it, working
+        addon.orders.append(ap.OrderUpdate(
+            client_id=coid, order_id="B1", alias=ES, is_buy=True, status=OrderStatus.ACCEPTED,
+            venue_status="WORKING", order_type=OrderType.MARKET, size=1, filled=0, avg_price=None,
+            limit_price=None, stop_price=None, reason=None, time_ms=0,
+        ))  # fmt: skip
+    xadd(client, names.orders("bookmap"), Envelope.new(order, id=coid))
+
+    def reports() -> list[Fill]:
+        return [e.body for e in read_stream(client, names.fills_raw)
+                if isinstance(e.body, Fill) and e.body.client_order_id == coid]  # fmt: skip
+
+    (report,) = wait_for(reports, timeout_s=15, what="the outcome after the lookup")
+    if reached_bookmap:
+        assert (report.status, report.venue_order_id) == (OrderStatus.ACCEPTED, "B1")
+    else:
+        assert report.status is OrderStatus.REJECTED
+        assert "not resent" in (report.reason or "")
+    submits = [m for m in addon.received if isinstance(m, ap.OrderSubmit)]
+    assert [m.client_id for m in submits] == [coid]  # sent once, never again
+    assert sum(isinstance(m, ap.OpenOrdersQuery) for m in addon.received) >= 2  # on hello, then the lookup
