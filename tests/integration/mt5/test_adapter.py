@@ -25,6 +25,7 @@ from mt5_helpers import (
     ticks,
 )
 
+from nexus_mesh.killswitch import KillSwitch
 from nexus_mesh.testing import wait_for
 from nexus_mt5.adapter import Mt5Adapter
 from nexus_mt5.simulator import SimulatorProcess
@@ -331,3 +332,20 @@ def test_a_b3_day_order_that_expires_at_the_close_is_reported_expired(
         assert b3.control.expire_day_orders() == 1
         got = final_fill(client, names, order.client_order_id)
     assert statuses(got) == [A, OrderStatus.EXPIRED]
+
+
+def test_the_kill_switch_cancels_our_working_orders_at_the_terminal(
+    b3: TerminalView, make: Make, client: redis.Redis, names: Names
+) -> None:
+    bid, _ask, _ = b3.control.quote("WINZ25")
+    with running(make("mt5-brazil"), client, names):
+        order = new_order("mt5-brazil", "WINZ25", 3, order_type=OrderType.LIMIT, limit_price=bid - 500)
+        send(client, names, order)
+        wait_for(
+            lambda: statuses(fills_of(client, names, order.client_order_id)) == [A], what="the order resting"
+        )
+        KillSwitch(client, names).set(True, reason="test", by="pytest")
+        got = final_fill(client, names, order.client_order_id)
+        wait_for(lambda: events(client, names, "killswitch_applied"), what="the kill switch applied")
+    assert statuses(got) == [A, C]
+    assert b3("orders_get") == ()
