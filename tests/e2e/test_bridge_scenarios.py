@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 from mesh import Mesh
 
@@ -125,6 +126,7 @@ def feed(client: redis.Redis, names: Names, n: int) -> None:
         )
 
 
+@pytest.mark.slow
 def test_scenario_3_duplicate_prevention_until_the_fill(
     client: redis.Redis, names: Names, services: Services
 ) -> None:

@@ -18,7 +18,6 @@ on for a daily-loss trip, announce expired pauses, and keep the status key clien
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from collections.abc import Callable
@@ -26,9 +25,10 @@ from typing import Any
 
 import redis
 
-from nexus_bridge.breakers import CONSECUTIVE_LOSSES, expired, open_breakers
+from nexus_bridge.breakers import expired, open_breakers
 from nexus_bridge.config import BridgeConfig, BridgeSettings, load_config
 from nexus_bridge.filters import Refusal, lot_for, screen
+from nexus_bridge.outputs import decision_outputs, paused, trip_event, utc, when
 from nexus_bridge.state import BridgeState, Decision
 from nexus_bridge.venues import load_trading_venues, venues_for
 from nexus_bridge.wire import intake_stream, status_key
@@ -38,20 +38,12 @@ from nexus_mesh.killswitch import KillSwitch
 from nexus_mesh.processor import Input, StreamProcessor
 from nexus_mesh.publish import Output, Publisher
 from nexus_protocol.codec import Envelope, pack
-from nexus_protocol.enums import OrderStatus, Severity
+from nexus_protocol.enums import Severity
 from nexus_protocol.ids import derived_signal_id
 from nexus_protocol.messages import Execution, Heartbeat, Message, Signal
 from nexus_protocol.symbols import SymbolRegistry
 
 log = logging.getLogger(__name__)
-
-
-def _utc(ms: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
-
-
-def _when(ms: int) -> str:
-    return _utc(ms).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 class Bridge:
@@ -97,7 +89,7 @@ class Bridge:
             )
         decision = self.state.decision(signal.signal_id) or self._decide(signal)
         self.counters["accepted" if decision.signal is not None else "refused"] += 1
-        return self._outputs(env, signal, decision, ctx)
+        return decision_outputs(self.names, ctx, env, signal, decision)
 
     def _decide(self, signal: Signal) -> Decision:
         sid = signal.signal_id
@@ -110,7 +102,7 @@ class Bridge:
         if pauses:  # (closing a position, reduce_only, stays possible while trading is paused)
             p = pauses[0]
             return self.state.record(
-                sid, Decision(refusal=self._paused(p.breaker, p.value, p.threshold, p.until_ms))
+                sid, Decision(refusal=paused(p.breaker, p.value, p.threshold, p.until_ms))
             )
         down: tuple[str, ...] = ()
         if self.cfg.venue_guard:
@@ -138,7 +130,7 @@ class Bridge:
         if isinstance(result, Decision):
             return result
         reason = (
-            f"{out.symbol} already has a working signal {result.signal_id} (since {_when(result.since_ms)}): "
+            f"{out.symbol} already has a working signal {result.signal_id} (since {when(result.since_ms)}): "
             "one working signal per symbol until every leg is filled, rejected or cancelled"
         )
         refusal = Refusal(
@@ -150,75 +142,6 @@ class Bridge:
         )
         return self.state.record(sid, Decision(refusal=refusal))
 
-    def _paused(self, breaker: str, value: float, threshold: float, until_ms: int) -> Refusal:
-        what = (
-            f"{value:g} losing trades in a row (limit {threshold:g})"
-            if breaker == CONSECUTIVE_LOSSES
-            else f"the day's P&L reached USD {value:,.2f} (limit USD {threshold:,.2f})"
-        )
-        return Refusal(
-            kind="circuit_breaker_open",
-            check=breaker,
-            severity=Severity.WARNING,
-            reason=f"trading is paused until {_when(until_ms)}: {what}",
-            value=value,
-            threshold=threshold,
-            data={"until_ms": until_ms},
-        )
-
-    def _outputs(self, env: Envelope[Message], signal: Signal, d: Decision, ctx: Context) -> list[Output]:
-        sid = signal.signal_id
-        common: dict[str, Any] = {"trace": sid, "symbol": signal.symbol, "signal_id": sid}
-        if d.signal is not None:
-            outs = [Output(self.names.signals, Envelope(id=sid, trace=sid, ts=env.ts, body=d.signal))]
-            if d.resized:
-                outs.append(
-                    ctx.event(
-                        "signal_resized",
-                        f"confidence {d.resized['confidence']:g} is below "
-                        f"{d.resized['threshold']:g}: quantity {d.resized['from']:g} -> {d.resized['to']:g}",
-                        event_id=f"bridge:resized:{sid}",
-                        data=dict(d.resized),
-                        **common,
-                    )
-                )
-            if d.venues_down:
-                outs.append(
-                    ctx.event(
-                        "signal_venues_limited",
-                        f"sent to {', '.join(d.signal.venues)} only: "
-                        f"{', '.join(d.venues_down)} not connected",
-                        severity=Severity.WARNING,
-                        event_id=f"bridge:venues:{sid}",
-                        data={"venues": list(d.signal.venues), "paused": list(d.venues_down)},
-                        **common,
-                    )
-                )
-            return outs
-        r = d.refusal
-        assert r is not None
-        ex = Execution(
-            signal_id=sid,
-            symbol=signal.symbol,
-            side=signal.side,
-            quantity=signal.quantity,
-            status=OrderStatus.REJECTED,
-            final=True,
-            reference_price=signal.reference_price,
-            reason=f"{r.check}: {r.reason}",
-        )
-        return [
-            ctx.event(
-                r.kind,
-                r.reason,
-                severity=r.severity,
-                event_id=f"bridge:{r.kind}:{sid}",
-                data=r.event_data(),
-                **common,
-            ),
-            Output(self.names.executions, Envelope(id=f"{sid}:bridge", trace=sid, ts=env.ts, body=ex)),
-        ]
-
     # ---- executions ---------------------------------------------------------------------------
 
     def on_execution(self, env: Envelope[Message], ctx: Context) -> list[Output]:
@@ -226,37 +149,14 @@ class Bridge:
         if not isinstance(ex, Execution) or not ex.final:
             return []
         now = self._now_ms()
-        day = self.cfg.session_day(_utc(env.ts // 1_000_000))
+        day = self.cfg.session_day(utc(env.ts // 1_000_000))
         applied = self.state.apply_final(
-            ex, day=day, is_today=day == self.cfg.session_day(_utc(now)), now_ms=now, cfg=self.cfg
+            ex, day=day, is_today=day == self.cfg.session_day(utc(now)), now_ms=now, cfg=self.cfg
         )
         if applied.released:
             self.counters["released"] += 1
             log.info("%s released: final execution of %s (%s)", ex.symbol, ex.signal_id, ex.status.value)
-        outs = []
-        for t in applied.trips:
-            what = (
-                f"{t.value:g} losing trades in a row"
-                if t.breaker == CONSECUTIVE_LOSSES
-                else f"the day's realized P&L is USD {t.value:,.2f}, at or below USD {t.threshold:,.2f}"
-            )
-            outs.append(
-                ctx.event(
-                    "circuit_breaker_tripped",
-                    f"{what}: new signals paused until {_when(t.until_ms)}",
-                    severity=Severity.CRITICAL,
-                    event_id=f"bridge:tripped:{t.breaker}:{t.trip_id}",
-                    trace=ex.signal_id,
-                    symbol=ex.symbol,
-                    signal_id=ex.signal_id,
-                    data={
-                        "check": t.breaker,
-                        "value": t.value,
-                        "threshold": t.threshold,
-                        "until_ms": t.until_ms,
-                    },
-                )
-            )
+        outs = [trip_event(ctx, ex, t) for t in applied.trips]
         if applied.trips:
             self._apply_killswitch()
         return outs
@@ -362,7 +262,7 @@ class Bridge:
             [
                 ctx.event(
                     "circuit_breaker_reset",
-                    f"{b}: the pause ended at {_when(until)}",
+                    f"{b}: the pause ended at {when(until)}",
                     event_id=f"bridge:reset:{b}:{until}",
                     data={"check": b, "until_ms": until},
                 )
