@@ -176,35 +176,9 @@ class Mt5Adapter(Adapter):
 
     def submit(self, order: VenueOrder) -> list[VenueReport]:
         term = self._term()
-        terms = self.market.terms(order.venue_symbol)
-        filling = m.choose_filling(terms, self.settings.mt5_filling, order.time_in_force)
         resends = 0
         while True:
-            bid, ask = self.market.bid_ask(terms.name) if order.order_type is OrderType.MARKET else (0.0, 0.0)
-            request = m.build_request(
-                order,
-                terms,
-                bid=bid,
-                ask=ask,
-                magic=self.magic,
-                filling=filling,
-                deviation_points=self.settings.mt5_deviation_points,
-            )
-            if self.hedging and self.settings.mt5_hedging_close:
-                ticket = m.closable_position(
-                    term.positions_get(symbol=terms.name) or [], order, request["volume"], self.magic
-                )
-                if ticket is not None:
-                    request["position"] = ticket
-            if request["volume"] != order.venue_quantity:
-                log.warning(
-                    "%s: %s %g lots rounded down to %g (volume step %g)",
-                    self.venue,
-                    order.client_order_id,
-                    order.venue_quantity,
-                    request["volume"],
-                    terms.volume_step,
-                )
+            request = self._request(order)
             self.sent += 1
             try:
                 result = term.order_send(request)
@@ -237,6 +211,40 @@ class Mt5Adapter(Adapter):
                 raise UnknownOutcome(f"order_send {order.client_order_id}: {m.reason(code, comment)}")
             text = m.reason(code, comment)
             raise VenueError(f"{text} (after {resends} re-sends)" if resends else text, code=code)
+
+    def _request(self, order: VenueOrder) -> dict[str, Any]:
+        """The order_send request with a fresh price. The link failing here means nothing was sent."""
+        try:
+            terms = self.market.terms(order.venue_symbol)
+            filling = m.choose_filling(terms, self.settings.mt5_filling, order.time_in_force)
+            market = order.order_type is OrderType.MARKET
+            bid, ask = self.market.bid_ask(terms.name) if market else (0.0, 0.0)
+            request = m.build_request(
+                order,
+                terms,
+                bid=bid,
+                ask=ask,
+                magic=self.magic,
+                filling=filling,
+                deviation_points=self.settings.mt5_deviation_points,
+            )
+            if self.hedging and self.settings.mt5_hedging_close:
+                held = self._term().positions_get(symbol=terms.name) or []
+                ticket = m.closable_position(held, order, request["volume"], self.magic)
+                if ticket is not None:
+                    request["position"] = ticket
+        except TerminalLinkError as exc:
+            raise VenueError(f"not sent: the terminal link failed while preparing it ({exc})") from exc
+        if request["volume"] != order.venue_quantity:
+            log.warning(
+                "%s: %s %g lots rounded down to %g (volume step %g)",
+                self.venue,
+                order.client_order_id,
+                order.venue_quantity,
+                request["volume"],
+                terms.volume_step,
+            )
+        return request
 
     def _placed(self, order: VenueOrder, result: Record, request: dict[str, Any]) -> list[VenueReport]:
         """The terminal took the order: its deals, waiting briefly for them to reach the history."""
