@@ -349,3 +349,21 @@ def test_the_kill_switch_cancels_our_working_orders_at_the_terminal(
         wait_for(lambda: events(client, names, "killswitch_applied"), what="the kill switch applied")
     assert statuses(got) == [A, C]
     assert b3("orders_get") == ()
+
+
+def test_the_poll_does_not_depend_on_the_configured_server_clock_offset(
+    b3: TerminalView, make: Make, client: redis.Redis, names: Names
+) -> None:
+    """The adapter is told the server runs 3 h ahead of UTC; the (simulated) server runs on UTC. History
+    windows come from the deals' own server times, so a partial fill of a working order is still found."""
+    b3.control.set_partial_fills(4, 1)
+    with running(make("mt5-brazil", mt5_server_utc_offset_s=10_800), client, names):
+        order = new_order("mt5-brazil", "WDOF26", 4)
+        send(client, names, order)
+        wait_for(
+            lambda: statuses(fills_of(client, names, order.client_order_id)) == [A, P], what="the first deal"
+        )
+        b3.control.process(1)  # a second deal while the order keeps working
+        wait_for(
+            lambda: statuses(fills_of(client, names, order.client_order_id)) == [A, P, P], what="the 2nd deal"
+        )

@@ -106,3 +106,10 @@ def test_marker_round_trip_and_only_moves_forward() -> None:
     later = marker.after(deal(200_000_009, 1, 1.0, time_msc=1_700_000_000_999))
     assert later == Marker(200_000_009, 1_700_000_000_999)
     assert later.after(deal(200_000_008, 1, 1.0)) is later
+
+
+def test_a_marker_from_our_clock_gives_way_to_the_first_deals_server_time() -> None:
+    ours = Marker(0, 1_700_000_000_000 + 3 * 3_600_000)  # we thought the server ran 3 h ahead
+    assert ours.after(deal(200_000_001, 1, 1.0, time_msc=1_700_000_000_000)) == Marker(
+        200_000_001, 1_700_000_000_000
+    )

@@ -226,4 +226,8 @@ class Marker:
         return f"{self.ticket}:{self.time_msc}"
 
     def after(self, deal: DealRec) -> Marker:
-        return self if deal.ticket <= self.ticket else Marker(deal.ticket, max(deal.time_msc, self.time_msc))
+        """Moved to `deal` if it is newer. A marker without a deal (ticket 0) holds a time from our
+        own clock, which may not be the server's: the first deal's server time replaces it."""
+        if deal.ticket <= self.ticket:
+            return self
+        return Marker(deal.ticket, max(deal.time_msc, self.time_msc) if self.ticket else deal.time_msc)

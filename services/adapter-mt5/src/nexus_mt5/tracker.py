@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nexus_mesh.adapter import VenueReport
-from nexus_mt5.history import History
+from nexus_mt5.history import DAY_S, History
 from nexus_mt5.reports import DealRec, Marker, OrderRec
 
 POLL_SLACK_S = 300  # the poll re-reads deals this far before the newest one seen (late-booked deals)
@@ -90,7 +90,7 @@ class Tracker:
         start = since.time_msc // 1000 - overlap_s if since is not None and since.time_msc else None
         open_now = h.open_orders()
         cache: dict[int, OrderRec | None] = {o.ticket: o for o in (*open_now, *h.finished_orders(start))}
-        cursor = since or Marker(0, h.server_now_s() * 1000)
+        cursor = since or self._no_deal_yet(h)
         deals = h.deals(start)
         for d in deals:
             cursor = cursor.after(d)
@@ -109,9 +109,15 @@ class Tracker:
             self.cursor = cursor
         return result
 
+    @staticmethod
+    def _no_deal_yet(h: History) -> Marker:
+        """Where to look from before any deal was seen: a day back on our idea of the server's clock,
+        so a wrong NX_MT5_SERVER_UTC_OFFSET_S (up to a day) cannot hide the next deal."""
+        return Marker(0, (h.server_now_s() - DAY_S) * 1000)
+
     def poll(self, h: History) -> tuple[list[VenueReport], bool]:
         """Reports of deals not reported yet and of working orders that ended; True if the cursor moved."""
-        cursor = self.cursor or Marker(0, h.server_now_s() * 1000)
+        cursor = self.cursor or self._no_deal_yet(h)
         window = h.deals(cursor.time_msc // 1000 - POLL_SLACK_S)
         for d in window:  # reported ones too: order_send's deals went out with its answer
             cursor = cursor.after(d)
