@@ -254,7 +254,7 @@ class Mt5Adapter(Adapter):
                 f"order_send {coid} answered {result.get('retcode')} without an order ticket"
             )
         h = self._history()
-        h.coids[ticket] = coid
+        h.remember(ticket, coid)
         volume = float(request["volume"])
         asked = OrderRec(
             ticket=ticket,

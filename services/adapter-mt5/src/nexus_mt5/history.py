@@ -23,6 +23,7 @@ from nexus_mt5.reports import DealRec, OrderRec, order_reports, trade_deals
 from nexus_mt5.terminal import ApiTerminal, Record
 
 DAY_S = 86_400
+COIDS_MAX = 100_000
 
 
 class History:
@@ -63,10 +64,16 @@ class History:
     def finished_orders(self, start_s: int | None = None) -> list[OrderRec]:
         return [o for o in _orders(self.t.history_orders_get(*self.window(start_s))) if o.magic == self.magic]
 
+    def remember(self, ticket: int, coid: str) -> None:
+        self.coids[ticket] = coid
+        if len(self.coids) > COIDS_MAX:  # oldest first (insertion order); the terminal still has them
+            for old in list(self.coids)[: COIDS_MAX // 2]:
+                del self.coids[old]
+
     def coid_of(self, order: OrderRec) -> str | None:
         if order.magic != self.magic or not order.comment:
             return self.coids.get(order.ticket)
-        self.coids[order.ticket] = order.comment
+        self.remember(order.ticket, order.comment)
         return order.comment
 
     def find(self, coid: str) -> list[OrderRec]:
@@ -82,7 +89,7 @@ class History:
                 if d.magic == self.magic and d.comment == coid and d.order not in found:
                     found[d.order] = self.order(d.order) or _placeholder(d, coid)
         for o in found.values():
-            self.coids[o.ticket] = coid
+            self.remember(o.ticket, coid)
         return sorted(found.values(), key=lambda o: o.ticket)
 
     # ---- deals ---------------------------------------------------------------------------------------
