@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -369,6 +370,33 @@ def dashboard(
     env = _environment(environment)
     dash = Dashboard(_client(), Names(_namespace()), _expected(env), env, _config_dir(), ttl_ms=_ttl_ms())
     raise typer.Exit(run(dash, console, once=once, interval_s=interval))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def compose(
+    ctx: typer.Context,
+    environment: str = typer.Option(..., "--env", help="dev, staging, prod-stage1 .. prod-stage4"),
+    monitoring: bool = typer.Option(False, help="add Prometheus, Alertmanager, Grafana, redis_exporter"),
+    show: bool = typer.Option(False, "--print", help="print the command instead of running it"),
+) -> None:
+    """docker compose with the environment's files in order: nexusctl compose --env staging -- up -d"""
+    from nexus_mesh.ops import deploy
+
+    try:
+        cmd = deploy.command(
+            _root(),
+            environment,
+            list(ctx.args),
+            monitoring=monitoring,
+            base=["docker", "compose"] if show else None,
+        )
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    if show:
+        print(cmd.shell())
+        raise typer.Exit(0)
+    raise typer.Exit(subprocess.call(cmd.argv, env={**os.environ, **cmd.env}, cwd=_root()))
 
 
 @acl_app.command("render")

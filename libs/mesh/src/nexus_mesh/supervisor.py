@@ -27,7 +27,7 @@ from nexus_mesh.embedded import RedisServer
 from nexus_protocol.errors import ConfigError
 from nexus_protocol.streams import Names
 
-_VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::?-(?P<default>[^}]*))?\}")
+_VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 LOCAL_ONLY = {"NX_REDIS_URL", "NX_LOG_JSON", "NX_METRICS_PORT"}  # decided here, not by the compose file
 
 
@@ -39,9 +39,15 @@ class ComposeService:
 
 
 def substitute(value: str, env: dict[str, str]) -> str:
+    """Compose's `${VAR}`, `${VAR:-default}` and `${VAR:?message}` (unset or empty: ConfigError)."""
+
     def repl(m: re.Match[str]) -> str:
         got = env.get(m["name"])
-        return got if got else (m["default"] or "")
+        if (m["op"] or "").endswith("?"):
+            if not got:
+                raise ConfigError(f"${{{m['name']}}} is not set: {m['arg'] or 'required'}")
+            return got
+        return got if got else (m["arg"] or "")
 
     return _VAR.sub(repl, value)
 
@@ -70,7 +76,9 @@ def load_services(root: Path, environment: str, env: dict[str, str] | None = Non
         cmd = spec.get("command")
         if not (isinstance(cmd, list) and len(cmd) >= 3 and cmd[0] == "python" and cmd[1] == "-m"):
             continue  # redis and anything that is not one of our Python services
-        vars_ = {k: substitute(str(v), env) for k, v in spec["environment"].items()}
+        # NX_REDIS_URL and the like are decided by the supervisor: not resolved (their secrets may be unset)
+        vars_ = {k: str(v) if k in LOCAL_ONLY else substitute(str(v), env)
+                 for k, v in spec["environment"].items()}
         out.append(ComposeService(name=name, module=cmd[2], environment=vars_))
     if not out:
         raise ConfigError(f"{root / 'docker-compose.yml'}: defines no `python -m` service")
