@@ -42,15 +42,21 @@ def host_dir(tmp_path: Path) -> Path:
     shutil.copytree(WINDOWS, d)
     for example in d.glob("*.env.example"):
         shutil.copy(example, d / example.name.removesuffix(".example"))
-    (d / "certs").mkdir()
-    for name in ("ca.pem", "adapter.pem", "adapter.key"):
+    (d / "certs" / "redis").mkdir(parents=True)
+    for name in (
+        "ca.pem",
+        "adapter.pem",
+        "adapter.key",
+        "redis/ca.crt",
+        *(f"redis/adapter-mt5-{v}.{ext}" for v in ("global", "brazil") for ext in ("crt", "key")),
+    ):
         (d / "certs" / name).write_text("placeholder\n")
     return d
 
 
 @needs_compose
 def test_one_adapter_per_terminal_with_its_own_account(host_dir: Path) -> None:
-    out = config(host_dir, NX_REDIS_URL="rediss://adapter-mt5:pw@gateway:6380/0")
+    out = config(host_dir)
     assert out.returncode == 0, out.stderr
     services = yaml.safe_load(out.stdout)["services"]
     assert set(services) == {"mt5-global", "mt5-brazil"}
@@ -62,6 +68,14 @@ def test_one_adapter_per_terminal_with_its_own_account(host_dir: Path) -> None:
     assert envs["mt5-global"]["NX_MT5_MAGIC"] != envs["mt5-brazil"]["NX_MT5_MAGIC"]
     for name, svc in services.items():
         assert svc["command"] == ["python", "-m", "nexus_mt5"]
+        # its own Redis ACL user over mutual TLS, with its own client certificate
+        url = envs[name]["NX_REDIS_URL"]
+        assert url.startswith(f"rediss://adapter-{name}:") and f"redis_{name.replace('-', '_')}_crt" in url
+        assert {s["source"] if isinstance(s, dict) else s for s in svc["secrets"]} >= {
+            f"redis_{name.replace('-', '_')}_crt",
+            "redis_ca",
+            "mt5_bridge_ca",
+        }
         assert envs[name]["NX_MT5_SSL_CA"].startswith("/run/secrets/")
         # the settings each container will load are valid (the bridge is off loopback: SSL is required)
         settings = Mt5Settings(**{k[3:].lower(): v for k, v in envs[name].items() if k.startswith("NX_")})
@@ -69,9 +83,10 @@ def test_one_adapter_per_terminal_with_its_own_account(host_dir: Path) -> None:
 
 
 @needs_compose
-def test_the_redis_url_is_required(host_dir: Path) -> None:
+def test_the_env_files_are_required(host_dir: Path) -> None:
+    (host_dir / "mt5-brazil.env").unlink()
     out = config(host_dir)
-    assert out.returncode != 0 and "NX_REDIS_URL" in out.stderr
+    assert out.returncode != 0 and "mt5-brazil.env" in out.stderr
 
 
 def test_no_secret_is_under_version_control() -> None:
@@ -86,5 +101,6 @@ def test_no_secret_is_under_version_control() -> None:
             if "=" in line and not line.startswith("#")
         )
         assert values["NX_MT5_PASSWORD"] == "change-me"
+        assert ":change-me@" in values["NX_REDIS_URL"]
     ignored = (WINDOWS / ".gitignore").read_text()
     assert "*.env" in ignored and "certs/" in ignored
