@@ -56,6 +56,7 @@ def start_mesh(url: str, ns: str, cfg: Path, logs: Path) -> list[subprocess.Pope
         "NX_CONFIG_DIR": str(cfg),
         "NX_LOG_LEVEL": "WARNING",
         "NX_FX_SOURCE": "fixed",
+        "NX_FX_FIXED_USDBRL": "5.49",
     }
     procs = []
     for module, extra in [(f"nexus_gateway.{s}", {}) for s in STAGES] + [
@@ -77,10 +78,11 @@ def start_mesh(url: str, ns: str, cfg: Path, logs: Path) -> list[subprocess.Pope
 
 
 def wait_heartbeats(r: redis.Redis, names: Names, n: int) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while len(list(r.scan_iter(match=names.health_pattern()))) < n or not r.hlen(names.contracts):
         if time.monotonic() > deadline:
-            raise RuntimeError("mesh did not come up")
+            up = sorted(k.decode() for k in r.scan_iter(match=names.health_pattern()))
+            raise RuntimeError(f"mesh did not come up: {len(up)} of {n} heartbeating ({up})")
         time.sleep(0.1)
     while not r.exists(names.control("venue", "sim")):
         time.sleep(0.05)
@@ -146,6 +148,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp_s, RedisServer(Path(tmp_s) / "redis") as server:
         tmp = Path(tmp_s)
+        print(f"service logs in {tmp}", file=sys.stderr)
         r = redis.Redis.from_url(server.url)
         names = Names("bench")
         procs = start_mesh(server.url, "bench", bench_config(tmp), tmp)

@@ -42,7 +42,7 @@ import bookmap as bm
 import websocket
 
 # ---- settings ------------------------------------------------------------------------------------------
-ADAPTER_URL = os.environ.get("NX_BOOKMAP_URL", "ws://127.0.0.1:8765/addon")
+ADAPTER_URL = os.environ.get("NX_BOOKMAP_URL", "ws://127.0.0.1:9003/addon")
 TOKEN = os.environ.get("NX_BOOKMAP_TOKEN", "")
 ALLOW_TRADING = os.environ.get("NX_BOOKMAP_TRADING", "1").lower() not in ("0", "false", "no", "off")
 BACKOFF_INITIAL_S = float(os.environ.get("NX_BOOKMAP_BACKOFF_INITIAL_S", "0.5"))
@@ -71,8 +71,11 @@ _DURATIONS = {"gtc": "GTC", "day": "DAY", "ioc": "IOC", "fok": "FOK"}
 
 
 def log(text):
-    sys.stderr.write("[nexus] " + text + "\n")  # one write: threads do not interleave inside a line
-    sys.stderr.flush()
+    try:
+        sys.stderr.write("[nexus] " + text + "\n")  # one write: threads do not interleave inside a line
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # Bookmap died and took stderr's reader with it: the watchdog must still get to exit
 
 
 # ---- message builders (mirror nexus_bookmap.addon_protocol field for field) -----------------------------

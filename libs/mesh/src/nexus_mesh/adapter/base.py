@@ -68,6 +68,9 @@ class Adapter(ABC):
         self._backlog_lock = threading.Lock()
         self._reconcile_needed = True
         self._handled_kill: str | None = None
+        self._kill_on = False  # refreshed every tick; the router is the authority, this is a backstop
+        self._marks: dict[str, IntentState] = {}
+        self._marks_lock = threading.Lock()
         self.processor = StreamProcessor(
             settings,
             [Input(self.names.orders(self.venue), self._on_order)],
@@ -128,6 +131,7 @@ class Adapter(ABC):
             pending, self._backlog = self._backlog, []
         try:
             self.publisher.publish(self._fill_outputs(pending))  # reads intents: may fail too
+            self._flush_marks()
         except redis.RedisError as exc:
             log.warning("could not publish %d reports now (%s); will retry", len(pending), exc)
             with self._backlog_lock:
@@ -183,15 +187,35 @@ class Adapter(ABC):
                 [rejected(msg.client_order_id, f"order for venue {msg.venue} reached {self.venue}")], msg
             )
         coid = msg.client_order_id
-        intent = self.intents.get(coid)
-        if intent is not None:
-            return self._fill_outputs(self._resume(msg, intent.state), msg)
-        if self.killswitch.active() and not msg.reduce_only:
-            return self._fill_outputs([rejected(coid, "kill switch is on")], msg)
-        if not self.connected():
-            return self._fill_outputs([rejected(coid, f"{self.venue} is not connected")], msg)
-        self.intents.record(msg)
-        return self._fill_outputs(self._send(msg), msg)
+        state = self.intents.claim(msg)  # recorded before anything is sent
+        if state is not None:
+            reports = self._resume(msg, state)
+        elif self._kill_on and not msg.reduce_only:
+            self._mark(coid, IntentState.REJECTED)
+            reports = [rejected(coid, "kill switch is on")]
+        elif not self.connected():
+            self._mark(coid, IntentState.REJECTED)
+            reports = [rejected(coid, f"{self.venue} is not connected")]
+        else:
+            reports = self._send(msg)
+        outs = self._fill_outputs(reports, msg)
+        self._flush_marks()
+        return outs
+
+    def _mark(self, coid: str, state: IntentState) -> None:
+        """Intent states are written together at the end of the work in hand (one round trip)."""
+        with self._marks_lock:
+            self._marks[coid] = state
+
+    def _flush_marks(self) -> None:
+        with self._marks_lock:
+            marks, self._marks = self._marks, {}
+        try:
+            self.intents.mark_many(marks)
+        except redis.RedisError:
+            with self._marks_lock:
+                self._marks = {**marks, **self._marks}
+            raise
 
     def _resume(self, order: VenueOrder, state: IntentState) -> list[VenueReport]:
         """A redelivered or replayed order: ask the platform before doing anything."""
@@ -200,12 +224,12 @@ class Adapter(ABC):
         if not self.connected():
             # Cannot ask now: the outcome stays unknown and reconciliation resolves it on reconnect
             # (found: reported; not found: rejected, never sent late).
-            self.intents.mark(order.client_order_id, IntentState.UNKNOWN)
+            self._mark(order.client_order_id, IntentState.UNKNOWN)
             self.request_reconcile()
             return []
         found = self.lookup(order.client_order_id)
         if found is not None:
-            self.intents.mark(order.client_order_id, IntentState.SENT)
+            self._mark(order.client_order_id, IntentState.SENT)
             return found
         if state is IntentState.SENDING:
             log.warning(
@@ -214,7 +238,7 @@ class Adapter(ABC):
                 order.client_order_id,
             )
             return self._send(order)
-        self.intents.mark(order.client_order_id, IntentState.REJECTED)
+        self._mark(order.client_order_id, IntentState.REJECTED)
         return [
             rejected(order.client_order_id, f"not found at {self.venue} after an unknown outcome; not resent")
         ]
@@ -224,16 +248,16 @@ class Adapter(ABC):
         try:
             reports = self.submit(order)
         except VenueError as exc:
-            self.intents.mark(coid, IntentState.REJECTED)
+            self._mark(coid, IntentState.REJECTED)
             if exc.retryable:  # refused before anything went out (the link dropped): never sent late
                 return [rejected(coid, f"{self.venue} could not take the order now: {exc.reason}")]
             return [rejected(coid, exc.reason)]
         except (UnknownOutcome, OSError, TimeoutError) as exc:
             log.warning("%s: unknown outcome for %s (%s); will look it up", self.venue, coid, exc)
-            self.intents.mark(coid, IntentState.UNKNOWN)
+            self._mark(coid, IntentState.UNKNOWN)
             self.request_reconcile()
             return []
-        self.intents.mark(coid, IntentState.SENT)
+        self._mark(coid, IntentState.SENT)
         return reports
 
     def _on_cancel(self, msg: Cancel, ctx: Context) -> list[Output]:
@@ -249,7 +273,9 @@ class Adapter(ABC):
                     client_order_id=msg.client_order_id,
                 )
             ]
-        return self._fill_outputs(self.cancel(msg.client_order_id), order)
+        outs = self._fill_outputs(self.cancel(msg.client_order_id), order)
+        self._flush_marks()
+        return outs
 
     def _fill_outputs(self, reports: Iterable[VenueReport], order: VenueOrder | None = None) -> list[Output]:
         outs: list[Output] = []
@@ -264,7 +290,7 @@ class Adapter(ABC):
                 continue
             fill = rep.to_fill(o)
             if rep.status.terminal:
-                self.intents.mark(rep.client_order_id, IntentState.DONE)
+                self._mark(rep.client_order_id, IntentState.DONE)
             outs.append(Output(self.names.fills_raw, Envelope.new(fill, id=fill.fill_id, trace=o.signal_id)))
         return outs
 
@@ -302,6 +328,7 @@ class Adapter(ABC):
             outs += self._apply_killswitch(ctx)
         self.poll()
         self._beat_venue()
+        self._flush_marks()
         return outs
 
     def _reconcile(self, ctx: Context) -> list[Output]:
@@ -352,6 +379,7 @@ class Adapter(ABC):
 
     def _apply_killswitch(self, ctx: Context) -> list[Output]:
         state = self.killswitch.state()
+        self._kill_on = state is not None and state.on
         if state is None or not state.on or state.activation == self._handled_kill:
             return []
         self._handled_kill = state.activation
