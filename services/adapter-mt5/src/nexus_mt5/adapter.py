@@ -364,16 +364,10 @@ class Mt5Adapter(Adapter):
         info = self._term().terminal_info() or {}
         self._trade_server_up = bool(info.get("connected", False))
         reports, moved = self.tracker.poll(self._history())
-        if reports:
-            self.emit_reports(reports)
+        published = self.emit_reports(reports)  # True: everything emitted so far reached Redis
         cursor = self.tracker.cursor
-        if moved and cursor is not None and cursor.ticket and self._published():
+        if moved and cursor is not None and cursor.ticket and published:
             self.intents.set_marker(str(cursor))
-
-    def _published(self) -> bool:
-        """Everything emitted so far reached Redis, so the marker may move past it."""
-        with self._backlog_lock:
-            return not self._backlog
 
     # ---- fault injection (chaos tests) ----------------------------------------------------------
 

@@ -124,8 +124,10 @@ class Adapter(ABC):
     def request_reconcile(self) -> None:
         self._reconcile_needed = True
 
-    def emit_reports(self, reports: Iterable[VenueReport]) -> None:
-        """Publish reports the platform pushed (any thread). Kept and retried if Redis is down."""
+    def emit_reports(self, reports: Iterable[VenueReport]) -> bool:
+        """Publish reports the platform pushed (any thread). Kept and retried if Redis is down.
+
+        True when everything held so far reached Redis (a subclass may then move its fill marker)."""
         with self._backlog_lock:
             self._backlog.extend(reports)
             pending, self._backlog = self._backlog, []
@@ -136,6 +138,8 @@ class Adapter(ABC):
             log.warning("could not publish %d reports now (%s); will retry", len(pending), exc)
             with self._backlog_lock:
                 self._backlog = pending + self._backlog
+            return False
+        return True
 
     def emit_tick(self, tick: Tick) -> None:
         """Best effort: the next tick replaces a lost one."""

@@ -1,21 +1,24 @@
 """The fill aggregator's handler: nx:fills (Route, Fill) -> nx:executions, positions, P&L.
 
 State lives under the hash tag `state:fills`: per signal its aggregate (with the fill ids already
-counted), per `symbol|venue` the position, per `venue|venue symbol` the venue quantity that adapters
-compare with their platform on reconcile. A fill is applied and the state written in one transaction;
-the execution is published after, with an id derived from the fill. A redelivered fill finds its id
-already counted, changes nothing, and republishes the same execution id (a no-op if it was published).
+counted), per `symbol|venue|contract` the position, per `venue|venue symbol` the venue quantity that
+adapters compare with their platform on reconcile. A fill is applied and the state written by one
+compare-and-set script; the execution is published after, with an id derived from the fill. A
+redelivered fill finds its id already counted, changes nothing, and republishes the same execution id
+(a no-op if it was published).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import msgpack
 import redis
-from redis.client import Pipeline
 
 from nexus_gateway.fills.aggregate import SignalState, apply_fill, apply_route, execution
 from nexus_gateway.fills.config import FillsSettings
@@ -24,6 +27,7 @@ from nexus_mesh import metrics
 from nexus_mesh.context import Context
 from nexus_mesh.processor import Input, StreamProcessor
 from nexus_mesh.publish import Output
+from nexus_mesh.scripts import LuaScript, run_pipeline
 from nexus_protocol.codec import Envelope
 from nexus_protocol.messages import Execution, Fill, Message, Route
 from nexus_protocol.streams import Names
@@ -72,34 +76,27 @@ class FillAggregator:
         ]
 
     def _on_route(self, env: Envelope[Message], route: Route) -> list[Output]:
-        state: SignalState | None = _load(self.client.hget(self.k_signals, route.signal_id), SignalState)
-        final_now = False
-        if state is None or not state.route_seen:
-            state = apply_route(state, route)
-            state.origin_ns = env.ts  # the route carries the signal's origin time; fills carry the venue's
-            self.client.hset(self.k_signals, route.signal_id, _dump(state))
-            final_now = state.final
-        return self._publish(env, state, "route", final_now=final_now)
+        def change(state: SignalState | None, _pos: bytes | None) -> Update:
+            if state is not None and state.route_seen:
+                return Update(state)  # a redelivery: nothing to change, republish
+            new = apply_route(state, route)
+            new.origin_ns = env.ts  # the route carries the signal's origin time; fills carry the venue's
+            return Update(new, write_state=True, final_now=new.final)
+
+        up = self._update(route.signal_id, None, change)
+        return self._publish(env, up.state, "route", final_now=up.final_now)
 
     def _on_fill(self, env: Envelope[Message], fill: Fill) -> list[Output]:
         pos_key = position_key(fill.symbol or "", fill.venue, fill.contract)
-        result: list[SignalState] = []
-        final_now: list[bool] = []  # this fill made the execution final (for the metrics, once)
 
-        def apply(pipe: Pipeline) -> None:
-            # WATCH (by client.transaction) makes two aggregator instances safe on the same position.
-            result.clear()
-            final_now.clear()
-            state: SignalState | None = _load(pipe.hget(self.k_signals, fill.signal_id), SignalState)
+        def change(state: SignalState | None, raw_pos: bytes | None) -> Update:
             if state is not None and fill.fill_id in state.applied:
-                result.append(state)  # already counted: republish only
-                return
+                return Update(state)  # already counted: republish only
             was_final = state is not None and state.final
-            raw_pos = pipe.hget(self.k_positions, pos_key)
             realized_usd = Decimal(0)
-            pipe.multi()
+            pos: Position | None = None
             if fill.last_qty > 0 and fill.last_price is not None and fill.symbol:
-                pos: Position = _load(raw_pos, Position) or Position(
+                pos = _load(raw_pos, Position) or Position(
                     symbol=fill.symbol,
                     venue=fill.venue,
                     venue_symbol=fill.venue_symbol,
@@ -110,21 +107,69 @@ class FillAggregator:
                 pos, _realized, realized_usd = pos.apply(
                     fill.side, fill.last_qty, fill.last_price, fill.point_value or 1.0, fill.usd_rate
                 )
-                pipe.hset(self.k_positions, pos_key, _dump(pos))
-                pipe.hset(self.k_venue_positions, f"{fill.venue}|{fill.venue_symbol}", str(pos.qty))
-            state = apply_fill(state, fill, realized_usd)
-            pipe.hset(self.k_signals, fill.signal_id, _dump(state))
-            result.append(state)
-            final_now.append(state.final and not was_final)
+            new = apply_fill(state, fill, realized_usd)
+            return Update(new, write_state=True, position=pos, final_now=new.final and not was_final)
 
-        self.client.transaction(apply, self.k_signals, self.k_positions)
-        return self._publish(env, result[0], fill.fill_id, final_now=bool(final_now and final_now[0]))
+        up = self._update(fill.signal_id, pos_key, change)
+        return self._publish(env, up.state, fill.fill_id, final_now=up.final_now)
+
+    def _update(self, signal_id: str, pos_key: str | None, change: Changer) -> Update:
+        """Read the signal (and position), apply `change`, write back only if nobody wrote meanwhile.
+
+        Two round trips: a read, then a compare-and-set script over the same slot. Two aggregator
+        instances on one position retry instead of losing an update."""
+        while True:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hget(self.k_signals, signal_id)
+            if pos_key is not None:
+                pipe.hget(self.k_positions, pos_key)
+            raw = pipe.execute()
+            raw_state, raw_pos = raw[0], (raw[1] if pos_key is not None else None)
+            up = change(_load(raw_state, SignalState), raw_pos)
+            if not up.write_state:
+                return up
+            args: list[Any] = [signal_id, raw_state or b"", _dump(up.state), pos_key or "", raw_pos or b""]
+            if up.position is not None:
+                args += [
+                    _dump(up.position),
+                    f"{up.position.venue}|{up.position.venue_symbol}",
+                    str(up.position.qty),
+                ]
+            keys = [self.k_signals, self.k_positions, self.k_venue_positions]
+            if run_pipeline(self.client, partial(_CAS.queue, keys=keys, args=args), [_CAS])[0]:
+                return up
 
     def positions(self) -> list[Position]:
         return [
             Position.model_validate(msgpack.unpackb(v))
             for v in self.client.hgetall(self.k_positions).values()
         ]
+
+
+@dataclass(slots=True)
+class Update:
+    state: SignalState
+    write_state: bool = False
+    position: Position | None = None
+    final_now: bool = False  # this input made the execution final (for the metrics, once)
+
+
+Changer = Callable[[SignalState | None, bytes | None], Update]
+
+# Compare-and-set of a signal's state (and its position): written only if both still hold what was
+# read ('' = absent). ARGV: signal id, old state, new state, position field, old position,
+# [new position, venue position field, venue quantity].
+_CAS = LuaScript("""
+local cur = redis.call('HGET', KEYS[1], ARGV[1]) or ''
+if cur ~= ARGV[2] then return 0 end
+if ARGV[4] ~= '' and (redis.call('HGET', KEYS[2], ARGV[4]) or '') ~= ARGV[5] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+if #ARGV >= 8 then
+  redis.call('HSET', KEYS[2], ARGV[4], ARGV[6])
+  redis.call('HSET', KEYS[3], ARGV[7], ARGV[8])
+end
+return 1
+""")
 
 
 def observe_final(ex: Execution, origin_ns: int) -> None:
