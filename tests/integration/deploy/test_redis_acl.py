@@ -15,21 +15,34 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from nexus_mesh.embedded import RedisServer, free_port
 from nexus_mesh.ops import acl
-from nexus_mesh.publish import Output, Publisher
 from nexus_mesh.testing import REPO_ROOT, Services, wait_for
 from nexus_protocol import Envelope, Execution, Names, Side, Signal, decode
+from nexus_protocol.codec import encode
 from nexus_protocol.ids import new_signal_id
 
-CORE = ("router", "normalizer", "fx", "rollover", "fills")
+CORE = ("router", "normalizer", "fx", "rollover", "fills")  # nexus_gateway.<name>, user <name>
 needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+
+
+def scrape(port: int) -> dict[str, float]:
+    """A service's /metrics as {'name{labels sorted}': value}."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    out = {}
+    for fam in text_string_to_metric_families(text):
+        for sample in fam.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            out[sample.name + (f"{{{labels}}}" if labels else "")] = sample.value
+    return out
 
 
 def pw(user: str) -> str:
@@ -93,72 +106,122 @@ def secured(tmp_path: Path, names: Names) -> Iterator[Acl]:
         server.stop()
 
 
+def start_mesh(secured: Acl, svc: Services) -> dict[str, int]:
+    """The gateway services, each as its own user; the venue as a remote adapter would (TLS, client
+    certificate); the NEXUS bridge. Returns their metrics ports."""
+    ports = {name: free_port() for name in (*CORE, "venue-sim")}
+    for name in CORE:
+        svc.start(
+            f"nexus_gateway.{name}",
+            name=name,
+            NX_REDIS_URL=secured.url(name),
+            NX_ENVIRONMENT="single",
+            NX_METRICS_PORT=str(ports[name]),
+        )
+    svc.start(
+        "nexus_gateway.sim_venue",
+        name="venue-sim",
+        NX_VENUE="sim",
+        NX_ENVIRONMENT="single",
+        NX_REDIS_URL=secured.tls_url("adapter-sim"),
+        NX_METRICS_PORT=str(ports["venue-sim"]),
+    )
+    svc.start(
+        "nexus_bridge", name="nexus-bridge", NX_REDIS_URL=secured.url("nexus-bridge"), NX_ENVIRONMENT="single"
+    )
+    names = secured.names
+    wait_for(lambda: secured.admin.get(names.control("bridge")), timeout_s=60, what="the bridge's status key")
+    wait_for(
+        lambda: secured.admin.exists(names.control("venue", "sim")), timeout_s=60, what="the venue over TLS"
+    )
+    wait_for(lambda: secured.admin.hlen(names.contracts), timeout_s=60, what="rollover's contracts")
+    return ports
+
+
+def send_and_wait(secured: Acl, nexus: redis.Redis, symbols: tuple[str, ...]) -> dict[str, Execution]:
+    """Signals into bridge:intake as nexus_bridge.client sends them; their final executions."""
+    names, sids = secured.names, []
+    for symbol in symbols:
+        sid = new_signal_id()
+        sig = Signal(
+            signal_id=sid,
+            symbol=symbol,
+            side=Side.BUY,
+            quantity=1.0,
+            strategy="acl",
+            confidence=0.9,
+            mqscore=0.9,
+            noise=0.1,
+        )
+        nexus.xadd(names.stream("bridge:intake"), encode(Envelope.new(sig, id=sid)))  # type: ignore[arg-type]
+        sids.append(sid)
+    seen: dict[str, object] = {}
+
+    def finals() -> dict[str, Execution]:
+        execs = [decode(f).body for _i, f in nexus.xrange(names.executions) or []]
+        seen.update(
+            executions=execs,
+            signals=secured.admin.xlen(names.signals),
+            events=[decode(f).body for _i, f in secured.admin.xrange(names.events) or []],
+            acl_log=secured.admin.execute_command("ACL", "LOG"),
+        )
+        out = {e.signal_id: e for e in execs if isinstance(e, Execution) and e.final}
+        return out if set(sids) <= set(out) else {}
+
+    try:
+        done: dict[str, Execution] = wait_for(finals, timeout_s=60, interval_s=0.2, what="final executions")
+    except BaseException:
+        print("state when the wait ended:", seen)
+        raise
+    return {s: done[s] for s in sids}
+
+
+def nexusctl_as_ops(secured: Acl, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NX_")}
+    env.update(NX_REDIS_URL=secured.url("ops"), NX_NAMESPACE=secured.names.namespace, NX_ENVIRONMENT="single")
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "nexusctl"), *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 @needs_openssl
 def test_each_service_does_its_job_as_its_own_user_and_nothing_is_denied(
     secured: Acl, names: Names, tmp_path: Path
 ) -> None:
-    svc = Services(secured.url("ops"), names.namespace, tmp_path)  # the URL is replaced per service below
+    svc = Services(secured.url("ops"), names.namespace, tmp_path)  # each service gets its own URL
     try:
-        for name in CORE:
-            svc.start(
-                f"nexus_gateway.{name}", name=name, NX_REDIS_URL=secured.url(name), NX_ENVIRONMENT="single"
-            )
-        svc.start(
-            "nexus_gateway.sim_venue",
-            name="venue-sim",
-            NX_VENUE="sim",
-            NX_ENVIRONMENT="single",
-            NX_REDIS_URL=secured.tls_url("adapter-sim"),
-        )
-        bridge = redis.Redis.from_url(secured.url("nexus-bridge"))
-        wait_for(
-            lambda: secured.admin.exists(names.control("venue", "sim")),
-            timeout_s=60,
-            what="the venue over TLS",
-        )
-        wait_for(lambda: secured.admin.hlen(names.contracts), timeout_s=60, what="rollover's contracts")
-        sids = []
-        for symbol, side in (("NQ", Side.BUY), ("ES", Side.SELL), ("NQ", Side.SELL)):
-            sid = new_signal_id()
-            sig = Signal(signal_id=sid, symbol=symbol, side=side, quantity=1.0, strategy="acl")
-            Publisher(bridge, dedupe_ttl_ms=86_400_000).publish(
-                [Output(names.signals, Envelope.new(sig, id=sid))]
-            )
-            sids.append(sid)
-
-        def finals() -> dict[str, Execution]:
-            out = {}
-            for _id, f in bridge.xrange(names.executions) or []:
-                ex = decode(f).body
-                if isinstance(ex, Execution) and ex.final:
-                    out[ex.signal_id] = ex
-            return out if set(sids) <= set(out) else {}
-
-        done = wait_for(finals, timeout_s=60, interval_s=0.2, what="final executions through the ACL'd mesh")
-        assert all(done[s].status.value == "filled" for s in sids), done
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NX_")}
-        env.update(NX_REDIS_URL=secured.url("ops"), NX_NAMESPACE=names.namespace, NX_ENVIRONMENT="single")
-        nexusctl = str(Path(sys.executable).parent / "nexusctl")
+        ports = start_mesh(secured, svc)
+        nexus = redis.Redis.from_url(secured.url("nexus-client"))  # the NEXUS AI process
+        done = send_and_wait(secured, nexus, ("NQ", "ES", "MES"))
+        assert all(ex.status.value == "filled" for ex in done.values()), done
         for args in (
-            ["status", "--json", "--env", "single"],
-            ["positions", "--json"],
-            ["killswitch", "on"],
-            ["killswitch", "off"],
+            ("status", "--json", "--env", "single"),
+            ("positions", "--json"),
+            ("killswitch", "on"),
+            ("killswitch", "off"),
         ):
-            out = subprocess.run(
-                [nexusctl, *args],
-                cwd=REPO_ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
+            out = nexusctl_as_ops(secured, *args)
             assert out.returncode == 0, (args, out.stdout, out.stderr)
-            if args[0] == "status":
-                assert json.loads(out.stdout)["healthy"] is True, out.stdout
+        assert json.loads(nexusctl_as_ops(secured, "status", "--json", "--env", "single").stdout)["healthy"]
         denied = secured.admin.execute_command("ACL", "LOG")
         assert denied == [], denied
+        # the alerting metrics (deploy/prometheus/rules): observed where they happen
+        fills = scrape(ports["fills"])
+        assert fills["nx_end_to_end_seconds_count"] >= 3, fills
+        assert fills['nx_executions_final_total{status="filled"}'] >= 3
+        assert fills['nx_legs_final_total{status="filled",venue="sim"}'] >= 3
+        router = scrape(ports["router"])
+        assert router["nx_daily_loss_limit_usd"] == 1000.0 and "nx_daily_pnl_usd" in router
+        assert scrape(ports["venue-sim"])['nx_venue_connected{venue="sim"}'] == 1.0
+        assert scrape(ports["normalizer"])['nx_redis_up{service="normalizer"}'] == 1.0
+        for proc in svc.started:  # logs show who connected where, never a password
+            assert "-pw@" not in proc.log() and "test-" not in proc.log(), proc.name
     finally:
         svc.stop_all()
         if any(p.proc and p.proc.returncode not in (0, None) for p in svc.started):
@@ -166,6 +229,7 @@ def test_each_service_does_its_job_as_its_own_user_and_nothing_is_denied(
 
 
 WRITERS = {  # stream -> users that may append to it (producers, and the consumer group, which needs write)
+    "bridge:intake": {"nexus-client", "nexus-bridge"},
     "signals": {"router", "rollover", "nexus-bridge"},
     "orders:routed": {"router", "normalizer"},
     "orders:sim": {"normalizer", "adapter-sim"},
@@ -185,6 +249,7 @@ HASH_WRITERS = {  # (owner, key) -> users that may HSET it
     ("state", "fills", "positions"): {"fills"},
     ("state", "fx", "held"): {"fx"},
     ("state", "md", "last"): {"normalizer"},
+    ("state", "bridge", "working"): {"nexus-bridge"},
     ("state", "adapter-sim", "intents"): {"adapter-sim"},
 }
 

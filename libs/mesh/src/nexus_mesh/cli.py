@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 
 from nexus_mesh import demo as demo_mod
-from nexus_mesh.connection import connect
+from nexus_mesh.connection import connect, redacted
 from nexus_mesh.killswitch import KillSwitch
 from nexus_mesh.ops import acl as acl_mod
 from nexus_mesh.ops import status as status_mod
@@ -154,7 +154,7 @@ def up(
     for s in services:
         mark = "[red]not ready[/]" if s.name in failed else "[green]up[/]"
         console.print(f"{s.name:<20} {s.module:<32} {mark}")
-    console.print(f"redis {sup.redis_url}  logs {sup.data_dir / 'logs'}")
+    console.print(f"redis {redacted(sup.redis_url or '')}  logs {sup.data_dir / 'logs'}")
     if failed:
         sup.stop()
         raise typer.Exit(1)

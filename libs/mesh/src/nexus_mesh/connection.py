@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
@@ -35,3 +37,13 @@ def as_bytes(value: bytes | str) -> bytes:
 
 def as_str(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def redacted(url: str) -> str:
+    """The URL with its password replaced, for logs: `redis://router:***@redis:6379/0`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

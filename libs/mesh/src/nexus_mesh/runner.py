@@ -15,7 +15,7 @@ from typing import Protocol, TypeVar
 
 import redis
 
-from nexus_mesh.connection import connect
+from nexus_mesh.connection import connect, redacted
 from nexus_mesh.embedded import ensure_redis_url
 from nexus_mesh.logs import configure_logging
 from nexus_mesh.metrics import serve
@@ -59,7 +59,7 @@ def run_service(
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    log.info("started (redis %s, namespace %s)", url, settings.namespace)
+    log.info("started (redis %s, namespace %s)", redacted(url), settings.namespace)
     try:
         service.run()
     finally:

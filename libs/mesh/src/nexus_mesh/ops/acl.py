@@ -39,6 +39,17 @@ SERVICE_COMMANDS = (
     "+multi", "+exec", "+discard", "+watch", "+unwatch",
 )  # fmt: skip
 OPS_COMMANDS = (*SERVICE_COMMANDS, "+scan", "+type", "+pttl", "+xinfo|stream", "+xinfo|consumers")
+CLIENT_COMMANDS = (
+    "-@all",
+    "+@connection",
+    "-@dangerous",
+    "+xadd",
+    "+xread",
+    "+xrange",
+    "+xrevrange",
+    "+get",
+    "+scan",
+)
 EXPORTER_COMMANDS = (
     "-@all",
     "+@connection",
@@ -131,14 +142,23 @@ def mesh_users(
         ),
         AclUser(
             "nexus-bridge",
-            "NEXUS side: publishes signals, reads executions and market data",
+            "NEXUS side: bridge:intake -> filters, breakers -> signals; executions -> NEXUS's state",
             rw=(
+                n.stream("bridge:intake"),
                 *_stream(n.signals),
-                n.executions,
-                n.state("nexus-bridge") + "*",
+                *_stream(n.executions),
+                n.state("bridge") + "*",
                 *_common(n, "nexus-bridge"),
             ),
             read=(md_all, n.control() + ":*"),
+            write=(n.control("bridge"),),
+        ),
+        AclUser(
+            "nexus-client",
+            "the NEXUS AI process (nexus_bridge.client): signals into bridge:intake, executions and md out",
+            read=(n.executions, md_all, n.control("bridge")),
+            write=(n.stream("bridge:intake"),),
+            commands=CLIENT_COMMANDS,
         ),
     ]
     for v in venues:
