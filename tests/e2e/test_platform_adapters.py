@@ -6,7 +6,6 @@ socket), and comes back as one final execution with every leg filled."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import redis
 from mesh import Mesh
@@ -18,7 +17,7 @@ from nexus_protocol import Names, OrderStatus, VenueOrder
 from nexus_protocol.bridge import Platform
 
 sys.path.insert(0, str(REPO_ROOT / "tests" / "integration" / "sierra"))
-from sierra_helpers import free_port, start_adapter, start_simulator  # noqa: E402
+from sierra_helpers import free_port, start_adapter, start_simulator
 
 TOKEN = "e2e-token"
 VENUES = ("nt8", "quantower", "sierra")
@@ -30,8 +29,9 @@ def start_bridge_platform(services: Services, venue: str, sims: list[BridgeSimul
     services.start("nexus_nt8", name=f"adapter-{venue}", NX_VENUE=venue, NX_NT8_PORT=str(port),
                    NX_NT8_AUTH_TOKEN=TOKEN, NX_TICK_INTERVAL_S="0.05", NX_ENVIRONMENT="dev")  # fmt: skip
     profile = PROFILES[platform]
-    sim = BridgeSimulator(profile, port=port, token=TOKEN, venue=SimPlatform(profile, config_dir=REPO_ROOT / "deploy" / "config", step_ticks=0),
-                          backoff_initial_s=0.05, backoff_max_s=0.3).start()  # fmt: skip
+    platform_sim = SimPlatform(profile, config_dir=REPO_ROOT / "deploy" / "config", step_ticks=0)
+    sim = BridgeSimulator(profile, port=port, token=TOKEN, venue=platform_sim, backoff_initial_s=0.05,
+                          backoff_max_s=0.3).start()  # fmt: skip
     sims.append(sim)
 
 
