@@ -221,7 +221,7 @@ def test_each_service_does_its_job_as_its_own_user_and_nothing_is_denied(
         assert scrape(ports["venue-sim"])['nx_venue_connected{venue="sim"}'] == 1.0
         assert scrape(ports["normalizer"])['nx_redis_up{service="normalizer"}'] == 1.0
         for proc in svc.started:  # logs show who connected where, never a password
-            assert "-pw@" not in proc.log() and "test-" not in proc.log(), proc.name
+            assert not [u for u in (*CORE, "adapter-sim", "nexus-bridge") if pw(u) in proc.log()], proc.name
     finally:
         svc.stop_all()
         if any(p.proc and p.proc.returncode not in (0, None) for p in svc.started):
