@@ -1,6 +1,7 @@
 """Each bridge guard through the running mesh, every service its own process: the filters, the
 circuit breakers (consecutive losses, daily loss with the kill switch), the venue guard and the
-duplicate timeout - each with its event, and a rejected execution heard by the client."""
+duplicate timeout - each with its event, and a rejected execution heard by the client. (Scenario 3
+in test_bridge_scenarios.py covers duplicate prevention itself.)"""
 
 from __future__ import annotations
 
@@ -71,8 +72,10 @@ def single(client: redis.Redis, names: Names, services: Services) -> Mesh:
     return mesh
 
 
-def test_filters_each_refuse_with_an_event_and_a_rejected_execution(single: Mesh) -> None:
-    nexus = Nexus(single)
+def test_filters_and_the_duplicate_timeout(single: Mesh) -> None:
+    """Each filter refuses with its event and a rejected execution; then a symbol whose legs never end
+    is released by the duplicate timeout (2 s here) with a critical alert."""
+    nexus = Nexus(single, NX_BRIDGE_DUPLICATE_TIMEOUT_S="2")
     try:
         cases = [
             ({"confidence": 0.6}, "confidence", 0.6, 0.65),
@@ -93,6 +96,13 @@ def test_filters_each_refuse_with_an_event_and_a_rejected_execution(single: Mesh
             e.body for e in read_stream(single.client, single.names.signals) if isinstance(e.body, Signal)
         ]
         assert [s.signal_id for s in routed] == [half["signal_id"]]
+        # A buy limit far below the market rests and never fills: its legs never end.
+        stuck = nexus.gw.send_signal("NQ", "BUY", 0.9, 1, order_type="limit", limit_price=20900.0)
+        dup = nexus.send("BUY")
+        assert dup["status"] == "rejected" and dup["reason"].startswith("duplicate:")
+        [ev] = wait_for(lambda: nexus.events("duplicate_timeout"), timeout_s=10, what="the timeout alert")
+        assert ev.signal_id == stuck and ev.severity.value == "critical" and ev.data["value"] >= 2
+        assert nexus.send("BUY")["status"] == "filled"  # the symbol is free again
     finally:
         nexus.close()
 
@@ -179,20 +189,5 @@ def test_a_venue_disconnect_pauses_that_venue_and_alerts(
         none = nexus.send("BUY")
         assert none["status"] == "rejected" and none["reason"].startswith("venue_connected:")
         assert [e.signal_id for e in nexus.events("venue_unavailable")] == [none["signal_id"]]
-    finally:
-        nexus.close()
-
-
-def test_duplicate_timeout_releases_the_symbol_with_a_critical_alert(single: Mesh) -> None:
-    nexus = Nexus(single, NX_BRIDGE_DUPLICATE_TIMEOUT_S="2")
-    try:
-        # A buy limit far below the market rests and never fills: its legs never end.
-        stuck = nexus.gw.send_signal("NQ", "BUY", 0.9, 1, order_type="limit", limit_price=20900.0)
-        dup = nexus.send("BUY")
-        assert dup["status"] == "rejected" and dup["reason"].startswith("duplicate:")
-        [ev] = wait_for(lambda: nexus.events("duplicate_timeout"), timeout_s=10, what="the timeout alert")
-        assert ev.signal_id == stuck and ev.severity.value == "critical"
-        after = nexus.send("BUY")
-        assert after["status"] == "filled"
     finally:
         nexus.close()

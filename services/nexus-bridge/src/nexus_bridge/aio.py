@@ -151,6 +151,12 @@ class AsyncNexusGatewayInterface:
     def status(self) -> str:
         return self._status
 
+    def __repr__(self) -> str:
+        return (
+            f"<AsyncNexusGatewayInterface {self.names.namespace} {self._status} sent={len(self.core.sent)} "
+            f"dropped_md={self.dropped_market_data}>"
+        )
+
     def is_connected(self) -> bool:
         return self._status == CONNECTED
 

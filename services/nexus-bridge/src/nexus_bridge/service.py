@@ -70,6 +70,13 @@ class Bridge:
         self._venue_up: dict[str, bool] = {}
         self.counters = {"accepted": 0, "refused": 0, "released": 0, "timeouts": 0}
 
+    def __repr__(self) -> str:
+        c = self.counters
+        return (
+            f"<Bridge {self.names.namespace} accepted={c['accepted']} refused={c['refused']} "
+            f"released={c['released']} timeouts={c['timeouts']}>"
+        )
+
     # ---- intake -------------------------------------------------------------------------------
 
     def on_intake(self, env: Envelope[Message], ctx: Context) -> list[Output]:
