@@ -140,8 +140,8 @@ def test_slow_market_data_callback_never_blocks_executions(
         pipe.execute()
         started = time.monotonic()
         final(client, names, sid)
-        wait_for(lambda: exs.items, timeout_s=2, what="the execution while market data is backlogged")
-        assert time.monotonic() - started < 1.0
+        wait_for(lambda: exs.items, timeout_s=5, what="the execution while market data is backlogged")
+        assert time.monotonic() - started < 3.0  # delivered in line with 300 ticks at 0.1 s: 30 s
         wait_for(lambda: gw.dropped_market_data > 0, what="dropped ticks")
         assert len(md.items) < 50  # the slow callback saw only a few; the reader went on
         wait_for(lambda: md.items and md.items[-1]["price"] == 21299.0, what="the latest tick delivered last")
@@ -229,7 +229,7 @@ def test_async_client(
             while not exs and time.monotonic() - started < 3:
                 await asyncio.sleep(0.02)
             assert [e["signal_id"] for e in exs] == [sid]
-            assert time.monotonic() - started < 1.5
+            assert time.monotonic() - started < 3.0  # in line behind 50 ticks at 0.2 s: 10 s
             while not ticks and time.monotonic() - started < 3:
                 await asyncio.sleep(0.02)
             assert ticks and ticks[0]["symbol"] == "NQ"

@@ -3,6 +3,8 @@ its timeout), circuit breakers and the venue guard, each with its event and reje
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -252,3 +254,33 @@ def test_venue_guard_sends_to_connected_venues_and_alerts(
     d.tick()
     assert [e.venue for e in events(client, names, "venue_reconnected")] == ["nt8"]
     assert len(events(client, names, "venue_disconnected")) == 5  # nt8 and sierra once each, no repeats
+
+
+def test_operator_status_and_breaker_reset_commands(
+    redis_url: str, client: redis.Redis, names: Names, driven: Callable[..., Driven]
+) -> None:
+    d = driven()
+    sid = send(client, names)
+    d.drain()
+    finish(client, names, sid, pnl=-1000.0)
+    d.drain()
+    assert d.bridge.state.breakers().daily_until_ms > 0
+    base = [sys.executable, "-m", "nexus_bridge.cli"]
+    opts = ["--redis-url", redis_url, "--namespace", names.namespace]
+    out = subprocess.run([*base, "status", *opts], capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0 and "daily loss paused until" in out.stdout, out.stdout + out.stderr
+    out = subprocess.run(
+        [*base, "reset-breakers", "--reason", "reviewed", *opts],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    b = d.bridge.state.breakers()
+    assert b.daily_until_ms == 0 and b.loss_until_ms == 0 and b.daily_trip_day  # still tripped once today
+    [ev] = [e for e in events(client, names, "circuit_breaker_reset") if e.data.get("check") == "operator"]
+    assert "reviewed" in ev.message
+    again = send(client, names)
+    d.drain()
+    assert again in signals(client, names)
