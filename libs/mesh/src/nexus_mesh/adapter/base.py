@@ -70,6 +70,7 @@ class Adapter(ABC):
         self._handled_kill: str | None = None
         self._kill_on = False  # refreshed every tick; the router is the authority, this is a backstop
         self._marks: dict[str, IntentState] = {}
+        self._urgent = False
         self._marks_lock = threading.Lock()
         self.processor = StreamProcessor(
             settings,
@@ -191,7 +192,14 @@ class Adapter(ABC):
                 [rejected(msg.client_order_id, f"order for venue {msg.venue} reached {self.venue}")], msg
             )
         coid = msg.client_order_id
-        state = self.intents.claim(msg)  # recorded before anything is sent
+        with self._marks_lock:
+            lazy, self._marks = self._marks, {}
+        try:
+            state = self.intents.claim(msg, lazy)  # recorded before anything is sent
+        except redis.RedisError:
+            with self._marks_lock:
+                self._marks = {**lazy, **self._marks}
+            raise
         if state is not None:
             reports = self._resume(msg, state)
         elif self._kill_on and not msg.reduce_only:
@@ -203,17 +211,22 @@ class Adapter(ABC):
         else:
             reports = self._send(msg)
         outs = self._fill_outputs(reports, msg)
-        self._flush_marks()
+        if self._urgent:
+            self._flush_marks()
         return outs
 
     def _mark(self, coid: str, state: IntentState) -> None:
-        """Intent states are written together at the end of the work in hand (one round trip)."""
+        """Intent states are written together, lazily: `sent` and `done` with the next claim or tick (a
+        lost one leaves `sending`, which only makes a redelivery ask the platform first); `rejected` and
+        `unknown` before the handler returns, because losing them could send a refused order later."""
         with self._marks_lock:
             self._marks[coid] = state
+            if state in (IntentState.REJECTED, IntentState.UNKNOWN):
+                self._urgent = True
 
     def _flush_marks(self) -> None:
         with self._marks_lock:
-            marks, self._marks = self._marks, {}
+            marks, self._marks, self._urgent = self._marks, {}, False
         try:
             self.intents.mark_many(marks)
         except redis.RedisError:
@@ -315,6 +328,7 @@ class Adapter(ABC):
     # ---- periodic work --------------------------------------------------------------------------
 
     def _tick(self, ctx: Context) -> list[Output]:
+        self._flush_marks()  # before reconciliation reads states
         with self._backlog_lock:
             held, self._backlog = self._backlog, []
         outs = self._fill_outputs(held)

@@ -54,14 +54,17 @@ class IntentStore:
         assert isinstance(order, VenueOrder)
         return Intent(order, IntentState(as_str(state)))
 
-    def claim(self, order: VenueOrder) -> IntentState | None:
-        """Record the intent if it is new (None), else return the state already recorded: one round trip."""
+    def claim(self, order: VenueOrder, marks: dict[str, IntentState] | None = None) -> IntentState | None:
+        """Record the intent if it is new (None), else return the state already recorded: one round trip,
+        which also carries `marks` (states written lazily since the last one), written first."""
         coid = order.client_order_id
         pipe = self._client.pipeline(transaction=True)  # one slot: both hashes carry the same tag
+        if marks:
+            pipe.hset(self._states, mapping={c: s.value for c, s in marks.items()})
         pipe.hsetnx(self._orders, coid, pack(order))
         pipe.hsetnx(self._states, coid, IntentState.SENDING.value)
         pipe.hget(self._states, coid)
-        _order_new, state_new, state = pipe.execute()
+        *_marks, _order_new, state_new, state = pipe.execute()
         return None if state_new else IntentState(as_str(state))
 
     def mark_many(self, states: dict[str, IntentState]) -> None:

@@ -11,6 +11,7 @@ redelivered fill finds its id already counted, changes nothing, and republishes 
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -53,6 +54,8 @@ class FillAggregator:
         self.k_signals = names.state("fills", "signals")
         self.k_positions = names.state("fills", "positions")
         self.k_venue_positions = names.state("fills", "venue_positions")
+        self._states: OrderedDict[str, bytes] = OrderedDict()  # last written, most recent last
+        self._positions: dict[str, bytes | None] = {}
 
     def handle(self, env: Envelope[Message], ctx: Context) -> list[Output]:
         msg = env.body
@@ -119,25 +122,44 @@ class FillAggregator:
         Two round trips: a read, then a compare-and-set script over the same slot. Two aggregator
         instances on one position retry instead of losing an update."""
         while True:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.hget(self.k_signals, signal_id)
-            if pos_key is not None:
-                pipe.hget(self.k_positions, pos_key)
-            raw = pipe.execute()
-            raw_state, raw_pos = raw[0], (raw[1] if pos_key is not None else None)
+            raw_state, raw_pos = self._read(signal_id, pos_key)
             up = change(_load(raw_state, SignalState), raw_pos)
             if not up.write_state:
                 return up
-            args: list[Any] = [signal_id, raw_state or b"", _dump(up.state), pos_key or "", raw_pos or b""]
+            new_state = _dump(up.state)
+            new_pos = _dump(up.position) if up.position is not None else None
+            args: list[Any] = [signal_id, raw_state or b"", new_state, pos_key or "", raw_pos or b""]
             if up.position is not None:
-                args += [
-                    _dump(up.position),
-                    f"{up.position.venue}|{up.position.venue_symbol}",
-                    str(up.position.qty),
-                ]
+                args += [new_pos, f"{up.position.venue}|{up.position.venue_symbol}", str(up.position.qty)]
             keys = [self.k_signals, self.k_positions, self.k_venue_positions]
             if run_pipeline(self.client, partial(_CAS.queue, keys=keys, args=args), [_CAS])[0]:
+                self._remember(signal_id, new_state, pos_key, new_pos if new_pos is not None else raw_pos)
                 return up
+            self._forget(signal_id, pos_key)  # another instance wrote first: read again
+
+    def _read(self, signal_id: str, pos_key: str | None) -> tuple[bytes | None, bytes | None]:
+        """What this instance last wrote (the compare-and-set proves it still holds), else Redis."""
+        if signal_id in self._states and (pos_key is None or pos_key in self._positions):
+            self._states.move_to_end(signal_id)
+            return self._states[signal_id], self._positions.get(pos_key) if pos_key else None
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hget(self.k_signals, signal_id)
+        if pos_key is not None:
+            pipe.hget(self.k_positions, pos_key)
+        raw = pipe.execute()
+        return raw[0], (raw[1] if pos_key is not None else None)
+
+    def _remember(self, signal_id: str, state: bytes, pos_key: str | None, pos: bytes | None) -> None:
+        self._states[signal_id] = state
+        if len(self._states) > _CACHED_SIGNALS:
+            self._states.popitem(last=False)
+        if pos_key is not None:
+            self._positions[pos_key] = pos
+
+    def _forget(self, signal_id: str, pos_key: str | None) -> None:
+        self._states.pop(signal_id, None)
+        if pos_key is not None:
+            self._positions.pop(pos_key, None)
 
     def positions(self) -> list[Position]:
         return [
@@ -154,6 +176,7 @@ class Update:
     final_now: bool = False  # this input made the execution final (for the metrics, once)
 
 
+_CACHED_SIGNALS = 10_000
 Changer = Callable[[SignalState | None, bytes | None], Update]
 
 # Compare-and-set of a signal's state (and its position): written only if both still hold what was

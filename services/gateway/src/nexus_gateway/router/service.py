@@ -147,6 +147,8 @@ class Router:
         ex = env.body
         if not isinstance(ex, Execution):
             return []
+        if ex.realized_pnl_usd == 0 and not any(leg.status.terminal for leg in ex.legs):
+            return []  # nothing the risk state counts has changed: working legs keep their quantity
         legs = {}
         for leg in ex.legs:
             if leg.status is OrderStatus.REJECTED and leg.filled_quantity == 0:
