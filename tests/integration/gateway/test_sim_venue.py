@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis
 
 from nexus_mesh.testing import Services, read_stream, wait_for, xadd
-from nexus_protocol import Envelope, Fill, Names, OrderStatus, Side, VenueOrder
+from nexus_protocol import Envelope, Fill, Names, OrderStatus, OrderType, Side, VenueOrder
 from nexus_protocol.ids import client_order_id, new_signal_id
 
 
@@ -50,3 +50,19 @@ def test_market_order_is_accepted_and_filled_once_even_when_replayed(
         what="replay handled",
     )
     assert fills(client, names) == first
+
+
+def test_a_resting_limit_fills_when_the_controlled_price_reaches_it(
+    client: redis.Redis, names: Names, services: Services
+) -> None:
+    services.start("nexus_gateway.sim_venue", NX_VENUE="sim", NX_SIM_MD_INTERVAL_S="0.1")
+    client.hset(names.control("sim", "sim", "prices"), "NQ", 21000.0)
+    sid = new_signal_id()
+    order = VenueOrder(client_order_id=client_order_id(sid, "sm"), signal_id=sid, venue="sim", symbol="NQ",
+                       side=Side.BUY, quantity=1, venue_symbol="NQH25", contract="NQH25", venue_quantity=1,
+                       order_type=OrderType.LIMIT, limit_price=20990.0)  # fmt: skip
+    xadd(client, names.orders("sim"), Envelope.new(order, id=order.client_order_id, trace=sid))
+    wait_for(lambda: any(f.status is OrderStatus.ACCEPTED for f in fills(client, names)), what="the order resting")
+    client.hset(names.control("sim", "sim", "prices"), "NQ", 20990.0)
+    filled = wait_for(lambda: [f for f in fills(client, names) if f.status is OrderStatus.FILLED], what="the fill")
+    assert [(f.last_qty, f.last_price) for f in filled] == [(1.0, 20990.0)]

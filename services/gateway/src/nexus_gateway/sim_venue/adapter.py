@@ -88,8 +88,8 @@ class SimVenue(Adapter):
             time.sleep(self.settings.sim_latency_ms / 1000)
         with self._lock:
             self._ensure_instrument(order.venue_symbol)
-            self._apply_control_prices()
-            reports = self.engine.submit(
+            crossed = self._apply_control_prices()  # resting orders the new price reached
+            reports = crossed + self.engine.submit(
                 Order(
                     client_order_id=order.client_order_id,
                     symbol=order.venue_symbol,
@@ -173,7 +173,8 @@ class SimVenue(Adapter):
             )
         )
 
-    def _apply_control_prices(self) -> None:
+    def _apply_control_prices(self) -> list[Report]:
+        """Move the controlled roots to their prices; the reports of resting orders that filled."""
         prices = self.redis.hgetall(self._prices_key)
         for raw_root, raw_price in prices.items():
             root = raw_root.decode()
@@ -181,8 +182,7 @@ class SimVenue(Adapter):
                 if self.symbols.parse(sym, self.venue)[0] == root:
                     p = float(raw_price)
                     self.market.set_quote(sym, bid=p, ask=p, last=p)
-        if prices:
-            self.engine.process()
+        return self.engine.process() if prices else []
 
     def _venue_symbols(self) -> list[str]:
         active = {k.decode(): v.decode() for k, v in self.redis.hgetall(self.names.contracts).items()}
@@ -205,8 +205,7 @@ class SimVenue(Adapter):
             for sym in self._venue_symbols():
                 self._ensure_instrument(sym)
             self.market.step()
-            self._apply_control_prices()
-            reports = self.engine.process()
+            reports = self._apply_control_prices() + self.engine.process()
             quotes = self.market.quotes()
         self.emit_reports(v for v in map(to_venue_report, reports) if v is not None)
         for q in quotes.values():
