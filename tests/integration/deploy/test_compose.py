@@ -201,3 +201,16 @@ def test_nexusctl_compose_orders_the_files() -> None:
         check=False,
     )
     assert "compose.secure.yml" not in dev.stdout and "compose.dev.yml" in dev.stdout
+
+
+def test_status_knows_what_should_run_without_the_deployments_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nexus_mesh.ops import cliutil
+
+    monkeypatch.chdir(ROOT)
+    for var in ("NX_SIERRA_HOST", "NX_SIERRA_TRADE_ACCOUNT", "NX_BOOKMAP_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    exp = cliutil.expected("staging")
+    assert set(exp.services) == {*GATEWAY, "nexus-bridge", "adapter-sierra", "adapter-bookmap"}
+    assert set(exp.venues) == venues_of("staging")

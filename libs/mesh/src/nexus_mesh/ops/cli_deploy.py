@@ -1,0 +1,119 @@
+"""nexusctl's deployment commands: `compose` (docker compose with an environment's files) and
+`acl` (render the live Redis ACL file, check the committed template, explain the users)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import typer
+
+from nexus_mesh.ops import acl as acl_mod
+from nexus_mesh.ops import cliutil as cu
+from nexus_protocol import Names
+from nexus_protocol.errors import ConfigError
+
+acl_app = typer.Typer(no_args_is_help=True, help="Redis ACL users: render the live file, check the template.")
+COMPOSE_SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+ACL_OUT = typer.Option(None, "--out", help="the ACL file to write (default: print)")
+ACL_ENV_FILE = typer.Option(None, "--env-file", help="write the passwords here (0600), for compose")
+ACL_PATH = typer.Option(None, help="default deploy/redis/users.acl")
+
+
+def compose(
+    ctx: typer.Context,
+    environment: str = typer.Option(..., "--env", help="dev, staging, prod-stage1 .. prod-stage4"),
+    monitoring: bool = typer.Option(False, help="add Prometheus, Alertmanager, Grafana, redis_exporter"),
+    show: bool = typer.Option(False, "--print", help="print the command instead of running it"),
+) -> None:
+    """docker compose with the environment's files in order: nexusctl compose --env staging -- up -d"""
+    from nexus_mesh.ops import deploy
+
+    try:
+        cmd = deploy.command(
+            cu.root(),
+            environment,
+            list(ctx.args),
+            monitoring=monitoring,
+            base=["docker", "compose"] if show else None,
+        )
+    except ConfigError as exc:
+        cu.console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    if show:
+        print(cmd.shell())
+        raise typer.Exit(0)
+    raise typer.Exit(subprocess.call(cmd.argv, env={**os.environ, **cmd.env}, cwd=cu.root()))
+
+
+@acl_app.command("render")
+def acl_render(
+    out: Path | None = ACL_OUT,
+    env_file: Path | None = ACL_ENV_FILE,
+    generate: bool = typer.Option(False, help="make up passwords missing from NX_REDIS_PASSWORD_<USER>"),
+    template: bool = typer.Option(False, help="rules only, every user off (the committed file)"),
+    environment: str = typer.Option(None, "--env", help="adapter users for this environment's venues only"),
+    sandbox_prefix: str = typer.Option(acl_mod.DEFAULT_SANDBOX_PREFIX, help="replay sandboxes start so"),
+) -> None:
+    """Write the Redis ACL file: one user per service, `#<sha256>` of its password, never the password."""
+    ns = cu.namespace()
+    users = acl_mod.mesh_users(Names(ns), acl_mod.all_venues(cu.config_dir(), environment), sandbox_prefix)
+    if template:
+        text = acl_mod.render(users)
+    else:
+        passwords, made = acl_mod.passwords_from_env(users, generate=generate)
+        missing = [u.name for u in users if u.name not in passwords]
+        if missing:
+            cu.console.print(
+                f"[yellow]no password for {', '.join(missing)}: those users are off "
+                f"(set {acl_mod.env_var(missing[0])}, ... or pass --generate)[/]"
+            )
+        if made and env_file is None:
+            raise typer.BadParameter(
+                "--generate needs --env-file: generated passwords must be kept somewhere"
+            )
+        if out is not None and out.resolve() == (cu.root() / "deploy" / "redis" / "users.acl").resolve():
+            raise typer.BadParameter(
+                "deploy/redis/users.acl is the committed template; write the live file "
+                "to deploy/secrets/ (ignored by git)"
+            )
+        text = acl_mod.render(users, passwords)
+        if env_file is not None:
+            acl_mod.write_secret(env_file, acl_mod.env_file(passwords))
+            cu.console.print(
+                f"passwords for {len(passwords)} users in {env_file} ({len(made)} generated now)"
+            )
+    if out is None:
+        print(text, end="")
+    else:
+        acl_mod.write_secret(out, text)
+        cu.console.print(f"{out}: {len(users)} users")
+
+
+@acl_app.command("check")
+def acl_check(path: Path | None = ACL_PATH) -> None:
+    """Exit 1 when the committed template differs from what the code renders (key names changed)."""
+    path = path or cu.root() / "deploy" / "redis" / "users.acl"
+    users = acl_mod.mesh_users(Names(cu.namespace()), acl_mod.all_venues(cu.config_dir()))
+    want = acl_mod.render(users)
+    if not path.exists() or path.read_text() != want:
+        cu.console.print(f"[red]{path} is out of date: nexusctl acl render --template > {path}[/]")
+        raise typer.Exit(1)
+    cu.console.print(f"{path}: up to date ({len(users)} users)")
+
+
+@acl_app.command("explain")
+def acl_explain(
+    environment: str = typer.Option(None, "--env", help="this environment's venues only"),
+) -> None:
+    """Each ACL user: what it is for, its read-write, read-only and write-only key patterns."""
+    from rich.table import Table
+
+    t = Table(show_lines=True)
+    for col in ("user", "for", "read + write", "read only", "write only"):
+        t.add_column(col)
+    for u in acl_mod.mesh_users(Names(cu.namespace()), acl_mod.all_venues(cu.config_dir(), environment)):
+        t.add_row(u.name, u.why, "\n".join(u.rw), "\n".join(u.read), "\n".join(u.write))
+    cu.console.print(t)
+    cu.console.print("commands (services): " + " ".join(acl_mod.SERVICE_COMMANDS))

@@ -1,0 +1,103 @@
+"""What every nexusctl command shares: the console, the project folder, the namespace, the mesh's Redis.
+
+The mesh: NX_REDIS_URL if set, else the Redis of a mesh `nexusctl up` started here (its state file under
+NX_DATA_DIR). The namespace: `--namespace`, else NX_NAMESPACE, else `nx`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import redis
+import typer
+from rich.console import Console
+
+from nexus_mesh.connection import connect
+from nexus_mesh.ops import acl as acl_mod
+from nexus_mesh.ops import status as status_mod
+from nexus_mesh.supervisor import compose_files, load_services
+from nexus_protocol.errors import ConfigError
+
+# Piped output (scripts, CI logs) is not cut to 80 columns.
+console = Console() if sys.stdout.isatty() else Console(width=int(os.environ.get("COLUMNS", "160")))
+opts: dict[str, Any] = {}
+_REQUIRED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):?\?")
+
+
+def root() -> Path:
+    here = Path.cwd()
+    for d in (here, *here.parents):
+        if (d / "docker-compose.yml").exists():
+            return d
+    raise typer.BadParameter("no docker-compose.yml here or above: run nexusctl from the project folder")
+
+
+def namespace() -> str:
+    return str(opts.get("namespace") or os.environ.get("NX_NAMESPACE", "nx"))
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("NX_DATA_DIR", "var"))
+
+
+def state(ns: str | None = None) -> dict[str, Any] | None:
+    path = data_dir() / f"nexusctl-{ns or namespace()}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def any_state() -> dict[str, Any]:
+    """This namespace's mesh, else NX_NAMESPACE's, else the only mesh `up` started here (a sandbox
+    namespace lives on the Redis of the mesh it was replayed from)."""
+    found = state() or state(os.environ.get("NX_NAMESPACE", "nx"))
+    if found is None:
+        files = sorted(data_dir().glob("nexusctl-*.json"))
+        found = json.loads(files[0].read_text()) if len(files) == 1 else None
+    return found or {}
+
+
+def redis_url() -> str:
+    url = os.environ.get("NX_REDIS_URL") or any_state().get("redis_url")
+    if not url:
+        raise typer.BadParameter("no NX_REDIS_URL and no mesh started by `nexusctl up` here")
+    return str(url)
+
+
+def client() -> redis.Redis:
+    return connect(redis_url(), client_name="nexusctl", retries=2)
+
+
+def environment(explicit: str | None = None) -> str:
+    return str(explicit or any_state().get("environment") or os.environ.get("NX_ENVIRONMENT", "dev"))
+
+
+def config_dir() -> Path:
+    env = os.environ.get("NX_CONFIG_DIR")
+    return Path(env) if env else root() / "deploy" / "config"
+
+
+def expected(env_name: str) -> status_mod.Expected:
+    """Heartbeat service names the compose files define for the environment, and its venues."""
+    try:
+        here = root()
+        # what should run does not depend on secrets: a required variable unset here is a placeholder
+        env = dict(os.environ)
+        for f in compose_files(here, env_name):
+            env.update({v: "?" for v in _REQUIRED.findall(f.read_text()) if not env.get(v)})
+        services = load_services(here, env_name, env)
+        venues = acl_mod.all_venues(config_dir(), env_name)
+    except (typer.BadParameter, ConfigError, KeyError):
+        return status_mod.Expected()
+    names = []
+    for s in services:
+        venue = s.environment.get("NX_VENUE")
+        names.append(s.environment.get("NX_SERVICE") or (f"adapter-{venue}" if venue else s.name))
+    return status_mod.Expected(tuple(dict.fromkeys(names)), tuple(venues))
+
+
+def ttl_ms() -> int:
+    return int(os.environ.get("NX_HEARTBEAT_TTL_MS", "10000"))
