@@ -77,8 +77,9 @@ def load_services(root: Path, environment: str, env: dict[str, str] | None = Non
         if not (isinstance(cmd, list) and len(cmd) >= 3 and cmd[0] == "python" and cmd[1] == "-m"):
             continue  # redis and anything that is not one of our Python services
         # NX_REDIS_URL and the like are decided by the supervisor: not resolved (their secrets may be unset)
-        vars_ = {k: str(v) if k in LOCAL_ONLY else substitute(str(v), env)
-                 for k, v in spec["environment"].items()}
+        vars_ = {
+            k: str(v) if k in LOCAL_ONLY else substitute(str(v), env) for k, v in spec["environment"].items()
+        }
         out.append(ComposeService(name=name, module=cmd[2], environment=vars_))
     if not out:
         raise ConfigError(f"{root / 'docker-compose.yml'}: defines no `python -m` service")
