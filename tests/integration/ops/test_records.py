@@ -188,6 +188,7 @@ def test_export_tables_and_files(day: records.Record, tmp_path: Path) -> None:
         "mean_slippage_points": 0.5,
         "median_slippage_points": 0.5,
         "p95_slippage_points": 0.5,
+        "mean_vs_signal_ref_points": 0.5,
         "total_slippage_usd": 10.0,
         "mean_slippage_usd": 10.0,
     }

@@ -6,8 +6,11 @@ Tables (one file each, `.csv` and `.parquet`):
 - `executions`: one row per signal, its final (else latest) execution; slippage of the combined price
   against the signal's reference price, in points of the universal instrument;
 - `legs`: one row per leg of those executions; slippage against that venue's own quote when routed
-  (points of the venue's instrument and USD), so futures and CFDs compare (DESIGN.md, Sizing);
-- `slippage`: per venue: legs sent, filled, fill rate, mean / median / p95 slippage, total in USD.
+  (points of the venue's instrument and USD), so futures and CFDs compare (DESIGN.md, Sizing); and the
+  leg's price against the signal's reference price (`vs_signal_ref_points`: for a CFD or another
+  instrument than the universal one it includes that instrument's basis);
+- `slippage`: per venue: legs sent, filled, fill rate, mean / median / p95 slippage, the mean against
+  the signal's reference, total slippage in USD.
 """
 
 from __future__ import annotations
@@ -141,9 +144,11 @@ def leg_rows(rec: Record) -> list[Row]:
         if not isinstance(ex, Execution):
             continue
         for leg in ex.legs:
-            quote = None
+            quote = vs_ref = None
             if leg.avg_price is not None and leg.slippage_points is not None:
                 quote = leg.avg_price - leg.slippage_points * ex.side.sign
+            if leg.avg_price is not None and ex.reference_price is not None:
+                vs_ref = round((leg.avg_price - ex.reference_price) * ex.side.sign, 10)
             rows.append(
                 {
                     "signal_id": sid,
@@ -162,6 +167,7 @@ def leg_rows(rec: Record) -> list[Row]:
                     "venue_quote": quote,
                     "slippage_points": leg.slippage_points,
                     "slippage_usd": leg.slippage_usd,
+                    "vs_signal_ref_points": vs_ref,
                     "fees_usd": leg.fees_usd,
                     "realized_pnl_usd": leg.realized_pnl_usd,
                     "currency": leg.currency,
@@ -179,6 +185,7 @@ def venue_summary(legs: Sequence[Row]) -> list[Row]:
         filled = [r for r in mine if r["status"] == OrderStatus.FILLED.value]
         slips = [float(r["slippage_points"]) for r in mine if r["slippage_points"] is not None]
         usd = [float(r["slippage_usd"]) for r in mine if r["slippage_usd"] is not None]
+        vs = [float(r["vs_signal_ref_points"]) for r in mine if r["vs_signal_ref_points"] is not None]
         refused = sum(1 for r in legs if r["venue"] == venue and not r["reached_venue"])
         out.append(
             {
@@ -190,6 +197,7 @@ def venue_summary(legs: Sequence[Row]) -> list[Row]:
                 "mean_slippage_points": round(statistics.fmean(slips), 6) if slips else None,
                 "median_slippage_points": statistics.median(slips) if slips else None,
                 "p95_slippage_points": percentile(slips, 95),
+                "mean_vs_signal_ref_points": round(statistics.fmean(vs), 6) if vs else None,
                 "total_slippage_usd": round(sum(usd), 2),
                 "mean_slippage_usd": round(statistics.fmean(usd), 2) if usd else None,
             }
