@@ -2,7 +2,7 @@
 
 Panels: status and uptime; gateway and platforms online; performance (latency avg and p99 from
 executions: final execution entry time - signal origin; throughput: entries added to the
-namespace's streams over the last 10 s; fill rate; active orders); today's trading (the session day
+namespace's streams per second between frames; fill rate; active orders); today's trading (the session day
 of risk.yaml); active positions with P&L; platforms with their last update. `q` or Ctrl-C quits;
 `--once` prints one frame.
 """
@@ -20,7 +20,6 @@ import tty
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import redis
 from rich.console import Console, Group, RenderableType
@@ -47,22 +46,38 @@ class Dashboard:
     environment: str | None
     config_dir: Path | None
     ttl_ms: int = 10_000
+    rediscover_s: float = 15.0  # SCAN walks the whole keyspace: not every frame
     tally: Tally = field(init=False)
+    _keys: status_mod.Keys | None = None
+    _found_at: float = 0.0
+    _added: tuple[float, int] | None = None  # (monotonic time, entries ever added to the streams)
 
     def __post_init__(self) -> None:
         start = session_start(self.config_dir, self.environment, dt.datetime.now(dt.UTC))
         self.tally = Tally(self.names, int(start.timestamp() * 1000))
 
+    def keys(self) -> status_mod.Keys:
+        now = time.monotonic()
+        if self._keys is None or now - self._found_at >= self.rediscover_s:
+            self._keys, self._found_at = status_mod.discover(self.client, self.names), now
+        return self._keys
+
     def frame(self) -> RenderableType:
+        keys = self.keys()
         st = status_mod.collect(
-            self.client, self.names, self.expected, environment=self.environment, ttl_ms=self.ttl_ms
+            self.client,
+            self.names,
+            self.expected,
+            environment=self.environment,
+            ttl_ms=self.ttl_ms,
+            keys=keys,
         )
         self.tally.update(self.client)
-        pos = positions_mod.collect(self.client, self.names, self.config_dir)
+        pos = positions_mod.collect(self.client, self.names, self.config_dir, heartbeats=st.services)
         return Panel(
             Group(
                 self._header(st),
-                self._performance(st),
+                self._performance(st, self.throughput(keys)),
                 self._trading(),
                 self._positions(pos),
                 self._platforms(st),
@@ -72,14 +87,22 @@ class Dashboard:
             width=min(100, max(78, Console().width)),
         )
 
-    def _throughput(self, window_s: float = 10.0) -> float:
-        """Messages per second added to the namespace's streams over the last `window_s`."""
-        since = f"{int((time.time() - window_s) * 1000)}-0"
+    def throughput(self, keys: status_mod.Keys | None = None) -> float | None:
+        """Entries per second added to the namespace's streams since the previous call: XINFO STREAM's
+        `entries-added` (Redis 7; the length on older servers), O(1) per stream."""
+        pipe = self.client.pipeline(transaction=False)
+        streams = (keys or self.keys()).streams
+        for k in streams:
+            pipe.xinfo_stream(k)
         total = 0
-        for key in status_mod.streams(self.client, self.names):
-            rows: Any = self.client.xrange(key, min=since, max="+", count=100_000)
-            total += len(rows or ())
-        return total / window_s
+        for info in pipe.execute(raise_on_error=False):
+            if isinstance(info, dict):
+                total += int(info.get("entries-added") or info.get("length") or 0)
+        now, prev = time.monotonic(), self._added
+        self._added = (now, total)
+        if prev is None or now <= prev[0] or total < prev[1]:
+            return None
+        return (total - prev[1]) / (now - prev[0])
 
     def _header(self, st: status_mod.Status) -> RenderableType:
         running = {s.service for s in st.services}
@@ -113,14 +136,15 @@ class Dashboard:
         )
         return g
 
-    def _performance(self, st: status_mod.Status) -> RenderableType:
+    def _performance(self, st: status_mod.Status, thr: float | None) -> RenderableType:
         avg, p99 = self.tally.latency()
-        thr = self._throughput()
         fr = self.tally.fill_rate()
         t = Table.grid(expand=True, padding=(0, 2))
         t.add_column(ratio=1)
         t.add_column(ratio=1)
-        t.add_row(f"├─ Latency (avg): {_ms(avg)}", f"├─ Throughput: {thr:,.1f} msg/s")
+        t.add_row(
+            f"├─ Latency (avg): {_ms(avg)}", f"├─ Throughput: {'-' if thr is None else f'{thr:,.1f} msg/s'}"
+        )
         t.add_row(f"├─ Latency (p99): {_ms(p99)}", f"└─ Fill Rate: {'-' if fr is None else f'{fr:.1%}'}")
         t.add_row(f"└─ Active Orders: {self.tally.active_orders()}", f"   Dead letters: {st.dead_letters}")
         return Group(Text("PERFORMANCE", style="bold"), t)
@@ -218,6 +242,8 @@ def run(
     max_frames: int | None = None,
 ) -> int:
     if once:
+        dash.throughput()  # a rate needs two readings
+        time.sleep(min(interval_s, 1.0))
         console.print(dash.frame())
         return 0
     frames = 0

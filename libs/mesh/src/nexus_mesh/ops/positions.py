@@ -10,10 +10,11 @@ current USDBRL (its heartbeat) or the configured rates.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import msgpack
 import redis
@@ -26,6 +27,13 @@ from nexus_protocol.messages import Heartbeat, Tick
 from nexus_protocol.streams import Names
 
 _RECENT_TICKS = 200
+
+
+class HasDetail(Protocol):
+    """A heartbeat, or a status row made of one: the fx stage's detail carries its USDBRL."""
+
+    service: str
+    detail: dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -48,7 +56,9 @@ class PositionRow:
         return asdict(self)
 
 
-def usd_rates(client: redis.Redis, names: Names, config_dir: Path | None) -> dict[str, float]:
+def usd_rates(
+    client: redis.Redis, names: Names, config_dir: Path | None, heartbeats: Sequence[HasDetail] | None = None
+) -> dict[str, float]:
     """USD per unit of each currency known now: USD, BRL from the fx heartbeat, configured rates."""
     rates: dict[str, float] = {}
     if config_dir is not None:
@@ -64,11 +74,17 @@ def usd_rates(client: redis.Redis, names: Names, config_dir: Path | None) -> dic
             rates.update({k: float(v) for k, v in (fx.get("usd_rates") or {}).items()})
         except Exception:  # a missing or broken config file only costs the fallback rates
             pass
-    for k in client.scan_iter(match=names.health_pattern(), count=1000):
-        raw: Any = client.get(k)
-        hb = unpack(raw) if raw is not None else None
-        if isinstance(hb, Heartbeat) and hb.service == "fx" and hb.detail.get("usdbrl"):
-            rates["BRL"] = 1 / float(hb.detail["usdbrl"])  # the quote is BRL per USD
+    if heartbeats is None:
+        found: list[HasDetail] = []
+        for k in client.scan_iter(match=names.health_pattern(), count=5000):
+            raw: Any = client.get(k)
+            hb = unpack(raw) if raw is not None else None
+            if isinstance(hb, Heartbeat):
+                found.append(hb)
+        heartbeats = found
+    for beat in heartbeats:
+        if beat.service == "fx" and beat.detail.get("usdbrl"):
+            rates["BRL"] = 1 / float(beat.detail["usdbrl"])  # the quote is BRL per USD
     rates["USD"] = 1.0
     return rates
 
@@ -91,7 +107,12 @@ def venue_prices(client: redis.Redis, names: Names, roots: set[str]) -> dict[tup
 
 
 def collect(
-    client: redis.Redis, names: Names, config_dir: Path | None = None, *, include_flat: bool = False
+    client: redis.Redis,
+    names: Names,
+    config_dir: Path | None = None,
+    *,
+    include_flat: bool = False,
+    heartbeats: Sequence[HasDetail] | None = None,
 ) -> list[PositionRow]:
     raw: Any = client.hgetall(names.state("fills", "positions"))
     positions = [msgpack.unpackb(v, raw=False) for v in raw.values()]
@@ -101,7 +122,7 @@ def collect(
     by_venue = venue_prices(client, names, roots)
     last_raw: Any = client.hgetall(names.state("md", "last"))
     by_root = {text(k): float(v) for k, v in last_raw.items()}
-    rates = usd_rates(client, names, config_dir)
+    rates = usd_rates(client, names, config_dir, heartbeats)
     rows = []
     for p in positions:
         symbol, venue, currency = str(p["symbol"]), str(p["venue"]), str(p.get("currency", "USD"))

@@ -89,27 +89,67 @@ class Status:
         return d
 
 
-def _age_s(client: redis.Redis, key: str | bytes, ttl_ms: int) -> float | None:
-    left = int(client.pttl(key))
-    return None if left < 0 else max(0.0, (ttl_ms - left) / 1000)
+def _age_s(left_ms: int, ttl_ms: int) -> float | None:
+    return None if left_ms < 0 else max(0.0, (ttl_ms - left_ms) / 1000)
 
 
-def heartbeats(client: redis.Redis, names: Names, ttl_ms: int) -> list[ServiceRow]:
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """The namespace's heartbeat keys, venue-link keys and streams, found in one SCAN pass."""
+
+    health: tuple[str, ...] = ()
+    venues: tuple[str, ...] = ()  # venue names with a link key
+    streams: tuple[str, ...] = ()
+
+
+def discover(client: redis.Redis, names: Names) -> Keys:
+    """One pass over the namespace (dedupe keys skipped client-side, names classified by shape; the
+    few that could be streams confirmed with TYPE). A dashboard repeats it every few seconds, not per
+    frame: SCAN walks the whole keyspace, dedupe keys included."""
+    health_prefix = names.health_pattern()[:-1]
+    venue_prefix = names.control("venue") + ":"
+    health, venues, maybe = [], [], []
+    for raw in client.scan_iter(match=names.all_pattern, count=5000):
+        k = text(raw)
+        if ":seen:" in k:
+            continue
+        if k.startswith(health_prefix):
+            health.append(k)
+        elif k.startswith(venue_prefix):
+            venues.append(k[len(venue_prefix) :])
+        elif k.endswith("}") or k == names.contract_history:
+            maybe.append(k)
+    pipe = client.pipeline(transaction=False)
+    for k in maybe:
+        pipe.type(k)
+    kinds = pipe.execute()
+    found = [k for k, kind in zip(maybe, kinds, strict=True) if text(kind) == "stream"]
+    return Keys(tuple(sorted(health)), tuple(sorted(venues)), tuple(sorted(found)))
+
+
+def _get_with_ttl(client: redis.Redis, keys: list[str]) -> list[tuple[Any, int]]:
+    pipe = client.pipeline(transaction=False)
+    for k in keys:
+        pipe.get(k)
+        pipe.pttl(k)
+    out = pipe.execute()
+    return [(out[i], int(out[i + 1])) for i in range(0, len(out), 2)]
+
+
+def heartbeats(client: redis.Redis, names: Names, ttl_ms: int, keys: Keys | None = None) -> list[ServiceRow]:
+    keys = keys or discover(client, names)
     rows: list[ServiceRow] = []
     now = time.time_ns()
-    for k in client.scan_iter(match=names.health_pattern(), count=1000):
-        raw: Any = client.get(k)
-        if raw is None:
-            continue
-        hb = unpack(raw)
+    for raw, left in _get_with_ttl(client, list(keys.health)):
+        hb = unpack(raw) if raw is not None else None
         if not isinstance(hb, Heartbeat):
-            continue
+            continue  # expired since the scan
         uptime = (now - hb.started_ns) / 1e9 if hb.started_ns else None
         rows.append(
             ServiceRow(
                 hb.service,
                 hb.instance,
-                _age_s(client, k, ttl_ms),
+                _age_s(left, ttl_ms),
                 uptime,
                 hb.processed,
                 hb.dead_lettered,
@@ -119,29 +159,30 @@ def heartbeats(client: redis.Redis, names: Names, ttl_ms: int) -> list[ServiceRo
     return sorted(rows, key=lambda r: (r.service, r.instance))
 
 
-def venue_links(client: redis.Redis, names: Names, expected: tuple[str, ...], ttl_ms: int) -> list[VenueRow]:
-    prefix = names.control("venue") + ":"
-    seen = {text(k)[len(prefix) :] for k in client.scan_iter(match=prefix + "*", count=1000)}
+def venue_links(
+    client: redis.Redis, names: Names, expected: tuple[str, ...], ttl_ms: int, keys: Keys | None = None
+) -> list[VenueRow]:
+    keys = keys or discover(client, names)
+    venues = sorted(set(expected) | set(keys.venues))
     rows = []
-    for v in sorted(set(expected) | seen):
-        key = names.control("venue", v)
-        raw: Any = client.get(key)
+    for v, (raw, left) in zip(
+        venues, _get_with_ttl(client, [names.control("venue", v) for v in venues]), strict=True
+    ):
         hb = unpack(raw) if raw is not None else None
         up = isinstance(hb, Heartbeat) and bool(hb.venue_connected)
-        age = _age_s(client, key, ttl_ms) if raw is not None else None
+        age = _age_s(left, ttl_ms) if raw is not None else None
         rows.append(VenueRow(v, up, age, hb.instance if isinstance(hb, Heartbeat) else None, v in expected))
     return rows
 
 
 def streams(client: redis.Redis, names: Names) -> list[str]:
-    found = client.scan_iter(match=names.all_pattern, count=1000, _type="stream")
-    return sorted({text(k) for k in found if ":seen:" not in text(k)})
+    return list(discover(client, names).streams)
 
 
-def groups(client: redis.Redis, names: Names) -> list[GroupRow]:
+def groups(client: redis.Redis, names: Names, keys: Keys | None = None) -> list[GroupRow]:
     rows: list[GroupRow] = []
     now_ms = time.time() * 1000
-    for stream in streams(client, names):
+    for stream in (keys or discover(client, names)).streams:
         try:
             infos: Any = client.xinfo_groups(stream)
         except redis.ResponseError:
@@ -178,19 +219,21 @@ def collect(
     ttl_ms: int = 10_000,
     max_lag: int = 1_000,
     max_pending_age_s: float = 60.0,
+    keys: Keys | None = None,
 ) -> Status:
     st = Status(namespace=names.namespace, environment=environment)
-    st.services = heartbeats(client, names, ttl_ms)
+    keys = keys or discover(client, names)
+    st.services = heartbeats(client, names, ttl_ms, keys)
     running = {r.service for r in st.services}
     st.missing = [s for s in expected.services if s not in running]
     st.problems += [f"service {s}: no heartbeat" for s in st.missing]
     extra = sorted(running - set(expected.services)) if expected.services else []
     st.warnings += [f"service {s}: running but not in the compose files of {environment}" for s in extra]
-    st.venues = venue_links(client, names, expected.venues, ttl_ms)
+    st.venues = venue_links(client, names, expected.venues, ttl_ms, keys)
     for v in st.venues:
         if v.expected and not v.connected:
             st.problems.append(f"venue {v.venue}: " + ("link down" if v.instance else "no adapter heartbeat"))
-    st.groups = groups(client, names)
+    st.groups = groups(client, names, keys)
     for g in st.groups:
         if MD_MARK in g.stream:
             continue
