@@ -151,7 +151,7 @@ def mesh_users(
                 *_common(n, "nexus-bridge"),
             ),
             read=(md_all, n.control() + ":*"),
-            write=(n.control("bridge"),),
+            write=(n.control("bridge"), n.killswitch),  # the daily-loss breaker turns the kill switch on
         ),
         AclUser(
             "nexus-client",
