@@ -19,7 +19,6 @@ Settings: edit the block below or set the environment variables it names.
 """
 
 # Bookmap calls handlers with positional arguments; the builders mirror the schema field for field.
-# ruff: noqa: PLR0917
 
 from __future__ import annotations
 

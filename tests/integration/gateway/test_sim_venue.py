@@ -62,7 +62,11 @@ def test_a_resting_limit_fills_when_the_controlled_price_reaches_it(
                        side=Side.BUY, quantity=1, venue_symbol="NQH25", contract="NQH25", venue_quantity=1,
                        order_type=OrderType.LIMIT, limit_price=20990.0)  # fmt: skip
     xadd(client, names.orders("sim"), Envelope.new(order, id=order.client_order_id, trace=sid))
-    wait_for(lambda: any(f.status is OrderStatus.ACCEPTED for f in fills(client, names)), what="the order resting")
+    wait_for(
+        lambda: any(f.status is OrderStatus.ACCEPTED for f in fills(client, names)), what="the order resting"
+    )
     client.hset(names.control("sim", "sim", "prices"), "NQ", 20990.0)
-    filled = wait_for(lambda: [f for f in fills(client, names) if f.status is OrderStatus.FILLED], what="the fill")
+    filled = wait_for(
+        lambda: [f for f in fills(client, names) if f.status is OrderStatus.FILLED], what="the fill"
+    )
     assert [(f.last_qty, f.last_price) for f in filled] == [(1.0, 20990.0)]

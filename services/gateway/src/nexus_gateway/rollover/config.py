@@ -22,4 +22,6 @@ class RolloverSettings(MeshSettings):
     rollover_today: dt.date | None = None  # tests: pins the date
     rollover_clock_file: Path | None = None  # tests: a file with an ISO date, read every tick
     rollover_tick_interval_s: float = Field(default=1.0, gt=0)
-    rollover_roll_positions: bool = False  # on a roll: close old, open new (false: a warning per open position)
+    rollover_roll_positions: bool = (
+        False  # on a roll: close old, open new (false: a warning per open position)
+    )

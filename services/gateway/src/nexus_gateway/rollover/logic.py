@@ -18,9 +18,8 @@ import msgpack
 from nexus_gateway.rollover.calendar import RollRule, active_contract, expiry, previous_contract, roll_date
 from nexus_mesh.publish import Output
 from nexus_protocol.codec import Envelope
-from nexus_protocol.enums import Severity
+from nexus_protocol.enums import Severity, Side
 from nexus_protocol.errors import DecodeError
-from nexus_protocol.enums import Side
 from nexus_protocol.ids import derived_signal_id
 from nexus_protocol.messages import ContractRoll, Event, Signal
 from nexus_protocol.streams import Names
@@ -81,15 +80,28 @@ def decide(rule: RollRule, today: dt.date, current: str | None) -> Change | Ahea
 def roll_outputs(change: Change, names: Names, service: str) -> list[Output]:
     """The history entry and the event of a change, ids derived from root + contract."""
     code = change.contract.code
-    roll = ContractRoll(root=change.root, contract=code, previous=change.previous,
-                        roll_date=change.roll_date.isoformat(), expiry=change.expiry.isoformat())
+    roll = ContractRoll(
+        root=change.root,
+        contract=code,
+        previous=change.previous,
+        roll_date=change.roll_date.isoformat(),
+        expiry=change.expiry.isoformat(),
+    )
     roll_id = f"{change.root}:{code}"
     was = f"{change.previous} -> " if change.previous else ""
     event = Event(
-        kind="contract_roll", severity=Severity.INFO, source=service, symbol=change.root,
+        kind="contract_roll",
+        severity=Severity.INFO,
+        source=service,
+        symbol=change.root,
         message=f"{change.root}: {was}{code} (active from {change.roll_date}, expires {change.expiry})",
-        data={"root": change.root, "contract": code, "previous": change.previous,
-              "roll_date": roll.roll_date, "expiry": roll.expiry},
+        data={
+            "root": change.root,
+            "contract": code,
+            "previous": change.previous,
+            "roll_date": roll.roll_date,
+            "expiry": roll.expiry,
+        },
     )
     return [
         Output(names.contract_history, Envelope.new(roll, id=roll_id)),
@@ -100,9 +112,12 @@ def roll_outputs(change: Change, names: Names, service: str) -> list[Output]:
 def ahead_event(ahead: Ahead, names: Names, service: str) -> Output:
     held, cal = ahead.current.code, ahead.calendar.code
     event = Event(
-        kind="contract_ahead", severity=Severity.WARNING, source=service, symbol=ahead.root,
+        kind="contract_ahead",
+        severity=Severity.WARNING,
+        source=service,
+        symbol=ahead.root,
         message=f"{ahead.root}: {names.contracts} holds {held}, later than the calendar's {cal}; kept "
-                "(rollover never rolls back; HSET the calendar's contract to undo an early roll)",
+        "(rollover never rolls back; HSET the calendar's contract to undo an early roll)",
         data={"root": ahead.root, "contract": held, "calendar": cal},
     )
     return Output(names.events, Envelope.new(event, id=f"contract_ahead:{ahead.root}:{held}:{cal}"))
@@ -181,15 +196,37 @@ def roll_signals(change: Change, positions: list[Position], names: Names, servic
             continue
         held = Side.BUY if p.quantity > 0 else Side.SELL
         base = f"roll:{change.root}:{change.previous}>{new}:{p.venue}"
-        for leg, side, contract, reduce in (("close", held.opposite, change.previous, True), ("open", held, new, False)):
+        for leg, side, contract, reduce in (
+            ("close", held.opposite, change.previous, True),
+            ("open", held, new, False),
+        ):
             sid = derived_signal_id(day_ns, f"{base}:{leg}")
-            sig = Signal(signal_id=sid, symbol=change.root, side=side, quantity=abs(p.quantity), venues=(p.venue,),
-                         reduce_only=reduce, contract=contract, strategy="rollover")
+            sig = Signal(
+                signal_id=sid,
+                symbol=change.root,
+                side=side,
+                quantity=abs(p.quantity),
+                venues=(p.venue,),
+                reduce_only=reduce,
+                contract=contract,
+                strategy="rollover",
+            )
             outs.append(Output(names.signals, Envelope.new(sig, id=sid)))
-        event = Event(kind="position_rolled", severity=Severity.INFO, source=service, symbol=change.root, venue=p.venue,
-                      message=f"{change.root} on {p.venue}: rolling {p.quantity:g} from {change.previous} to {new}",
-                      data={"root": change.root, "venue": p.venue, "from": change.previous, "to": new,
-                            "quantity": p.quantity})
+        event = Event(
+            kind="position_rolled",
+            severity=Severity.INFO,
+            source=service,
+            symbol=change.root,
+            venue=p.venue,
+            message=f"{change.root} on {p.venue}: rolling {p.quantity:g} from {change.previous} to {new}",
+            data={
+                "root": change.root,
+                "venue": p.venue,
+                "from": change.previous,
+                "to": new,
+                "quantity": p.quantity,
+            },
+        )
         outs.append(Output(names.events, Envelope.new(event, id=f"position_rolled:{base}")))
     return outs
 
@@ -201,12 +238,20 @@ def position_events(change: Change, positions: list[Position], names: Names, ser
     for p in positions:
         size = "an unreadable quantity" if p.quantity is None else f"{p.quantity:g}"
         event = Event(
-            kind="position_roll_required", severity=Severity.WARNING, source=service, symbol=change.root,
+            kind="position_roll_required",
+            severity=Severity.WARNING,
+            source=service,
+            symbol=change.root,
             venue=p.venue,
             message=f"{change.root}: {size} open on {p.venue} in {change.previous}, which rolled to {new}; "
-                    "roll it by hand (automatic position roll is not implemented, see docs/rollover.md)",
-            data={"root": change.root, "venue": p.venue, "from": change.previous, "to": new,
-                  "quantity": p.quantity},
+            "roll it by hand (automatic position roll is not implemented, see docs/rollover.md)",
+            data={
+                "root": change.root,
+                "venue": p.venue,
+                "from": change.previous,
+                "to": new,
+                "quantity": p.quantity,
+            },
         )
         event_id = f"position_roll:{change.root}:{change.previous}>{new}:{p.venue}"
         outs.append(Output(names.events, Envelope.new(event, id=event_id)))

@@ -40,8 +40,8 @@ from nexus_gateway.rollover.logic import (
     decide,
     open_positions,
     position_events,
-    roll_signals,
     roll_outputs,
+    roll_signals,
 )
 from nexus_mesh.config_files import load_symbols
 from nexus_mesh.context import Context
