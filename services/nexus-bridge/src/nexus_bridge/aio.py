@@ -17,58 +17,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import redis
 import redis.asyncio as aioredis
 
-from nexus_bridge.client import _url
 from nexus_bridge.dispatch import AsyncDispatcher
 from nexus_bridge.errors import BridgeConnectionError, SafeModeError
-from nexus_bridge.listen import EXECUTION, MD, ReaderCore, last_id, status_of
+from nexus_bridge.listen import EXECUTION, MD, ClientOptions, last_id, status_of
 from nexus_bridge.wire import CONNECTED, DISCONNECTED, build_signal, intake_stream, status_key
 from nexus_mesh.connection import as_bytes
 from nexus_protocol.codec import encode, unpack
 from nexus_protocol.errors import DecodeError
 from nexus_protocol.messages import Heartbeat
-from nexus_protocol.streams import DEFAULT_NAMESPACE, Names
 
 log = logging.getLogger(__name__)
 _LINK_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 
 
-class AsyncNexusGatewayInterface:
+class AsyncNexusGatewayInterface(ClientOptions):
     """Coroutine twin of `NexusGatewayInterface`; same arguments, same callbacks, same errors."""
 
-    def __init__(
-        self,
-        url: str | None = None,
-        *,
-        namespace: str | None = None,
-        symbols: Sequence[str] = (),
-        all_executions: bool = False,
-        require_bridge: bool = True,
-        market_data_queue: int = 10_000,
-        execution_queue: int = 100_000,
-        block_ms: int = 200,
-        status_poll_s: float = 1.0,
-        discover_every_s: float = 5.0,
-        max_backoff_s: float = 5.0,
-        strategy: str = "",
-    ) -> None:
-        self.url = _url(url)
-        self.names = Names(namespace or os.environ.get("NX_NAMESPACE") or DEFAULT_NAMESPACE)
-        self.core = ReaderCore(self.names, all_executions=all_executions)
-        self.core.subscribe(*symbols)
-        self._discover = not symbols
-        self.require_bridge = require_bridge
-        self.strategy = strategy
-        self._queues = (market_data_queue, execution_queue)
-        self._block_ms, self._status_poll_s, self._discover_s = block_ms, status_poll_s, discover_every_s
-        self._max_backoff_s = max_backoff_s
+    def _setup(self) -> None:
         self._redis: aioredis.Redis | None = None
         self._md: AsyncDispatcher | None = None
         self._ex: AsyncDispatcher | None = None

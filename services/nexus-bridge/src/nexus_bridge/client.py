@@ -20,66 +20,32 @@ bridge service, which reads what `send_signal` puts on the intake stream (docs/n
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import redis
 
 from nexus_bridge.dispatch import ThreadDispatcher
 from nexus_bridge.errors import BridgeConnectionError, SafeModeError
-from nexus_bridge.listen import EXECUTION, MD, ReaderCore, last_id, status_of
+from nexus_bridge.listen import EXECUTION, MD, ClientOptions, last_id, status_of
 from nexus_bridge.wire import CONNECTED, DISCONNECTED, build_signal, intake_stream, status_key
 from nexus_mesh.connection import as_bytes
 from nexus_mesh.connection import connect as redis_connect
 from nexus_protocol.codec import encode, unpack
 from nexus_protocol.errors import DecodeError
 from nexus_protocol.messages import Heartbeat
-from nexus_protocol.streams import DEFAULT_NAMESPACE, Names
 
 log = logging.getLogger(__name__)
 Callback = Callable[[Any], Any]
 _LINK_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 
 
-def _url(url: str | None) -> str:
-    url = url or os.environ.get("NX_REDIS_URL")
-    if not url:
-        raise BridgeConnectionError("no Redis URL: pass one (redis://host:6379/0) or set NX_REDIS_URL")
-    return url
-
-
-class NexusGatewayInterface:
+class NexusGatewayInterface(ClientOptions):
     """The mesh as NEXUS sees it: ticks in, signals out, executions back. Thread-safe `send_signal`."""
 
-    def __init__(
-        self,
-        url: str | None = None,
-        *,
-        namespace: str | None = None,
-        symbols: Sequence[str] = (),
-        all_executions: bool = False,
-        require_bridge: bool = True,
-        market_data_queue: int = 10_000,
-        execution_queue: int = 100_000,
-        block_ms: int = 200,
-        status_poll_s: float = 1.0,
-        discover_every_s: float = 5.0,
-        max_backoff_s: float = 5.0,
-        strategy: str = "",
-    ) -> None:
-        self.url = _url(url)
-        self.names = Names(namespace or os.environ.get("NX_NAMESPACE") or DEFAULT_NAMESPACE)
-        self.core = ReaderCore(self.names, all_executions=all_executions)
-        self.core.subscribe(*symbols)
-        self._discover = not symbols
-        self.require_bridge = require_bridge
-        self.strategy = strategy
-        self._queues = (market_data_queue, execution_queue)
-        self._block_ms, self._status_poll_s, self._discover_s = block_ms, status_poll_s, discover_every_s
-        self._max_backoff_s = max_backoff_s
+    def _setup(self) -> None:
         self._redis: redis.Redis | None = None
         self._md: ThreadDispatcher | None = None
         self._ex: ThreadDispatcher | None = None
