@@ -109,7 +109,8 @@ def test_a_reader_that_lost_an_update_asks_for_a_snapshot_and_resyncs(
     wait_for(step, timeout_s=15, what="a resnapshot after the lost update")
     assert book.gap is not None
     assert book.gap.expected == dropped[0]
-    assert client.scard(resnapshot_key(names, "bookmap")) == 0  # the adapter took the request
+    wait_for(lambda: client.scard(resnapshot_key(names, "bookmap")) == 0, timeout_s=5,
+             what="the adapter to take the resnapshot request")  # fmt: skip
     settle(rig)
     step()
     assert book.synced
