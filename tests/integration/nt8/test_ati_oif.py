@@ -132,7 +132,7 @@ def test_market_order_through_order_instruction_files(ati: AtiRig) -> None:
 def test_partial_fills_are_synthesized_from_the_cumulative_quantity(
     tmp_path: Path, client: redis.Redis, names: Names, services: Services
 ) -> None:
-    rig = _rig(tmp_path, client, names, services, fill_parts=2, step_interval_s=0.5)  # parts 0.5 s apart
+    rig = _rig(tmp_path, client, names, services, fill_parts=2, step_interval_s=1.5)  # far apart: 2 polls
     try:
         order = rig.order(qty=2)
         rig.send(order)
