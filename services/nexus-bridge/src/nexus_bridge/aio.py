@@ -119,23 +119,6 @@ class AsyncNexusGatewayInterface(ClientOptions):
     async def __aexit__(self, *_exc: object) -> None:
         await self.stop()
 
-    @property
-    def status(self) -> str:
-        return self._status
-
-    def __repr__(self) -> str:
-        return (
-            f"<AsyncNexusGatewayInterface {self.names.namespace} {self._status} sent={len(self.core.sent)} "
-            f"dropped_md={self.dropped_market_data}>"
-        )
-
-    def is_connected(self) -> bool:
-        return self._status == CONNECTED
-
-    @property
-    def dropped_market_data(self) -> int:
-        return self._md.dropped if self._md is not None else 0
-
     def _set_status(self, link_up: bool, bridge_alive: bool) -> None:
         self._link_up = link_up
         new = status_of(link_up, bridge_alive, self.require_bridge)

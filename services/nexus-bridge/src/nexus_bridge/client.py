@@ -129,23 +129,6 @@ class NexusGatewayInterface(ClientOptions):
 
     # ---- state --------------------------------------------------------------------------------
 
-    @property
-    def status(self) -> str:
-        return self._status
-
-    def __repr__(self) -> str:
-        return (
-            f"<NexusGatewayInterface {self.names.namespace} {self._status} sent={len(self.core.sent)} "
-            f"dropped_md={self.dropped_market_data}>"
-        )
-
-    def is_connected(self) -> bool:
-        return self._status == CONNECTED
-
-    @property
-    def dropped_market_data(self) -> int:
-        return self._md.dropped if self._md is not None else 0
-
     def stats(self) -> dict[str, Any]:
         return {
             "status": self._status,

@@ -150,3 +150,24 @@ class ClientOptions:
 
     def _setup(self) -> None:
         """The client form's own state (threads or tasks); called at the end of `__init__`."""
+
+    # Both forms keep these; their readers and dispatchers differ.
+    _status: str
+    _md: Any  # the market-data dispatcher, None before start_listening
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} {self.names.namespace} {self._status} sent={len(self.core.sent)} "
+            f"dropped_md={self.dropped_market_data}>"
+        )
+
+    def is_connected(self) -> bool:
+        return self._status == CONNECTED
+
+    @property
+    def dropped_market_data(self) -> int:
+        return int(self._md.dropped) if self._md is not None else 0
