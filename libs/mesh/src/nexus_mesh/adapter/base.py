@@ -61,7 +61,8 @@ class Adapter(ABC):
         self.venue = settings.venue
         self.names = settings.names
         self.redis = client
-        self.intents = IntentStore(client, self.names, self.venue)
+        self.intents = IntentStore(client, self.names, self.venue, retention_ms=settings.dedupe_ttl_ms)
+        self._next_prune = 0.0
         self.publisher = Publisher(client, dedupe_ttl_ms=settings.dedupe_ttl_ms)
         self.killswitch = KillSwitch(client, self.names)
         self._backlog: list[VenueReport] = []  # pushed reports that could not be published yet
@@ -346,6 +347,9 @@ class Adapter(ABC):
             outs += self._apply_killswitch(ctx)
         self.poll()
         self._beat_venue()
+        if time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + 3600
+            self.intents.prune()
         self._flush_marks()
         return outs
 

@@ -16,6 +16,7 @@ from enum import StrEnum
 import redis
 
 from nexus_mesh.connection import as_bytes, as_str
+from nexus_mesh.expiry import FieldExpiry
 from nexus_protocol.codec import pack, unpack
 from nexus_protocol.messages import VenueOrder
 from nexus_protocol.streams import Names
@@ -29,6 +30,9 @@ class IntentState(StrEnum):
     DONE = "done"
 
 
+_FINISHED = frozenset({IntentState.DONE, IntentState.REJECTED})
+
+
 @dataclass(frozen=True, slots=True)
 class Intent:
     order: VenueOrder
@@ -36,12 +40,17 @@ class Intent:
 
 
 class IntentStore:
-    def __init__(self, client: redis.Redis, names: Names, venue: str) -> None:
+    def __init__(
+        self, client: redis.Redis, names: Names, venue: str, retention_ms: int = 8 * 86_400_000
+    ) -> None:
         self._client = client
         owner = f"adapter-{venue}"
         self._orders = names.state(owner, "orders")  # coid -> packed VenueOrder
         self._states = names.state(owner, "intents")  # coid -> state
         self._marker = names.state(owner, "marker")  # venue fills seen up to here
+        self.expiry = FieldExpiry(
+            client, names.state(owner, "finished"), (self._orders, self._states), retention_ms
+        )
 
     def get(self, coid: str) -> Intent | None:
         pipe = self._client.pipeline(transaction=False)
@@ -69,7 +78,14 @@ class IntentStore:
 
     def mark_many(self, states: dict[str, IntentState]) -> None:
         if states:
-            self._client.hset(self._states, mapping={c: s.value for c, s in states.items()})
+            pipe = self._client.pipeline(transaction=True)
+            pipe.hset(self._states, mapping={c: s.value for c, s in states.items()})
+            self.expiry.finished([c for c, s in states.items() if s in _FINISHED], pipe)
+            pipe.execute()
+
+    def prune(self) -> int:
+        """Forget finished orders older than the retention window (intents would otherwise grow forever)."""
+        return self.expiry.prune()
 
     def record(self, order: VenueOrder) -> None:
         pipe = self._client.pipeline(transaction=True)  # one slot: both hashes carry the same tag

@@ -37,6 +37,8 @@ SERVICE_COMMANDS = (
     "+get", "+mget", "+set", "+del", "+exists", "+pexpire",
     "+hget", "+hmget", "+hgetall", "+hexists", "+hlen", "+hset", "+hsetnx", "+hdel", "+hincrbyfloat",
     "+multi", "+exec", "+discard", "+watch", "+unwatch",
+    # retention clocks of finished state (nexus_mesh.expiry)
+    "+zadd", "+zrangebyscore", "+zrem",
 )  # fmt: skip
 OPS_COMMANDS = (*SERVICE_COMMANDS, "+scan", "+type", "+pttl", "+xinfo|stream", "+xinfo|consumers")
 CLIENT_COMMANDS = (

@@ -26,6 +26,7 @@ from nexus_gateway.fills.config import FillsSettings
 from nexus_gateway.fills.positions import Position
 from nexus_mesh import metrics
 from nexus_mesh.context import Context
+from nexus_mesh.expiry import FieldExpiry
 from nexus_mesh.processor import Input, StreamProcessor
 from nexus_mesh.publish import Output
 from nexus_mesh.scripts import LuaScript, run_pipeline
@@ -48,14 +49,23 @@ def _dump(model: Any) -> bytes:
 
 
 class FillAggregator:
-    def __init__(self, names: Names, client: redis.Redis) -> None:
+    def __init__(self, names: Names, client: redis.Redis, retention_ms: int = 8 * 86_400_000) -> None:
         self.names = names
         self.client = client
         self.k_signals = names.state("fills", "signals")
+        # a final signal's state is kept for redeliveries and late reports, then the window
+        self.expiry = FieldExpiry(
+            client, names.state("fills", "signals_finished"), (self.k_signals,), retention_ms
+        )
         self.k_positions = names.state("fills", "positions")
         self.k_venue_positions = names.state("fills", "venue_positions")
         self._states: OrderedDict[str, bytes] = OrderedDict()  # last written, most recent last
         self._positions: dict[str, bytes | None] = {}
+
+    def prune(self, ctx: Context) -> list[Output]:
+        """Hourly: forget final signals' state past the retention window."""
+        self.expiry.prune()
+        return []
 
     def handle(self, env: Envelope[Message], ctx: Context) -> list[Output]:
         msg = env.body
@@ -128,10 +138,18 @@ class FillAggregator:
                 return up
             new_state = _dump(up.state)
             new_pos = _dump(up.position) if up.position is not None else None
-            args: list[Any] = [signal_id, raw_state or b"", new_state, pos_key or "", raw_pos or b""]
+            finished = str(int(time.time() * 1000)) if up.final_now else ""
+            args: list[Any] = [
+                signal_id,
+                raw_state or b"",
+                new_state,
+                pos_key or "",
+                raw_pos or b"",
+                finished,
+            ]
             if up.position is not None:
                 args += [new_pos, f"{up.position.venue}|{up.position.venue_symbol}", str(up.position.qty)]
-            keys = [self.k_signals, self.k_positions, self.k_venue_positions]
+            keys = [self.k_signals, self.k_positions, self.k_venue_positions, self.expiry.clock_key]
             if run_pipeline(self.client, partial(_CAS.queue, keys=keys, args=args), [_CAS])[0]:
                 self._remember(signal_id, new_state, pos_key, new_pos if new_pos is not None else raw_pos)
                 return up
@@ -180,16 +198,18 @@ _CACHED_SIGNALS = 10_000
 Changer = Callable[[SignalState | None, bytes | None], Update]
 
 # Compare-and-set of a signal's state (and its position): written only if both still hold what was
-# read ('' = absent). ARGV: signal id, old state, new state, position field, old position,
-# [new position, venue position field, venue quantity].
+# read ('' = absent). ARGV: signal id, old state, new state, position field, old position, finished at
+# (ms, '' while working: starts the state's retention clock), [new position, venue position field,
+# venue quantity].
 _CAS = LuaScript("""
 local cur = redis.call('HGET', KEYS[1], ARGV[1]) or ''
 if cur ~= ARGV[2] then return 0 end
 if ARGV[4] ~= '' and (redis.call('HGET', KEYS[2], ARGV[4]) or '') ~= ARGV[5] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-if #ARGV >= 8 then
-  redis.call('HSET', KEYS[2], ARGV[4], ARGV[6])
-  redis.call('HSET', KEYS[3], ARGV[7], ARGV[8])
+if ARGV[6] ~= '' then redis.call('ZADD', KEYS[4], ARGV[6], ARGV[1]) end
+if #ARGV >= 9 then
+  redis.call('HSET', KEYS[2], ARGV[4], ARGV[7])
+  redis.call('HSET', KEYS[3], ARGV[8], ARGV[9])
 end
 return 1
 """)
@@ -205,5 +225,11 @@ def observe_final(ex: Execution, origin_ns: int) -> None:
 
 
 def build(settings: FillsSettings, client: redis.Redis) -> StreamProcessor:
-    agg = FillAggregator(settings.names, client)
-    return StreamProcessor(settings, [Input(settings.names.fills, agg.handle)], client=client)
+    agg = FillAggregator(settings.names, client, retention_ms=settings.dedupe_ttl_ms)
+    return StreamProcessor(
+        settings,
+        [Input(settings.names.fills, agg.handle)],
+        client=client,
+        tick=agg.prune,
+        tick_interval_s=3600,
+    )

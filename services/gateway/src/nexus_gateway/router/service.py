@@ -61,7 +61,8 @@ class Router:
     ) -> None:
         self.settings = settings
         self.names = settings.names
-        self.state = RiskState(names_client, self.names)
+        self.state = RiskState(names_client, self.names, retention_ms=settings.dedupe_ttl_ms)
+        self._next_prune = 0.0
         self.venues = venues
         self.limits = limits
         self.registry = registry
@@ -158,8 +159,9 @@ class Router:
             else:
                 qty = max(leg.quantity, leg.filled_quantity)
             legs[leg.client_order_id] = (f"{leg.venue}|{ex.symbol}", qty * ex.side.sign)
+        finished = [leg.client_order_id for leg in ex.legs if leg.status.terminal]
         self.state.apply_execution(
-            legs, ex.signal_id, ex.realized_pnl_usd, self.limits.session_day(self._now())
+            legs, ex.signal_id, ex.realized_pnl_usd, self.limits.session_day(self._now()), finished
         )
         return []
 
@@ -167,6 +169,10 @@ class Router:
         """Export the session day's realized P&L (a new day starts at 0) for the daily-loss alert."""
         metrics.DAILY_PNL_USD.set(self.state.pnl_today(self.limits.session_day(self._now())))
         metrics.DAILY_LOSS_LIMIT_USD.set(self.limits.max_daily_loss_usd)
+        if time.monotonic() >= self._next_prune:  # decisions and ended legs past the retention window
+            self._next_prune = time.monotonic() + 3600
+            self.state.routes_expiry.prune()
+            self.state.legs_expiry.prune()
         return []
 
 

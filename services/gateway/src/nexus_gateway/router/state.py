@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import redis
 from redis.client import Pipeline
 
+from nexus_mesh.expiry import FieldExpiry
 from nexus_mesh.scripts import LuaScript, run_pipeline
 from nexus_protocol.codec import pack, unpack
 from nexus_protocol.messages import Heartbeat, KillSwitchState, Route
@@ -58,11 +59,18 @@ class Snapshot:
 
 
 class RiskState:
-    def __init__(self, client: redis.Redis, names: Names) -> None:
+    def __init__(self, client: redis.Redis, names: Names, retention_ms: int = 8 * 86_400_000) -> None:
         self._client = client
         self._names = names
         self._routes = names.state("router", "routes")
         self._legs = names.state("router", "legs")
+        # A decision is kept for redeliveries, a leg's contribution until its order ends; then the window.
+        self.routes_expiry = FieldExpiry(
+            client, names.state("router", "routes_finished"), (self._routes,), retention_ms
+        )
+        self.legs_expiry = FieldExpiry(
+            client, names.state("router", "legs_finished"), (self._legs,), retention_ms
+        )
         self._exposure = names.state("router", "exposure")
         self._set_contrib = LuaScript(_SET_CONTRIB)
 
@@ -113,6 +121,7 @@ class RiskState:
 
         def build(pipe: Pipeline) -> None:
             pipe.hsetnx(self._routes, route.signal_id, pack(route))
+            self.routes_expiry.finished([route.signal_id], pipe)
             self._queue_legs(pipe, legs)
             if legs:
                 self._set_contrib.queue(
@@ -124,12 +133,19 @@ class RiskState:
         run_pipeline(self._client, build, [self._set_contrib], transaction=True)
 
     def apply_execution(
-        self, legs: dict[str, tuple[str, float]], signal_id: str, pnl_usd: float, day: str
+        self,
+        legs: dict[str, tuple[str, float]],
+        signal_id: str,
+        pnl_usd: float,
+        day: str,
+        finished: Sequence[str] = (),
     ) -> None:
-        """An execution update: each leg's exposure becomes what it is now; the signal's P&L counts."""
+        """An execution update: each leg's exposure becomes what it is now; the signal's P&L counts.
+        `finished` legs (terminal) start their retention clock."""
 
         def build(pipe: Pipeline) -> None:
             self._queue_legs(pipe, legs)
+            self.legs_expiry.finished(finished, pipe)
             self._set_contrib.queue(
                 pipe,
                 [self._day(day, "pnl"), self._day(day, "totals")],
