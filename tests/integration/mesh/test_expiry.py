@@ -37,8 +37,8 @@ def test_adapter_intents_of_finished_orders_expire(client: redis.Redis, names: N
                        side=Side.BUY, quantity=1, venue_symbol="NQH25", venue_quantity=1)  # fmt: skip
         assert store.claim(o) is None
         orders.append(o)
-    store.mark_many({orders[0].client_order_id: IntentState.DONE, orders[1].client_order_id: IntentState.REJECTED,
-                     orders[2].client_order_id: IntentState.SENT})  # fmt: skip
+    done, refused, working = (o.client_order_id for o in orders)
+    store.mark_many({done: IntentState.DONE, refused: IntentState.REJECTED, working: IntentState.SENT})
     assert store.expiry.prune(now_ms=int(time.time() * 1000) + 5000) == 2
-    assert store.get(orders[0].client_order_id) is None
-    assert store.get(orders[2].client_order_id) is not None  # still working: kept
+    assert store.get(done) is None
+    assert store.get(working) is not None  # still working: kept

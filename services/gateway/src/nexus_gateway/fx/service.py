@@ -53,11 +53,23 @@ def hold_event(env: Envelope[Fill], why: NoRate, ctx: Context) -> Output:
     fill = env.body
     kind = "fx_unknown_pair" if why.reason == "unknown_pair" else "fx_stale"
     return ctx.event(
-        kind, f"fill {env.id} held: {why.message}; it is converted when a rate is available",
-        severity=Severity.WARNING, event_id=f"{kind}:{env.id}", trace=env.trace, symbol=fill.symbol,
-        venue=fill.venue, signal_id=fill.signal_id, client_order_id=fill.client_order_id,
-        data={"fill_id": env.id, "currency": why.currency, "pair": why.pair, "reason": why.reason,
-              "rate_age_s": None if why.age_s is None else round(why.age_s, 3), "max_age_s": why.max_age_s},
+        kind,
+        f"fill {env.id} held: {why.message}; it is converted when a rate is available",
+        severity=Severity.WARNING,
+        event_id=f"{kind}:{env.id}",
+        trace=env.trace,
+        symbol=fill.symbol,
+        venue=fill.venue,
+        signal_id=fill.signal_id,
+        client_order_id=fill.client_order_id,
+        data={
+            "fill_id": env.id,
+            "currency": why.currency,
+            "pair": why.pair,
+            "reason": why.reason,
+            "rate_age_s": None if why.age_s is None else round(why.age_s, 3),
+            "max_age_s": why.max_age_s,
+        },
     )
 
 
@@ -113,8 +125,15 @@ class FxStage:
     def handle_fill(self, env: Envelope[Message], ctx: Context) -> list[Output]:
         fill = env.body
         if not isinstance(fill, Fill):
-            return [ctx.event("fx_unexpected", f"{env.type} {env.id} on {ctx.stream} is not a fill: dropped",
-                              severity=Severity.WARNING, event_id=f"fx_unexpected:{env.id}", trace=env.trace)]
+            return [
+                ctx.event(
+                    "fx_unexpected",
+                    f"{env.type} {env.id} on {ctx.stream} is not a fill: dropped",
+                    severity=Severity.WARNING,
+                    event_id=f"fx_unexpected:{env.id}",
+                    trace=env.trace,
+                )
+            ]
         fill_env: Envelope[Fill] = env  # type: ignore[assignment]
         now = ctx.now_ns()
         outs: list[Output] = []
@@ -176,19 +195,30 @@ class FxStage:
         was_fresh, self._fresh = self._fresh, isinstance(found, Rate)
         if not isinstance(found, NoRate) or not was_fresh:
             return []
-        return [ctx.event("fx_rate_stale", f"USDBRL from {self.md_stream} is stale: {found.message}; "
-                          "BRL fills are held until a fresh tick", severity=Severity.WARNING,
-                          event_id=f"fx_rate_stale:{rate.as_of_ns}", data={"usdbrl": str(rate.quote),
-                          "as_of_ns": rate.as_of_ns, "max_age_s": self.book.max_age_s})]
+        return [
+            ctx.event(
+                "fx_rate_stale",
+                f"USDBRL from {self.md_stream} is stale: {found.message}; "
+                "BRL fills are held until a fresh tick",
+                severity=Severity.WARNING,
+                event_id=f"fx_rate_stale:{rate.as_of_ns}",
+                data={"usdbrl": str(rate.quote), "as_of_ns": rate.as_of_ns, "max_age_s": self.book.max_age_s},
+            )
+        ]
 
     def _dead_letter(self, damaged: list[tuple[str, bytes]]) -> None:
         """A held entry that cannot be decoded goes to the dead-letter stream, then leaves the hold."""
         outs = []
         for field, raw in damaged:
             log.error("held fill %s cannot be decoded: dead-lettered", field)
-            body = DeadLetter(reason="held fill cannot be decoded", stream=self.hold.key, entry_id=field,
-                              group=self.settings.service, consumer=self.settings.consumer,
-                              fields={"held": raw})
+            body = DeadLetter(
+                reason="held fill cannot be decoded",
+                stream=self.hold.key,
+                entry_id=field,
+                group=self.settings.service,
+                consumer=self.settings.consumer,
+                fields={"held": raw},
+            )
             outs.append(Output(self.names.dlq, Envelope.new(body, id=f"{self.hold.key}/{field}")))
         self.publisher.publish(outs)
         self.hold.remove([f for f, _ in damaged])
@@ -198,17 +228,29 @@ class FxStage:
         rate = self.book.usdbrl
         now = Context.now_ns()
         age = None if rate is None else rate.age_s(now)
-        return {"source": self.book.source, "usdbrl": self._quote(),
-                "usdbrl_age_s": None if age is None else round(age, 1), "held": self.held_count,
-                "ticks": self.ticks}
+        return {
+            "source": self.book.source,
+            "usdbrl": self._quote(),
+            "usdbrl_age_s": None if age is None else round(age, 1),
+            "held": self.held_count,
+            "ticks": self.ticks,
+        }
 
 
 def build(settings: FxSettings, client: redis.Redis) -> StreamProcessor:
     table = load_table(settings.config_dir)
-    book = RateBook(max_age_s=settings.fx_max_age_s, usdbrl_source=settings.fx_source,
-                    fixed_usdbrl=settings.fx_fixed_usdbrl, table=table.usd_rates)
+    book = RateBook(
+        max_age_s=settings.fx_max_age_s,
+        usdbrl_source=settings.fx_source,
+        fixed_usdbrl=settings.fx_fixed_usdbrl,
+        table=table.usd_rates,
+    )
     stage = FxStage(settings, client, book)
     return StreamProcessor(
-        settings, [Input(settings.names.fills_normalized, stage.handle_fill)], client=client,
-        tick=stage.tick, tick_interval_s=settings.fx_tick_interval_s, heartbeat_detail=stage.detail,
+        settings,
+        [Input(settings.names.fills_normalized, stage.handle_fill)],
+        client=client,
+        tick=stage.tick,
+        tick_interval_s=settings.fx_tick_interval_s,
+        heartbeat_detail=stage.detail,
     )

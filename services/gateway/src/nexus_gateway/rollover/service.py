@@ -67,8 +67,11 @@ def exchange_zone(calendar_name: str) -> ZoneInfo:
 
 def rules_from_registry(registry: SymbolRegistry) -> dict[str, RollRule]:
     """The roll rule of every dated root of the registry (roots with calendar `none` do not roll)."""
-    return {root: RollRule.from_registry(root, spec) for root, spec in registry.symbols.items()
-            if spec.calendar != "none"}
+    return {
+        root: RollRule.from_registry(root, spec)
+        for root, spec in registry.symbols.items()
+        if spec.calendar != "none"
+    }
 
 
 class Clock:
@@ -97,8 +100,12 @@ class Clock:
             problem = f"{type(exc).__name__}: {exc}"
             if problem != self._bad:
                 self._bad = problem
-                log.warning("clock file %s unusable (%s): using the %s date", self.file, problem,
-                            "pinned" if self.pinned else "system")
+                log.warning(
+                    "clock file %s unusable (%s): using the %s date",
+                    self.file,
+                    problem,
+                    "pinned" if self.pinned else "system",
+                )
             return None
 
     def today(self, zone: ZoneInfo) -> dt.date:
@@ -127,8 +134,9 @@ class RolloverStage:
         self._reported: set[Ahead] = set()
         self.ticks = 0
         if self.clock.mode != "system":
-            log.warning("clock is %s (NX_ROLLOVER_TODAY / NX_ROLLOVER_CLOCK_FILE): a test setting",
-                        self.clock.mode)
+            log.warning(
+                "clock is %s (NX_ROLLOVER_TODAY / NX_ROLLOVER_CLOCK_FILE): a test setting", self.clock.mode
+            )
 
     def __repr__(self) -> str:
         return f"<RolloverStage roots={sorted(self.rules)} clock={self.clock.mode}>"
@@ -153,8 +161,14 @@ class RolloverStage:
         if changes:
             self.client.hset(self.names.contracts, mapping={c.root: c.contract.code for c in changes})
             for c in changes:
-                log.info("%s: %s -> %s (roll date %s, expiry %s)", c.root, c.previous, c.contract.code,
-                         c.roll_date, c.expiry)
+                log.info(
+                    "%s: %s -> %s (roll date %s, expiry %s)",
+                    c.root,
+                    c.previous,
+                    c.contract.code,
+                    c.roll_date,
+                    c.expiry,
+                )
         self.active = {**current, **{c.root: c.contract.code for c in changes}}
         self.ticks += 1
         return []
@@ -180,5 +194,11 @@ class RolloverStage:
 
 def build(settings: RolloverSettings, client: redis.Redis) -> StreamProcessor:
     stage = RolloverStage(settings, client, load_symbols(settings.config_dir))
-    return StreamProcessor(settings, [], client=client, tick=stage.tick,
-                           tick_interval_s=settings.rollover_tick_interval_s, heartbeat_detail=stage.detail)
+    return StreamProcessor(
+        settings,
+        [],
+        client=client,
+        tick=stage.tick,
+        tick_interval_s=settings.rollover_tick_interval_s,
+        heartbeat_detail=stage.detail,
+    )
