@@ -58,6 +58,7 @@ class BookmapAdapter(Adapter):
         super().__init__(settings, client)
         owner = f"adapter-{self.venue}"
         self.ledger = ords.FillLedger(client, self.names.state(owner, "ledger"))
+        self.intents.expire_with(self.names.state(owner, "ledger"))
         self._instance_key = self.names.state(owner, "addon_instance")
         self._requests_key = resnapshot_key(self.names, self.venue)
         self.books = BookKeeper(self.venue, batch_s=settings.bookmap_md_batch_ms / 1000)

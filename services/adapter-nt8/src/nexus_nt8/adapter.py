@@ -60,6 +60,7 @@ class Nt8Adapter(Adapter):
         self.profile = settings.profile
         self.account = settings.account
         self.book = ExecutionBook(client, self.names, self.venue)
+        self.intents.expire_with(self.book.key)
         token = settings.nt8_auth_token
         assert token is not None  # settings.check() refuses bridge mode without one
         config = ServerConfig(

@@ -134,6 +134,7 @@ class AtiAdapter(Adapter):
             )
         self.transport = transport
         self._progress = self.names.state(f"adapter-{self.venue}", "ati")  # coid -> "cum|avg" published
+        self.intents.expire_with(self._progress)
         self._published: dict[str, str] = {}  # coid -> the state text last published (skip unchanged)
         self._tracked: set[str] = set(
             self.intents.in_state(IntentState.SENDING, IntentState.SENT, IntentState.UNKNOWN)

@@ -38,7 +38,7 @@ class ExecutionRecord:
 class ExecutionBook:
     def __init__(self, client: redis.Redis, names: Names, venue: str) -> None:
         self._client = client
-        self._key = names.state(f"adapter-{venue}", "executions")
+        self.key = names.state(f"adapter-{venue}", "executions")
         self._lock = threading.Lock()  # live executions (reader thread) and reconciliation (main loop)
 
     def record(
@@ -46,7 +46,7 @@ class ExecutionBook:
     ) -> tuple[ExecutionRecord, bool]:
         """The execution as first recorded, and whether this sighting differs from it (an amendment)."""
         with self._lock:
-            rows: list[list[str | float]] = json.loads(self._client.hget(self._key, coid) or b"[]")
+            rows: list[list[str | float]] = json.loads(self._client.hget(self.key, coid) or b"[]")
             for row in rows:
                 if row[0] == execution_id:
                     rec = _record(row)
@@ -58,7 +58,7 @@ class ExecutionBook:
             avg = (prev_avg * prev_cum + px * qty) / cum
             row_new: list[str | float] = [execution_id, float(qty), float(px), float(cum), float(avg)]
             rows.append(row_new)
-            self._client.hset(self._key, coid, json.dumps(rows))
+            self._client.hset(self.key, coid, json.dumps(rows))
             return _record(row_new), False
 
     def report(
@@ -81,7 +81,7 @@ class ExecutionBook:
         )  # fmt: skip
 
     def cumulative(self, coid: str) -> float:
-        rows = json.loads(self._client.hget(self._key, coid) or b"[]")
+        rows = json.loads(self._client.hget(self.key, coid) or b"[]")
         return float(rows[-1][3]) if rows else 0.0
 
 

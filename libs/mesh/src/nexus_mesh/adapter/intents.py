@@ -83,6 +83,10 @@ class IntentStore:
             self.expiry.finished([c for c, s in states.items() if s in _FINISHED], pipe)
             pipe.execute()
 
+    def expire_with(self, *hash_keys: str) -> None:
+        """A subclass's own per-order hashes (keyed by client order id) expire with the intents."""
+        self.expiry.hashes = (*self.expiry.hashes, *hash_keys)
+
     def prune(self) -> int:
         """Forget finished orders older than the retention window (intents would otherwise grow forever)."""
         return self.expiry.prune()
