@@ -7,15 +7,13 @@ wins over the file. A bad value in either fails the service at start naming the 
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from nexus_mesh.config_files import read_yaml
+from nexus_mesh.session import TradingSession
 from nexus_mesh.settings import MeshSettings
 from nexus_protocol.errors import ConfigError
 
@@ -33,7 +31,7 @@ class LotSize(BaseModel):
         return self.min_qty if self.min_qty is not None else self.step
 
 
-class BridgeConfig(BaseModel):
+class BridgeConfig(TradingSession):
     """The guards' thresholds. Defaults are the seed plan's numbers."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -55,41 +53,14 @@ class BridgeConfig(BaseModel):
     daily_loss_pause_s: float = Field(default=86_400.0, gt=0)
     daily_loss_killswitch: bool = True
     venue_guard: bool = True  # pause disconnected venues (signals carry the connected ones)
-    session_timezone: str = "America/New_York"
-    session_reset_at: str = "17:00"
     # the lot a reduced size is rounded down to, per root (default: from the symbol registry)
     lots: dict[str, LotSize] = Field(default_factory=dict)
-
-    @field_validator("session_timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}") from None
-        return v
-
-    @field_validator("session_reset_at")
-    @classmethod
-    def _reset(cls, v: str) -> str:
-        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", v):
-            raise ValueError("must be HH:MM (24 h)")
-        return v
 
     @model_validator(mode="after")
     def _bands(self) -> BridgeConfig:
         if self.confidence_full_size < self.confidence_min:
             raise ValueError("confidence_full_size must not be below confidence_min")
         return self
-
-    def session_day(self, now: dt.datetime) -> str:
-        """The trading day `now` belongs to: after the reset time it is already the next day."""
-        local = now.astimezone(ZoneInfo(self.session_timezone))
-        hh, mm = (int(x) for x in self.session_reset_at.split(":"))
-        day = local.date()
-        if (local.hour, local.minute) >= (hh, mm):
-            day += dt.timedelta(days=1)
-        return day.strftime("%Y%m%d")
 
 
 # The BridgeConfig fields an NX_BRIDGE_<FIELD> variable may override (all but the per-root map).

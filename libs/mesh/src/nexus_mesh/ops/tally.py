@@ -12,12 +12,12 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import redis
 
 from nexus_mesh.config_files import read_yaml
 from nexus_mesh.ops.records import entry_ms, percentile, text
+from nexus_mesh.session import TradingSession
 from nexus_protocol.codec import decode
 from nexus_protocol.errors import DecodeError
 from nexus_protocol.messages import Execution, Signal
@@ -29,7 +29,7 @@ _LATENCY_WINDOW = 1_000  # the newest finals the latency figures cover
 
 def session_start(config_dir: Path | None, environment: str | None, now: dt.datetime) -> dt.datetime:
     """When the current session day began (the router's reset time, default 17:00 New York)."""
-    tz, reset = "America/New_York", "17:00"
+    session = TradingSession()
     if config_dir is not None:
         try:
             risk = read_yaml(Path(config_dir) / "risk.yaml") or {}
@@ -37,15 +37,11 @@ def session_start(config_dir: Path | None, environment: str | None, now: dt.date
                 **(risk.get("default") or {}),
                 **((risk.get("environments") or {}).get(environment or "") or {}),
             }
-            tz, reset = str(merged.get("session_timezone", tz)), str(merged.get("session_reset_at", reset))
+            fields = {k: merged[k] for k in TradingSession.model_fields if k in merged}
+            session = TradingSession.model_validate(fields)
         except Exception:  # the defaults are the router's defaults
             pass
-    local = now.astimezone(ZoneInfo(tz))
-    hh, mm = (int(x) for x in reset.split(":"))
-    start = local.replace(hour=hh, minute=mm, second=0, microsecond=0)
-    if start > local:
-        start -= dt.timedelta(days=1)
-    return start.astimezone(dt.UTC)
+    return session.session_start(now)
 
 
 @dataclass

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from nexus_mesh.config_files import read_yaml, validate
+from nexus_mesh.session import TradingSession
 
 
 class SymbolLimits(BaseModel):
@@ -21,7 +19,7 @@ class SymbolLimits(BaseModel):
     max_order_qty: float | None = Field(default=None, gt=0)
 
 
-class Limits(BaseModel):
+class Limits(TradingSession):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_order_qty: float = Field(default=10, gt=0)
@@ -34,40 +32,13 @@ class Limits(BaseModel):
     throttle_per_second: int = Field(default=20, ge=1)
     max_signal_age_s: float = Field(default=10.0, gt=0)
     require_venue_connected: bool = True
-    session_timezone: str = "America/New_York"
-    session_reset_at: str = "17:00"
     per_symbol: dict[str, SymbolLimits] = Field(default_factory=dict)
     usd_per_unit_fallback: dict[str, float] = Field(default_factory=dict)
-
-    @field_validator("session_timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}") from None
-        return v
-
-    @field_validator("session_reset_at")
-    @classmethod
-    def _reset(cls, v: str) -> str:
-        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", v):
-            raise ValueError("must be HH:MM (24 h)")
-        return v
 
     def for_symbol(self, symbol: str, name: str) -> Any:
         override = self.per_symbol.get(symbol)
         value = getattr(override, name, None) if override else None
         return value if value is not None else getattr(self, name)
-
-    def session_day(self, now: dt.datetime) -> str:
-        """The trading day `now` belongs to: after the reset time it is already the next day."""
-        local = now.astimezone(ZoneInfo(self.session_timezone))
-        hh, mm = (int(x) for x in self.session_reset_at.split(":"))
-        day = local.date()
-        if (local.hour, local.minute) >= (hh, mm):
-            day += dt.timedelta(days=1)
-        return day.strftime("%Y%m%d")
 
 
 def load_limits(config_dir: Path, environment: str) -> Limits:
