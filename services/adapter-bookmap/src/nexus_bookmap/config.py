@@ -14,7 +14,6 @@ Rules checked at start (a ConfigError, exit code 2):
 
 from __future__ import annotations
 
-import ipaddress
 import ssl
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from pydantic import Field, SecretStr, model_validator
 
 from nexus_mesh.adapter import AdapterSettings
+from nexus_mesh.connection import is_loopback
 from nexus_protocol.errors import ConfigError
 
 DEFAULT_PORT = 9003
@@ -64,12 +64,7 @@ class BookmapSettings(AdapterSettings):
 
     @property
     def loopback(self) -> bool:
-        if self.bookmap_host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.bookmap_host).is_loopback
-        except ValueError:
-            return False
+        return is_loopback(self.bookmap_host)
 
     def check(self) -> None:
         """Cross-setting rules; ConfigError (exit 2) when broken."""

@@ -12,7 +12,6 @@ network is private (`NX_MT5_INSECURE_BRIDGE=true`, e.g. Docker Desktop's host-on
 
 from __future__ import annotations
 
-import ipaddress
 import zlib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,18 +20,10 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from nexus_mesh.adapter import AdapterSettings
+from nexus_mesh.connection import is_loopback
 
 DEFAULT_BRIDGE_PORT = 18812  # mt5linux's default
 COMMENT_MAX_LEN = 31  # the terminal keeps 31 characters of an order comment
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class Mt5Settings(AdapterSettings):

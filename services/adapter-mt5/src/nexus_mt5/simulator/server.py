@@ -18,7 +18,6 @@ answer is written, so the client's call fails with EOFError while the order stay
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import socket
 import threading
@@ -27,6 +26,7 @@ from typing import Any
 from rpyc.core import SlaveService
 from rpyc.utils.server import ThreadedServer
 
+from nexus_mesh.connection import is_loopback
 from nexus_mt5.simulator.control import Control
 from nexus_mt5.simulator.module import install
 from nexus_mt5.simulator.terminal import Terminal
@@ -54,15 +54,6 @@ def drop_current_connection() -> None:
     with contextlib.suppress(AttributeError, OSError):
         conn._channel.stream.sock.shutdown(socket.SHUT_RDWR)
     log.warning("dropped the client connection after order_send (injected fault)")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class Ticker(threading.Thread):
