@@ -3,7 +3,6 @@ the platform simulator in the test's process (a real peer on a real socket), mes
 
 from __future__ import annotations
 
-import socket
 import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -12,26 +11,27 @@ from pathlib import Path
 import pytest
 import redis
 
-from nexus_mesh.testing import REPO_ROOT, ServiceProcess, Services, read_stream, wait_for, xadd
+from nexus_mesh.embedded import free_port
+from nexus_mesh.testing import (
+    REPO_ROOT,
+    ServiceProcess,
+    Services,
+    read_stream,
+    venue_connected,
+    wait_for,
+    xadd,
+)
 from nexus_nt8.config import PROFILES, PlatformProfile
 from nexus_nt8.simulator import BridgeSimulator, SimPlatform
 from nexus_protocol import Envelope, Fill, Names, OrderStatus, Side, VenueOrder
 from nexus_protocol.bridge import Platform
-from nexus_protocol.codec import unpack
 from nexus_protocol.enums import OrderType
 from nexus_protocol.ids import client_order_id, new_signal_id
-from nexus_protocol.messages import Heartbeat
 
 TOKEN = "nt8-test-token"
 CONFIG_DIR = REPO_ROOT / "deploy" / "config"
 INSTRUMENT = {Platform.NT8: "NQ 03-25", Platform.QUANTOWER: "NQH25"}
 CODE = {"nt8": "n8", "quantower": "qt"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def venue_order(
@@ -71,14 +71,6 @@ def send_order(client: redis.Redis, names: Names, order: VenueOrder) -> None:
 def fills(client: redis.Redis, names: Names, coid: str | None = None) -> list[Fill]:
     out = [e.body for e in read_stream(client, names.fills_raw) if isinstance(e.body, Fill)]
     return [f for f in out if coid is None or f.client_order_id == coid]
-
-
-def venue_connected(client: redis.Redis, names: Names, venue: str) -> bool:
-    raw = client.get(names.control("venue", venue))
-    if raw is None:
-        return False
-    hb = unpack(raw)  # type: ignore[arg-type]
-    return isinstance(hb, Heartbeat) and bool(hb.venue_connected)
 
 
 @dataclass

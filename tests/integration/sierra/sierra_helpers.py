@@ -11,12 +11,12 @@ from typing import Any
 
 import redis
 
+from nexus_mesh import testing
 from nexus_mesh.adapter import Reconciliation, VenueReport
+from nexus_mesh.embedded import free_port
 from nexus_mesh.testing import ServiceProcess, Services, read_stream, wait_for, xadd
 from nexus_protocol import Envelope, Fill, Names, OrderStatus, OrderType, Side, TimeInForce, VenueOrder
-from nexus_protocol.codec import unpack
 from nexus_protocol.ids import client_order_id, new_signal_id
-from nexus_protocol.messages import Heartbeat as HeartbeatMsg
 from nexus_protocol.messages import Tick
 from nexus_sierra.client import ClientHooks, DtcClient
 from nexus_sierra.codec import BuySellEnum, OrderTypeEnum, SubmitNewSingleOrder, TimeInForceEnum
@@ -109,13 +109,6 @@ def client_config(port: int, **overrides: Any) -> ClientConfig:
 # ---- processes: the simulator and the adapter, as the mesh runs them -----------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def port_open(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -158,9 +151,7 @@ def start_adapter(services: Services, port: int, **env: str) -> ServiceProcess:
 
 
 def venue_connected(client: redis.Redis, names: Names, venue: str = "sierra") -> bool:
-    raw = client.get(names.control("venue", venue))
-    hb = unpack(raw) if raw is not None else None  # type: ignore[arg-type]
-    return isinstance(hb, HeartbeatMsg) and bool(hb.venue_connected)
+    return testing.venue_connected(client, names, venue)
 
 
 def venue_order(

@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 import redis
 
+from nexus_mesh.connection import as_bytes
 from nexus_mesh.embedded import RedisServer
-from nexus_protocol.codec import Envelope, decode, encode
-from nexus_protocol.messages import Message
+from nexus_protocol.codec import Envelope, decode, encode, unpack
+from nexus_protocol.messages import Heartbeat, Message
 from nexus_protocol.streams import Names
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -43,6 +44,13 @@ def wait_for(
 
 def xadd(client: redis.Redis, stream: str, env: Envelope[Any]) -> str:
     return str(client.xadd(stream, encode(env)).decode())  # type: ignore[arg-type,union-attr]
+
+
+def venue_connected(client: redis.Redis, names: Names, venue: str) -> bool:
+    """The adapter's venue heartbeat says its platform link is up (what the router checks)."""
+    raw = client.get(names.control("venue", venue))
+    hb = unpack(as_bytes(raw)) if raw is not None else None
+    return isinstance(hb, Heartbeat) and bool(hb.venue_connected)
 
 
 def read_stream(client: redis.Redis, stream: str) -> list[Envelope[Message]]:

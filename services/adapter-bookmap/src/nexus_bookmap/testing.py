@@ -11,12 +11,12 @@ For tests only (it uses `nexus_mesh.testing`). No fakes: Redis, the adapter, the
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import redis
 
 from nexus_bookmap.simulator import ADDON_SCRIPT, BookmapHost, BookmapVenue, SimInstrument
+from nexus_mesh.embedded import free_port
 from nexus_mesh.testing import ServiceProcess, Services, wait_for
 from nexus_protocol.codec import unpack
 from nexus_protocol.messages import Heartbeat
@@ -25,12 +25,6 @@ from nexus_sim import InstrumentSpec
 
 ALIAS = "NQH5"  # NQ March 2025 as symbols.yaml spells it for Bookmap ({root}{month_code}{y})
 TOKEN = "rig-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class BookmapRig:
