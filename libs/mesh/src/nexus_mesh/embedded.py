@@ -7,7 +7,6 @@ every stream. On Linux the server gets PR_SET_PDEATHSIG: it dies with the proces
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
 import shutil
@@ -16,7 +15,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -180,12 +178,3 @@ def ensure_redis_url(url: str | None, data_dir: Path) -> tuple[str, RedisServer 
     server = RedisServer(Path(data_dir) / "redis").start()
     os.environ["NX_REDIS_URL"] = server.url
     return server.url, server
-
-
-@contextlib.contextmanager
-def embedded_redis(data_dir: Path) -> Iterator[RedisServer]:
-    server = RedisServer(data_dir).start()
-    try:
-        yield server
-    finally:
-        server.stop()

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import redis
 
-from nexus_protocol.errors import NexusError
-
 
 def ensure_group(client: redis.Redis, stream: str, group: str, start_id: str = "0") -> bool:
     """Create `group` on `stream` (and the stream). True if created now, False if it existed."""
@@ -30,10 +28,3 @@ def is_nogroup(exc: BaseException) -> bool:
         return False
     text = str(exc).split("caused error: ", 1)[-1]  # a pipeline prefixes the command that failed
     return text.startswith(("NOGROUP", "UNBLOCKED"))
-
-
-class GroupLost(NexusError):
-    def __init__(self, stream: str, group: str) -> None:
-        self.stream = stream
-        self.group = group
-        super().__init__(f"consumer group {group!r} on {stream!r} vanished (stream lost?)")

@@ -11,8 +11,7 @@ from typing import Any
 
 import redis
 
-from nexus_mesh.connection import as_bytes
-from nexus_protocol.codec import pack, unpack
+from nexus_protocol.codec import pack
 from nexus_protocol.messages import Heartbeat
 from nexus_protocol.streams import Names
 
@@ -54,15 +53,3 @@ class HeartbeatWriter:
 
     def clear(self) -> None:
         self._client.delete(self.key)
-
-
-def read_heartbeats(client: redis.Redis, names: Names) -> list[Heartbeat]:
-    out: list[Heartbeat] = []
-    for key in client.scan_iter(match=names.health_pattern(), count=500):
-        raw = client.get(key)
-        if raw is None:
-            continue
-        msg = unpack(as_bytes(raw))
-        if isinstance(msg, Heartbeat):
-            out.append(msg)
-    return sorted(out, key=lambda h: (h.service, h.instance))

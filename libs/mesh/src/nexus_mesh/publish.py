@@ -112,6 +112,3 @@ class Publisher:
             for i, r in zip(idx, values, strict=True):
                 result[i] = r.decode() if isinstance(r, bytes) else None
         return result
-
-    def publish_one(self, out: Output) -> str | None:
-        return self.publish([out])[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import msgpack
@@ -61,9 +61,6 @@ class Envelope(Generic[M]):
         """An output caused by this message: same trace and origin time, its own derived id."""
         raw = self.raw if body is self.body else None
         return Envelope(id=id, trace=self.trace, ts=self.ts, body=body, raw=raw)
-
-    def with_body(self, body: M) -> Envelope[M]:
-        return replace(self, body=body, raw=None)
 
 
 M2 = TypeVar("M2", bound=Message)

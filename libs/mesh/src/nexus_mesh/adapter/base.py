@@ -444,7 +444,3 @@ def _fields(env: Envelope[Any]) -> Any:
     from nexus_protocol.codec import encode
 
     return encode(env)
-
-
-def reports_for(order: VenueOrder, reports: Sequence[VenueReport]) -> list[VenueReport]:
-    return [r for r in reports if r.client_order_id == order.client_order_id]

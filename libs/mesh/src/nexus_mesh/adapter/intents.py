@@ -91,15 +91,6 @@ class IntentStore:
         """Forget finished orders older than the retention window (intents would otherwise grow forever)."""
         return self.expiry.prune()
 
-    def record(self, order: VenueOrder) -> None:
-        pipe = self._client.pipeline(transaction=True)  # one slot: both hashes carry the same tag
-        pipe.hset(self._orders, order.client_order_id, pack(order))
-        pipe.hset(self._states, order.client_order_id, IntentState.SENDING.value)
-        pipe.execute()
-
-    def mark(self, coid: str, state: IntentState) -> None:
-        self._client.hset(self._states, coid, state.value)
-
     def order(self, coid: str) -> VenueOrder | None:
         raw = self._client.hget(self._orders, coid)
         if raw is None:
