@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from nexus_mesh.embedded import RedisServer, free_port
 from nexus_mesh.ops import acl
-from nexus_mesh.testing import REPO_ROOT, Services, wait_for
+from nexus_mesh.testing import REPO_ROOT, Services, secured_redis, wait_for
 from nexus_protocol import Envelope, Execution, Names, Side, Signal, decode
 from nexus_protocol.codec import encode
 from nexus_protocol.ids import new_signal_id
@@ -74,32 +74,7 @@ class Acl:
 
 @pytest.fixture
 def secured(tmp_path: Path, names: Names) -> Iterator[Acl]:
-    venues = acl.all_venues(REPO_ROOT / "deploy" / "config")
-    users = acl.mesh_users(names, venues)
-    text = acl.render(users, {u.name: pw(u.name) for u in users})
-    text += "user admin on >admin-pw ~* &* +@all\n"  # the test's own eyes: ACL LOG, ACL DRYRUN
-    (tmp_path / "users.acl").write_text(text)
-    certs = tmp_path / "tls"
-    subprocess.run(
-        [
-            str(REPO_ROOT / "deploy" / "redis" / "make-certs.sh"),
-            str(certs),
-            "DNS:localhost,IP:127.0.0.1",
-            "adapter-sim",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    tls_port = free_port()
-    conf = (REPO_ROOT / "deploy" / "redis" / "tls.conf").read_text()
-    conf = conf.replace("/usr/local/etc/redis/tls", str(certs)).replace(
-        "tls-port 6380", f"tls-port {tls_port}"
-    )
-    (tmp_path / "tls.conf").write_text(conf)
-    server = RedisServer(
-        tmp_path / "redis",
-        extra_args=("--aclfile", str(tmp_path / "users.acl"), "--include", str(tmp_path / "tls.conf")),
-    ).start()
+    server, tls_port, certs = secured_redis(tmp_path, names, pw, ["adapter-sim"])
     try:
         yield Acl(server, tls_port, certs, names)
     finally:

@@ -6,7 +6,6 @@ kill switch, quotes and a restart's reconciliation: afterwards ACL LOG holds no 
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,10 +13,9 @@ import pytest
 import redis
 from mt5_helpers import TerminalView, env, final_fill, new_order, statuses, ticks, venue_up
 
-from nexus_mesh.embedded import RedisServer, free_port
+from nexus_mesh.embedded import RedisServer
 from nexus_mesh.killswitch import KillSwitch
-from nexus_mesh.ops import acl
-from nexus_mesh.testing import REPO_ROOT, Services, wait_for, xadd
+from nexus_mesh.testing import Services, secured_redis, wait_for, xadd
 from nexus_mt5.simulator import SimulatorProcess
 from nexus_protocol import Envelope, Names, OrderStatus, OrderType
 
@@ -28,33 +26,7 @@ pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl
 @pytest.fixture
 def secured(tmp_path: Path, names: Names) -> Iterator[tuple[RedisServer, str]]:
     """A redis-server with the mesh's ACL (plus an admin for the test) and TLS; the adapter's URL."""
-    users = acl.mesh_users(names, acl.all_venues(REPO_ROOT / "deploy" / "config"))
-    text = (
-        acl.render(users, {u.name: f"pw-{u.name}" for u in users}) + "user admin on >admin-pw ~* &* +@all\n"
-    )
-    (tmp_path / "users.acl").write_text(text)
-    certs = tmp_path / "tls"
-    subprocess.run(
-        [
-            str(REPO_ROOT / "deploy" / "redis" / "make-certs.sh"),
-            str(certs),
-            "DNS:localhost,IP:127.0.0.1",
-            USER,
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    tls_port = free_port()
-    conf = (REPO_ROOT / "deploy" / "redis" / "tls.conf").read_text()
-    conf = conf.replace("/usr/local/etc/redis/tls", str(certs)).replace(
-        "tls-port 6380", f"tls-port {tls_port}"
-    )
-    (tmp_path / "tls.conf").write_text(conf)
-    server = RedisServer(
-        tmp_path / "redis",
-        extra_args=("--aclfile", str(tmp_path / "users.acl"), "--include", str(tmp_path / "tls.conf")),
-    ).start()
+    server, tls_port, certs = secured_redis(tmp_path, names, lambda u: f"pw-{u}", [USER])
     url = (
         f"rediss://{USER}:pw-{USER}@127.0.0.1:{tls_port}/0?ssl_ca_certs={certs}/ca.crt"
         f"&ssl_certfile={certs}/{USER}.crt&ssl_keyfile={certs}/{USER}.key"

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import pytest
 import redis
 
 from nexus_mesh.connection import as_bytes
-from nexus_mesh.embedded import RedisServer
+from nexus_mesh.embedded import RedisServer, free_port
 from nexus_protocol.codec import Envelope, decode, encode, unpack
 from nexus_protocol.messages import Heartbeat, Message
 from nexus_protocol.streams import Names
@@ -44,6 +44,43 @@ def wait_for(
 
 def xadd(client: redis.Redis, stream: str, env: Envelope[Any]) -> str:
     return str(client.xadd(stream, encode(env)).decode())  # type: ignore[arg-type,union-attr]
+
+
+def secured_redis(
+    tmp_path: Path,
+    names: Names,
+    password: Callable[[str], str],
+    cert_users: Sequence[str],
+    timeout_s: float = 120,
+) -> tuple[RedisServer, int, Path]:
+    """A redis-server as deploy/redis configures it: the mesh's ACL users (passwords from `password`,
+    plus `admin`/`admin-pw` for the test's own eyes) and the TLS port from tls.conf, with certificates
+    from make-certs.sh for `cert_users`. Returns the server, its TLS port and the certificates folder;
+    the caller stops the server."""
+    from nexus_mesh.ops import acl
+
+    users = acl.mesh_users(names, acl.all_venues(REPO_ROOT / "deploy" / "config"))
+    text = (
+        acl.render(users, {u.name: password(u.name) for u in users}) + "user admin on >admin-pw ~* &* +@all\n"
+    )
+    (tmp_path / "users.acl").write_text(text)
+    certs = tmp_path / "tls"
+    make_certs = REPO_ROOT / "deploy" / "redis" / "make-certs.sh"
+    subprocess.run(
+        [str(make_certs), str(certs), "DNS:localhost,IP:127.0.0.1", *cert_users],
+        check=True, capture_output=True, timeout=timeout_s,
+    )  # fmt: skip
+    tls_port = free_port()
+    conf = (REPO_ROOT / "deploy" / "redis" / "tls.conf").read_text()
+    conf = conf.replace("/usr/local/etc/redis/tls", str(certs)).replace(
+        "tls-port 6380", f"tls-port {tls_port}"
+    )
+    (tmp_path / "tls.conf").write_text(conf)
+    server = RedisServer(
+        tmp_path / "redis",
+        extra_args=("--aclfile", str(tmp_path / "users.acl"), "--include", str(tmp_path / "tls.conf")),
+    ).start()
+    return server, tls_port, certs
 
 
 def venue_connected(client: redis.Redis, names: Names, venue: str) -> bool:
