@@ -15,8 +15,8 @@ import redis
 from mesh import Mesh
 
 from nexus_mesh.embedded import RedisServer
-from nexus_mesh.testing import Services, read_stream, wait_for
 from nexus_protocol import Execution, Names, OrderStatus, VenueOrder
+from nexus_testing import Services, read_stream, wait_for
 
 SECONDS = float(os.environ.get("NX_CHAOS_SECONDS", "6"))
 VICTIMS = ("router", "normalizer", "fx", "fills")

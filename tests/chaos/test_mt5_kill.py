@@ -15,9 +15,9 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "integration" / "mt5"))
 
 from mt5_helpers import TerminalView, fills_of, final_fill, new_order, send, start_adapter, statuses, venue_up
 
-from nexus_mesh.testing import ServiceProcess, Services, wait_for
 from nexus_mt5.simulator import SimulatorProcess
 from nexus_protocol import Fill, Names, OrderStatus, OrderType, Side, VenueOrder
+from nexus_testing import ServiceProcess, Services, wait_for
 
 A, P, F = OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import random
 import struct
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,9 +42,11 @@ from nexus_protocol.bridge import (
     message_fields,
     wire_schema,
 )
-from nexus_protocol.bridge._vectors import render
 from nexus_protocol.enums import OrderType, Side, TimeInForce
 from nexus_protocol.errors import DecodeError, NexusError
+
+sys.path.insert(0, str(Path(__file__).parent / "bridge"))
+from bridge_vectors import render
 
 VECTORS = load_vectors()
 FRAMES = VECTORS["frames"]
@@ -67,7 +71,7 @@ def test_vectors_file_matches_generator() -> None:
     from importlib import resources
 
     shipped = resources.files("nexus_protocol.bridge").joinpath("vectors.json").read_text(encoding="utf-8")
-    assert shipped == render(), "vectors.json is stale: run python -m nexus_protocol.bridge._vectors"
+    assert shipped == render(), "vectors.json is stale: run python tests/conformance/bridge/bridge_vectors.py"
 
 
 def test_schema_export_covers_every_message_type() -> None:

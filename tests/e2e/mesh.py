@@ -7,9 +7,9 @@ from typing import Any
 
 import redis
 
-from nexus_mesh.testing import ServiceProcess, Services, read_stream, wait_for, xadd
 from nexus_protocol import Envelope, Execution, Names, Signal
 from nexus_protocol.ids import new_signal_id
+from nexus_testing import ServiceProcess, Services, read_stream, wait_for, xadd
 
 CORE = ("router", "normalizer", "fx", "rollover", "fills")
 

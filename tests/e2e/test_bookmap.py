@@ -13,8 +13,8 @@ import yaml
 from mesh import Mesh
 
 from nexus_bookmap.testing import ALIAS, BookmapRig
-from nexus_mesh.testing import REPO_ROOT, Services, read_stream, wait_for
 from nexus_protocol import Names, OrderStatus, VenueOrder
+from nexus_testing import REPO_ROOT, Services, read_stream, wait_for
 
 ENVIRONMENT = "bookmap-e2e"
 

@@ -16,8 +16,8 @@ from mesh import Mesh
 from nexus_bridge import NexusGatewayInterface
 from nexus_bridge.wire import status_key
 from nexus_mesh.killswitch import KillSwitch
-from nexus_mesh.testing import Services, read_stream, wait_for
 from nexus_protocol import Event, Names, Signal
+from nexus_testing import Services, read_stream, wait_for
 
 
 class Nexus:

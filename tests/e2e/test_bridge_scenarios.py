@@ -14,8 +14,8 @@ from mesh import Mesh
 
 from nexus_bridge import NexusGatewayInterface
 from nexus_bridge.wire import status_key
-from nexus_mesh.testing import ServiceProcess, Services, read_stream, wait_for, xadd
 from nexus_protocol import Envelope, Names, Signal, Tick
+from nexus_testing import ServiceProcess, Services, read_stream, wait_for, xadd
 
 
 def start_bridge(mesh: Mesh, **env: str) -> ServiceProcess:

@@ -16,9 +16,9 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "integration" / "mt5"))
 from mesh import Mesh
 from mt5_helpers import TerminalView, start_adapter, venue_up
 
-from nexus_mesh.testing import Services, wait_for
 from nexus_mt5.simulator import SimulatorProcess
 from nexus_protocol import Names, OrderStatus
+from nexus_testing import Services, wait_for
 
 
 @pytest.fixture

@@ -27,9 +27,9 @@ import pytest
 import redis
 
 from nexus_mesh.publish import Output, Publisher
-from nexus_mesh.testing import REPO_ROOT, wait_for
 from nexus_protocol import Envelope, Execution, Names, Side, Signal, decode
 from nexus_protocol.ids import new_signal_id
+from nexus_testing import REPO_ROOT, wait_for
 
 NEXUSCTL = str(Path(sys.executable).parent / "nexusctl")
 VENUES_NQ = ("nt8", "sierra", "quantower", "mt5-global")

@@ -10,11 +10,11 @@ import sys
 import redis
 from mesh import Mesh
 
-from nexus_mesh.testing import REPO_ROOT, Services, read_stream, wait_for
 from nexus_nt8.config import PROFILES
 from nexus_nt8.simulator import BridgeSimulator, SimPlatform
 from nexus_protocol import Names, OrderStatus, VenueOrder
 from nexus_protocol.bridge import Platform
+from nexus_testing import REPO_ROOT, Services, read_stream, wait_for
 
 sys.path.insert(0, str(REPO_ROOT / "tests" / "integration" / "sierra"))
 from sierra_helpers import free_port, start_adapter, start_simulator

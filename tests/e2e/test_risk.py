@@ -11,8 +11,8 @@ import yaml
 from mesh import Mesh
 
 from nexus_mesh.killswitch import KillSwitch
-from nexus_mesh.testing import REPO_ROOT, Services, wait_for
 from nexus_protocol import Names, OrderStatus
+from nexus_testing import REPO_ROOT, Services, wait_for
 
 
 def config_with(tmp: Path, **limits: object) -> Path:

@@ -8,8 +8,8 @@ import pytest
 import redis
 from mesh import Mesh
 
-from nexus_mesh.testing import Services, read_stream, wait_for
 from nexus_protocol import Names, OrderStatus, VenueOrder
+from nexus_testing import Services, read_stream, wait_for
 
 
 def orders_at(client: redis.Redis, names: Names, venue: str) -> list[VenueOrder]:

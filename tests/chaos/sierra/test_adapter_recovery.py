@@ -17,9 +17,9 @@ from sierra_helpers import (
     venue_order,
 )
 
-from nexus_mesh.testing import Services, wait_for
 from nexus_protocol import Names, OrderStatus, OrderType
 from nexus_sierra.simulator import SimulatorControl
+from nexus_testing import Services, wait_for
 
 
 def exactly_once(client: redis.Redis, names: Names, control: SimulatorControl, coid: str, qty: float) -> None:

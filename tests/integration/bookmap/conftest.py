@@ -9,8 +9,8 @@ import pytest
 import redis
 
 from nexus_bookmap.testing import BookmapRig
-from nexus_mesh.testing import Services
 from nexus_protocol import Names
+from nexus_testing import Services
 
 
 @pytest.fixture

@@ -16,12 +16,12 @@ from websockets.sync.client import ClientConnection, connect
 
 from nexus_bookmap import addon_protocol as ap
 from nexus_bookmap.testing import TOKEN, BookmapRig
-from nexus_mesh.testing import read_stream, wait_for, xadd
 from nexus_protocol import Names
 from nexus_protocol.codec import Envelope
 from nexus_protocol.enums import OrderStatus, OrderType, Side
 from nexus_protocol.ids import client_order_id, new_signal_id
 from nexus_protocol.messages import DepthSnapshot, DepthUpdate, Fill, VenueOrder
+from nexus_testing import read_stream, wait_for, xadd
 
 ES = "ESH5"
 

@@ -11,12 +11,12 @@ from typing import Any
 import redis
 
 from nexus_bookmap.testing import ALIAS, BookmapRig
-from nexus_mesh.testing import wait_for
 from nexus_protocol import Names
 from nexus_protocol.book import Applied, OrderBook, resnapshot_key
 from nexus_protocol.codec import Envelope, decode
 from nexus_protocol.enums import Side
 from nexus_protocol.messages import DepthSnapshot, DepthUpdate, Message, Tick
+from nexus_testing import wait_for
 
 
 class Reader:

@@ -10,12 +10,12 @@ import redis
 
 from nexus_bookmap.testing import ALIAS, BookmapRig
 from nexus_mesh.killswitch import KillSwitch
-from nexus_mesh.testing import read_stream, wait_for, xadd
 from nexus_protocol import Names
 from nexus_protocol.codec import Envelope
 from nexus_protocol.enums import OrderStatus, OrderType, Side
 from nexus_protocol.ids import client_order_id, new_signal_id
 from nexus_protocol.messages import Event, Fill, VenueOrder
+from nexus_testing import read_stream, wait_for, xadd
 
 
 def send(client: redis.Redis, names: Names, qty: float = 1.0, side: Side = Side.BUY,

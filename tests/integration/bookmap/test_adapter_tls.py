@@ -10,9 +10,9 @@ from pathlib import Path
 import redis
 
 from nexus_bookmap.testing import BookmapRig
-from nexus_mesh.testing import read_stream, wait_for
 from nexus_protocol import Names
 from nexus_protocol.messages import DepthSnapshot
+from nexus_testing import read_stream, wait_for
 
 
 def self_signed(tmp: Path) -> tuple[Path, Path]:

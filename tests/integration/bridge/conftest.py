@@ -15,7 +15,7 @@ from nexus_bridge.config import BridgeSettings
 from nexus_bridge.service import Bridge, make_bridge, processor
 from nexus_bridge.wire import status_key
 from nexus_mesh.processor import StreamProcessor
-from nexus_mesh.testing import REPO_ROOT, wait_for
+from nexus_testing import REPO_ROOT, wait_for
 
 CONFIG = REPO_ROOT / "deploy" / "config"
 

@@ -16,9 +16,9 @@ import redis
 from nexus_bridge import AsyncNexusGatewayInterface, NexusGatewayInterface, SafeModeError
 from nexus_mesh.embedded import RedisServer
 from nexus_mesh.processor import StreamProcessor
-from nexus_mesh.testing import read_stream, wait_for, xadd
 from nexus_protocol import Envelope, Execution, Names, OrderStatus, Side, Signal, Tick
 from nexus_protocol.codec import encode
+from nexus_testing import read_stream, wait_for, xadd
 
 
 def tick(client: redis.Redis, names: Names, symbol: str, price: float, n: int = 0) -> None:

@@ -19,9 +19,9 @@ from nexus_bridge import NexusGatewayInterface
 from nexus_bridge.examples.momentum import Momentum
 from nexus_bridge.host import StrategyHost
 from nexus_mesh.processor import StreamProcessor
-from nexus_mesh.testing import REPO_ROOT, read_stream, xadd
 from nexus_protocol import Envelope, Execution, Names, OrderStatus, Signal
 from nexus_sim.replay import load_ticks
+from nexus_testing import REPO_ROOT, read_stream, xadd
 
 ROWS = [  # a 10-point rise over three ticks: the momentum strategy buys once
     ("2025-03-03T14:30:00.000000001", "NQ", 20999.75, 21000.25, 21000.0, 1),

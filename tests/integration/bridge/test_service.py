@@ -12,10 +12,10 @@ import redis
 
 from nexus_bridge.wire import intake_stream
 from nexus_mesh.killswitch import KillSwitch
-from nexus_mesh.testing import read_stream, xadd
 from nexus_protocol import Envelope, Event, Execution, Heartbeat, Leg, Names, OrderStatus, Side, Signal
 from nexus_protocol.codec import pack
 from nexus_protocol.ids import new_signal_id
+from nexus_testing import read_stream, xadd
 
 from .conftest import Clock, Driven
 

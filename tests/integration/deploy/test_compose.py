@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from nexus_mesh.ops import acl, deploy
-from nexus_mesh.supervisor import load_services
+from nexus_ops import acl, deploy
+from nexus_ops.supervisor import load_services
 from nexus_protocol.errors import ConfigError
 from nexus_protocol.streams import Names
 
@@ -206,7 +206,7 @@ def test_nexusctl_compose_orders_the_files() -> None:
 def test_status_knows_what_should_run_without_the_deployments_secrets(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from nexus_mesh.ops import cliutil
+    from nexus_ops import cliutil
 
     monkeypatch.chdir(ROOT)
     for var in ("NX_SIERRA_HOST", "NX_SIERRA_TRADE_ACCOUNT", "NX_BOOKMAP_TOKEN"):

@@ -15,8 +15,8 @@ import yaml
 from prometheus_client import REGISTRY
 
 import nexus_mesh.metrics  # noqa: F401 - registers the mesh's metrics
-from nexus_mesh.ops import acl
-from nexus_mesh.supervisor import load_services
+from nexus_ops import acl
+from nexus_ops.supervisor import load_services
 
 ROOT = Path(__file__).resolve().parents[3]
 PROM = ROOT / "deploy" / "prometheus"

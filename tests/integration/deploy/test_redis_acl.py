@@ -24,11 +24,11 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from nexus_mesh.embedded import RedisServer, free_port
-from nexus_mesh.ops import acl
-from nexus_mesh.testing import REPO_ROOT, Services, secured_redis, wait_for
+from nexus_ops import acl
 from nexus_protocol import Envelope, Execution, Names, Side, Signal, decode
 from nexus_protocol.codec import encode
 from nexus_protocol.ids import new_signal_id
+from nexus_testing import REPO_ROOT, Services, secured_redis, wait_for
 
 CORE = ("router", "normalizer", "fx", "rollover", "fills")  # nexus_gateway.<name>, user <name>
 needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")

@@ -8,9 +8,9 @@ from typing import Any
 
 import redis
 
-from nexus_mesh.testing import Services, read_stream, wait_for, xadd
 from nexus_protocol import Envelope, Event, Fill, Heartbeat, Names, OrderStatus, Side, Tick
 from nexus_protocol.codec import unpack
+from nexus_testing import Services, read_stream, wait_for, xadd
 
 S = 1_000_000_000
 FAST = {"NX_FX_TICK_INTERVAL_S": "0.1", "NX_HEARTBEAT_TTL_MS": "600"}
@@ -53,8 +53,9 @@ def out_fills(client: redis.Redis, names: Names) -> list[Envelope[Fill]]:
 
 
 def events(client: redis.Redis, names: Names, kind: str) -> list[Envelope[Event]]:
-    found = [e for e in read_stream(client, names.events)
-             if isinstance(e.body, Event) and e.body.kind == kind]
+    found = [
+        e for e in read_stream(client, names.events) if isinstance(e.body, Event) and e.body.kind == kind
+    ]
     return found  # type: ignore[return-value]
 
 

@@ -12,9 +12,9 @@ import redis
 from nexus_gateway.rollover.calendar import active_contract
 from nexus_gateway.rollover.service import rules_from_registry
 from nexus_mesh.config_files import load_symbols
-from nexus_mesh.testing import REPO_ROOT, Services, read_stream, wait_for
 from nexus_protocol import ContractRoll, Event, Heartbeat, Names
 from nexus_protocol.codec import unpack
+from nexus_testing import REPO_ROOT, Services, read_stream, wait_for
 
 FAST = {"NX_ROLLOVER_TICK_INTERVAL_S": "0.1", "NX_HEARTBEAT_TTL_MS": "600"}
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import redis
 
-from nexus_mesh.testing import Services, read_stream, wait_for, xadd
 from nexus_protocol import Envelope, Fill, Names, OrderStatus, OrderType, Side, VenueOrder
 from nexus_protocol.ids import client_order_id, new_signal_id
+from nexus_testing import Services, read_stream, wait_for, xadd
 
 
 def venue_order(venue: str = "sim", qty: float = 2.0, symbol: str = "NQH25") -> VenueOrder:

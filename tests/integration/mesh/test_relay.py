@@ -9,9 +9,9 @@ import pytest
 import redis
 
 from nexus_mesh.embedded import RedisServer
-from nexus_mesh.testing import Services, read_stream, wait_for, xadd
 from nexus_protocol import Envelope, Event, Names
 from nexus_protocol.messages import DeadLetter
+from nexus_testing import Services, read_stream, wait_for, xadd
 
 
 def ev(i: int, prefix: str = "m") -> Envelope[Event]:

@@ -14,7 +14,6 @@ from typing import Any
 import redis
 import rpyc
 
-from nexus_mesh.testing import ServiceProcess, Services, read_stream, wait_for, xadd
 from nexus_mt5.adapter import Mt5Adapter
 from nexus_mt5.config import Mt5Settings
 from nexus_mt5.simulator import SimulatorProcess
@@ -22,6 +21,7 @@ from nexus_protocol import Envelope, Fill, Names, OrderStatus, OrderType, Side, 
 from nexus_protocol.codec import unpack
 from nexus_protocol.ids import client_order_id, new_signal_id
 from nexus_protocol.messages import Cancel, Event, Heartbeat, Tick
+from nexus_testing import ServiceProcess, Services, read_stream, wait_for, xadd
 
 REPO = Path(__file__).resolve().parents[3]
 ACCOUNTS = {

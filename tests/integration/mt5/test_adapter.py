@@ -26,11 +26,11 @@ from mt5_helpers import (
 )
 
 from nexus_mesh.killswitch import KillSwitch
-from nexus_mesh.testing import wait_for
 from nexus_mt5.adapter import Mt5Adapter
 from nexus_mt5.simulator import SimulatorProcess
 from nexus_protocol import Names, OrderStatus, OrderType, Side
 from nexus_protocol.errors import VenueError
+from nexus_testing import wait_for
 
 A, P, F, C, R = (
     OrderStatus.ACCEPTED,

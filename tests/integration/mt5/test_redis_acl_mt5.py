@@ -1,5 +1,5 @@
 """The MT5 adapter as its production Redis user: `adapter-mt5-global` from the mesh's ACL
-(`nexus_mesh.ops.acl`, what `nexusctl acl render` writes), over mutual TLS with its client certificate
+(`nexus_ops.acl`, what `nexusctl acl render` writes), over mutual TLS with its client certificate
 from deploy/redis/make-certs.sh, as docker-compose.windows.yml runs it. Orders, fills, a cancel, the
 kill switch, quotes and a restart's reconciliation: afterwards ACL LOG holds no denial."""
 
@@ -15,9 +15,9 @@ from mt5_helpers import TerminalView, env, final_fill, new_order, statuses, tick
 
 from nexus_mesh.embedded import RedisServer
 from nexus_mesh.killswitch import KillSwitch
-from nexus_mesh.testing import Services, secured_redis, wait_for, xadd
 from nexus_mt5.simulator import SimulatorProcess
 from nexus_protocol import Envelope, Names, OrderStatus, OrderType
+from nexus_testing import Services, secured_redis, wait_for, xadd
 
 USER = "adapter-mt5-global"
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")

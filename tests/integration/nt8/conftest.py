@@ -12,7 +12,13 @@ import pytest
 import redis
 
 from nexus_mesh.embedded import free_port
-from nexus_mesh.testing import (
+from nexus_nt8.config import PROFILES, PlatformProfile
+from nexus_nt8.simulator import BridgeSimulator, SimPlatform
+from nexus_protocol import Envelope, Fill, Names, OrderStatus, Side, VenueOrder
+from nexus_protocol.bridge import Platform
+from nexus_protocol.enums import OrderType
+from nexus_protocol.ids import client_order_id, new_signal_id
+from nexus_testing import (
     REPO_ROOT,
     ServiceProcess,
     Services,
@@ -21,12 +27,6 @@ from nexus_mesh.testing import (
     wait_for,
     xadd,
 )
-from nexus_nt8.config import PROFILES, PlatformProfile
-from nexus_nt8.simulator import BridgeSimulator, SimPlatform
-from nexus_protocol import Envelope, Fill, Names, OrderStatus, Side, VenueOrder
-from nexus_protocol.bridge import Platform
-from nexus_protocol.enums import OrderType
-from nexus_protocol.ids import client_order_id, new_signal_id
 
 TOKEN = "nt8-test-token"
 CONFIG_DIR = REPO_ROOT / "deploy" / "config"

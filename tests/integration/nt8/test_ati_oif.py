@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import redis
 
-from nexus_mesh.testing import REPO_ROOT, ServiceProcess, Services, read_stream, wait_for, xadd
 from nexus_nt8.config import NT8
 from nexus_nt8.simulator import AtiSimulator, SimPlatform
 from nexus_protocol import Envelope, Fill, Names, OrderStatus, Side, VenueOrder
 from nexus_protocol.enums import OrderType
 from nexus_protocol.ids import client_order_id, new_signal_id
 from nexus_protocol.messages import Cancel
+from nexus_testing import REPO_ROOT, ServiceProcess, Services, read_stream, wait_for, xadd
 
 INSTRUMENT = "NQ 03-25"
 

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 import redis
 
-from nexus_mesh.testing import Services, read_stream, wait_for, xadd
 from nexus_protocol import Envelope, Fill, Names, OrderStatus, Side, VenueOrder
 from nexus_protocol.codec import unpack
 from nexus_protocol.enums import OrderType, TimeInForce
 from nexus_protocol.ids import client_order_id, new_signal_id
 from nexus_protocol.messages import Cancel, Heartbeat, Tick
+from nexus_testing import Services, read_stream, wait_for, xadd
 
 Rig = Any  # tests/integration/nt8/conftest.py: Rig (test modules cannot import each other)
 

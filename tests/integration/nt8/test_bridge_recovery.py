@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from nexus_mesh.testing import REPO_ROOT, wait_for
 from nexus_nt8.simulator import BridgeSimulator, Fault, SimPlatform
 from nexus_protocol import OrderStatus
 from nexus_protocol.enums import OrderType
+from nexus_testing import REPO_ROOT, wait_for
 
 Rig = Any  # tests/integration/nt8/conftest.py: Rig (test modules cannot import each other)
 

@@ -18,11 +18,11 @@ from types import ModuleType
 import pytest
 import redis
 
-from nexus_mesh.testing import REPO_ROOT, ServiceProcess, Services, read_stream, wait_for, xadd
 from nexus_protocol import Envelope, Fill, Names, OrderStatus, Side, VenueOrder
 from nexus_protocol.enums import OrderType
 from nexus_protocol.ids import client_order_id, new_signal_id
 from nexus_protocol.messages import Tick
+from nexus_testing import REPO_ROOT, ServiceProcess, Services, read_stream, wait_for, xadd
 
 CSHARP = REPO_ROOT / "services" / "adapter-nt8" / "csharp"
 TOKEN = "csharp-test-token"

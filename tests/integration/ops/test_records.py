@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 import redis
 
-from nexus_mesh.ops import export, positions, records, report, svg
-from nexus_mesh.ops.tally import Tally, session_start
+from nexus_ops import export, positions, records, report, svg
+from nexus_ops.tally import Tally, session_start
 from nexus_protocol import Envelope, Names
 from nexus_protocol.codec import encode, pack
 from nexus_protocol.enums import OrderStatus, Side

@@ -11,10 +11,9 @@ from typing import Any
 
 import redis
 
-from nexus_mesh import testing
+import nexus_testing as testing
 from nexus_mesh.adapter import Reconciliation, VenueReport
 from nexus_mesh.embedded import free_port
-from nexus_mesh.testing import ServiceProcess, Services, read_stream, wait_for, xadd
 from nexus_protocol import Envelope, Fill, Names, OrderStatus, OrderType, Side, TimeInForce, VenueOrder
 from nexus_protocol.ids import client_order_id, new_signal_id
 from nexus_protocol.messages import Tick
@@ -23,6 +22,7 @@ from nexus_sierra.codec import BuySellEnum, OrderTypeEnum, SubmitNewSingleOrder,
 from nexus_sierra.config import ClientConfig
 from nexus_sierra.reports import OrderRef
 from nexus_sierra.simulator import ControlClient, SimulatorControl
+from nexus_testing import ServiceProcess, Services, read_stream, wait_for, xadd
 
 Connect = Callable[..., tuple[DtcClient, "Recorder"]]
 

@@ -16,9 +16,9 @@ from sierra_helpers import (
     venue_order,
 )
 
-from nexus_mesh.testing import Services, read_stream, wait_for
 from nexus_protocol import Names, OrderStatus
 from nexus_protocol.messages import Tick
+from nexus_testing import Services, read_stream, wait_for
 
 
 def test_an_order_is_filled_and_reported_once_and_a_replay_is_not_resent(

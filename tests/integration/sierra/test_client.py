@@ -12,12 +12,12 @@ import pytest
 from sierra_helpers import Connect, client_config, dtc_order, new_coid
 
 from nexus_mesh.adapter import UnknownOutcome
-from nexus_mesh.testing import wait_for
 from nexus_protocol.enums import OrderStatus
 from nexus_protocol.errors import VenueError
 from nexus_sierra.client import DtcClient
 from nexus_sierra.codec import BuySellEnum, OrderTypeEnum
 from nexus_sierra.simulator import RunningSimulator
+from nexus_testing import wait_for
 
 
 def test_logon_selects_the_only_account_and_streams_market_data(connect: Connect) -> None:

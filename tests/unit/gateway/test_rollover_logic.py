@@ -24,9 +24,9 @@ from nexus_gateway.rollover.logic import (
 )
 from nexus_gateway.rollover.service import Clock, exchange_zone, rules_from_registry
 from nexus_mesh.config_files import load_symbols
-from nexus_mesh.testing import REPO_ROOT
 from nexus_protocol import ContractRoll, Event, Names
 from nexus_protocol.symbols import Contract
+from nexus_testing import REPO_ROOT
 
 D = dt.date.fromisoformat
 NQ = DEFAULT_RULES["NQ"]
@@ -73,8 +73,9 @@ def test_roll_outputs_ids_come_from_root_and_contract() -> None:
     history, event = roll_outputs(change, NAMES, "rollover")
     assert history.stream == NAMES.contract_history
     assert history.envelope.id == "NQ:NQM25"
-    assert history.envelope.body == ContractRoll(root="NQ", contract="NQM25", previous="NQH25",
-                                                 roll_date="2025-03-13", expiry="2025-06-20")
+    assert history.envelope.body == ContractRoll(
+        root="NQ", contract="NQM25", previous="NQH25", roll_date="2025-03-13", expiry="2025-06-20"
+    )
     assert event.stream == NAMES.events
     assert event.envelope.id == "contract_roll:NQ:NQM25"
     body = event.envelope.body
@@ -103,9 +104,15 @@ def test_every_dated_root_of_the_registry_gets_its_configured_rule() -> None:
 @pytest.mark.parametrize(
     ("raw", "qty"),
     [
-        (b"2", 2.0), (b"-1.5", -1.5), (json.dumps({"qty": -3}).encode(), -3.0),
-        (json.dumps({"quantity": 1, "avg_price": 2}).encode(), 1.0), (msgpack.packb({"qty": 4.0}), 4.0),
-        (msgpack.packb(-2), -2.0), (b"\xc1", None), (json.dumps({"avg": 1}).encode(), None), (b"true", None),
+        (b"2", 2.0),
+        (b"-1.5", -1.5),
+        (json.dumps({"qty": -3}).encode(), -3.0),
+        (json.dumps({"quantity": 1, "avg_price": 2}).encode(), 1.0),
+        (msgpack.packb({"qty": 4.0}), 4.0),
+        (msgpack.packb(-2), -2.0),
+        (b"\xc1", None),
+        (json.dumps({"avg": 1}).encode(), None),
+        (b"true", None),
     ],
 )
 def test_parse_quantity(raw: bytes, qty: float | None) -> None:
@@ -114,12 +121,21 @@ def test_parse_quantity(raw: bytes, qty: float | None) -> None:
 
 def test_open_positions_in_the_old_contract_on_dated_venues_only() -> None:
     raw = {
-        b"NQ|sim": b"2", b"NQ|nt8": b'{"qty": 0}', b"NQH25|sierra": b"-1", b"NQ|mt5-global": b"3",
-        b"ES|sim": b"5", b"NQM25|sim": b"1", b"NQ|bookmap": b"\xc1", b"nonsense": b"1",
+        b"NQ|sim": b"2",
+        b"NQ|nt8": b'{"qty": 0}',
+        b"NQH25|sierra": b"-1",
+        b"NQ|mt5-global": b"3",
+        b"ES|sim": b"5",
+        b"NQM25|sim": b"1",
+        b"NQ|bookmap": b"\xc1",
+        b"nonsense": b"1",
     }
     found = open_positions(raw, "NQ", "NQH25", {"sim", "nt8", "sierra", "bookmap"})
-    assert found == [Position("NQ", "bookmap", None), Position("NQH25", "sierra", -1.0),
-                     Position("NQ", "sim", 2.0)]
+    assert found == [
+        Position("NQ", "bookmap", None),
+        Position("NQH25", "sierra", -1.0),
+        Position("NQ", "sim", 2.0),
+    ]
     assert open_positions({}, "NQ", "NQH25", {"sim"}) == []
 
 

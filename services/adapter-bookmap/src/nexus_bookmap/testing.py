@@ -5,7 +5,7 @@ host, and the real add-on script that the host starts on the real `bookmap` pack
     rig.host.set_price("NQH5", 20990.0)                    # drive the simulated market
     rig.adapter.sigkill(); rig.start_adapter()             # the adapter restarts on the same port
 
-For tests only (it uses `nexus_mesh.testing`). No fakes: Redis, the adapter, the add-on and the
+For tests only (it uses `nexus_testing`). No fakes: Redis, the adapter, the add-on and the
 `bookmap` package are the real ones; only Bookmap itself is simulated.
 """
 
@@ -17,11 +17,11 @@ import redis
 
 from nexus_bookmap.simulator import ADDON_SCRIPT, BookmapHost, BookmapVenue, SimInstrument
 from nexus_mesh.embedded import free_port
-from nexus_mesh.testing import ServiceProcess, Services, wait_for
 from nexus_protocol.codec import unpack
 from nexus_protocol.messages import Heartbeat
 from nexus_protocol.streams import Names
 from nexus_sim import InstrumentSpec
+from nexus_testing import ServiceProcess, Services, wait_for
 
 ALIAS = "NQH5"  # NQ March 2025 as symbols.yaml spells it for Bookmap ({root}{month_code}{y})
 TOKEN = "rig-token"

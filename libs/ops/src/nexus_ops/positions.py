@@ -20,7 +20,7 @@ import msgpack
 import redis
 
 from nexus_mesh.config_files import read_yaml
-from nexus_mesh.ops.records import text
+from nexus_ops.records import text
 from nexus_protocol.codec import decode, unpack
 from nexus_protocol.errors import DecodeError
 from nexus_protocol.messages import Heartbeat, Tick

@@ -18,9 +18,9 @@ from html import escape
 
 import redis
 
-from nexus_mesh.ops import svg
-from nexus_mesh.ops.export import Row, execution_rows, leg_rows, venue_summary
-from nexus_mesh.ops.records import Record, Window, percentile, raw_range, text
+from nexus_ops import svg
+from nexus_ops.export import Row, execution_rows, leg_rows, venue_summary
+from nexus_ops.records import Record, Window, percentile, raw_range, text
 from nexus_protocol.streams import Names
 
 

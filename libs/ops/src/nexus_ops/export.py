@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nexus_mesh.ops.records import Record, percentile
+from nexus_ops.records import Record, percentile
 from nexus_protocol.enums import OrderStatus
 from nexus_protocol.messages import Execution, Fill, Order, VenueOrder
 

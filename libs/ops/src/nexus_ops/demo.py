@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from nexus_mesh.publish import Output, Publisher
-from nexus_mesh.supervisor import Supervisor
+from nexus_ops.supervisor import Supervisor
 from nexus_protocol import Envelope, Execution, Names, Side, Signal, decode
 from nexus_protocol.ids import new_signal_id
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import typer
 
-from nexus_mesh.ops import acl as acl_mod
-from nexus_mesh.ops import cliutil as cu
+from nexus_ops import acl as acl_mod
+from nexus_ops import cliutil as cu
 from nexus_protocol import Names
 from nexus_protocol.errors import ConfigError
 
@@ -28,7 +28,7 @@ def compose(
     show: bool = typer.Option(False, "--print", help="print the command instead of running it"),
 ) -> None:
     """docker compose with the environment's files in order: nexusctl compose --env staging -- up -d"""
-    from nexus_mesh.ops import deploy
+    from nexus_ops import deploy
 
     try:
         cmd = deploy.command(

@@ -16,15 +16,15 @@ from typing import Any
 import redis
 import typer
 
-from nexus_mesh import demo as demo_mod
 from nexus_mesh.connection import redacted
 from nexus_mesh.killswitch import KillSwitch
-from nexus_mesh.ops import acl as acl_mod
-from nexus_mesh.ops import cliutil as cu
-from nexus_mesh.ops import status as status_mod
-from nexus_mesh.ops.cli_deploy import COMPOSE_SETTINGS, acl_app, compose
-from nexus_mesh.ops.records import Window
-from nexus_mesh.supervisor import Supervisor, stop_detached
+from nexus_ops import acl as acl_mod
+from nexus_ops import cliutil as cu
+from nexus_ops import demo as demo_mod
+from nexus_ops import status as status_mod
+from nexus_ops.cli_deploy import COMPOSE_SETTINGS, acl_app, compose
+from nexus_ops.records import Window
+from nexus_ops.supervisor import Supervisor, stop_detached
 from nexus_protocol import Names, decode
 from nexus_protocol.errors import ConfigError
 
@@ -112,7 +112,7 @@ def status(
     max_lag: int = typer.Option(1_000, help="entries a group on an order or fill stream may be behind"),
 ) -> None:
     """Services and heartbeats, venue links, consumer lag and pending, dead letters. Exit 1 if unhealthy."""
-    from nexus_mesh.ops.views import status_view
+    from nexus_ops.views import status_view
 
     env = cu.environment(environment)
     try:
@@ -143,8 +143,8 @@ def positions(
     flat: bool = typer.Option(False, help="also list flat positions (realized P&L only)"),
 ) -> None:
     """Open positions per symbol, venue and contract, with unrealized P&L at the last price."""
-    from nexus_mesh.ops import positions as positions_mod
-    from nexus_mesh.ops.views import positions_view
+    from nexus_ops import positions as positions_mod
+    from nexus_ops.views import positions_view
 
     rows = positions_mod.collect(cu.client(), Names(cu.namespace()), cu.config_dir(), include_flat=flat)
     if as_json:
@@ -214,8 +214,8 @@ def replay(
     reset: bool = typer.Option(False, help="delete the sandbox's keys first if it is not empty"),
 ) -> None:
     """Re-run a window of signals through a sandbox gateway with simulated venues, and compare."""
-    from nexus_mesh.ops.replay import Replay
-    from nexus_mesh.ops.views import replay_view
+    from nexus_ops.replay import Replay
+    from nexus_ops.views import replay_view
 
     try:
         window = Window.parse(start, end)
@@ -252,8 +252,8 @@ def export(
     formats: str = typer.Option("csv,parquet", "--format", help="csv, parquet or both"),
 ) -> None:
     """Orders, fills, executions, legs and per-venue slippage of a window to CSV and Parquet."""
-    from nexus_mesh.ops import export as export_mod
-    from nexus_mesh.ops import records
+    from nexus_ops import export as export_mod
+    from nexus_ops import records
 
     fmts = [f.strip() for f in formats.split(",") if f.strip()]
     if not fmts or set(fmts) - {"csv", "parquet"}:
@@ -272,8 +272,8 @@ def export(
 @app.command()
 def report(start: str = FROM, end: str = TO, out: Path = REPORT_OUT) -> None:
     """An HTML report (inline SVG charts): latency per stage, slippage per venue, fill rate, P&L."""
-    from nexus_mesh.ops import records
-    from nexus_mesh.ops import report as report_mod
+    from nexus_ops import records
+    from nexus_ops import report as report_mod
 
     try:
         window = Window.parse(start, end)
@@ -295,7 +295,7 @@ def dashboard(
     environment: str = typer.Option(None, "--env"),
 ) -> None:
     """The live trading dashboard (q or Ctrl-C quits)."""
-    from nexus_mesh.ops.dashboard import Dashboard, run
+    from nexus_ops.dashboard import Dashboard, run
 
     env = cu.environment(environment)
     dash = Dashboard(

@@ -28,10 +28,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from nexus_mesh.ops import positions as positions_mod
-from nexus_mesh.ops import status as status_mod
-from nexus_mesh.ops.tally import Tally, session_start
-from nexus_mesh.ops.views import age, money
+from nexus_ops import positions as positions_mod
+from nexus_ops import status as status_mod
+from nexus_ops.tally import Tally, session_start
+from nexus_ops.views import age, money
 from nexus_protocol.streams import Names
 
 GATEWAY = ("router", "normalizer", "fx", "rollover", "fills")

@@ -19,7 +19,7 @@ from typing import Any
 
 import redis
 
-from nexus_mesh.ops.records import entry_ms, text
+from nexus_ops.records import entry_ms, text
 from nexus_protocol.codec import unpack
 from nexus_protocol.messages import Heartbeat, KillSwitchState
 from nexus_protocol.streams import Names

@@ -1,4 +1,4 @@
-"""The valid messages and the numbers of ``vectors.json`` (built by :mod:`._vectors`).
+"""The valid messages and the numbers of ``vectors.json`` (built by ``bridge_vectors.py``).
 
 Chosen to cover every message type, every wire kind (nulls, empty lists, records, escapes,
 non-ASCII, astral characters, int64 extremes) and the float spellings that trip implementations up:

@@ -16,8 +16,8 @@ from typing import Any
 import redis
 
 from nexus_mesh.config_files import read_yaml
-from nexus_mesh.ops.records import entry_ms, percentile, text
 from nexus_mesh.session import TradingSession
+from nexus_ops.records import entry_ms, percentile, text
 from nexus_protocol.codec import decode
 from nexus_protocol.errors import DecodeError
 from nexus_protocol.messages import Execution, Signal

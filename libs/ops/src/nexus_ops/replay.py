@@ -24,9 +24,9 @@ from typing import Any
 import redis
 
 from nexus_mesh.config_files import read_yaml
-from nexus_mesh.ops.records import Window, entries, text
 from nexus_mesh.publish import Output, Publisher
-from nexus_mesh.supervisor import Supervisor, load_services
+from nexus_ops.records import Window, entries, text
+from nexus_ops.supervisor import Supervisor, load_services
 from nexus_protocol.codec import Envelope, decode
 from nexus_protocol.errors import ConfigError
 from nexus_protocol.messages import Execution, Signal

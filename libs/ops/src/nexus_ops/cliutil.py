@@ -18,9 +18,9 @@ import typer
 from rich.console import Console
 
 from nexus_mesh.connection import connect
-from nexus_mesh.ops import acl as acl_mod
-from nexus_mesh.ops import status as status_mod
-from nexus_mesh.supervisor import compose_files, load_services
+from nexus_ops import acl as acl_mod
+from nexus_ops import status as status_mod
+from nexus_ops.supervisor import compose_files, load_services
 from nexus_protocol.errors import ConfigError
 
 # Piped output (scripts, CI logs) is not cut to 80 columns.

@@ -6,9 +6,9 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from nexus_mesh.ops.positions import PositionRow
-from nexus_mesh.ops.replay import ReplayResult
-from nexus_mesh.ops.status import Status
+from nexus_ops.positions import PositionRow
+from nexus_ops.replay import ReplayResult
+from nexus_ops.status import Status
 
 
 def age(seconds: float | None) -> str:
