@@ -102,7 +102,14 @@ def main(argv: list[str]) -> int:
         return run(BIN / "nexusctl", "demo", *rest)
     if what == "check":
         rc = run(PY, "-m", "ruff", "check", ".")
-        libs = ["libs/protocol/src", "libs/mesh/src", "libs/ops/src", "libs/sim/src", "libs/testing/src"]
+        libs = [
+            "libs/protocol/src",
+            "libs/mesh/src",
+            "libs/ops/src",
+            "libs/sim/src",
+            "libs/testing/src",
+            "libs/archive/src",
+        ]
         return rc or run(PY, "-m", "mypy", "--strict", *libs)
     rc = run(PY, "-m", "pytest", *rest)
     return 0 if rc == PYTEST_NO_TESTS else rc

@@ -17,6 +17,7 @@ import redis
 
 from nexus_mesh.embedded import RedisServer
 from nexus_protocol.streams import Names
+from nexus_testing.archive import archive_url, pg_database, pg_server  # noqa: F401 (fixtures)
 from nexus_testing.processes import Services
 
 
