@@ -13,10 +13,10 @@ from nexus_archive import schema
 from nexus_archive.engine import open_engine
 from nexus_archive.read import ArchiveReader
 from nexus_archive.store import ArchiveStore, Transient
-from nexus_testing.archive import Sample, dead_letter_sample, event_sample, signal_life
 from nexus_protocol.codec import Envelope
 from nexus_protocol.enums import Side
 from nexus_protocol.messages import Signal
+from nexus_testing.archive import Sample, dead_letter_sample, event_sample, signal_life
 
 from .conftest import to_rows
 
@@ -44,7 +44,7 @@ def test_a_batch_written_twice_is_archived_once(engine: Engine) -> None:
 
 
 def test_entries_read_back_are_the_messages_the_streams_held(engine: Engine) -> None:
-    samples = signal_life("01A", MS, pnl=125.5) + [dead_letter_sample(MS + 50)]
+    samples = [*signal_life("01A", MS, pnl=125.5), dead_letter_sample(MS + 50)]
     ArchiveStore(engine).write_all(to_rows(samples))
     reader = ArchiveReader(engine, "nx")
     for s in samples:

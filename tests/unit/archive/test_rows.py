@@ -6,9 +6,9 @@ import datetime as dt
 
 from nexus_archive import schema
 from nexus_archive.rows import rows
-from nexus_testing.archive import dead_letter_sample, event_sample, signal_life
 from nexus_protocol.codec import Envelope, encode
 from nexus_protocol.messages import Cancel
+from nexus_testing.archive import dead_letter_sample, event_sample, signal_life
 
 NOW = dt.datetime(2026, 12, 1, 21, 0, tzinfo=dt.UTC)
 MS = 1_795_000_000_000
