@@ -1,5 +1,6 @@
-"""Images: one multi-stage, non-root Dockerfile per service package, installing exactly the package and
-its local dependencies, with every third-party dependency pinned by requirements.lock; and, where a
+"""Images: one multi-stage, non-root, parameterized Dockerfile (SERVICE, MODULE, BASE_IMAGE) builds every
+service image, installing the runtime libraries, nexus_ops and the service package, with every
+third-party dependency pinned by requirements.lock; compose builds each image from it; and, where a
 Docker engine runs, the dev mesh built and brought up in containers (skipped with the reason otherwise)."""
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
 import pytest
+import yaml
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[3]
+DOCKERFILE = ROOT / "Dockerfile"
 PACKAGES = sorted(p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml"))
 LOCAL = {  # distribution name -> folder
     tomllib.loads(p.read_text())["project"]["name"]: p.parent.relative_to(ROOT).as_posix()
@@ -24,6 +27,11 @@ LOCK = {
     m[1].lower().replace("_", "-"): m[2]
     for m in re.finditer(r"^([A-Za-z0-9_.-]+)==([^\s;]+)", (ROOT / "requirements.lock").read_text(), re.M)
 }
+COMPOSE_FILES = [
+    ROOT / "docker-compose.yml",
+    *sorted((ROOT / "deploy").glob("compose.*.yml")),
+    ROOT / "deploy" / "windows" / "docker-compose.windows.yml",
+]
 
 
 def project(folder: str) -> dict[str, object]:
@@ -50,42 +58,74 @@ def stages(text: str) -> list[str]:
     return re.split(r"^FROM ", text, flags=re.M)[1:]
 
 
-@pytest.mark.parametrize("package", PACKAGES)
-def test_one_multistage_non_root_dockerfile_per_service_package(package: str) -> None:
-    path = ROOT / "services" / package / "Dockerfile"
-    text = path.read_text()
+def image_builds() -> dict[str, dict[str, str]]:
+    """Every image a compose file builds: image name -> build args."""
+    out: dict[str, dict[str, str]] = {}
+    for path in COMPOSE_FILES:
+        for svc in (yaml.safe_load(path.read_text()).get("services") or {}).values():
+            build = svc.get("build") if isinstance(svc, dict) else None
+            if isinstance(build, dict):
+                out[svc["image"]] = build["args"]
+    anchor = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["x-service"]
+    out[anchor["image"]] = anchor["build"]["args"]
+    return out
+
+
+def test_one_multistage_non_root_dockerfile_for_every_service() -> None:
+    assert not list((ROOT / "services").glob("*/Dockerfile")), "one Dockerfile at the root builds every image"
+    text = DOCKERFILE.read_text()
     build, runtime = stages(text)[0], stages(text)[-1]
     assert len(stages(text)) >= 2 and " AS build" in build
-    assert "slim" in runtime.split("\n")[0] and "COPY --from=build /venv /venv" in runtime
+    base = re.search(r"^ARG BASE_IMAGE=(\S+)", text, re.M)
+    assert base and base[1] == "python:${PYTHON_VERSION}-slim-bookworm", "the official slim image by default"
+    assert runtime.startswith("${BASE_IMAGE} AS runtime") and "COPY --from=build /venv /venv" in runtime
     user = re.findall(r"^USER (\S+)", runtime, re.M)
     assert user and user[-1].split(":")[0] not in ("root", "0"), user
     assert "requirements.lock" in build and "PIP_CONSTRAINT" in build and "pip check" in build
+    for arg in ("SERVICE", "MODULE"):
+        assert f"ARG {arg}\n" in build and f"ARG {arg}\n" in runtime, arg
     copied = re.findall(r"^COPY (?!--from)(\S+) ", text, re.M)
     for src in copied:
-        assert (ROOT / src).exists(), src
         assert "secrets" not in src, src
-    closure = local_closure(f"services/{package}")
-    assert [c for c in copied if c.startswith(("libs/", "services/"))] == closure
-    installed = re.search(r"pip install (.+?) &&", build)
-    assert installed and installed[1].split() == [f"./{c}" for c in closure]
-    module = re.findall(r'^CMD \["python", "-m", "([\w.]+)"\]', runtime, re.M)
-    assert module and importlib.util.find_spec(module[0]) is not None, module
-    package_dir = ROOT / "services" / package / "src" / module[0].split(".")[0]
-    assert package_dir.is_dir(), package_dir
+        assert src == "services/${SERVICE}" or (ROOT / src).exists(), src
+    installed = re.search(r"pip install (.+?) \\?\n? *&&", build, re.S)
+    assert installed, build
+    paths = [p.removeprefix("./") for p in installed[1].replace("\\", " ").split()]
+    assert paths[-1] == "services/${SERVICE}" and paths[:-1] == [c for c in copied if c.startswith("libs/")]
+    for package in PACKAGES:  # what each service needs is installed, in dependency order
+        closure = [c for c in local_closure(f"services/{package}") if c.startswith("libs/")]
+        assert [p for p in paths if p in closure] == closure, (package, closure)
+    assert "libs/ops" in paths and "libs/testing" not in paths  # nexusctl yes, pytest no
     python = re.search(r"ARG PYTHON_VERSION=(\S+)", text)
-    requires = str(project(f"services/{package}")["requires-python"])
-    assert python and requires == f">={python[1]}", (python, requires)
+    for package in PACKAGES:
+        requires = str(project(f"services/{package}")["requires-python"])
+        assert python and requires == f">={python[1]}", (package, python, requires)
     assert "HEALTHCHECK" in runtime and "/metrics" in runtime
+    assert 'exec python -m \\"$SERVICE_MODULE\\"' in runtime and "SERVICE_MODULE=${MODULE}" in runtime
+
+
+def test_compose_builds_every_image_from_the_one_dockerfile() -> None:
+    builds = image_builds()
+    for image, args in builds.items():
+        service = args["SERVICE"]
+        assert image.split(":")[0] == f"nexus-mesh/{service}", (image, service)
+        assert (ROOT / "services" / service / "pyproject.toml").exists(), service
+        top = args["MODULE"].split(".")[0]
+        assert (ROOT / "services" / service / "src" / top).is_dir(), args
+        assert importlib.util.find_spec(args["MODULE"]) is not None, args
+    # every image of ours that a compose file runs is built somewhere from the one Dockerfile
+    for path in COMPOSE_FILES:
+        for name, svc in (yaml.safe_load(path.read_text()).get("services") or {}).items():
+            image = str(svc.get("image", ""))
+            if image.startswith("nexus-mesh/"):
+                assert image in builds, (path.name, name, image)
 
 
 @pytest.mark.parametrize("package", PACKAGES)
 def test_every_third_party_dependency_is_pinned_by_the_lock(package: str) -> None:
     """What the image installs: each local package's dependencies, transitively, at the lock's versions."""
-    todo = [
-        Requirement(d)
-        for f in local_closure(f"services/{package}")
-        for d in project(f).get("dependencies", [])
-    ]  # type: ignore[attr-defined]
+    folders = [*local_closure(f"services/{package}"), *local_closure("libs/ops")]
+    todo = [Requirement(d) for f in folders for d in project(f).get("dependencies", [])]  # type: ignore[attr-defined]
     seen: set[str] = set()
     while todo:
         req = todo.pop()
