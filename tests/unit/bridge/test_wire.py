@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from nexus_bridge.config import BridgeSettings, load_config
-from nexus_bridge.dispatch import ThreadDispatcher
+from nexus_bridge.dispatch import Dispatcher
 from nexus_bridge.errors import SignalError
 from nexus_bridge.host import StrategyError, StrategySignal, as_signals, load_strategy
 from nexus_bridge.listen import ReaderCore, status_of
@@ -85,11 +85,11 @@ def test_reader_core_routes_only_our_executions_and_restarts_md_at_the_end() -> 
 
 
 def test_market_data_queue_drops_the_oldest_and_counts() -> None:
-    d = ThreadDispatcher("md", lambda _x: None, maxsize=2, drop_oldest=True)
+    d = Dispatcher("md", lambda _x: None, maxsize=2, drop_oldest=True)
     for i in range(5):
         assert d.put(i)
     assert list(d.items) == [3, 4] and d.dropped == 3
-    ex = ThreadDispatcher("ex", lambda _x: None, maxsize=1, drop_oldest=False)
+    ex = Dispatcher("ex", lambda _x: None, maxsize=1, drop_oldest=False)
     assert ex.put(1) and not ex.put(2) and ex.dropped == 0
 
 

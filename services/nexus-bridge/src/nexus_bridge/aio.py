@@ -1,15 +1,22 @@
-"""`AsyncNexusGatewayInterface`: the same client as `client.py` for an asyncio program.
+"""`AsyncNexusGatewayInterface`: the client NEXUS uses to reach the mesh, for an asyncio program. The
+threaded `NexusGatewayInterface` (client.py) runs this one on an event loop of its own.
 
     gw = AsyncNexusGatewayInterface("redis://localhost:6379/0", symbols=["NQ"])
     await gw.connect()
     gw.set_market_data_callback(on_tick)          # a coroutine function, or a plain function
     gw.set_execution_callback(on_execution)
+    gw.set_status_callback(on_status)             # "connected" / "disconnected" / "safe_mode"
     await gw.start_listening()
-    sid = await gw.send_signal("NQ", "SELL", 0.9, 1)
+    sid = await gw.send_signal("NQ", "SELL", 0.9, 1, mqscore={"composite": 0.7, "noise_level": 0.2})
 
-The reader is a task; each callback kind has its own worker task (`dispatch.AsyncDispatcher`), which
-awaits a coroutine callback or runs a plain one in a thread, so neither a slow callback nor a blocking
-one holds the reader or the event loop. Safe mode and reconnection behave as in the threaded client.
+The reader is a task doing plain XREADs (market data and executions, `listen.ReaderCore` decides
+what) that only queues what it reads; each callback kind has its own worker task
+(`dispatch.Dispatcher`), which awaits a coroutine callback or runs a plain one in a thread, so
+neither a slow callback nor a blocking one holds the reader or the event loop. A lost connection is
+retried with backoff and reported to the status callback. While the link is down - or no bridge
+service keeps its status key alive - the client is in safe mode: `send_signal` raises
+`SafeModeError` instead of sending. The filters and guards are not here: they run in the bridge
+service, which reads what `send_signal` puts on the intake stream (docs/nexus-bridge.md).
 """
 
 from __future__ import annotations
@@ -17,34 +24,72 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis
 import redis.asyncio as aioredis
 
-from nexus_bridge.dispatch import AsyncDispatcher
+from nexus_bridge.dispatch import Dispatcher
 from nexus_bridge.errors import BridgeConnectionError, SafeModeError
-from nexus_bridge.listen import EXECUTION, MD, ClientOptions, last_id, status_of
+from nexus_bridge.listen import EXECUTION, MD, ReaderCore, last_id, status_of
 from nexus_bridge.wire import CONNECTED, DISCONNECTED, build_signal, intake_stream, status_key
 from nexus_mesh.connection import as_bytes
 from nexus_protocol.codec import encode, unpack
 from nexus_protocol.errors import DecodeError
 from nexus_protocol.messages import Heartbeat
+from nexus_protocol.streams import DEFAULT_NAMESPACE, Names
 
 log = logging.getLogger(__name__)
 _LINK_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 
 
-class AsyncNexusGatewayInterface(ClientOptions):
-    """Coroutine twin of `NexusGatewayInterface`; same arguments, same callbacks, same errors."""
+class AsyncNexusGatewayInterface:
+    """The mesh as NEXUS sees it: ticks in, signals out, executions back.
 
-    def _setup(self) -> None:
+    `url`: the mesh's Redis (else NX_REDIS_URL); `namespace` (else NX_NAMESPACE, else `nx`);
+    `symbols`: the roots whose market data to read (none: every `nx:{md:*}` stream, rediscovered
+    every `discover_every_s`); `all_executions`: every execution, not only those of signals sent by
+    this client; `require_bridge`: safe mode while no bridge service runs; `strategy`: the default
+    strategy name on signals. Queue sizes bound what waits for a slow callback: market data drops
+    its oldest, executions stop the reader until there is room (nothing is lost).
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        namespace: str | None = None,
+        symbols: Sequence[str] = (),
+        all_executions: bool = False,
+        require_bridge: bool = True,
+        market_data_queue: int = 10_000,
+        execution_queue: int = 100_000,
+        block_ms: int = 200,
+        status_poll_s: float = 1.0,
+        discover_every_s: float = 5.0,
+        max_backoff_s: float = 5.0,
+        strategy: str = "",
+    ) -> None:
+        url = url or os.environ.get("NX_REDIS_URL")
+        if not url:
+            raise BridgeConnectionError("no Redis URL: pass one (redis://host:6379/0) or set NX_REDIS_URL")
+        self.url = url
+        self.names = Names(namespace or os.environ.get("NX_NAMESPACE") or DEFAULT_NAMESPACE)
+        self.core = ReaderCore(self.names, all_executions=all_executions)
+        self.core.subscribe(*symbols)
+        self._discover = not symbols
+        self.require_bridge = require_bridge
+        self.strategy = strategy
+        self._queues = (market_data_queue, execution_queue)
+        self._block_ms, self._status_poll_s, self._discover_s = block_ms, status_poll_s, discover_every_s
+        self._max_backoff_s = max_backoff_s
         self._redis: aioredis.Redis | None = None
-        self._md: AsyncDispatcher | None = None
-        self._ex: AsyncDispatcher | None = None
-        self._st: AsyncDispatcher | None = None
+        self._md: Dispatcher | None = None
+        self._ex: Dispatcher | None = None
+        self._st: Dispatcher | None = None
         self._reader: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._link_up = False
@@ -53,7 +98,10 @@ class AsyncNexusGatewayInterface(ClientOptions):
         self._checked_at = 0.0
         self.bridge_detail: dict[str, Any] = {}
 
+    # ---- setup --------------------------------------------------------------------------------
+
     async def connect(self, timeout_s: float = 5.0) -> None:
+        """Reach Redis (retrying until `timeout_s`), note where executions start, read the status."""
         if self._redis is None:
             self._redis = aioredis.Redis.from_url(
                 self.url,
@@ -74,28 +122,32 @@ class AsyncNexusGatewayInterface(ClientOptions):
         await self._check_status(force=True)
 
     def subscribe(self, *symbols: str) -> None:
+        """Read market data of these roots too (`NQ`, `ES`...)."""
         self.core.subscribe(*symbols)
 
     def set_market_data_callback(self, fn: Callable[[Any], Any]) -> None:
-        self._md = AsyncDispatcher("market-data", fn, maxsize=self._queues[0], drop_oldest=True)
+        self._md = Dispatcher("market-data", fn, maxsize=self._queues[0], drop_oldest=True)
 
     def set_execution_callback(self, fn: Callable[[Any], Any]) -> None:
-        self._ex = AsyncDispatcher("executions", fn, maxsize=self._queues[1], drop_oldest=False)
+        self._ex = Dispatcher("executions", fn, maxsize=self._queues[1], drop_oldest=False)
 
     def set_status_callback(self, fn: Callable[[Any], Any]) -> None:
-        self._st = AsyncDispatcher("status", fn, maxsize=1_000, drop_oldest=True)
+        self._st = Dispatcher("status", fn, maxsize=1_000, drop_oldest=True)
 
     async def start_listening(self) -> None:
+        """Start the reader task and the callback workers (connects first if needed)."""
         if self._redis is None:
             await self.connect()
         for d in (self._md, self._ex, self._st):
             if d is not None:
                 d.start()
         if self._reader is None:
-            self._stopping.clear()
+            self._stopping = asyncio.Event()  # of this loop (a threaded client may run it on a new one)
             self._reader = asyncio.get_running_loop().create_task(self._read_loop(), name="nexus-reader")
 
     async def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop reading; executions and status changes already read are still delivered (within the
+        timeout), queued market data is dropped; then close the connection."""
         self._stopping.set()
         if self._reader is not None:
             try:
@@ -118,6 +170,33 @@ class AsyncNexusGatewayInterface(ClientOptions):
 
     async def __aexit__(self, *_exc: object) -> None:
         await self.stop()
+
+    # ---- state --------------------------------------------------------------------------------
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    def is_connected(self) -> bool:
+        return self._status == CONNECTED
+
+    @property
+    def dropped_market_data(self) -> int:
+        return self._md.dropped if self._md is not None else 0
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "status": self._status,
+            "sent": len(self.core.sent),
+            "symbols": sorted(self.core.symbols),
+            **{d.name: d.stats() for d in (self._md, self._ex, self._st) if d is not None},
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} {self.names.namespace} {self._status} sent={len(self.core.sent)} "
+            f"dropped_md={self.dropped_market_data}>"
+        )
 
     def _set_status(self, link_up: bool, bridge_alive: bool) -> None:
         self._link_up = link_up
@@ -149,6 +228,8 @@ class AsyncNexusGatewayInterface(ClientOptions):
                 alive = False
         self._set_status(True, alive)
 
+    # ---- sending ------------------------------------------------------------------------------
+
     async def send_signal(
         self,
         symbol: str,
@@ -158,7 +239,9 @@ class AsyncNexusGatewayInterface(ClientOptions):
         mqscore: object = None,
         **options: Any,
     ) -> str:
-        """As `NexusGatewayInterface.send_signal`."""
+        """Send one signal to the bridge; returns its id (a ULID). Options: order_type, limit_price,
+        reference_price, venues, strategy. Raises SignalError for a bad argument, SafeModeError while
+        the client is in safe mode (nothing is sent)."""
         options.setdefault("strategy", self.strategy)
         env = build_signal(symbol, signal, confidence, quantity, mqscore, **options)
         if self._redis is None:
@@ -173,7 +256,7 @@ class AsyncNexusGatewayInterface(ClientOptions):
             )
             raise SafeModeError(self._status, why, since_s=time.monotonic() - self._status_since)
         sid = env.body.signal_id
-        self.core.sent.add(sid)
+        self.core.sent.add(sid)  # before the XADD: its executions may come before it returns
         try:
             await self._redis.xadd(intake_stream(self.names), encode(env))  # type: ignore[arg-type]
         except _LINK_ERRORS as exc:
@@ -185,7 +268,10 @@ class AsyncNexusGatewayInterface(ClientOptions):
             ) from exc
         return sid
 
+    # ---- the reader ---------------------------------------------------------------------------
+
     async def _resolve(self) -> None:
+        """Look up where each new stream starts (its end now)."""
         streams = self.core.unresolved()
         if not streams:
             return
@@ -248,5 +334,5 @@ class AsyncNexusGatewayInterface(ClientOptions):
                     if self._md is not None:
                         self._md.put(data)
                 elif kind == EXECUTION and self._ex is not None and not self._ex.put(data):
-                    self.core.exec_cursor = before
+                    self.core.exec_cursor = before  # full: read again from here once there is room
                     break

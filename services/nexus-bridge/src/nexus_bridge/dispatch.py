@@ -6,8 +6,9 @@ less than the latest. A queue that may not drop (executions) reports `full()`; t
 reading that stream until there is room, so nothing is lost (the entries wait in Redis). A callback
 that raises is logged and counted; the worker goes on.
 
-`ThreadDispatcher` runs the callback on its own thread; `AsyncDispatcher` awaits a coroutine function
-or runs a plain function in a thread (`asyncio.to_thread`), so neither blocks the event loop.
+The worker is a task: it awaits a coroutine function, or runs a plain function in a thread
+(`asyncio.to_thread`), so neither blocks the event loop (the threaded client's callbacks are plain
+functions, run this way on its loop).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -23,8 +23,10 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-class _Queue:
-    def __init__(self, name: str, maxsize: int, drop_oldest: bool) -> None:
+class Dispatcher:
+    """One callback kind: its bounded queue and the worker task that delivers it."""
+
+    def __init__(self, name: str, callback: Callable[[Any], Any], *, maxsize: int, drop_oldest: bool) -> None:
         if maxsize < 1:
             raise ValueError("a callback queue holds at least one item")
         self.name = name
@@ -34,80 +36,6 @@ class _Queue:
         self.delivered = 0
         self.dropped = 0
         self.errors = 0
-
-    def full(self) -> bool:
-        return len(self.items) >= self.maxsize
-
-    def push(self, item: Any) -> bool:
-        """Queue the item; False only for a non-dropping queue that is full (the caller keeps it)."""
-        if self.full():
-            if not self.drop_oldest:
-                return False
-            self.items.popleft()
-            self.dropped += 1
-        self.items.append(item)
-        return True
-
-    def stats(self) -> dict[str, int]:
-        return {
-            "queued": len(self.items),
-            "delivered": self.delivered,
-            "dropped": self.dropped,
-            "errors": self.errors,
-        }
-
-
-class ThreadDispatcher(_Queue):
-    def __init__(self, name: str, callback: Callable[[Any], Any], *, maxsize: int, drop_oldest: bool) -> None:
-        super().__init__(name, maxsize, drop_oldest)
-        self.callback = callback
-        self._cv = threading.Condition()
-        self._stopping = False
-        self._drain = False
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name=f"nexus-{self.name}", daemon=True)
-            self._thread.start()
-
-    def put(self, item: Any) -> bool:
-        with self._cv:
-            ok = self.push(item)
-            self._cv.notify()
-        return ok
-
-    def full(self) -> bool:
-        with self._cv:
-            return super().full()
-
-    def stop(self, *, drain: bool, timeout_s: float) -> None:
-        """Stop the worker; with `drain`, first deliver what is queued (within the timeout)."""
-        with self._cv:
-            self._stopping, self._drain = True, drain
-            self._cv.notify()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout_s)
-
-    def _work(self) -> None:
-        while True:
-            with self._cv:
-                while not self.items and not self._stopping:
-                    self._cv.wait()
-                if self._stopping and (not self._drain or not self.items):
-                    return
-                item = self.items.popleft()
-            try:
-                self.callback(item)
-                self.delivered += 1
-            except Exception:
-                self.errors += 1
-                log.exception("%s callback failed; delivery goes on", self.name)
-
-
-class AsyncDispatcher(_Queue):
-    def __init__(self, name: str, callback: Callable[[Any], Any], *, maxsize: int, drop_oldest: bool) -> None:
-        super().__init__(name, maxsize, drop_oldest)
         self.callback = callback
         # A coroutine function, or an object whose __call__ is one.
         self._is_coro = inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
@@ -118,16 +46,36 @@ class AsyncDispatcher(_Queue):
         self._drain = False
         self._task: asyncio.Task[None] | None = None
 
+    def full(self) -> bool:
+        return len(self.items) >= self.maxsize
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "queued": len(self.items),
+            "delivered": self.delivered,
+            "dropped": self.dropped,
+            "errors": self.errors,
+        }
+
     def start(self) -> None:
+        """Start the worker task on the running loop."""
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._work(), name=f"nexus-{self.name}")
 
     def put(self, item: Any) -> bool:
-        ok = self.push(item)
+        """Queue the item for the worker; False only for a non-dropping queue that is full (the
+        caller keeps the item and offers it again later)."""
+        if self.full():
+            if not self.drop_oldest:
+                return False
+            self.items.popleft()
+            self.dropped += 1
+        self.items.append(item)
         self._wake.set()
-        return ok
+        return True
 
     async def stop(self, *, drain: bool, timeout_s: float) -> None:
+        """Stop the worker; with `drain`, first deliver what is queued (within the timeout)."""
         self._stopping, self._drain = True, drain
         self._wake.set()
         if self._task is not None:

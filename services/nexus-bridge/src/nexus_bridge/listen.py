@@ -1,4 +1,4 @@
-"""The client's reading logic, shared by the threaded and the asyncio client (no I/O here).
+"""The client's reading logic, without I/O: which streams to read from which id, and what an entry means.
 
 Market data is fan-out: plain XREAD on `nx:{md:SYMBOL}`, starting at the stream's end when the
 client subscribes (the end is looked up once, then the reader follows explicit ids, so nothing
@@ -10,12 +10,9 @@ connection, from the last one seen: no execution is lost to an outage.
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from nexus_bridge.errors import BridgeConnectionError
 from nexus_bridge.wire import (
     CONNECTED,
     DISCONNECTED,
@@ -27,7 +24,7 @@ from nexus_bridge.wire import (
 )
 from nexus_protocol.codec import decode
 from nexus_protocol.errors import DecodeError
-from nexus_protocol.streams import DEFAULT_NAMESPACE, Names
+from nexus_protocol.streams import Names
 
 log = logging.getLogger(__name__)
 MD = "market_data"
@@ -112,62 +109,3 @@ class ReaderCore:
             return EXECUTION, data
         tick = tick_data(env)
         return (MD, tick) if tick is not None else None
-
-
-class ClientOptions:
-    """What both client forms (threaded and asyncio) take and keep: one definition of their options."""
-
-    def __init__(
-        self,
-        url: str | None = None,
-        *,
-        namespace: str | None = None,
-        symbols: Sequence[str] = (),
-        all_executions: bool = False,
-        require_bridge: bool = True,
-        market_data_queue: int = 10_000,
-        execution_queue: int = 100_000,
-        block_ms: int = 200,
-        status_poll_s: float = 1.0,
-        discover_every_s: float = 5.0,
-        max_backoff_s: float = 5.0,
-        strategy: str = "",
-    ) -> None:
-        url = url or os.environ.get("NX_REDIS_URL")
-        if not url:
-            raise BridgeConnectionError("no Redis URL: pass one (redis://host:6379/0) or set NX_REDIS_URL")
-        self.url = url
-        self.names = Names(namespace or os.environ.get("NX_NAMESPACE") or DEFAULT_NAMESPACE)
-        self.core = ReaderCore(self.names, all_executions=all_executions)
-        self.core.subscribe(*symbols)
-        self._discover = not symbols
-        self.require_bridge = require_bridge
-        self.strategy = strategy
-        self._queues = (market_data_queue, execution_queue)
-        self._block_ms, self._status_poll_s, self._discover_s = block_ms, status_poll_s, discover_every_s
-        self._max_backoff_s = max_backoff_s
-        self._setup()
-
-    def _setup(self) -> None:
-        """The client form's own state (threads or tasks); called at the end of `__init__`."""
-
-    # Both forms keep these; their readers and dispatchers differ.
-    _status: str
-    _md: Any  # the market-data dispatcher, None before start_listening
-
-    @property
-    def status(self) -> str:
-        return self._status
-
-    def __repr__(self) -> str:
-        return (
-            f"<{type(self).__name__} {self.names.namespace} {self._status} sent={len(self.core.sent)} "
-            f"dropped_md={self.dropped_market_data}>"
-        )
-
-    def is_connected(self) -> bool:
-        return self._status == CONNECTED
-
-    @property
-    def dropped_market_data(self) -> int:
-        return int(self._md.dropped) if self._md is not None else 0
