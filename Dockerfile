@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # Every NEXUS mesh service image, built from the repository root, one service package per build:
 #   docker build --build-arg SERVICE=gateway --build-arg MODULE=nexus_gateway.router -t nexus-mesh/gateway:dev .
 # SERVICE: the folder under services/; MODULE: the entry point the image runs by default
