@@ -3,8 +3,8 @@
 
     python3 dev.py demo     create .venv from requirements.lock (once), then run the demo mesh
     python3 dev.py test     same set-up, then the whole test suite (pytest's "no tests" is not a failure)
-    python3 dev.py lock     re-pin requirements.lock from requirements.in (needs network)
-    python3 dev.py check    ruff and mypy --strict on libs/
+    python3 dev.py lock     re-pin requirements.lock from requirements.in (needs network; see LOCK_ARGS)
+    python3 dev.py check    ruff check, ruff format --check, mypy --strict on libs/ and services/
 
 Only the standard library is used here, so it runs on a bare Python 3.11+ with pip.
 """
@@ -25,6 +25,17 @@ STAMP = VENV / ".installed-lock-sha256"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 PYTEST_NO_TESTS = 5
+# The lock is universal: resolved once for every Python >= 3.11.0 and every platform, with environment
+# markers where a dependency differs (async-timeout below 3.11.3, MetaTrader5 on Windows), so it is the
+# same lock whichever interpreter runs `dev.py lock`. One version per package where one fits all
+# ("fewest"). uv is pinned so that two developers get the same file; existing pins are kept unless
+# `python3 dev.py lock --upgrade-package NAME` (or --upgrade) asks otherwise.
+UV = "uv==0.13.9"
+TOOLS = ROOT / ".tools"
+LOCK_ARGS = (
+    "pip", "compile", "--universal", "--fork-strategy", "fewest", "--python-version", "3.11",
+    "--custom-compile-command", "python3 dev.py lock", "--quiet",
+)  # fmt: skip
 
 
 def run(*cmd: str | Path, **kw: object) -> int:
@@ -72,26 +83,21 @@ def ensure_installed() -> None:
     STAMP.write_text(digest + "\n")
 
 
+def uv() -> Path:
+    """The pinned uv, installed once into .tools/ with this interpreter's pip."""
+    exe = TOOLS / "bin" / ("uv.exe" if os.name == "nt" else "uv")
+    stamp = TOOLS / ".version"
+    if not (exe.exists() and stamp.exists() and stamp.read_text().strip() == UV):
+        check(sys.executable, "-m", "pip", "install", "--quiet", "--upgrade", "--target", TOOLS, UV)
+        stamp.write_text(UV + "\n")
+    return exe
+
+
 def main(argv: list[str]) -> int:
     what = argv[0] if argv else "help"
     rest = argv[1:]
     if what == "lock":
-        check(sys.executable, "-m", "pip", "install", "--quiet", "pip-tools")
-        return run(
-            sys.executable,
-            "-m",
-            "piptools",
-            "compile",
-            "--quiet",
-            "--strip-extras",
-            "--no-emit-index-url",
-            "--no-emit-find-links",
-            "--allow-unsafe",
-            "-o",
-            LOCK,
-            "requirements.in",
-            *rest,
-        )
+        return run(uv(), *LOCK_ARGS, "-o", LOCK.name, "requirements.in", *rest)
     if what not in {"demo", "test", "check", "install"}:
         print(__doc__)
         return 2
@@ -101,16 +107,15 @@ def main(argv: list[str]) -> int:
     if what == "demo":
         return run(BIN / "nexusctl", "demo", *rest)
     if what == "check":
-        rc = run(PY, "-m", "ruff", "check", ".")
-        libs = [
-            "libs/protocol/src",
-            "libs/mesh/src",
-            "libs/ops/src",
-            "libs/sim/src",
-            "libs/testing/src",
-            "libs/archive/src",
+        steps = [
+            ("ruff", "check", "."),
+            ("ruff", "format", "--check", "."),
+            ("mypy", "--strict", "libs", "services"),
         ]
-        return rc or run(PY, "-m", "mypy", "--strict", *libs)
+        failed = [" ".join(s[:2]) for s in steps if run(PY, "-m", *s)]
+        if failed:
+            print(f"dev.py check: failed: {', '.join(failed)}", file=sys.stderr)
+        return 1 if failed else 0
     rc = run(PY, "-m", "pytest", *rest)
     return 0 if rc == PYTEST_NO_TESTS else rc
 

@@ -52,10 +52,8 @@ MCS = shutil.which("mcs") or "/usr/bin/mcs"
 MONO = shutil.which("mono") or "/usr/bin/mono"
 COID = "01JGZ8Y5E3V7Q2M4N6P8R0S2T4.N80"
 
-pytestmark = pytest.mark.skipif(
-    not (Path(MCS).exists() and Path(MONO).exists()),
-    reason="needs mono's C# compiler and runtime (/usr/bin/mcs, /usr/bin/mono; apt-get install mono-mcs)",
-)
+needs_mono = pytest.mark.tool("mcs", "mono", apt="mono-mcs")
+pytestmark = needs_mono
 
 
 def _compile(out: Path, target: str, sources: list[Path], *refs: str) -> None:

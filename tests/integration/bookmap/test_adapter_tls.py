@@ -7,12 +7,15 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import redis
 
 from nexus_bookmap.testing import BookmapRig
 from nexus_protocol import Names
 from nexus_protocol.messages import DepthSnapshot
 from nexus_testing import read_stream, wait_for
+
+pytestmark = pytest.mark.tool("openssl")
 
 
 def self_signed(tmp: Path) -> tuple[Path, Path]:

@@ -22,9 +22,7 @@ from nexus_protocol.streams import Names
 
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = shutil.which("docker-compose")
-needs_compose = pytest.mark.skipif(
-    COMPOSE is None, reason="docker-compose is not installed (.ci/run installs it)"
-)
+needs_compose = pytest.mark.tool("docker-compose")
 ENVIRONMENTS = ("dev", "staging", "prod-stage1", "prod-stage2", "prod-stage3", "prod-stage4")
 GATEWAY = ("router", "normalizer", "fx", "rollover", "fills")
 # what runs on the gateway (Linux) host per environment; the rest of venues.yaml runs on the Windows host

@@ -21,7 +21,7 @@ from nexus_ops.supervisor import load_services
 ROOT = Path(__file__).resolve().parents[3]
 PROM = ROOT / "deploy" / "prometheus"
 PROMTOOL = shutil.which("promtool")
-needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed (Debian: prometheus)")
+needs_promtool = pytest.mark.tool("promtool", apt="prometheus")
 ENVIRONMENTS = ("dev", "staging", "prod-stage1", "prod-stage2", "prod-stage3", "prod-stage4")
 SEED_ALERTS = {  # the seed's conditions -> our alerts
     "latency_end_to_end_ms > 100": "HighEndToEndLatency",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import urllib.request
@@ -31,7 +30,7 @@ from nexus_protocol.ids import new_signal_id
 from nexus_testing import REPO_ROOT, Services, secured_redis, wait_for
 
 CORE = ("router", "normalizer", "fx", "rollover", "fills")  # nexus_gateway.<name>, user <name>
-needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+needs_openssl = pytest.mark.tool("openssl")
 
 
 def scrape(port: int) -> dict[str, float]:

@@ -136,6 +136,7 @@ def test_redis_restarted_from_aof_mid_stream_nothing_lost(
     client.close()
 
 
+@pytest.mark.tool("redis-cli", apt="redis-tools")
 def test_header_fields_are_plain_text_in_redis_cli(
     redis_server: RedisServer, client: redis.Redis, names: Names
 ) -> None:

@@ -22,9 +22,7 @@ from nexus_protocol import Names, OrderStatus
 
 BRIDGE = REPO / "deploy" / "windows" / "mt5_bridge.py"
 OPENSSL = shutil.which("openssl")
-pytestmark = pytest.mark.skipif(
-    OPENSSL is None, reason="openssl is not installed (needed to make test certificates)"
-)
+pytestmark = pytest.mark.tool("openssl")
 
 
 def openssl(*args: str, cwd: Path) -> None:

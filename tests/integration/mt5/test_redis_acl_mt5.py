@@ -5,7 +5,6 @@ kill switch, quotes and a restart's reconciliation: afterwards ACL LOG holds no 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from nexus_protocol import Envelope, Names, OrderStatus, OrderType
 from nexus_testing import Services, secured_redis, wait_for, xadd
 
 USER = "adapter-mt5-global"
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+pytestmark = pytest.mark.tool("openssl")
 
 
 @pytest.fixture

@@ -17,9 +17,7 @@ from nexus_mt5.config import Mt5Settings
 
 WINDOWS = REPO / "deploy" / "windows"
 COMPOSE = shutil.which("docker-compose")
-needs_compose = pytest.mark.skipif(
-    COMPOSE is None, reason="docker-compose is not installed (.ci/run installs it)"
-)
+needs_compose = pytest.mark.tool("docker-compose")
 
 
 def config(directory: Path, **env: str) -> subprocess.CompletedProcess[str]:

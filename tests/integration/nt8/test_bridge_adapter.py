@@ -3,7 +3,6 @@ orders in, one fill per execution out, market data, refusals, cancels (both plat
 
 from __future__ import annotations
 
-import shutil
 import socket
 import ssl
 import subprocess
@@ -127,9 +126,7 @@ def test_a_platform_with_a_wrong_token_is_refused(rig_factory: Callable[..., Rig
     assert "wrong" not in rig.adapter.log()  # the token is never logged
 
 
-@pytest.mark.skipif(
-    shutil.which("openssl") is None, reason="needs the openssl command to make a test certificate"
-)
+@pytest.mark.tool("openssl")
 def test_tls_session(rig_factory: Callable[..., Rig], tmp_path: Path) -> None:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(

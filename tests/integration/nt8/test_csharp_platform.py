@@ -43,10 +43,7 @@ def _bridge_csharp_tests() -> ModuleType:
 
 
 CS = _bridge_csharp_tests()
-pytestmark = pytest.mark.skipif(
-    not (Path(CS.MCS).exists() and Path(CS.MONO).exists()),
-    reason="needs mono's C# compiler and runtime (/usr/bin/mcs, /usr/bin/mono; apt-get install mono-mcs)",
-)
+pytestmark = CS.needs_mono
 
 
 @pytest.fixture(scope="module")

@@ -21,9 +21,21 @@ SID = "01J0000000000000000000000A"
 
 def fill(currency: str = "BRL", fee: float = 20.0) -> Fill:
     return Fill(
-        fill_id="f1", client_order_id=f"{SID}.sm0", signal_id=SID, venue="sim", status=OrderStatus.FILLED,
-        venue_symbol="WINM25", side=Side.BUY, last_qty=1, last_price=130000.0, cum_qty=1, fee=fee,
-        currency=currency, symbol="WIN", qty_factor=1.0, point_value=0.2,
+        fill_id="f1",
+        client_order_id=f"{SID}.sm0",
+        signal_id=SID,
+        venue="sim",
+        status=OrderStatus.FILLED,
+        venue_symbol="WINM25",
+        side=Side.BUY,
+        last_qty=1,
+        last_price=130000.0,
+        cum_qty=1,
+        fee=fee,
+        currency=currency,
+        symbol="WIN",
+        qty_factor=1.0,
+        point_value=0.2,
     )
 
 

@@ -19,6 +19,7 @@ from nexus_gateway.normalizer.config import NormalizerSettings
 from nexus_gateway.normalizer.translate import Translator
 from nexus_gateway.venues import load_venues
 from nexus_mesh.config_files import load_symbols
+from nexus_mesh.connection import as_str
 from nexus_mesh.context import Context
 from nexus_mesh.processor import Input, StreamProcessor
 from nexus_mesh.publish import Output
@@ -44,7 +45,7 @@ class Normalizer:
         now = time.monotonic()
         if force or now - self._contracts_at >= self.settings.contracts_refresh_s:
             self.contracts = {
-                k.decode(): v.decode() for k, v in self.client.hgetall(self.names.contracts).items()
+                as_str(k): as_str(v) for k, v in self.client.hgetall(self.names.contracts).items()
             }
             self._contracts_at = now
 

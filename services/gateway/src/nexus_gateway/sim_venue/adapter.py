@@ -18,6 +18,7 @@ import redis
 from nexus_gateway.sim_venue.config import SimMarketConfig, SimVenueSettings
 from nexus_mesh.adapter import Adapter, Reconciliation, VenueReport
 from nexus_mesh.config_files import load_model, load_symbols
+from nexus_mesh.connection import as_str
 from nexus_protocol.enums import OrderStatus, OrderType
 from nexus_protocol.errors import VenueError
 from nexus_protocol.messages import Tick, VenueOrder
@@ -177,7 +178,7 @@ class SimVenue(Adapter):
         """Move the controlled roots to their prices; the reports of resting orders that filled."""
         prices = self.redis.hgetall(self._prices_key)
         for raw_root, raw_price in prices.items():
-            root = raw_root.decode()
+            root = as_str(raw_root)
             for sym in self.market.symbols:
                 if self.symbols.parse(sym, self.venue)[0] == root:
                     p = float(raw_price)
@@ -185,7 +186,7 @@ class SimVenue(Adapter):
         return self.engine.process() if prices else []
 
     def _venue_symbols(self) -> list[str]:
-        active = {k.decode(): v.decode() for k, v in self.redis.hgetall(self.names.contracts).items()}
+        active = {as_str(k): as_str(v) for k, v in self.redis.hgetall(self.names.contracts).items()}
         out = []
         for root in self.symbols.roots_for(self.venue):
             vs = self.symbols.venue_spec(root, self.venue)
