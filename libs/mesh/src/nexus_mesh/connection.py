@@ -36,8 +36,9 @@ def as_bytes(value: bytes | str) -> bytes:
     return value if isinstance(value, bytes) else value.encode()
 
 
-def as_str(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+def as_str(value: object) -> str:
+    """A Redis reply (bytes, or str on a decoding client) as text; any other value as its str()."""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def redacted(url: str) -> str:

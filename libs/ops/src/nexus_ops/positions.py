@@ -20,7 +20,7 @@ import msgpack
 import redis
 
 from nexus_mesh.config_files import read_yaml
-from nexus_ops.records import text
+from nexus_mesh.connection import as_str
 from nexus_protocol.codec import decode, unpack
 from nexus_protocol.errors import DecodeError
 from nexus_protocol.messages import Heartbeat, Tick
@@ -121,7 +121,7 @@ def collect(
     roots = {str(p["symbol"]) for p in positions}
     by_venue = venue_prices(client, names, roots)
     last_raw: Any = client.hgetall(names.state("md", "last"))
-    by_root = {text(k): float(v) for k, v in last_raw.items()}
+    by_root = {as_str(k): float(v) for k, v in last_raw.items()}
     rates = usd_rates(client, names, config_dir, heartbeats)
     rows = []
     for p in positions:

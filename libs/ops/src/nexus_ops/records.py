@@ -16,6 +16,7 @@ from typing import Any
 
 import redis
 
+from nexus_mesh.connection import as_str
 from nexus_protocol.codec import Envelope, decode
 from nexus_protocol.errors import DecodeError
 from nexus_protocol.messages import Execution, Fill, Message, Order, Signal, VenueOrder
@@ -26,12 +27,8 @@ _RELATIVE = re.compile(r"-(?P<n>\d+(?:\.\d+)?)(?P<unit>[smhd])")
 _UNIT_S = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
 
 
-def text(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
-
-
 def entry_ms(entry_id: Any) -> int:
-    return int(text(entry_id).split("-", 1)[0])
+    return int(as_str(entry_id).split("-", 1)[0])
 
 
 def parse_time(value: str, *, now: dt.datetime | None = None, end: bool = False) -> dt.datetime:
@@ -83,10 +80,10 @@ def raw_range(client: redis.Redis, key: str, window: Window) -> Iterator[tuple[s
     while True:
         rows: Any = client.xrange(key, min=start, max=end, count=_CHUNK)
         for entry_id, fields in rows or ():
-            yield text(entry_id), fields
+            yield as_str(entry_id), fields
         if not rows or len(rows) < _CHUNK:
             return
-        ms, seq = text(rows[-1][0]).split("-")
+        ms, seq = as_str(rows[-1][0]).split("-")
         start = f"{ms}-{int(seq) + 1}"
 
 

@@ -24,8 +24,9 @@ from typing import Any
 import redis
 
 from nexus_mesh.config_files import read_yaml
+from nexus_mesh.connection import as_str
 from nexus_mesh.publish import Output, Publisher
-from nexus_ops.records import Window, entries, text
+from nexus_ops.records import Window, entries
 from nexus_ops.supervisor import Supervisor, load_services
 from nexus_protocol.codec import Envelope, decode
 from nexus_protocol.errors import ConfigError
@@ -209,7 +210,7 @@ class Replay:
             reply: Any = self.client.xread({self.sandbox.executions: cursor}, block=500, count=1000)
             for _stream, rows in reply or ():
                 for entry_id, fields in rows:
-                    cursor = text(entry_id)
+                    cursor = as_str(entry_id)
                     ex = decode(fields).body
                     r = wanted.get(ex.signal_id) if isinstance(ex, Execution) else None
                     if r is not None and r.final is None and isinstance(ex, Execution) and ex.final:

@@ -18,9 +18,10 @@ from html import escape
 
 import redis
 
+from nexus_mesh.connection import as_str
 from nexus_ops import svg
 from nexus_ops.export import Row, execution_rows, leg_rows, venue_summary
-from nexus_ops.records import Record, Window, percentile, raw_range, text
+from nexus_ops.records import Record, Window, percentile, raw_range
 from nexus_protocol.streams import Names
 
 
@@ -36,10 +37,10 @@ def _headers(
 ) -> Iterable[tuple[str, str, float, float]]:
     """(trace, id, entry ms, origin ms) of entries of one stream that belong to `traces`."""
     for entry_id, f in raw_range(client, key, window):
-        trace = text(f.get(b"trace", b""))
-        if trace not in traces or (kind is not None and text(f.get(b"type", b"")) != kind):
+        trace = as_str(f.get(b"trace", b""))
+        if trace not in traces or (kind is not None and as_str(f.get(b"type", b"")) != kind):
             continue
-        yield trace, text(f.get(b"id", b"")), float(entry_id.split("-")[0]), int(f.get(b"ts", b"0")) / 1e6
+        yield trace, as_str(f.get(b"id", b"")), float(entry_id.split("-")[0]), int(f.get(b"ts", b"0")) / 1e6
 
 
 def stage_latencies(client: redis.Redis, names: Names, rec: Record, slack_ms: int = 120_000) -> list[Stage]:

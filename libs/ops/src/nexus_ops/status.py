@@ -19,7 +19,8 @@ from typing import Any
 
 import redis
 
-from nexus_ops.records import entry_ms, text
+from nexus_mesh.connection import as_str
+from nexus_ops.records import entry_ms
 from nexus_protocol.codec import unpack
 from nexus_protocol.messages import Heartbeat, KillSwitchState
 from nexus_protocol.streams import Names
@@ -110,7 +111,7 @@ def discover(client: redis.Redis, names: Names) -> Keys:
     venue_prefix = names.control("venue") + ":"
     health, venues, maybe = [], [], []
     for raw in client.scan_iter(match=names.all_pattern, count=5000):
-        k = text(raw)
+        k = as_str(raw)
         if ":seen:" in k:
             continue
         if k.startswith(health_prefix):
@@ -123,7 +124,7 @@ def discover(client: redis.Redis, names: Names) -> Keys:
     for k in maybe:
         pipe.type(k)
     kinds = pipe.execute()
-    found = [k for k, kind in zip(maybe, kinds, strict=True) if text(kind) == "stream"]
+    found = [k for k, kind in zip(maybe, kinds, strict=True) if as_str(kind) == "stream"]
     return Keys(tuple(sorted(health)), tuple(sorted(venues)), tuple(sorted(found)))
 
 
@@ -199,7 +200,7 @@ def groups(client: redis.Redis, names: Names, keys: Keys | None = None) -> list[
             rows.append(
                 GroupRow(
                     stream,
-                    text(g["name"]),
+                    as_str(g["name"]),
                     length,
                     int(g.get("consumers") or 0),
                     pending,

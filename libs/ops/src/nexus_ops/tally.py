@@ -16,8 +16,9 @@ from typing import Any
 import redis
 
 from nexus_mesh.config_files import read_yaml
+from nexus_mesh.connection import as_str
 from nexus_mesh.session import TradingSession
-from nexus_ops.records import entry_ms, percentile, text
+from nexus_ops.records import entry_ms, percentile
 from nexus_protocol.codec import decode
 from nexus_protocol.errors import DecodeError
 from nexus_protocol.messages import Execution, Signal
@@ -60,9 +61,9 @@ class Tally:
             cursor = self._cursors.get(key)
             start = f"({cursor}" if cursor else f"{self.start_ms}-0"  # exclusive after the last one read
             rows: Any = client.xrange(key, min=start, max="+", count=_CHUNK)
-            out += [(text(i), f) for i, f in rows or ()]
+            out += [(as_str(i), f) for i, f in rows or ()]
             if rows:
-                self._cursors[key] = text(rows[-1][0])
+                self._cursors[key] = as_str(rows[-1][0])
             if not rows or len(rows) < _CHUNK:
                 return out
 

@@ -2,7 +2,7 @@
 
 from nexus_protocol.codec import Envelope, decode, encode
 from nexus_protocol.enums import OrderStatus, OrderType, Severity, Side, TimeInForce
-from nexus_protocol.errors import ConfigError, DecodeError, NexusError, RiskRejected, VenueError
+from nexus_protocol.errors import ConfigError, DecodeError, NexusError, Refused, UnknownOutcome, VenueError
 from nexus_protocol.messages import (
     Cancel,
     ContractRoll,
@@ -46,7 +46,7 @@ __all__ = [
     "Order",
     "OrderStatus",
     "OrderType",
-    "RiskRejected",
+    "Refused",
     "Route",
     "RouteLeg",
     "Severity",
@@ -54,6 +54,7 @@ __all__ = [
     "Signal",
     "Tick",
     "TimeInForce",
+    "UnknownOutcome",
     "VenueError",
     "VenueOrder",
     "decode",

@@ -22,6 +22,7 @@ from nexus_bridge.wire import (
     md_symbol,
     tick_data,
 )
+from nexus_mesh.connection import as_str
 from nexus_protocol.codec import decode
 from nexus_protocol.errors import DecodeError
 from nexus_protocol.streams import Names
@@ -42,8 +43,7 @@ def last_id(reply: Any) -> str:
     """The id of an XREVRANGE COUNT 1 reply, or the start for an empty or missing stream."""
     if not reply:
         return _START
-    raw = reply[0][0]
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
+    return as_str(reply[0][0])
 
 
 @dataclass
@@ -65,7 +65,7 @@ class ReaderCore:
     def discovered(self, keys: list[Any]) -> None:
         """Add the symbols of md stream keys found by SCAN (when no symbols were given)."""
         for k in keys:
-            sym = md_symbol(k.decode() if isinstance(k, bytes) else str(k), self.names)
+            sym = md_symbol(as_str(k), self.names)
             if sym:
                 self.symbols.add(sym)
 
@@ -94,8 +94,7 @@ class ReaderCore:
 
     def route(self, raw_stream: Any, raw_id: Any, fields: Any) -> tuple[str, dict[str, Any]] | None:
         """Advance the stream's cursor; the (kind, data) for a callback, or None to skip the entry."""
-        stream = raw_stream.decode() if isinstance(raw_stream, bytes) else str(raw_stream)
-        entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+        stream, entry_id = as_str(raw_stream), as_str(raw_id)
         self.resolved(stream, entry_id)
         try:
             env = decode(fields)

@@ -40,15 +40,11 @@ from nexus_mesh.processor import Input, StreamProcessor
 from nexus_mesh.publish import Output, Publisher
 from nexus_protocol.codec import Envelope, pack
 from nexus_protocol.enums import Severity
-from nexus_protocol.errors import VenueError
+from nexus_protocol.errors import UnknownOutcome, VenueError
 from nexus_protocol.ids import derived_id
 from nexus_protocol.messages import Cancel, Event, Heartbeat, Message, Tick, VenueOrder
 
 log = logging.getLogger(__name__)
-
-
-class UnknownOutcome(Exception):
-    """The platform call may or may not have taken effect (timeout, dropped link)."""
 
 
 class Adapter(ABC):

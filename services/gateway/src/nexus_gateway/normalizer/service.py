@@ -25,7 +25,7 @@ from nexus_mesh.processor import Input, StreamProcessor
 from nexus_mesh.publish import Output
 from nexus_protocol.codec import Envelope
 from nexus_protocol.enums import OrderStatus, Severity
-from nexus_protocol.errors import DecodeError
+from nexus_protocol.errors import DecodeError, Refused
 from nexus_protocol.ids import derived_id
 from nexus_protocol.messages import Fill, Message, Order, Tick
 
@@ -57,10 +57,10 @@ class Normalizer:
         try:
             try:
                 venue_order = self.tr.to_venue(order, self.contracts, None)
-            except DecodeError:
+            except (DecodeError, Refused):
                 self._refresh_contracts(force=True)  # a roll may have just happened
                 venue_order = self.tr.to_venue(order, self.contracts, None)
-        except DecodeError as exc:
+        except (DecodeError, Refused) as exc:
             return self._reject(env, order, exc.reason, ctx)
         price = self.venue_prices.get((order.venue, venue_order.venue_symbol))
         if price is not None:

@@ -5,7 +5,7 @@ NQ + NQH25 active -> "NQ 03-25" on nt8, "NQH25" on sierra, "NAS100" on mt5-globa
 
 from __future__ import annotations
 
-from nexus_protocol.errors import DecodeError
+from nexus_protocol.errors import DecodeError, Refused
 from nexus_protocol.messages import Fill, Order, Tick, VenueOrder
 from nexus_protocol.symbols import Contract, SymbolRegistry
 
@@ -15,21 +15,27 @@ class Translator:
         self.registry = registry
 
     def to_venue(self, order: Order, contracts: dict[str, str], venue_price: float | None) -> VenueOrder:
-        """Raise DecodeError with the reason when the leg cannot be expressed at the venue."""
+        """Raise Refused with the reason when the leg cannot be traded at the venue (no active contract,
+        below the venue's minimum), DecodeError when its symbol or venue is not in the registry."""
         spec = self.registry.spec(order.symbol)
         vs = self.registry.venue_spec(order.symbol, order.venue)
         contract: Contract | None = None
         if vs.dated:
             code = order.contract or contracts.get(order.symbol)
             if code is None:
-                raise DecodeError(f"no active contract for {order.symbol} (is the rollover service running?)")
+                raise Refused(
+                    f"no active contract for {order.symbol} (is the rollover service running?)",
+                    field="contract",
+                )
             contract = Contract.parse(code)
             if contract.root != order.symbol:
-                raise DecodeError(f"contract {code} is not a {order.symbol} contract")
+                raise Refused(
+                    f"contract {code} is not a {order.symbol} contract", field="contract", value=code
+                )
         sizing = self.registry.size(order.symbol, order.venue, order.quantity)
         min_qty = vs.min_qty or vs.lot_step
         if sizing.venue_quantity < min_qty - 1e-12:
-            raise DecodeError(
+            raise Refused(
                 f"{order.quantity:g} {order.symbol} is {order.quantity * spec.qty_factor(order.venue):g} "
                 f"units at {order.venue}, below its minimum of {min_qty:g}"
             )
