@@ -24,9 +24,10 @@ ENV PIP_CONSTRAINT=/src/constraints.txt
 COPY libs/protocol libs/protocol
 COPY libs/mesh libs/mesh
 COPY libs/sim libs/sim
+COPY libs/archive libs/archive
 COPY libs/ops libs/ops
 COPY services/${SERVICE} services/${SERVICE}
-RUN /venv/bin/pip install ./libs/protocol ./libs/mesh ./libs/sim ./libs/ops ./services/${SERVICE} \
+RUN /venv/bin/pip install ./libs/protocol ./libs/mesh ./libs/sim ./libs/archive ./libs/ops ./services/${SERVICE} \
  && /venv/bin/pip check \
  && /venv/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('${MODULE}') is None)" \
  || { echo "cannot install services/${SERVICE} or find its module ${MODULE}" >&2; exit 1; }
@@ -37,7 +38,8 @@ ARG SERVICE
 ARG MODULE
 LABEL org.opencontainers.image.title="nexus-mesh/${SERVICE}" org.opencontainers.image.source="services/${SERVICE}"
 RUN groupadd --system --gid 10001 nexus \
- && useradd --system --uid 10001 --gid nexus --home-dir /app --no-create-home --shell /usr/sbin/nologin nexus
+ && useradd --system --uid 10001 --gid nexus --home-dir /app --no-create-home --shell /usr/sbin/nologin nexus \
+ && install -d -o nexus -g nexus /var/lib/nexus  # the recorder's archive volume (SQLite by default)
 COPY --from=build /venv /venv
 COPY deploy/config /app/deploy/config
 WORKDIR /app

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = shutil.which("docker-compose")
 needs_compose = pytest.mark.tool("docker-compose")
 ENVIRONMENTS = ("dev", "staging", "prod-stage1", "prod-stage2", "prod-stage3", "prod-stage4")
-GATEWAY = ("router", "normalizer", "fx", "rollover", "fills")
+GATEWAY = ("router", "normalizer", "fx", "rollover", "fills", "recorder")
 # what runs on the gateway (Linux) host per environment; the rest of venues.yaml runs on the Windows host
 LINUX_VENUES = {
     "dev": {"nt8", "sierra", "quantower", "mt5-global", "mt5-brazil"},
@@ -41,6 +41,7 @@ SETTINGS = {
     "NX_SIERRA_TRADE_ACCOUNT": "ACC1",
     "NX_BOOKMAP_TOKEN": "tok",
     "NX_GRAFANA_ADMIN_PASSWORD": "g",
+    "NX_ARCHIVE_DB_PASSWORD": "a",
 }
 
 

@@ -29,7 +29,7 @@ from nexus_protocol.codec import encode
 from nexus_protocol.ids import new_signal_id
 from nexus_testing import REPO_ROOT, Services, secured_redis, wait_for
 
-CORE = ("router", "normalizer", "fx", "rollover", "fills")  # nexus_gateway.<name>, user <name>
+CORE = ("router", "normalizer", "fx", "rollover", "fills", "recorder")  # nexus_gateway.<name>, user <name>
 needs_openssl = pytest.mark.tool("openssl")
 
 
@@ -194,6 +194,11 @@ def test_each_service_does_its_job_as_its_own_user_and_nothing_is_denied(
         assert router["nx_daily_loss_limit_usd"] == 1000.0 and "nx_daily_pnl_usd" in router
         assert scrape(ports["venue-sim"])['nx_venue_connected{venue="sim"}'] == 1.0
         assert scrape(ports["normalizer"])['nx_redis_up{service="normalizer"}'] == 1.0
+        wait_for(  # the archive, written as its own user
+            lambda: scrape(ports["recorder"]).get('nx_archive_entries_total{stream="executions"}', 0) >= 3,
+            what="the executions archived",
+        )
+        assert scrape(ports["recorder"])["nx_archive_up"] == 1.0
         for proc in svc.started:  # logs show who connected where, never a password
             assert not [u for u in (*CORE, "adapter-sim", "nexus-bridge") if pw(u) in proc.log()], proc.name
     finally:
@@ -204,19 +209,20 @@ def test_each_service_does_its_job_as_its_own_user_and_nothing_is_denied(
 
 WRITERS = {  # stream -> users that may append to it (producers, and the consumer group, which needs write)
     "bridge:intake": {"nexus-client", "nexus-bridge"},
-    "signals": {"router", "rollover", "nexus-bridge"},
-    "orders:routed": {"router", "normalizer"},
-    "orders:sim": {"normalizer", "adapter-sim"},
+    "signals": {"router", "rollover", "nexus-bridge", "recorder"},
+    "orders:routed": {"router", "normalizer", "recorder"},
+    "orders:sim": {"normalizer", "adapter-sim", "recorder"},
     "fills:raw": {
         "normalizer",
+        "recorder",
         *(
             f"adapter-{v}"
             for v in ("sim", "nt8", "sierra", "quantower", "mt5-global", "mt5-brazil", "bookmap")
         ),
     },
-    "fills:normalized": {"normalizer", "fx"},
-    "fills": {"router", "fx", "fills"},
-    "executions": {"fills", "router", "nexus-bridge"},
+    "fills:normalized": {"normalizer", "fx", "recorder"},
+    "fills": {"router", "fx", "fills", "recorder"},
+    "executions": {"fills", "router", "nexus-bridge", "recorder"},
 }
 HASH_WRITERS = {  # (owner, key) -> users that may HSET it
     ("state", "router", "exposure"): {"router"},

@@ -13,6 +13,10 @@ appear at most once (idempotent publish before XACK, see `publish`). How:
 - NOGROUP (the stream vanished) recreates the group and raises a critical event: a data-loss alarm.
 - Redis down: back off and reconnect, then re-read own pending entries.
 - SIGTERM (via `stop`): finish the batch, acknowledge, return.
+- A sink stage (the recorder) passes `on_commit`: called once per batch after its outputs are
+  published and before its inputs are acknowledged, it commits what the handlers gathered (the
+  recorder's database transaction). If it raises, nothing of the batch is acknowledged; the entries
+  stay pending and are read again after a backoff.
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ class StreamProcessor:
         tick_interval_s: float = 1.0,
         heartbeat_detail: Callable[[], dict[str, Any]] | None = None,
         on_group_lost: Callable[[str], None] | None = None,
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
         if not inputs and tick is None:
             raise ValueError("a processor needs at least one input or a tick")
@@ -90,6 +95,7 @@ class StreamProcessor:
         )
         self.heartbeat_detail = heartbeat_detail
         self.on_group_lost = on_group_lost
+        self.on_commit = on_commit
         self._tick = tick
         self._tick_interval_s = tick_interval_s
         self._next_tick = 0.0
@@ -112,6 +118,10 @@ class StreamProcessor:
     def stop(self) -> None:
         """Stop intake; the batch in hand is finished and acknowledged before `run` returns."""
         self._stopping = True
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     def __repr__(self) -> str:
         c = self._counters
@@ -297,6 +307,9 @@ class StreamProcessor:
                     handled += 1
         self.publisher.publish(outputs)
         self._maybe_fault("after_publish")
+        if self.on_commit is not None and not self._sink_commit():
+            return 0
+        self._maybe_fault("after_commit")
         failures = self._counters.failures
         for stream, ids in acks.items():
             self._acks.setdefault(stream, []).extend(ids)
@@ -305,6 +318,16 @@ class StreamProcessor:
                     failures.pop(i, None)
         self._counters.processed += handled
         return handled
+
+    def _sink_commit(self) -> bool:
+        assert self.on_commit is not None
+        try:
+            self.on_commit()
+        except Exception:
+            log.exception("the batch's commit failed: nothing of it is acknowledged, it will be read again")
+            self._retry_at = time.monotonic() + 1.0
+            return False
+        return True
 
     def _handle_entry(
         self, out: list[Output], inp: Input, entry_id: str, fields: Any, deliveries: int

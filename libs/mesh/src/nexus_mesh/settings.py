@@ -43,7 +43,7 @@ class MeshSettings(BaseSettings):
     data_dir: Path = Path("var")
     config_dir: Path = Path("deploy/config")
     # Fault injection for chaos tests: SIGKILL this process at a point of the Nth batch read.
-    fault_kill_at: Literal["", "after_read", "after_publish"] = ""
+    fault_kill_at: Literal["", "after_read", "after_publish", "after_commit"] = ""
     fault_kill_batch: int = Field(default=1, ge=1)
     log_level: str = "INFO"
     log_json: bool = False

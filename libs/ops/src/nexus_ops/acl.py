@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from nexus_archive.recorded import recorded_streams
 from nexus_mesh.config_files import read_yaml
 from nexus_protocol.streams import Names, key
 
@@ -62,7 +63,7 @@ EXPORTER_COMMANDS = (
     "+slowlog|len",
     "+latency|latest",
 )
-CORE_SERVICES = ("router", "normalizer", "fx", "rollover", "fills")
+CORE_SERVICES = ("router", "normalizer", "fx", "rollover", "fills", "recorder")
 DEFAULT_SANDBOX_PREFIX = "sbx"
 
 
@@ -141,6 +142,13 @@ def mesh_users(
             "fills",
             "fills -> executions, positions, P&L",
             rw=(n.fills, *_stream(n.executions), n.state("fills") + "*", *_common(n, "fills")),
+        ),
+        AclUser(
+            "recorder",
+            "every order, fill, execution, event and dead-letter stream -> the archive (its own group)",
+            rw=tuple(
+                dict.fromkeys((*(n.stream(s) for s in recorded_streams(venues)), *_common(n, "recorder")))
+            ),
         ),
         AclUser(
             "nexus-bridge",

@@ -28,7 +28,9 @@ from nexus_protocol.errors import ConfigError
 from nexus_protocol.streams import Names
 
 _VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
-LOCAL_ONLY = {"NX_REDIS_URL", "NX_LOG_JSON", "NX_METRICS_PORT"}  # decided here, not by the compose file
+# Decided here, not by the compose file. The archive: NX_ARCHIVE_URL of this environment, else the
+# recorder's SQLite file under the data folder (a container's PostgreSQL host means nothing here).
+LOCAL_ONLY = {"NX_REDIS_URL", "NX_LOG_JSON", "NX_METRICS_PORT", "NX_ARCHIVE_URL"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +119,8 @@ class Supervisor:
         logs = self.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         base = {k: v for k, v in os.environ.items() if not k.startswith("NX_")}
+        if os.environ.get("NX_ARCHIVE_URL"):
+            base["NX_ARCHIVE_URL"] = os.environ["NX_ARCHIVE_URL"]
         for svc in services:
             env = {
                 **base,
