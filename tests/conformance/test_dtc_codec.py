@@ -298,7 +298,7 @@ def test_malformed_json_raises_a_decode_error(data: bytes, reason: str) -> None:
 
 
 def test_client_order_id_of_the_mesh_fits() -> None:
-    # DESIGN.md: a leg's client order id is 30 characters; DTC ClientOrderID holds 31.
+    # docs/design.md: a leg's client order id is 30 characters; DTC ClientOrderID holds 31.
     msg = SubmitNewSingleOrder(client_order_id="01JBQ3Z8M5X9W2C4T6Y8R0P1A3.SC0")
     assert decode_binary(encode_binary(msg)) == msg
     assert isinstance(decode_binary(encode_binary(OrderUpdate())), OrderUpdate)

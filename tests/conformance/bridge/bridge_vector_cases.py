@@ -36,7 +36,7 @@ from nexus_protocol.bridge.messages import (
 from nexus_protocol.enums import OrderStatus, OrderType, Side, TimeInForce
 
 T0 = 1_767_225_600_123_456_789  # 2026-01-01T00:00:00.123456789Z
-COID = "01JGZ8Y5E3V7Q2M4N6P8R0S2T4.N80"  # the shape DESIGN.md derives: ULID + "." + venue + attempt
+COID = "01JGZ8Y5E3V7Q2M4N6P8R0S2T4.N80"  # the shape docs/design.md derives: ULID + "." + venue + attempt
 
 NUMBERS = [
     0.1,

@@ -6,7 +6,7 @@ Tables (one file each, `.csv` and `.parquet`):
 - `executions`: one row per signal, its final (else latest) execution; slippage of the combined price
   against the signal's reference price, in points of the universal instrument;
 - `legs`: one row per leg of those executions; slippage against that venue's own quote when routed
-  (points of the venue's instrument and USD), so futures and CFDs compare (DESIGN.md, Sizing); and the
+  (points of the venue's instrument and USD), so futures and CFDs compare (docs/design.md, Sizing); and the
   leg's price against the signal's reference price (`vs_signal_ref_points`: for a CFD or another
   instrument than the universal one it includes that instrument's basis);
 - `slippage`: per venue: legs sent, filled, fill rate, mean / median / p95 slippage, the mean against

@@ -1,4 +1,4 @@
-"""Identifiers: signal ids are ULIDs; every other id is derived, never random (DESIGN.md, Identifiers).
+"""Identifiers: signal ids are ULIDs; every other id is derived, never random (docs/design.md, Identifiers).
 
 A leg's client order id is `{signal_id}.{venue_code}{attempt}`: 26 + 1 + 2 + 1 = 30 characters, which
 fits the MT5 order comment (31), the DTC ClientOrderID (32 with NUL) and the NinjaTrader order name.
