@@ -1,11 +1,11 @@
 """One root exception for the whole mesh, with domain subclasses that carry their data.
 
-    NexusError
-    ├── DecodeError      malformed data: dead-lettered at once, never retried
-    ├── ConfigError      a bad setting or configuration file: the service stops at start
-    ├── Refused          a well-formed request the mesh will not carry out: answered with the reason
-    ├── VenueError       a platform refused a request (definitive)
-    └── UnknownOutcome   a platform call may or may not have taken effect: look the order up
+NexusError
+├── DecodeError      malformed data: dead-lettered at once, never retried
+├── ConfigError      a bad setting or configuration file: the service stops at start
+├── Refused          a well-formed request the mesh will not carry out: answered with the reason
+├── VenueError       a platform refused a request (definitive)
+└── UnknownOutcome   a platform call may or may not have taken effect: look the order up
 """
 
 from __future__ import annotations
