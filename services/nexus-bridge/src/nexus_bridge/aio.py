@@ -37,13 +37,13 @@ from nexus_bridge.errors import BridgeConnectionError, SafeModeError
 from nexus_bridge.listen import EXECUTION, MD, ReaderCore, last_id, status_of
 from nexus_bridge.wire import CONNECTED, DISCONNECTED, build_signal, intake_stream, status_key
 from nexus_mesh.connection import as_bytes
-from nexus_protocol.codec import encode, unpack
+from nexus_protocol.codec import Envelope, encode, unpack
 from nexus_protocol.errors import DecodeError
-from nexus_protocol.messages import Heartbeat
+from nexus_protocol.messages import Heartbeat, Signal
 from nexus_protocol.streams import DEFAULT_NAMESPACE, Names
 
 log = logging.getLogger(__name__)
-_LINK_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
+LINK_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 
 
 class AsyncNexusGatewayInterface:
@@ -114,7 +114,7 @@ class AsyncNexusGatewayInterface:
             try:
                 await self._redis.ping()
                 break
-            except _LINK_ERRORS as exc:
+            except LINK_ERRORS as exc:
                 if time.monotonic() > deadline:
                     raise BridgeConnectionError(f"cannot reach {self.url}: {exc}") from exc
                 await asyncio.sleep(0.1)
@@ -177,6 +177,11 @@ class AsyncNexusGatewayInterface:
     def status(self) -> str:
         return self._status
 
+    @property
+    def listening(self) -> bool:
+        """The reader runs (and keeps the status fresh)."""
+        return self._reader is not None
+
     def is_connected(self) -> bool:
         return self._status == CONNECTED
 
@@ -216,7 +221,7 @@ class AsyncNexusGatewayInterface:
         assert self._redis is not None
         try:
             raw = await self._redis.get(status_key(self.names))
-        except _LINK_ERRORS:
+        except LINK_ERRORS:
             self._set_status(False, False)
             return
         alive = raw is not None
@@ -242,12 +247,38 @@ class AsyncNexusGatewayInterface:
         """Send one signal to the bridge; returns its id (a ULID). Options: order_type, limit_price,
         reference_price, venues, strategy. Raises SignalError for a bad argument, SafeModeError while
         the client is in safe mode (nothing is sent)."""
+        env = self.build(symbol, signal, confidence, quantity, mqscore, **options)
+        if self._reader is None:
+            await self._check_status()  # no reader keeps it fresh
+        sid = self.admit(env)
+        assert self._redis is not None
+        try:
+            await self._redis.xadd(intake_stream(self.names), encode(env))  # type: ignore[arg-type]
+        except LINK_ERRORS as exc:
+            raise self.send_failed(sid, exc) from exc
+        return sid
+
+    # The steps of send_signal around its XADD (no I/O), shared with the threaded client's own XADD.
+
+    def build(
+        self,
+        symbol: str,
+        signal: str | float,
+        confidence: float,
+        quantity: float,
+        mqscore: object = None,
+        **options: Any,
+    ) -> Envelope[Signal]:
+        """The signal to send: SignalError for a bad argument, SafeModeError before `connect()`."""
         options.setdefault("strategy", self.strategy)
         env = build_signal(symbol, signal, confidence, quantity, mqscore, **options)
         if self._redis is None:
             raise SafeModeError(DISCONNECTED, "connect() first")
-        if self._reader is None:
-            await self._check_status()
+        return env
+
+    def admit(self, env: Envelope[Signal]) -> str:
+        """SafeModeError unless connected; else the signal's id, remembered as ours before the XADD
+        (its executions may come before the XADD returns)."""
         if self._status != CONNECTED:
             why = (
                 "no connection to the mesh's Redis"
@@ -256,17 +287,17 @@ class AsyncNexusGatewayInterface:
             )
             raise SafeModeError(self._status, why, since_s=time.monotonic() - self._status_since)
         sid = env.body.signal_id
-        self.core.sent.add(sid)  # before the XADD: its executions may come before it returns
-        try:
-            await self._redis.xadd(intake_stream(self.names), encode(env))  # type: ignore[arg-type]
-        except _LINK_ERRORS as exc:
-            self._set_status(False, False)
-            raise SafeModeError(
-                DISCONNECTED,
-                f"the connection failed while sending signal {sid} ({exc}): it may "
-                "or may not have arrived; its execution, if any, is still delivered",
-            ) from exc
+        self.core.sent.add(sid)
         return sid
+
+    def send_failed(self, sid: str, exc: Exception) -> SafeModeError:
+        """The link failed during the XADD of `sid`: disconnected, and the error to raise."""
+        self._set_status(False, False)
+        return SafeModeError(
+            DISCONNECTED,
+            f"the connection failed while sending signal {sid} ({exc}): it may "
+            "or may not have arrived; its execution, if any, is still delivered",
+        )
 
     # ---- the reader ---------------------------------------------------------------------------
 
@@ -306,7 +337,7 @@ class AsyncNexusGatewayInterface:
                 await self._resolve()
                 await self._check_status()
                 await self._read_once()
-            except _LINK_ERRORS as exc:
+            except LINK_ERRORS as exc:
                 if self._link_up:
                     log.warning("lost the connection to %s (%s): retrying with backoff", self.url, exc)
                 self._set_status(False, False)

@@ -13,6 +13,9 @@ It is the asyncio client (`aio.py`: reading, safe mode, reconnection, sending) r
 of its own, on one background thread; the methods here hand each call to that loop and wait for it,
 so every method may be called from any thread. Callbacks are plain functions, each kind delivered in
 order by its own worker (on a thread of the loop's pool), so a slow callback never holds the reader.
+One shortcut: while the reader runs, `send_signal` takes the asyncio client's steps around the XADD
+(`build`, `admit`, `send_failed`) but makes the XADD itself on a plain connection from the caller's
+thread, saving the hand-over to the loop on the signal path (about 0.1 ms per signal, measured).
 """
 
 from __future__ import annotations
@@ -22,8 +25,13 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from nexus_bridge.aio import AsyncNexusGatewayInterface
+import redis
+
+from nexus_bridge.aio import LINK_ERRORS, AsyncNexusGatewayInterface
 from nexus_bridge.listen import ReaderCore
+from nexus_bridge.wire import intake_stream
+from nexus_mesh.connection import connect as redis_connect
+from nexus_protocol.codec import encode
 from nexus_protocol.streams import Names
 
 T = TypeVar("T")
@@ -68,6 +76,7 @@ class NexusGatewayInterface:
     def __init__(self, url: str | None = None, **options: Any) -> None:
         self.aio = AsyncNexusGatewayInterface(url, **options)
         self._loop = _LoopThread()
+        self._redis: redis.Redis | None = None  # send_signal's own link (see the module docstring)
 
     # ---- setup --------------------------------------------------------------------------------
 
@@ -75,6 +84,7 @@ class NexusGatewayInterface:
         """Reach Redis (retrying until `timeout_s`), note where executions start, read the status;
         raises BridgeConnectionError when Redis cannot be reached."""
         self._loop.run(self.aio.connect(timeout_s))
+        self._link()
 
     def subscribe(self, *symbols: str) -> None:
         """Read market data of these roots too (`NQ`, `ES`...)."""
@@ -92,12 +102,20 @@ class NexusGatewayInterface:
     def start_listening(self) -> None:
         """Start reading and delivering to the callbacks (connects first if needed)."""
         self._loop.run(self.aio.start_listening())
+        self._link()
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop reading; executions and status changes already read are still delivered (within the
         timeout), queued market data is dropped; then close the connection and the loop."""
         self._loop.run(self.aio.stop(timeout_s))
         self._loop.close()
+        if self._redis is not None:
+            self._redis.close()
+            self._redis = None
+
+    def _link(self) -> None:
+        if self._redis is None:
+            self._redis = redis_connect(self.aio.url, client_name="nexus-client-send")
 
     def __enter__(self) -> NexusGatewayInterface:
         self.connect()
@@ -119,7 +137,17 @@ class NexusGatewayInterface:
     ) -> str:
         """As `AsyncNexusGatewayInterface.send_signal`: returns the signal id; raises SignalError for
         a bad argument, SafeModeError while the client is in safe mode (nothing is sent)."""
-        return self._loop.run(self.aio.send_signal(symbol, signal, confidence, quantity, mqscore, **options))
+        if not self.aio.listening or self._redis is None:
+            return self._loop.run(
+                self.aio.send_signal(symbol, signal, confidence, quantity, mqscore, **options)
+            )
+        env = self.aio.build(symbol, signal, confidence, quantity, mqscore, **options)
+        sid = self.aio.admit(env)
+        try:
+            self._redis.xadd(intake_stream(self.aio.names), encode(env))  # type: ignore[arg-type]
+        except LINK_ERRORS as exc:
+            raise self._loop.run(_call(self.aio.send_failed, sid, exc)) from exc
+        return sid
 
     # ---- state (read from the asyncio client; plain values, safe from any thread) ---------------
 
