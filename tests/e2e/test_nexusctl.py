@@ -287,6 +287,19 @@ def test_dashboard_live_in_a_terminal_draws_and_quits(ctl: Ctl, key: bytes) -> N
     assert code == 0 and quit_s < 5
 
 
+def test_send_routes_a_signal_and_prints_its_final_execution(ctl: Ctl) -> None:
+    out = ctl("send", "ES", "sell", "1", "--price", "6000", "--venues", "sierra,nt8", timeout=90)
+    text = ANSI.sub("", out.stdout)
+    assert "sell 1 ES -> filled, 2 filled over 2 venues" in text, text  # a leg per venue
+    assert re.search(r"sierra +ES[HMUZ]\d\d +1 +@", text) and re.search(r"nt8 +ES \d\d-\d\d +1 +@", text), (
+        text
+    )
+    bad = ctl("send", "ES", "hold", "1", check=False)
+    assert bad.returncode == 2 and "buy or sell" in bad.stderr + bad.stdout
+    zero = ctl("send", "ES", "buy", "0", check=False)
+    assert zero.returncode == 2 and "quantity" in zero.stdout
+
+
 def test_killswitch_refuses_new_signals_and_shows_in_status(ctl: Ctl) -> None:
     assert "kill switch on" in ctl("killswitch", "on", "--reason", "e2e").stdout
     try:

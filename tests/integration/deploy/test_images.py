@@ -16,6 +16,8 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
+from nexus_ops import deploy
+
 ROOT = Path(__file__).resolve().parents[3]
 DOCKERFILE = ROOT / "Dockerfile"
 PACKAGES = sorted(p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml"))
@@ -27,11 +29,7 @@ LOCK = {
     m[1].lower().replace("_", "-"): m[2]
     for m in re.finditer(r"^([A-Za-z0-9_.-]+)==([^\s;]+)", (ROOT / "requirements.lock").read_text(), re.M)
 }
-COMPOSE_FILES = [
-    ROOT / "docker-compose.yml",
-    *sorted((ROOT / "deploy").glob("compose.*.yml")),
-    ROOT / "deploy" / "windows" / "docker-compose.windows.yml",
-]
+COMPOSE_FILES = deploy.compose_files(ROOT)
 
 
 def project(folder: str) -> dict[str, object]:
@@ -56,19 +54,6 @@ def local_closure(folder: str) -> list[str]:
 
 def stages(text: str) -> list[str]:
     return re.split(r"^FROM ", text, flags=re.M)[1:]
-
-
-def image_builds() -> dict[str, dict[str, str]]:
-    """Every image a compose file builds: image name -> build args."""
-    out: dict[str, dict[str, str]] = {}
-    for path in COMPOSE_FILES:
-        for svc in (yaml.safe_load(path.read_text()).get("services") or {}).values():
-            build = svc.get("build") if isinstance(svc, dict) else None
-            if isinstance(build, dict):
-                out[svc["image"]] = build["args"]
-    anchor = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["x-service"]
-    out[anchor["image"]] = anchor["build"]["args"]
-    return out
 
 
 def test_one_multistage_non_root_dockerfile_for_every_service() -> None:
@@ -105,10 +90,10 @@ def test_one_multistage_non_root_dockerfile_for_every_service() -> None:
 
 
 def test_compose_builds_every_image_from_the_one_dockerfile() -> None:
-    builds = image_builds()
+    builds = deploy.image_builds(ROOT)
     for image, args in builds.items():
         service = args["SERVICE"]
-        assert image.split(":")[0] == f"nexus-mesh/{service}", (image, service)
+        assert image == f"nexus-mesh/{service}", (image, service)
         assert (ROOT / "services" / service / "pyproject.toml").exists(), service
         top = args["MODULE"].split(".")[0]
         assert (ROOT / "services" / service / "src" / top).is_dir(), args
@@ -118,7 +103,7 @@ def test_compose_builds_every_image_from_the_one_dockerfile() -> None:
         for name, svc in (yaml.safe_load(path.read_text()).get("services") or {}).items():
             image = str(svc.get("image", ""))
             if image.startswith("nexus-mesh/"):
-                assert image in builds, (path.name, name, image)
+                assert image.split(":")[0] in builds, (path.name, name, image)
 
 
 @pytest.mark.parametrize("package", PACKAGES)
@@ -177,3 +162,14 @@ def test_the_dev_mesh_comes_up_in_containers() -> None:
         running = {s["service"] for s in status["services"]}
         assert {"router", "normalizer", "fx", "rollover", "fills", "nexus-bridge", "adapter-nt8"} <= running
         assert all(v["connected"] for v in status["venues"])
+
+
+def test_images_build_runs_one_docker_build_per_image_with_its_args() -> None:
+    cmds = deploy.build_commands(ROOT, "v9", base_image="local/python:3.11")
+    assert len(cmds) == len(deploy.image_builds(ROOT)) >= 4
+    for argv in cmds:
+        assert argv[:4] == ["docker", "build", "-f", str(ROOT / "Dockerfile")] and argv[-1] == str(ROOT)
+        image = argv[argv.index("-t") + 1]
+        args = dict(a.split("=", 1) for a in argv[argv.index("-t") + 2 : -1] if a != "--build-arg")
+        assert image == f"nexus-mesh/{args['SERVICE']}:v9" and args["BASE_IMAGE"] == "local/python:3.11", argv
+        assert importlib.util.find_spec(args["MODULE"]) is not None, argv

@@ -15,6 +15,7 @@ from typing import Any
 
 import redis
 import typer
+from pydantic import ValidationError
 
 from nexus_mesh.connection import redacted
 from nexus_mesh.killswitch import KillSwitch
@@ -22,14 +23,15 @@ from nexus_ops import acl as acl_mod
 from nexus_ops import cliutil as cu
 from nexus_ops import demo as demo_mod
 from nexus_ops import status as status_mod
-from nexus_ops.cli_deploy import COMPOSE_SETTINGS, acl_app, compose
+from nexus_ops.cli_deploy import COMPOSE_SETTINGS, acl_app, compose, images_app
 from nexus_ops.records import Window
 from nexus_ops.supervisor import Supervisor, stop_detached
-from nexus_protocol import Names, decode
+from nexus_protocol import Names, Side, Signal, decode
 from nexus_protocol.errors import ConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Operate the NEXUS mesh.")
 app.add_typer(acl_app, name="acl")
+app.add_typer(images_app, name="images")
 app.command(context_settings=COMPOSE_SETTINGS)(compose)
 console = cu.console
 
@@ -184,6 +186,54 @@ def _print_entry(entry_id: bytes, fields: dict[bytes, bytes]) -> None:
         )
     except Exception as exc:
         console.print(f"[dim]{entry_id.decode()}[/] [red]undecodable: {exc}[/]")
+
+
+@app.command()
+def send(
+    symbol: str = typer.Argument(..., help="universal root: NQ, ES, WIN..."),
+    side: str = typer.Argument(..., help="buy or sell"),
+    quantity: float = typer.Argument(..., help="in universal units (contracts of the root)"),
+    confidence: float | None = typer.Option(None, help="0..1, recorded with the signal"),
+    price: float | None = typer.Option(None, "--price", help="reference price (slippage is measured to it)"),
+    venues: str = typer.Option(
+        "", help="comma-separated venues (default: every enabled venue of the symbol)"
+    ),
+    reduce_only: bool = typer.Option(False, help="only reduce positions (passes a kill switch)"),
+    wait: float = typer.Option(15.0, help="seconds to wait for the final execution; 0: do not wait"),
+) -> None:
+    """Send one signal to the router (pre-trade risk applies, the bridge's filters do not) and print its
+    final execution. Exit 0 when it filled (fully or partly), 1 when it did not or nothing came back."""
+    from nexus_ops import signals
+
+    if side.lower() not in ("buy", "sell"):
+        raise typer.BadParameter("buy or sell", param_hint="SIDE")
+    try:
+        signal = Signal(
+            symbol=symbol.upper(),
+            side=Side(side.lower()),
+            quantity=quantity,
+            confidence=confidence,
+            reference_price=price,
+            venues=tuple(v.strip() for v in venues.split(",") if v.strip()),
+            reduce_only=reduce_only,
+            strategy="nexusctl",
+        )
+    except ValidationError as exc:
+        console.print(f"[red]not a valid signal: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}[/]")
+        raise typer.Exit(2) from None
+    client, names = cu.client(), Names(cu.namespace())
+    last: Any = client.xrevrange(names.executions, count=1)
+    sid = signals.publish(client, names, signal)
+    console.print(f"signal {sid}: {signal.side.value} {quantity:g} {signal.symbol}")
+    if wait <= 0:
+        return
+    finals = signals.wait_finals(client, names, {sid}, timeout_s=wait, since=last[0][0] if last else "0-0")
+    if sid not in finals:
+        console.print(f"[red]no final execution within {wait:g} s[/] (nexusctl tail executions -f)")
+        raise typer.Exit(1)
+    ex = finals[sid][0]
+    signals.show(console, ex)
+    raise typer.Exit(0 if ex.filled_quantity > 0 else 1)
 
 
 @app.command()

@@ -1,5 +1,6 @@
-"""nexusctl's deployment commands: `compose` (docker compose with an environment's files) and
-`acl` (render the live Redis ACL file, check the committed template, explain the users)."""
+"""nexusctl's deployment commands: `compose` (docker compose with an environment's files), `images`
+(build every service image from the one Dockerfile) and `acl` (render the live Redis ACL file, check
+the committed template, explain the users)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from nexus_protocol import Names
 from nexus_protocol.errors import ConfigError
 
 acl_app = typer.Typer(no_args_is_help=True, help="Redis ACL users: render the live file, check the template.")
+images_app = typer.Typer(no_args_is_help=True, help="Service images, all from the one Dockerfile.")
 COMPOSE_SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 ACL_OUT = typer.Option(None, "--out", help="the ACL file to write (default: print)")
 ACL_ENV_FILE = typer.Option(None, "--env-file", help="write the passwords here (0600), for compose")
@@ -45,6 +47,33 @@ def compose(
         print(cmd.shell())
         raise typer.Exit(0)
     raise typer.Exit(subprocess.call(cmd.argv, env={**os.environ, **cmd.env}, cwd=cu.root()))
+
+
+@images_app.command("build")
+def images_build(
+    tag: str = typer.Option(
+        os.environ.get("NX_VERSION", "dev"), help="image tag (default NX_VERSION or dev)"
+    ),
+    base_image: str = typer.Option(
+        "", help="the Python image both stages start from (default: the Dockerfile's)"
+    ),
+    show: bool = typer.Option(False, "--print", help="print the commands instead of running them"),
+) -> None:
+    """Build every image the compose files build (nexus-mesh/<service>:TAG), with their build args."""
+    from nexus_ops import deploy
+
+    cmds = deploy.build_commands(cu.root(), tag, base_image or None)
+    for argv in cmds:
+        if show:
+            print(" ".join(argv))
+            continue
+        cu.console.print(f"[bold]{argv[argv.index('-t') + 1]}[/]")
+        rc = subprocess.call(argv, cwd=cu.root())
+        if rc:
+            cu.console.print(f"[red]docker build failed ({rc})[/]")
+            raise typer.Exit(1)
+    if not show:
+        cu.console.print(f"{len(cmds)} images built")
 
 
 @acl_app.command("render")

@@ -1,4 +1,6 @@
-"""`nexusctl compose`: the docker compose command line of an environment, files in the right order.
+"""`nexusctl compose` and `nexusctl images build`: the docker command lines of the deployment.
+
+`compose`: the compose files of an environment, in the right order:
 
     docker-compose.yml                 the gateway services and Redis
     deploy/compose.secure.yml          not in dev: Redis ACL users, TLS port, per-service credentials
@@ -7,6 +9,9 @@
 
 Passwords come from `deploy/secrets/redis.env` (written by `nexusctl acl render --env-file`) when it
 exists. Uses `docker compose` (v2) when the Docker CLI has it, else `docker-compose` (v1).
+
+`images build`: one `docker build` of the root Dockerfile per image the compose files build, with the
+build args they give it (SERVICE, MODULE), so the images are the ones compose would build.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nexus_mesh.config_files import read_yaml
 from nexus_protocol.errors import ConfigError
 
 SECRETS_ENV = Path("deploy") / "secrets" / "redis.env"
+WINDOWS_COMPOSE = Path("deploy") / "windows" / "docker-compose.windows.yml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +87,36 @@ def command(
     if environment != "dev":
         env["NX_REDIS_EXPORTER_USER"] = "exporter"
     return ComposeCommand(argv + args, env)
+
+
+def compose_files(root: Path) -> list[Path]:
+    """Every compose file of the repository: the root file, deploy/, the Windows host's."""
+    return [
+        root / "docker-compose.yml",
+        *sorted((root / "deploy").glob("compose.*.yml")),
+        root / WINDOWS_COMPOSE,
+    ]
+
+
+def image_builds(root: Path) -> dict[str, dict[str, str]]:
+    """Each image a compose file builds (its name without the tag) and the build args it gives."""
+    out: dict[str, dict[str, str]] = {}
+    for path in compose_files(root):
+        doc = read_yaml(path) or {}
+        services = doc.get("services") or {}
+        for svc in [*services.values(), *(v for k, v in doc.items() if k.startswith("x-"))]:
+            build = svc.get("build") if isinstance(svc, dict) else None
+            if isinstance(build, dict) and "image" in svc:
+                out[str(svc["image"]).split(":", 1)[0]] = {str(k): str(v) for k, v in build["args"].items()}
+    return out
+
+
+def build_commands(root: Path, tag: str, base_image: str | None = None) -> list[list[str]]:
+    """The `docker build` command line of every image, from the repository root."""
+    cmds = []
+    for image, args in sorted(image_builds(root).items()):
+        argv = ["docker", "build", "-f", str(root / "Dockerfile"), "-t", f"{image}:{tag}"]
+        for k, v in sorted({**args, **({"BASE_IMAGE": base_image} if base_image else {})}.items()):
+            argv += ["--build-arg", f"{k}={v}"]
+        cmds.append([*argv, str(root)])
+    return cmds
