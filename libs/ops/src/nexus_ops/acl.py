@@ -154,7 +154,7 @@ def mesh_users(
             "nexus-bridge",
             "NEXUS side: bridge:intake -> filters, breakers -> signals; executions -> NEXUS's state",
             rw=(
-                n.stream("bridge:intake"),
+                n.bridge_intake,
                 *_stream(n.signals),
                 *_stream(n.executions),
                 n.state("bridge") + "*",
@@ -167,7 +167,7 @@ def mesh_users(
             "nexus-client",
             "the NEXUS AI process (nexus_bridge.client): signals into bridge:intake, executions and md out",
             read=(n.executions, md_all, n.control("bridge")),
-            write=(n.stream("bridge:intake"),),
+            write=(n.bridge_intake,),
             commands=CLIENT_COMMANDS,
         ),
     ]

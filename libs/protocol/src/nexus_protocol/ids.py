@@ -39,6 +39,15 @@ def derived_signal_id(timestamp_ns: int, seed: str) -> str:
     return str(ULID(ms.to_bytes(6, "big") + rand))
 
 
+def keyed_signal_id(source: str, idempotency_key: str) -> str:
+    """The signal id of a caller's idempotency key: a ULID made of the first 128 bits of
+    sha256(source, key), so the same key from the same source is the same signal wherever and
+    however often it arrives. Its time part carries no time (the envelope's `ts` does); see
+    docs/decisions/0017-idempotency-keys-are-signal-ids.md."""
+    digest = hashlib.sha256(f"{source}\n{idempotency_key}".encode()).digest()
+    return str(ULID(digest[:16]))
+
+
 def is_signal_id(value: str) -> bool:
     return _SIGNAL_ID.fullmatch(value) is not None
 

@@ -53,6 +53,11 @@ class Names:
         return self.stream("signals")
 
     @property
+    def bridge_intake(self) -> str:
+        """Where signal sources write (the NEXUS client, the ingress); only the bridge reads it."""
+        return self.stream("bridge:intake")
+
+    @property
     def orders_routed(self) -> str:
         return self.stream("orders:routed")
 

@@ -26,14 +26,13 @@ from nexus_protocol.ids import new_signal_id
 from nexus_protocol.messages import Execution, Signal, Tick
 from nexus_protocol.streams import Names
 
-INTAKE = "bridge:intake"
 CONNECTED = "connected"
 DISCONNECTED = "disconnected"
 SAFE_MODE = "safe_mode"
 
 
 def intake_stream(names: Names) -> str:
-    return names.stream(INTAKE)
+    return names.bridge_intake
 
 
 def status_key(names: Names) -> str:
