@@ -57,6 +57,15 @@ class Mesh:
         self.procs[f"venue-{venue}"] = proc
         return proc
 
+    def start_bridge(self, **env: str) -> ServiceProcess:
+        """The nexus-bridge service, once its status key (what clients wait for) is there."""
+        proc = self.services.start(
+            "nexus_bridge", name="bridge", **self.env, NX_BRIDGE_TICK_INTERVAL_S="0.2", **env
+        )
+        self.procs["bridge"] = proc
+        wait_for(lambda: self.client.exists(self.names.control("bridge")), timeout_s=20, what="the bridge")
+        return proc
+
     def _venues_up(self) -> bool:
         return all(self.client.exists(self.names.control("venue", v)) for v in self.venues)
 

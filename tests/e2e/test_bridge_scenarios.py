@@ -13,17 +13,12 @@ import redis
 from mesh import Mesh
 
 from nexus_bridge import NexusGatewayInterface
-from nexus_bridge.wire import status_key
 from nexus_protocol import Envelope, Names, Signal, Tick
 from nexus_testing import ServiceProcess, Services, read_stream, wait_for, xadd
 
 
 def start_bridge(mesh: Mesh, **env: str) -> ServiceProcess:
-    proc = mesh.services.start(
-        "nexus_bridge", name="bridge", **mesh.env, NX_BRIDGE_TICK_INTERVAL_S="0.2", **env
-    )
-    wait_for(lambda: mesh.client.exists(status_key(mesh.names)), timeout_s=20, what="the bridge service")
-    return proc
+    return mesh.start_bridge(**env)
 
 
 def journal(path: Path, kind: str) -> list[dict[str, Any]]:

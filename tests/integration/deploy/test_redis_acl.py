@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
@@ -28,6 +29,7 @@ from nexus_protocol import Envelope, Execution, Names, Side, Signal, decode
 from nexus_protocol.codec import encode
 from nexus_protocol.ids import new_signal_id
 from nexus_testing import REPO_ROOT, Services, secured_redis, wait_for
+from nexus_testing.ingress import start_ingress
 
 CORE = ("router", "normalizer", "fx", "rollover", "fills", "recorder")  # nexus_gateway.<name>, user <name>
 needs_openssl = pytest.mark.tool("openssl")
@@ -174,6 +176,18 @@ def test_each_service_does_its_job_as_its_own_user_and_nothing_is_denied(
         nexus = redis.Redis.from_url(secured.url("nexus-client"))  # the NEXUS AI process
         done = send_and_wait(secured, nexus, ("NQ", "ES", "MES"))
         assert all(ex.status.value == "filled" for ex in done.values()), done
+        ingress = start_ingress(svc, NX_REDIS_URL=secured.url("ingress"), NX_ENVIRONMENT="single")
+        alert = {"ticker": "NQ1!", "action": "sell", "contracts": 1, "idempotency_key": "acl-1"}
+        sent = httpx.post(
+            f"{ingress.url}/webhooks/tradingview", json=alert, headers=ingress.auth("tradingview")
+        )
+        assert sent.status_code == 202, sent.text
+        view = wait_for(
+            lambda: (v := httpx.get(ingress.url + sent.json()["links"]["self"],
+                                    headers=ingress.auth("tradingview")).json())["final"] and v,
+            timeout_s=60, what="the ingress's signal to execute",
+        )  # fmt: skip
+        assert view["status"] == "filled", view
         for args in (
             ("status", "--json", "--env", "single"),
             ("positions", "--json"),
@@ -200,7 +214,8 @@ def test_each_service_does_its_job_as_its_own_user_and_nothing_is_denied(
         )
         assert scrape(ports["recorder"])["nx_archive_up"] == 1.0
         for proc in svc.started:  # logs show who connected where, never a password
-            assert not [u for u in (*CORE, "adapter-sim", "nexus-bridge") if pw(u) in proc.log()], proc.name
+            leaked = [u for u in (*CORE, "adapter-sim", "nexus-bridge", "ingress") if pw(u) in proc.log()]
+            assert not leaked, proc.name
     finally:
         svc.stop_all()
         if any(p.proc and p.proc.returncode not in (0, None) for p in svc.started):
@@ -208,7 +223,7 @@ def test_each_service_does_its_job_as_its_own_user_and_nothing_is_denied(
 
 
 WRITERS = {  # stream -> users that may append to it (producers, and the consumer group, which needs write)
-    "bridge:intake": {"nexus-client", "nexus-bridge"},
+    "bridge:intake": {"nexus-client", "nexus-bridge", "ingress"},
     "signals": {"router", "rollover", "nexus-bridge", "recorder"},
     "orders:routed": {"router", "normalizer", "recorder"},
     "orders:sim": {"normalizer", "adapter-sim", "recorder"},
@@ -222,7 +237,7 @@ WRITERS = {  # stream -> users that may append to it (producers, and the consume
     },
     "fills:normalized": {"normalizer", "fx", "recorder"},
     "fills": {"router", "fx", "fills", "recorder"},
-    "executions": {"fills", "router", "nexus-bridge", "recorder"},
+    "executions": {"fills", "router", "nexus-bridge", "recorder", "ingress"},
 }
 HASH_WRITERS = {  # (owner, key) -> users that may HSET it
     ("state", "router", "exposure"): {"router"},

@@ -164,6 +164,18 @@ def mesh_users(
             write=(n.control("bridge"), n.killswitch),  # the daily-loss breaker turns the kill switch on
         ),
         AclUser(
+            "ingress",
+            "HTTP(S) signals -> bridge:intake; executions -> its view of the signals it took",
+            rw=(
+                *_stream(n.bridge_intake),
+                n.executions,
+                n.state("ingress") + "*",
+                *_common(n, "ingress"),
+            ),
+            read=(n.control("bridge"), n.contracts),
+            commands=(*SERVICE_COMMANDS, "+time"),  # the rate limit's clock is Redis's, in one script
+        ),
+        AclUser(
             "nexus-client",
             "the NEXUS AI process (nexus_bridge.client): signals into bridge:intake, executions and md out",
             read=(n.executions, md_all, n.control("bridge")),

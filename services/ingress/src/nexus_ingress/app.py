@@ -29,7 +29,7 @@ from pydantic import BaseModel
 
 from nexus_ingress import answers
 from nexus_ingress.answers import Accepted, Answer, Problem, SignalView
-from nexus_ingress.payloads import FieldProblem, SignalRequest, TradingViewAlert
+from nexus_ingress.payloads import KEY_PATTERN, FieldProblem, SignalRequest, TradingViewAlert
 from nexus_ingress.service import KEY_HEADER, SIGNAL, TRADINGVIEW, Ingress
 from nexus_ingress.sources import Sources
 
@@ -48,7 +48,11 @@ def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
         429: "the source's rate limit: retry after `Retry-After` seconds",
         503: "Redis or the bridge service is not available: nothing was accepted",
     }
-    return {c: {"model": Problem, "description": what[c]} for c in codes}
+    problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    return {
+        c: {"model": Problem, "description": what[c], "content": {answers.PROBLEM_JSON: problem}}
+        for c in codes
+    }
 
 
 def _body(model: type[BaseModel]) -> dict[str, Any]:
@@ -63,7 +67,7 @@ def _body(model: type[BaseModel]) -> dict[str, Any]:
                 "in": "header",
                 "required": False,
                 "description": "the caller's idempotency key: the same key twice executes once",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "schema": {"type": "string", "pattern": KEY_PATTERN, "maxLength": 255},
             }
         ],
     }
