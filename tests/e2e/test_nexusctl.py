@@ -22,10 +22,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyarrow.parquet as pq
 import pytest
 import redis
 
+from nexus_mesh.embedded import free_port
 from nexus_mesh.publish import Output, Publisher
 from nexus_protocol import Envelope, Execution, Names, Side, Signal, decode
 from nexus_protocol.ids import new_signal_id
@@ -39,7 +41,13 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]")
 class Ctl:
     def __init__(self, data_dir: Path, namespace: str) -> None:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("NX_")}
-        self.env.update(NX_DATA_DIR=str(data_dir), NX_NAMESPACE=namespace, COLUMNS="200")
+        self.ingress_port = free_port()
+        self.env.update(
+            NX_DATA_DIR=str(data_dir),
+            NX_NAMESPACE=namespace,
+            NX_INGRESS_PORT=str(self.ingress_port),
+            COLUMNS="200",
+        )
         self.data_dir = data_dir
         self.names = Names(namespace)
         self.client: redis.Redis | None = None
@@ -140,6 +148,18 @@ def test_status_is_healthy_as_a_table_and_as_json(ctl: Ctl) -> None:
     )
     assert all(g["lag"] == 0 for g in data["groups"] if "{md:" not in g["stream"])
     assert data["dead_letters"] == 0
+
+
+def test_the_ingress_runs_with_a_generated_token_and_takes_an_alert(ctl: Ctl) -> None:
+    source, token = (ctl.data_dir / "ingress-tokens").read_text().strip().split("=", 1)
+    assert source == "local"
+    url = f"http://127.0.0.1:{ctl.ingress_port}"
+    alert = {"ticker": "NQ1!", "action": "buy", "contracts": 1, "confidence": 0.9, "idempotency_key": "up-1"}
+    sent = httpx.post(f"{url}/webhooks/tradingview", json=alert, headers={"Authorization": f"Bearer {token}"})
+    assert sent.status_code == 202, sent.text
+    ex = ctl.final(sent.json()["signal_id"])
+    assert ex.status.value == "filled" and {leg.venue for leg in ex.legs} == set(VENUES_NQ), ex
+    assert ctl.final(ctl.signal("NQ", "sell", 1)).status.value == "filled"  # flat again for the next tests
 
 
 def test_status_fails_when_what_the_environment_needs_is_not_running(ctl: Ctl) -> None:

@@ -3,7 +3,6 @@ line naming the cause, it heartbeats like every service, and SIGTERM ends it cle
 
 from __future__ import annotations
 
-import shutil
 import ssl
 import subprocess
 import time
@@ -17,7 +16,7 @@ from nexus_protocol import Names
 from nexus_testing import Services, wait_for
 from nexus_testing.ingress import bridge_alive, start_ingress
 
-needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+needs_openssl = pytest.mark.tool("openssl")
 ALERT = {"ticker": "NQ1!", "action": "sell", "contracts": 1}
 
 

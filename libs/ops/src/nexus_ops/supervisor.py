@@ -30,7 +30,8 @@ from nexus_protocol.streams import Names
 _VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 # Decided here, not by the compose file. The archive: NX_ARCHIVE_URL of this environment, else the
 # recorder's SQLite file under the data folder (a container's PostgreSQL host means nothing here).
-LOCAL_ONLY = {"NX_REDIS_URL", "NX_LOG_JSON", "NX_METRICS_PORT", "NX_ARCHIVE_URL"}
+# The ingress listens on loopback, not on a container's 0.0.0.0.
+LOCAL_ONLY = {"NX_REDIS_URL", "NX_LOG_JSON", "NX_METRICS_PORT", "NX_ARCHIVE_URL", "NX_INGRESS_HOST"}
 
 
 @dataclass(frozen=True, slots=True)
