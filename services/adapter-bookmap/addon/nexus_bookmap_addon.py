@@ -12,6 +12,8 @@ Guarantees:
   events are held and sent after the next hello; market data is dropped and replaced by a book snapshot.
 - Our client order id travels in Bookmap's clientId; Bookmap's order ids are mapped back to it. A client
   id is sent to Bookmap at most once per add-on process; a repeat gets the order's current state.
+- An order is acknowledged only by what Bookmap says about it (its first update, with Bookmap's order
+  id) or refused by the add-on itself; the add-on never answers for Bookmap.
 - If the connection to Bookmap itself closes, the adapter is told (error bookmap_disconnected) and the
   process exits, since the `bookmap` package cannot recover from that.
 
@@ -790,8 +792,11 @@ class Addon:
                 if stop_price is not None:
                     params.stop_price = inst.price(inst.price_level(stop_price))
             update = order.message()
-        self.link.put(update)
-        if params is not None:
+        if params is None:
+            self.link.put(update)  # refused here: answered at once
+        else:
+            # Answered by Bookmap's own first update (on_order_updated, with its order id), never by a
+            # "pending" of ours: if Bookmap drops us now, the adapter looks the order up instead.
             bm.send_order(self.addon, params)
 
     def _refusal(self, inst, msg):

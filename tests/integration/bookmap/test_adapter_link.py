@@ -35,9 +35,9 @@ class ScriptedAddon:
         self.ws: ClientConnection = self._stack.enter_context(connect(f"ws://127.0.0.1:{port}/addon"))
         self.closed = threading.Event()
         self.received: list[ap.AddonMessage] = []
-        self.orders: list[ap.OrderUpdate] = []
+        self.orders: list[ap.AddonOrderUpdate] = []
         self.ws.send(
-            ap.encode(ap.Hello(token=token, addon_version="test", instance_id=instance, can_trade=True))
+            ap.encode(ap.AddonHello(token=token, addon_version="test", instance_id=instance, can_trade=True))
         )
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -46,9 +46,9 @@ class ScriptedAddon:
             for raw in self.ws:
                 msg = ap.decode(raw)
                 self.received.append(msg)
-                if isinstance(msg, ap.OpenOrdersQuery):
+                if isinstance(msg, ap.AddonOrdersQuery):
                     orders = tuple(self.orders)
-                    self.send(ap.OpenOrdersSnapshot(request_id=msg.request_id, complete=True, orders=orders,
+                    self.send(ap.AddonOrdersSnapshot(request_id=msg.request_id, complete=True, orders=orders,
                                                     executions=(), positions=()))  # fmt: skip
         except ConnectionClosed:
             pass
@@ -60,20 +60,19 @@ class ScriptedAddon:
             self.ws.send(ap.encode(m))
 
     def book(self, seq: int, bids: dict[float, float], asks: dict[float, float]) -> None:
-        instrument = ap.Instrument(
+        instrument = ap.AddonInstrument(
             alias=ES, full_name="ES", pips=0.25, size_multiplier=1, instrument_multiplier=50,
             is_crypto=False, can_trade=True, seq=seq,
         )  # fmt: skip
         levels = [
-            ap.Depth(alias=ES, is_bid=True, price=p, size=s, seq=seq, snapshot=True) for p, s in bids.items()
-        ]
-        levels += [
-            ap.Depth(alias=ES, is_bid=False, price=p, size=s, seq=seq, snapshot=True) for p, s in asks.items()
+            ap.AddonDepth(alias=ES, is_bid=is_bid, price=p, size=s, seq=seq, snapshot=True)
+            for is_bid, side in ((True, bids), (False, asks))
+            for p, s in side.items()
         ]
         self.send(instrument, *levels)
 
     def depth(self, seq: int, price: float, size: float, is_bid: bool = True) -> None:
-        self.send(ap.Depth(alias=ES, is_bid=is_bid, price=price, size=size, seq=seq))
+        self.send(ap.AddonDepth(alias=ES, is_bid=is_bid, price=price, size=size, seq=seq))
 
     def close(self) -> None:
         self._stack.close()
@@ -106,7 +105,7 @@ def test_a_wrong_token_is_refused_and_the_right_one_accepted(
     intruder = wait_for(lambda: _try(scripted, rig.port, "letmein"), what="the adapter to listen")
     assert intruder.closed.wait(5)
     assert intruder.ws.close_code == 1008
-    (error,) = [m for m in intruder.received if isinstance(m, ap.Error)]
+    (error,) = [m for m in intruder.received if isinstance(m, ap.AddonError)]
     assert error.code == "unauthorized"
     assert "letmein" not in error.message
     hb = rig.heartbeat()
@@ -176,7 +175,7 @@ def test_a_submit_without_answer_is_an_unknown_outcome_resolved_by_lookup_never_
     )  # fmt: skip
     coid = order.client_order_id
     if reached_bookmap:  # what the add-on will say when asked: Bookmap has it, working
-        addon.orders.append(ap.OrderUpdate(
+        addon.orders.append(ap.AddonOrderUpdate(
             client_id=coid, order_id="B1", alias=ES, is_buy=True, status=OrderStatus.ACCEPTED,
             venue_status="WORKING", order_type=OrderType.MARKET, size=1, filled=0, avg_price=None,
             limit_price=None, stop_price=None, reason=None, time_ms=0,
@@ -193,6 +192,6 @@ def test_a_submit_without_answer_is_an_unknown_outcome_resolved_by_lookup_never_
     else:
         assert report.status is OrderStatus.REJECTED
         assert "not resent" in (report.reason or "")
-    submits = [m for m in addon.received if isinstance(m, ap.OrderSubmit)]
+    submits = [m for m in addon.received if isinstance(m, ap.AddonOrderSubmit)]
     assert [m.client_id for m in submits] == [coid]  # sent once, never again
-    assert sum(isinstance(m, ap.OpenOrdersQuery) for m in addon.received) >= 2  # on hello, then the lookup
+    assert sum(isinstance(m, ap.AddonOrdersQuery) for m in addon.received) >= 2  # on hello, then the lookup

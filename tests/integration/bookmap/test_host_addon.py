@@ -130,40 +130,41 @@ def launch(host: BookmapHost, adapter: FakeAdapter) -> None:
     )
 
 
-def submit(**fields: Any) -> ap.OrderSubmit:
+def submit(**fields: Any) -> ap.AddonOrderSubmit:
     values: dict[str, Any] = {"client_id": COID, "alias": "NQZ5", "is_buy": True, "size": 2.0}
     values.update(fields)
-    return ap.OrderSubmit(**values)
+    return ap.AddonOrderSubmit(**values)
 
 
 def test_market_data_and_a_filled_order(adapter: FakeAdapter, start_host: Callable[..., BookmapHost]) -> None:
     host = start_host()
-    hello = adapter.expect_type(ap.Hello)
+    hello = adapter.expect_type(ap.AddonHello)
     assert (hello.token, hello.can_trade, hello.protocol) == (TOKEN, True, ap.PROTOCOL_VERSION)
-    instrument = adapter.expect_type(ap.Instrument, alias="NQZ5")
+    instrument = adapter.expect_type(ap.AddonInstrument, alias="NQZ5")
     assert (instrument.pips, instrument.size_multiplier, instrument.instrument_multiplier) == (
         0.25,
         1.0,
         20.0,
     )
     assert instrument.can_trade is True
-    depth = adapter.expect_type(ap.Depth, alias="NQZ5")
+    depth = adapter.expect_type(ap.AddonDepth, alias="NQZ5")
     assert depth.price % 0.25 == 0
     assert depth.seq > 0
-    trade = adapter.expect_type(ap.Trade, alias="NQZ5")
+    trade = adapter.expect_type(ap.AddonTrade, alias="NQZ5")
     assert trade.price % 0.25 == 0
     assert trade.size > 0
 
     adapter.send(submit())
-    pending = adapter.expect_type(ap.OrderUpdate, client_id=COID)
-    assert (pending.status, pending.order_id, pending.venue_status) == (OrderStatus.PENDING, None, "SENT")
-    accepted = adapter.expect_type(ap.OrderUpdate, client_id=COID, status=OrderStatus.ACCEPTED)
-    execution = adapter.expect_type(ap.Execution, client_id=COID)
-    filled = adapter.expect_type(ap.OrderUpdate, client_id=COID, status=OrderStatus.FILLED)
+    first = adapter.expect_type(ap.AddonOrderUpdate, client_id=COID)  # Bookmap's, never the add-on's own
+    assert (first.status, first.venue_status) == (OrderStatus.PENDING, "PENDING_SUBMIT")
+    assert first.order_id is not None
+    accepted = adapter.expect_type(ap.AddonOrderUpdate, client_id=COID, status=OrderStatus.ACCEPTED)
+    execution = adapter.expect_type(ap.AddonExecution, client_id=COID)
+    filled = adapter.expect_type(ap.AddonOrderUpdate, client_id=COID, status=OrderStatus.FILLED)
     assert execution.order_id == accepted.order_id == filled.order_id
     assert (execution.size, execution.is_buy, filled.filled, filled.size) == (2.0, True, 2.0, 2.0)
     assert filled.avg_price == execution.price
-    position = adapter.expect(lambda m: isinstance(m, ap.Position) and m.position == 2.0, "position 2")
+    position = adapter.expect(lambda m: isinstance(m, ap.AddonPosition) and m.position == 2.0, "position 2")
     assert position.avg_price == execution.price
     state = host.venue.engine.order_by_client_id(COID)  # Bookmap's clientId carried our id to the venue
     assert state is not None
@@ -171,10 +172,10 @@ def test_market_data_and_a_filled_order(adapter: FakeAdapter, start_host: Callab
     assert state.cum_qty == 2.0
 
     adapter.send(submit())  # the same client id again: answered from the add-on's records, never resent
-    again = adapter.expect_type(ap.OrderUpdate, client_id=COID)
+    again = adapter.expect_type(ap.AddonOrderUpdate, client_id=COID)
     assert again.status is OrderStatus.FILLED
-    adapter.send(ap.OrderCancel(client_id="01JD3ZK6Q9X8V7W5T4S3R2P1N1.bm0"))
-    unknown = adapter.expect_type(ap.Error, code="unknown_order")
+    adapter.send(ap.AddonOrderCancel(client_id="01JD3ZK6Q9X8V7W5T4S3R2P1N1.bm0"))
+    unknown = adapter.expect_type(ap.AddonError, code="unknown_order")
     assert unknown.client_id == "01JD3ZK6Q9X8V7W5T4S3R2P1N1.bm0"
     assert len(host.venue.engine.orders()) == 1
 
@@ -183,14 +184,14 @@ def test_data_only_account_refuses_orders(
     adapter: FakeAdapter, start_host: Callable[..., BookmapHost]
 ) -> None:
     host = start_host(can_trade=False)
-    hello = adapter.expect_type(ap.Hello)
+    hello = adapter.expect_type(ap.AddonHello)
     assert hello.can_trade is False
-    instrument = adapter.expect_type(ap.Instrument, alias="NQZ5")
+    instrument = adapter.expect_type(ap.AddonInstrument, alias="NQZ5")
     assert instrument.can_trade is False
-    adapter.expect_type(ap.Depth, alias="NQZ5")  # market data still flows
+    adapter.expect_type(ap.AddonDepth, alias="NQZ5")  # market data still flows
 
     adapter.send(submit(order_type=OrderType.LIMIT, limit_price=20000.0, size=1.0))
-    refused = adapter.expect_type(ap.OrderUpdate, client_id=COID)
+    refused = adapter.expect_type(ap.AddonOrderUpdate, client_id=COID)
     assert (refused.status, refused.venue_status, refused.order_id) == (OrderStatus.REJECTED, "REFUSED", None)
     assert refused.reason is not None
     assert "data-only" in refused.reason
@@ -201,9 +202,9 @@ def test_adapter_disconnect_reconnects_with_backoff_and_replays_held_events(
     adapter: FakeAdapter, start_host: Callable[..., BookmapHost]
 ) -> None:
     host = start_host()
-    first = adapter.expect_type(ap.Hello)
+    first = adapter.expect_type(ap.AddonHello)
     adapter.send(submit(order_type=OrderType.LIMIT, limit_price=20000.0, size=1.0))
-    working = adapter.expect_type(ap.OrderUpdate, client_id=COID, status=OrderStatus.ACCEPTED)
+    working = adapter.expect_type(ap.AddonOrderUpdate, client_id=COID, status=OrderStatus.ACCEPTED)
 
     adapter.accepting = False
     attempts_before = len(adapter.attempts)
@@ -215,21 +216,21 @@ def test_adapter_disconnect_reconnects_with_backoff_and_replays_held_events(
     host.wait_until(lambda: host.venue.engine.net_position("NQZ5") == 1.0, 5)
     adapter.accepting = True
 
-    second = adapter.expect(lambda m: isinstance(m, ap.Hello), "hello after reconnect", timeout_s=15)
+    second = adapter.expect(lambda m: isinstance(m, ap.AddonHello), "hello after reconnect", timeout_s=15)
     assert second.instance_id == first.instance_id  # same process: nothing was lost
     gaps = [b - a for a, b in itertools.pairwise(adapter.attempts[attempts_before:])]
     assert len(gaps) >= 2, gaps
     assert gaps[0] >= 0.15, gaps
     assert gaps[1] > gaps[0] * 1.3, gaps  # exponential backoff
-    snapshot_instrument = adapter.expect_type(ap.Instrument, alias="NQZ5")
-    book = adapter.expect(lambda m: isinstance(m, ap.Depth) and m.snapshot, "book snapshot")
+    snapshot_instrument = adapter.expect_type(ap.AddonInstrument, alias="NQZ5")
+    book = adapter.expect(lambda m: isinstance(m, ap.AddonDepth) and m.snapshot, "book snapshot")
     assert book.seq == snapshot_instrument.seq
-    execution = adapter.expect_type(ap.Execution, client_id=COID)  # held during the outage
-    filled = adapter.expect_type(ap.OrderUpdate, client_id=COID, status=OrderStatus.FILLED)
+    execution = adapter.expect_type(ap.AddonExecution, client_id=COID)  # held during the outage
+    filled = adapter.expect_type(ap.AddonOrderUpdate, client_id=COID, status=OrderStatus.FILLED)
     assert execution.order_id == working.order_id == filled.order_id
 
-    adapter.send(ap.OpenOrdersQuery(request_id="q-1"))
-    snapshot = adapter.expect_type(ap.OpenOrdersSnapshot, request_id="q-1")
+    adapter.send(ap.AddonOrdersQuery(request_id="q-1"))
+    snapshot = adapter.expect_type(ap.AddonOrdersSnapshot, request_id="q-1")
     assert snapshot.complete is True
     assert [(o.client_id, o.status, o.filled) for o in snapshot.orders] == [(COID, OrderStatus.FILLED, 1.0)]
     assert [e.exec_id for e in snapshot.executions] == [execution.exec_id]
@@ -240,23 +241,23 @@ def test_bookmap_drop_after_accept_then_restart_recovers_the_fill(
     adapter: FakeAdapter, start_host: Callable[..., BookmapHost]
 ) -> None:
     host = start_host()
-    first = adapter.expect_type(ap.Hello)
+    first = adapter.expect_type(ap.AddonHello)
     host.drop_after_accept()
     adapter.send(submit(is_buy=False, size=1.0))
-    accepted = adapter.expect_type(ap.OrderUpdate, client_id=COID, status=OrderStatus.ACCEPTED)
-    adapter.expect_type(ap.Error, code="bookmap_disconnected")
+    accepted = adapter.expect_type(ap.AddonOrderUpdate, client_id=COID, status=OrderStatus.ACCEPTED)
+    adapter.expect_type(ap.AddonError, code="bookmap_disconnected")
     proc = host.addon_process
     assert proc is not None
     assert proc.wait(timeout=10) == 2
-    assert not any(isinstance(m, ap.Execution) for _, m in adapter.seen)  # the fill report was lost
+    assert not any(isinstance(m, ap.AddonExecution) for _, m in adapter.seen)  # the fill report was lost
 
     launch(host, adapter)  # the user enables the add-on again
     assert host.wait_initialized(15)
-    second = adapter.expect(lambda m: isinstance(m, ap.Hello), "hello from the new process", timeout_s=15)
+    second = adapter.expect(lambda m: isinstance(m, ap.AddonHello), "hello from the new process", 15)
     assert second.instance_id != first.instance_id  # a restart: the adapter must reconcile
     for attempt in range(50):
-        adapter.send(ap.OpenOrdersQuery(request_id=f"q-{attempt}"))
-        snapshot = adapter.expect_type(ap.OpenOrdersSnapshot, request_id=f"q-{attempt}")
+        adapter.send(ap.AddonOrdersQuery(request_id=f"q-{attempt}"))
+        snapshot = adapter.expect_type(ap.AddonOrdersSnapshot, request_id=f"q-{attempt}")
         if snapshot.complete:
             break
         time.sleep(0.1)

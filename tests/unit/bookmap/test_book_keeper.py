@@ -20,17 +20,17 @@ class Clock:
         return self.now
 
 
-def instrument(seq: int) -> ap.Instrument:
-    return ap.Instrument(alias="NQH5", full_name="NQ", pips=0.25, size_multiplier=1, instrument_multiplier=20,
-                         is_crypto=False, can_trade=True, seq=seq)  # fmt: skip
+def instrument(seq: int) -> ap.AddonInstrument:
+    return ap.AddonInstrument(alias="NQH5", full_name="NQ", pips=0.25, size_multiplier=1,
+                              instrument_multiplier=20, is_crypto=False, can_trade=True, seq=seq)  # fmt: skip
 
 
-def depth(seq: int, is_bid: bool, price: float, size: float, snapshot: bool = False) -> ap.Depth:
-    return ap.Depth(alias="NQH5", is_bid=is_bid, price=price, size=size, seq=seq, snapshot=snapshot)
+def depth(seq: int, is_bid: bool, price: float, size: float, snapshot: bool = False) -> ap.AddonDepth:
+    return ap.AddonDepth(alias="NQH5", is_bid=is_bid, price=price, size=size, seq=seq, snapshot=snapshot)
 
 
-def trade(seq: int, price: float, size: float = 1.0) -> ap.Trade:
-    return ap.Trade(alias="NQH5", price=price, size=size, is_bid_aggressor=True, seq=seq)
+def trade(seq: int, price: float, size: float = 1.0) -> ap.AddonTrade:
+    return ap.AddonTrade(alias="NQH5", price=price, size=size, is_bid_aggressor=True, seq=seq)
 
 
 def started(clock: Clock) -> tuple[BookKeeper, list[Message]]:

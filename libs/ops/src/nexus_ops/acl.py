@@ -188,8 +188,15 @@ def mesh_users(
         users.append(
             AclUser(
                 svc,
-                f"orders:{v} -> the platform -> fills:raw, md:raw:{v}; venue link heartbeat",
-                rw=(n.orders(v), *_stream(n.fills_raw), n.state(svc) + "*", *_common(n, svc)),
+                f"orders:{v} -> the platform -> fills:raw, md:raw:{v}; venue link heartbeat; "
+                "the kill switch's closing orders -> route (fills)",
+                rw=(
+                    n.orders(v),
+                    *_stream(n.fills_raw),
+                    *_stream(n.fills),
+                    n.state(svc) + "*",
+                    *_common(n, svc),
+                ),
                 read=(
                     n.killswitch,
                     n.control("sim", v) + ":*",

@@ -7,14 +7,16 @@ The base's processor loop (orders, reconcile, heartbeats) runs on the main threa
 What it adds to the base's guarantees (intent before send, lookup on redelivery, unknown outcomes,
 reconcile on every reconnect, deterministic fill ids):
 - A VenueOrder becomes one `order_submit` whose `client_id` (Bookmap's clientId) is our client order id.
-  `submit` waits a bounded time for the add-on's first `order_update` for it; a timeout or a dropped
-  link is an unknown outcome, resolved by looking the order up in the add-on's records, never by
+  `submit` waits a bounded time for proof that Bookmap has the order (an update carrying Bookmap's
+  order id) or the add-on's refusal; a timeout or a dropped link is an unknown outcome, resolved by
+  looking the order up in the records of the add-on (which asks Bookmap after a restart), never by
   sending again. The add-on itself never passes one client id to Bookmap twice.
 - Every hello triggers reconciliation (`open_orders_query`: working orders, executions, positions); a
-  new `instance_id` means the add-on restarted, which is logged as an event and lets the fill ledger
-  synthesize fills whose execution died with the old process (`orders`).
-- Fills are keyed by Bookmap's execution id and counted in a ledger in Redis (`orders.FillLedger`), so
-  re-reported executions dedupe and cumulative figures never double.
+  new `instance_id` means the add-on restarted, which is raised as an event and lets the base's
+  execution ledger synthesize fills whose execution died with the old process (`mapping`). Which add-on
+  process each order was sent to, and Bookmap's id for it, are kept in Redis (`AddonOrders`).
+- Fills are keyed by Bookmap's execution id and counted in the base's execution ledger, so re-reported
+  executions dedupe and cumulative figures never double.
 - Data-only connections: the add-on's `hello.can_trade` goes into the venue heartbeat's detail, which
   the router reads (check `venue_data_only`); an order that reaches the adapter anyway is refused here
   with the reason, before anything is sent.
@@ -25,30 +27,37 @@ reconcile on every reconnect, deterministic fill ids):
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+from dataclasses import dataclass, field
 
 import redis
-from pydantic import ValidationError
 
 from nexus_bookmap import addon_protocol as ap
-from nexus_bookmap import orders as ords
+from nexus_bookmap import mapping
 from nexus_bookmap.book import BookKeeper
 from nexus_bookmap.config import BookmapSettings
 from nexus_bookmap.server import AddonServer, ServerConfig
 from nexus_bookmap.waiters import Waiters
-from nexus_mesh.adapter import Adapter, Reconciliation, UnknownOutcome, VenueReport
-from nexus_mesh.publish import Output
+from nexus_mesh.adapter import (
+    Adapter,
+    HeldPosition,
+    PlatformReport,
+    Reconciliation,
+    UnknownOutcome,
+    held,
+)
+from nexus_mesh.connection import as_str
 from nexus_protocol.book import resnapshot_key
-from nexus_protocol.codec import Envelope
-from nexus_protocol.enums import OrderStatus, OrderType, Severity, Side
+from nexus_protocol.enums import OrderStatus, Severity
 from nexus_protocol.errors import VenueError
-from nexus_protocol.ids import derived_id
-from nexus_protocol.messages import Event, VenueOrder
+from nexus_protocol.messages import VenueOrder
 
 log = logging.getLogger(__name__)
 _REQUESTS_EVERY_S = 0.2  # how often readers' resnapshot requests are looked at
+CACHE_SIZE = 20_000  # Bookmap order ids kept in memory
 
 
 class BookmapAdapter(Adapter):
@@ -56,10 +65,9 @@ class BookmapAdapter(Adapter):
 
     def __init__(self, settings: BookmapSettings, client: redis.Redis) -> None:
         super().__init__(settings, client)
-        owner = f"adapter-{self.venue}"
-        self.ledger = ords.FillLedger(client, self.names.state(owner, "ledger"))
-        self.intents.expire_with(self.names.state(owner, "ledger"))
-        self._instance_key = self.names.state(owner, "addon_instance")
+        self.orders = AddonOrders(client, self.names.state(self.owner, "addon_orders"))
+        self.intents.expire_with(self.orders.key)
+        self._instance_key = self.names.state(self.owner, "addon_instance")
         self._requests_key = resnapshot_key(self.names, self.venue)
         self.books = BookKeeper(self.venue, batch_s=settings.bookmap_md_batch_ms / 1000)
         self.server = AddonServer(ServerConfig(
@@ -71,14 +79,11 @@ class BookmapAdapter(Adapter):
             log.warning(
                 "NX_BOOKMAP_TOKEN is not set: add-ons with an empty token are accepted (loopback only)"
             )
-        self._lock = threading.Lock()
         self._session: int | None = None  # the session whose hello was handled
-        self._hello: ap.Hello | None = None
+        self._hello: ap.AddonHello | None = None
         self._can_trade: bool | None = None  # the add-on's last word; kept while it is away
-        self._instruments: dict[str, ap.Instrument] = {}
+        self._instruments: dict[str, ap.AddonInstrument] = {}
         self.waiters = Waiters()
-        self._orders: dict[str, VenueOrder | None] = {}
-        self._order_ids: dict[str, str] = {}  # Bookmap order id -> client order id
         self._waited = False
         self._next_requests = 0.0
 
@@ -106,20 +111,16 @@ class BookmapAdapter(Adapter):
             detail["can_trade"] = self._can_trade
         return detail
 
-    def submit(self, order: VenueOrder) -> list[VenueReport]:
+    def submit(self, order: VenueOrder) -> list[PlatformReport]:
         session, hello = self._session, self._hello
         if session is None or hello is None:
             raise VenueError(f"{self.venue} is not connected")
         refusal = self._refusal(order, hello)
         if refusal is not None:
             raise VenueError(refusal)
-        msg = _order_submit(order)
+        msg = mapping.order_submit(order)
         coid = order.client_order_id
-        with self.ledger.lock:
-            record = self.ledger.get(coid)
-            record.instance = hello.instance_id
-            self.ledger.save(record)  # before sending: which add-on process has it
-        self._orders[coid] = order
+        self.orders.sent(coid, hello.instance_id)  # before sending: which add-on process has it
         with self.waiters.submit(coid, session) as waiter:
             try:
                 self.server.send(msg, session)
@@ -129,24 +130,24 @@ class BookmapAdapter(Adapter):
                 ) from exc
             timeout_s = self.settings.bookmap_submit_timeout_s
             if not waiter.done.wait(timeout_s):
-                raise UnknownOutcome(f"no order_update for {coid} within {timeout_s:g} s")
+                raise UnknownOutcome(f"Bookmap did not take {coid} within {timeout_s:g} s")
             if not waiter.answered:
-                raise UnknownOutcome(f"the add-on left before answering {coid}")
-        return waiter.held
+                raise UnknownOutcome(f"the add-on left before Bookmap answered for {coid}")
+        return []  # the answer and what followed it are pushed, and published with this submit
 
-    def cancel(self, client_order_id: str) -> list[VenueReport]:
+    def cancel(self, client_order_id: str) -> list[PlatformReport]:
         session = self._session
         if session is None:
             raise VenueError(
                 f"{self.venue} is not connected: cannot cancel {client_order_id}", retryable=True
             )
         try:
-            self.server.send(ap.OrderCancel(client_id=client_order_id), session)
+            self.server.send(ap.AddonOrderCancel(client_id=client_order_id), session)
         except (ConnectionError, TimeoutError, OSError) as exc:
             raise VenueError(f"cancel of {client_order_id} not sent: {exc}", retryable=True) from exc
         return []  # the cancellation arrives as an order_update
 
-    def lookup(self, client_order_id: str) -> list[VenueReport] | None:
+    def lookup(self, client_order_id: str) -> list[PlatformReport] | None:
         seen = self._absorb()
         if client_order_id not in seen.found:
             return None
@@ -156,33 +157,36 @@ class BookmapAdapter(Adapter):
         seen = self._absorb()
         return Reconciliation(open_orders=seen.working, reports=seen.reports, positions=seen.positions)
 
+    def flatten(self) -> list[HeldPosition]:
+        snap, _instance = self._query()
+        return held({p.alias: p.position for p in snap.positions})
+
     def open_orders(self) -> list[str]:
         snap, _instance = self._query()
-        return [o.client_id for o in snap.orders if o.client_id and o.status in ords.OPEN]
+        return [o.client_id for o in snap.orders if o.client_id and o.status in mapping.OPEN]
 
     def close(self) -> None:
         self.server.stop()
 
     # ---- the add-on's frames (dispatcher thread) --------------------------------------------------
 
-    def on_open(self, session: int, hello: ap.Hello) -> None:
+    def on_open(self, session: int, hello: ap.AddonHello) -> None:
         self.emit_market_data(self.books.disconnected())
         self._session, self._hello, self._can_trade = session, hello, hello.can_trade
         self._instruments = {}
         self.request_reconcile()  # every (re)connect: open orders, executions, positions
         try:
-            previous = _text(self.redis.set(self._instance_key, hello.instance_id, get=True))
+            raw = self.redis.set(self._instance_key, hello.instance_id, get=True)
+            previous = as_str(raw) if isinstance(raw, bytes | str) else ""
         except redis.RedisError as exc:
             log.warning("could not compare the add-on's instance with the last one (%s)", exc)
-            return
-        events: list[Event] = []
-        if previous is not None and previous != hello.instance_id:
+            previous = ""
+        if previous and previous != hello.instance_id:
             text = "the Bookmap add-on restarted (new instance); reconciling with Bookmap's records"
-            events.append(self._event("bookmap_addon_restarted", Severity.WARNING, text, previous=previous))
+            self.emit_event("bookmap_addon_restarted", text, key=(hello.instance_id,), previous=previous)
         if not hello.can_trade:
             text = f"{self.venue} is connected for market data only: orders will be refused"
-            events.append(self._event("venue_data_only", Severity.WARNING, text))
-        self._publish_events(events, hello.instance_id)
+            self.emit_event("venue_data_only", text, key=(hello.instance_id,))
 
     def on_close(self, session: int) -> None:
         if session != self._session:
@@ -194,30 +198,23 @@ class BookmapAdapter(Adapter):
     def on_message(self, session: int, message: ap.AddonMessage) -> None:
         if session != self._session:
             return
-        if isinstance(message, ap.Depth):
+        if isinstance(message, ap.AddonDepth):
             self.emit_market_data(self.books.depth(message))
-        elif isinstance(message, ap.Trade):
+        elif isinstance(message, ap.AddonTrade):
             self.emit_market_data(self.books.trade(message))
-        elif isinstance(message, ap.OrderUpdate | ap.Execution):
-            try:
-                if isinstance(message, ap.OrderUpdate):
-                    self._on_update(message)
-                else:
-                    self._on_execution(message)
-            except redis.RedisError as exc:  # the add-on keeps its records: reconciliation recovers this
-                log.warning(
-                    "%s of %s not counted now (%s); will reconcile", message.type, message.client_id, exc
-                )
-                self.request_reconcile()
-        elif isinstance(message, ap.Instrument):
+        elif isinstance(message, ap.AddonOrderUpdate):
+            self._on_update(message)
+        elif isinstance(message, ap.AddonExecution):
+            self.emit_reports([mapping.execution(self._coid(message), message)])
+        elif isinstance(message, ap.AddonInstrument):
             self._instruments = {**self._instruments, message.alias: message}  # copied: read by other threads
             self.emit_market_data(self.books.instrument(message))
-        elif isinstance(message, ap.InstrumentRemoved):
+        elif isinstance(message, ap.AddonInstrumentRemoved):
             self._instruments = {a: i for a, i in self._instruments.items() if a != message.alias}
             self.emit_market_data(self.books.removed(message.alias))
-        elif isinstance(message, ap.OpenOrdersSnapshot):
+        elif isinstance(message, ap.AddonOrdersSnapshot):
             self.waiters.answer(message)
-        elif isinstance(message, ap.Error):
+        elif isinstance(message, ap.AddonError):
             self._on_error(message)
 
     def on_idle(self) -> None:
@@ -249,52 +246,29 @@ class BookmapAdapter(Adapter):
 
     # ---- orders -----------------------------------------------------------------------------------
 
-    def _on_update(self, u: ap.OrderUpdate) -> None:
-        coid = u.client_id or (self._order_ids.get(u.order_id) if u.order_id else None)
-        if coid is None or self._order(coid) is None:
-            if u.status is not OrderStatus.PENDING:
-                self.emit_reports([ords.foreign_report(u)])
-            return
-        with self.ledger.lock:
-            record = self.ledger.get(coid)
-            if u.order_id and record.order_id != u.order_id:
-                record.order_id = u.order_id
-                self.ledger.save(record)
-        if u.order_id:
-            self._order_ids[u.order_id] = coid
-            ords.trim(self._order_ids)
-        report = ords.state_report(u, record, self._qty(coid, u.size))
-        self._deliver(coid, [report] if report is not None else [], answered=True)
+    def _on_update(self, u: ap.AddonOrderUpdate) -> None:
+        coid = self._coid(u)
+        if mapping.answers_submit(u):
+            self.waiters.answered(coid)
+        report = mapping.state_report(coid, u)
+        if report is not None:
+            self.emit_reports([report])
 
-    def _on_execution(self, x: ap.Execution) -> None:
-        coid = x.client_id or self._order_ids.get(x.order_id)
-        if coid is None or self._order(coid) is None:
-            self.emit_reports([ords.foreign_report(x)])
-            return
-        with self.ledger.lock:
-            record = self.ledger.get(coid)
-            record.order_id = record.order_id or x.order_id
-            index = self.ledger.add(record, ords.execution_fill(x))
-            if index is None:  # counted already: its report again (publishing dedupes)
-                index = next(i for i, f in enumerate(record.fills) if f.exec_id == x.exec_id)
-            report = ords.fill_report(record, index, self._qty(coid, None))
-        self._deliver(coid, [report])
+    def _coid(self, msg: ap.AddonOrderUpdate | ap.AddonExecution) -> str:
+        if msg.client_id and msg.order_id:
+            self.orders.learn(msg.client_id, msg.order_id)
+        return mapping.client_order_id(msg, self.orders.by_order_id)
 
-    def _deliver(self, coid: str, reports: list[VenueReport], *, answered: bool = False) -> None:
-        """Reports for an order whose submit is still waiting go back through submit; others out now."""
-        if not self.waiters.deliver(coid, reports, answered=answered) and reports:
-            self.emit_reports(reports)
-
-    def _on_error(self, e: ap.Error) -> None:
+    def _on_error(self, e: ap.AddonError) -> None:
         log.warning("add-on error %s: %s%s", e.code, e.message, f" ({e.client_id})" if e.client_id else "")
         hello = self._hello
         if e.code == "bookmap_disconnected" and hello is not None:
             text = "the add-on lost Bookmap and exits; re-enable it in Bookmap"
-            self._publish_events(
-                [self._event("bookmap_disconnected", Severity.CRITICAL, text)], hello.instance_id
+            self.emit_event(
+                "bookmap_disconnected", text, key=(hello.instance_id,), severity=Severity.CRITICAL
             )
 
-    def _refusal(self, order: VenueOrder, hello: ap.Hello) -> str | None:
+    def _refusal(self, order: VenueOrder, hello: ap.AddonHello) -> str | None:
         if not hello.can_trade:
             return (
                 f"{self.venue} is connected for market data only: the Bookmap add-on reports it cannot trade"
@@ -306,79 +280,101 @@ class BookmapAdapter(Adapter):
             )
         return None
 
-    def _order(self, coid: str) -> VenueOrder | None:
-        if coid not in self._orders:
-            self._orders[coid] = self.intents.order(coid)
-            ords.trim(self._orders)
-        return self._orders.get(coid)
-
-    def _qty(self, coid: str, fallback: float | None) -> float:
-        order = self._order(coid)
-        if order is not None:
-            return order.venue_quantity
-        return fallback if fallback is not None else float("inf")
-
     # ---- reconciliation ---------------------------------------------------------------------------
 
-    def _query(self) -> tuple[ap.OpenOrdersSnapshot, str]:
-        """A complete `open_orders_snapshot` from the add-on; raises (and asks to reconcile again) if none."""
+    def _query(self) -> tuple[ap.AddonOrdersSnapshot, str]:
+        """A complete `open_orders_snapshot` from the add-on (raises if none within the timeout)."""
         deadline = time.monotonic() + self.settings.bookmap_query_timeout_s
-        try:
-            while True:
-                session, hello = self._session, self._hello
-                if session is None or hello is None:
-                    raise VenueError(f"{self.venue} is not connected", retryable=True)
-                snap = self._ask(session, deadline)
-                if snap.complete:
-                    return snap, hello.instance_id
-                if time.monotonic() > deadline:
-                    raise TimeoutError("the add-on's order records stayed incomplete (Bookmap not synced)")
-                time.sleep(0.1)
-        except Exception:
-            self.request_reconcile()
-            raise
+        while True:
+            session, hello = self._session, self._hello
+            if session is None or hello is None:
+                raise VenueError(f"{self.venue} is not connected", retryable=True)
+            snap = self._ask(session, deadline)
+            if snap.complete:
+                return snap, hello.instance_id
+            if time.monotonic() > deadline:
+                raise TimeoutError("the add-on's order records stayed incomplete (Bookmap not synced)")
+            time.sleep(0.1)
 
-    def _ask(self, session: int, deadline: float) -> ap.OpenOrdersSnapshot:
+    def _ask(self, session: int, deadline: float) -> ap.AddonOrdersSnapshot:
         with self.waiters.query(session) as (request_id, query):
-            self.server.send(ap.OpenOrdersQuery(request_id=request_id), session)
+            self.server.send(ap.AddonOrdersQuery(request_id=request_id), session)
             query.done.wait(max(0.0, deadline - time.monotonic()))
         if query.answer is None:
             raise TimeoutError(f"no open_orders_snapshot for {request_id}")
         return query.answer
 
-    def _absorb(self) -> ords.Absorbed:
+    def _absorb(self) -> Absorbed:
+        """What one snapshot says: its executions (counted in the ledger now, so what Bookmap counts
+        beyond them is a fill that died with an earlier add-on process), open orders, final states."""
         snap, instance = self._query()
-        return ords.absorb(snap, instance, self.ledger, self._order, self._order_ids)
+        out = Absorbed(positions={p.alias: p.position for p in snap.positions})
+        for x in snap.executions:
+            execution = mapping.execution(self._coid(x), x)
+            out.reports.append(execution)
+            if self.intents.order(execution.client_order_id) is not None:
+                self.ledger.record(execution)
+        for o in snap.orders:
+            coid = self._coid(o)
+            if self.intents.order(coid) is None:
+                if o.status in mapping.OPEN:
+                    out.working.append(mapping.working_report(coid, o))  # the base reports it as foreign
+                continue
+            out.found.add(coid)
+            if o.order_id is not None and self.orders.instance(coid) != instance:
+                missing = self.ledger.missing(
+                    coid, o.filled, o.avg_price, exec_id=mapping.missing_fill_id(o),
+                    fallback_price=o.limit_price, ts_ns=o.time_ms * 1_000_000, venue_order_id=o.order_id,
+                )  # fmt: skip
+                if missing is not None:
+                    log.warning("%s: Bookmap counts %g filled, the ledger less: synthesizing %s",
+                                coid, o.filled, missing.exec_id)  # fmt: skip
+                    out.reports.append(missing)
+            if o.status is OrderStatus.PENDING:
+                continue  # Bookmap has not answered yet: neither working nor final
+            if o.status in mapping.OPEN:
+                out.working.append(mapping.working_report(coid, o))
+            elif (state := mapping.state_report(coid, o)) is not None:
+                out.reports.append(state)
+        return out
 
-    # ---- helpers ----------------------------------------------------------------------------------
 
-    def _event(self, kind: str, severity: Severity, message: str, **data: str) -> Event:
-        return Event(kind=kind, severity=severity, source=f"adapter-{self.venue}", message=message,
-                     venue=self.venue, data=dict(data))  # fmt: skip
+@dataclass(slots=True)
+class Absorbed:
+    """What one `open_orders_snapshot` says, as the base's reconciliation wants it."""
 
-    def _publish_events(self, events: list[Event], instance: str) -> None:
-        outs = [Output(self.names.events, Envelope.new(e, id=derived_id(e.kind, self.venue, instance)))
-                for e in events]  # fmt: skip
+    reports: list[PlatformReport] = field(default_factory=list)  # executions and final states
+    working: list[PlatformReport] = field(default_factory=list)  # open orders (ours and foreign)
+    positions: dict[str, float] = field(default_factory=dict)  # alias -> signed position
+    found: set[str] = field(default_factory=set)  # our client order ids the add-on knows
+
+
+class AddonOrders:
+    """Per order: the add-on process it was sent to and Bookmap's order id (a Redis hash, field = client
+    order id, written through), and Bookmap order id -> client order id in memory."""
+
+    def __init__(self, client: redis.Redis, key: str) -> None:
+        self._client = client
+        self.key = key
+        self.by_order_id: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def sent(self, coid: str, instance: str) -> None:
+        self._client.hset(self.key, coid, json.dumps([instance, None]))
+
+    def learn(self, coid: str, order_id: str) -> None:
+        if self.by_order_id.get(order_id) == coid:
+            return
+        with self._lock:
+            self.by_order_id[order_id] = coid
+            while len(self.by_order_id) > CACHE_SIZE:
+                del self.by_order_id[next(iter(self.by_order_id))]
         try:
-            self.publisher.publish(outs)
-        except redis.RedisError as exc:
-            log.warning("events not published (%s): %s", exc, [e.kind for e in events])
+            instance = self.instance(coid)
+            self._client.hset(self.key, coid, json.dumps([instance, order_id]))
+        except redis.RedisError as exc:  # only the synthesis of lost fills needs it: logged, not fatal
+            log.warning("Bookmap order id of %s not kept now (%s)", coid, exc)
 
-
-def _order_submit(order: VenueOrder) -> ap.OrderSubmit:
-    try:
-        return ap.OrderSubmit(
-            client_id=order.client_order_id, alias=order.venue_symbol, is_buy=order.side is Side.BUY,
-            size=order.venue_quantity, order_type=order.order_type,
-            limit_price=order.limit_price if order.order_type is OrderType.LIMIT else None,
-            stop_price=order.stop_price if order.order_type is OrderType.STOP else None,
-            time_in_force=order.time_in_force,
-        )  # fmt: skip
-    except ValidationError as exc:
-        raise VenueError(f"cannot be sent to Bookmap: {exc.errors()[0]['msg']}") from exc
-
-
-def _text(raw: object) -> str | None:
-    if raw is None:
-        return None
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
+    def instance(self, coid: str) -> str | None:
+        raw = self._client.hget(self.key, coid)
+        return json.loads(raw)[0] if raw is not None else None

@@ -17,7 +17,9 @@ Guarantees the add-on keeps (and an adapter may rely on):
   process lives: they are held during a disconnect and sent after the next `hello`. `open_orders_query`
   answers from the add-on's records (every order of this add-on process, and any order Bookmap reports
   on subscription); `complete` is false until Bookmap has acknowledged every order-info subscription.
-- `order_submit` is idempotent per `client_id`: a repeated id never reaches Bookmap twice; the add-on
+- `order_submit` is answered by Bookmap's first update for the order (with Bookmap's `order_id`), never
+  by a `pending` of the add-on's own, so an order Bookmap never received is never acknowledged.
+  It is idempotent per `client_id`: a repeated id never reaches Bookmap twice; the add-on
   answers with the order's current `order_update` instead. Refusals (data-only account, trading disabled,
   unknown alias, size or price off the grid) are `order_update` with status `rejected` and a `reason`.
 - A new `instance_id` in `hello` means the add-on process restarted: held events may be lost; reconcile.
@@ -44,7 +46,7 @@ class AddonMessage(BaseModel):
 # -- add-on -> adapter ---------------------------------------------------------------------------------
 
 
-class Hello(AddonMessage):
+class AddonHello(AddonMessage):
     """First message on every connection."""
 
     type: Literal["hello"] = "hello"
@@ -55,7 +57,7 @@ class Hello(AddonMessage):
     can_trade: bool  # trading allowed by the add-on's settings and by at least one attached instrument
 
 
-class Instrument(AddonMessage):
+class AddonInstrument(AddonMessage):
     """An instrument the user enabled the add-on for; resets the adapter's book for `alias`."""
 
     type: Literal["instrument"] = "instrument"
@@ -69,12 +71,12 @@ class Instrument(AddonMessage):
     seq: int = Field(ge=0)  # the book snapshot that follows is as of this market-data sequence number
 
 
-class InstrumentRemoved(AddonMessage):
+class AddonInstrumentRemoved(AddonMessage):
     type: Literal["instrument_removed"] = "instrument_removed"
     alias: str
 
 
-class Depth(AddonMessage):
+class AddonDepth(AddonMessage):
     """One price level's new total size; 0 removes the level."""
 
     type: Literal["depth"] = "depth"
@@ -86,7 +88,7 @@ class Depth(AddonMessage):
     snapshot: bool = False
 
 
-class Trade(AddonMessage):
+class AddonTrade(AddonMessage):
     type: Literal["trade"] = "trade"
     alias: str
     price: float
@@ -95,7 +97,7 @@ class Trade(AddonMessage):
     seq: int = Field(ge=0)
 
 
-class OrderUpdate(AddonMessage):
+class AddonOrderUpdate(AddonMessage):
     """Where one order stands. `client_id` is ours (Bookmap's clientId); `order_id` is Bookmap's, None
     until Bookmap assigned one. `venue_status` is Bookmap's own status word (or SENT / REFUSED for what
     the add-on did itself)."""
@@ -117,7 +119,7 @@ class OrderUpdate(AddonMessage):
     time_ms: int
 
 
-class Execution(AddonMessage):
+class AddonExecution(AddonMessage):
     type: Literal["execution"] = "execution"
     client_id: str | None
     order_id: str
@@ -129,7 +131,7 @@ class Execution(AddonMessage):
     time_ms: int
 
 
-class Position(AddonMessage):
+class AddonPosition(AddonMessage):
     type: Literal["position"] = "position"
     alias: str
     position: float  # signed
@@ -141,7 +143,7 @@ class Position(AddonMessage):
     currency: str | None
 
 
-class Balance(AddonMessage):
+class AddonBalance(AddonMessage):
     type: Literal["balance"] = "balance"
     currency: str | None
     balance: float | None
@@ -150,21 +152,21 @@ class Balance(AddonMessage):
     net_liquidity: float | None
 
 
-class OpenOrdersSnapshot(AddonMessage):
+class AddonOrdersSnapshot(AddonMessage):
     """The answer to `open_orders_query`: every order the add-on knows, open and terminal."""
 
     type: Literal["open_orders_snapshot"] = "open_orders_snapshot"
     request_id: str
     complete: bool
-    orders: tuple[OrderUpdate, ...]
-    executions: tuple[Execution, ...]
-    positions: tuple[Position, ...]
+    orders: tuple[AddonOrderUpdate, ...]
+    executions: tuple[AddonExecution, ...]
+    positions: tuple[AddonPosition, ...]
 
 
 # -- adapter -> add-on ---------------------------------------------------------------------------------
 
 
-class OrderSubmit(AddonMessage):
+class AddonOrderSubmit(AddonMessage):
     type: Literal["order_submit"] = "order_submit"
     client_id: str = Field(min_length=1, max_length=64)
     alias: str
@@ -176,7 +178,7 @@ class OrderSubmit(AddonMessage):
     time_in_force: TimeInForce = TimeInForce.GTC
 
     @model_validator(mode="after")
-    def _prices_match_type(self) -> OrderSubmit:
+    def _prices_match_type(self) -> AddonOrderSubmit:
         wants_limit = self.order_type is OrderType.LIMIT
         wants_stop = self.order_type is OrderType.STOP
         if wants_limit != (self.limit_price is not None):
@@ -186,12 +188,12 @@ class OrderSubmit(AddonMessage):
         return self
 
 
-class OrderCancel(AddonMessage):
+class AddonOrderCancel(AddonMessage):
     type: Literal["order_cancel"] = "order_cancel"
     client_id: str = Field(min_length=1, max_length=64)
 
 
-class OpenOrdersQuery(AddonMessage):
+class AddonOrdersQuery(AddonMessage):
     type: Literal["open_orders_query"] = "open_orders_query"
     request_id: str
 
@@ -199,12 +201,12 @@ class OpenOrdersQuery(AddonMessage):
 # -- both directions -----------------------------------------------------------------------------------
 
 
-class Heartbeat(AddonMessage):
+class AddonHeartbeat(AddonMessage):
     type: Literal["heartbeat"] = "heartbeat"
     ts_ms: int
 
 
-class Error(AddonMessage):
+class AddonError(AddonMessage):
     """Something the peer should know: `bookmap_disconnected`, `unknown_order`, `bad_message`, ..."""
 
     type: Literal["error"] = "error"
@@ -214,39 +216,39 @@ class Error(AddonMessage):
 
 
 AnyMessage = Annotated[
-    Hello
-    | Instrument
-    | InstrumentRemoved
-    | Depth
-    | Trade
-    | OrderUpdate
-    | Execution
-    | Position
-    | Balance
-    | OpenOrdersSnapshot
-    | OrderSubmit
-    | OrderCancel
-    | OpenOrdersQuery
-    | Heartbeat
-    | Error,
+    AddonHello
+    | AddonInstrument
+    | AddonInstrumentRemoved
+    | AddonDepth
+    | AddonTrade
+    | AddonOrderUpdate
+    | AddonExecution
+    | AddonPosition
+    | AddonBalance
+    | AddonOrdersSnapshot
+    | AddonOrderSubmit
+    | AddonOrderCancel
+    | AddonOrdersQuery
+    | AddonHeartbeat
+    | AddonError,
     Field(discriminator="type"),
 ]
 ALL_MESSAGES: tuple[type[AddonMessage], ...] = (
-    Hello,
-    Instrument,
-    InstrumentRemoved,
-    Depth,
-    Trade,
-    OrderUpdate,
-    Execution,
-    Position,
-    Balance,
-    OpenOrdersSnapshot,
-    OrderSubmit,
-    OrderCancel,
-    OpenOrdersQuery,
-    Heartbeat,
-    Error,
+    AddonHello,
+    AddonInstrument,
+    AddonInstrumentRemoved,
+    AddonDepth,
+    AddonTrade,
+    AddonOrderUpdate,
+    AddonExecution,
+    AddonPosition,
+    AddonBalance,
+    AddonOrdersSnapshot,
+    AddonOrderSubmit,
+    AddonOrderCancel,
+    AddonOrdersQuery,
+    AddonHeartbeat,
+    AddonError,
 )
 _ADAPTER: TypeAdapter[AnyMessage] = TypeAdapter(AnyMessage)
 

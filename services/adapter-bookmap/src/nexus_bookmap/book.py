@@ -84,7 +84,7 @@ class BookKeeper:
 
     # ---- frames from the add-on ------------------------------------------------------------------
 
-    def instrument(self, msg: ap.Instrument) -> list[Message]:
+    def instrument(self, msg: ap.AddonInstrument) -> list[Message]:
         """An instrument resets its alias's book: the snapshot at `msg.seq` follows."""
         entry = self._aliases.get(msg.alias)
         out = self._settle(msg.alias) if entry is not None else []
@@ -98,7 +98,7 @@ class BookKeeper:
         self._aliases.pop(alias, None)
         return out
 
-    def depth(self, msg: ap.Depth) -> list[Message]:
+    def depth(self, msg: ap.AddonDepth) -> list[Message]:
         entry = self._aliases.get(msg.alias)
         if entry is None:
             return []
@@ -122,7 +122,7 @@ class BookKeeper:
             out += self._publish(entry)
         return out
 
-    def trade(self, msg: ap.Trade) -> list[Message]:
+    def trade(self, msg: ap.AddonTrade) -> list[Message]:
         entry = self._aliases.get(msg.alias)
         if entry is None:
             return []

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -43,14 +42,6 @@ class BookmapSettings(AdapterSettings):
     # a gap in the add-on's market data: wait this long for the snapshot it promises, then reconnect it
     bookmap_resnapshot_grace_s: float = Field(default=2.0, gt=0)
     bookmap_md_batch_ms: float = Field(default=50.0, gt=0)  # depth changes coalesced into one update
-
-    @model_validator(mode="before")
-    @classmethod
-    def _default_venue(cls, data: Any) -> Any:
-        # The base derives `service` from `venue` before field defaults apply; give it ours.
-        if isinstance(data, dict) and not data.get("venue"):
-            data["venue"] = "bookmap"
-        return data
 
     @model_validator(mode="after")
     def _tls_pair(self) -> BookmapSettings:

@@ -48,7 +48,7 @@ _POLICY_VIOLATION = 1008
 class Listener(Protocol):
     """What the server tells the adapter, always from the dispatcher thread, in order."""
 
-    def on_open(self, session: int, hello: ap.Hello) -> None: ...
+    def on_open(self, session: int, hello: ap.AddonHello) -> None: ...
     def on_message(self, session: int, message: ap.AddonMessage) -> None: ...
     def on_close(self, session: int) -> None: ...
     def on_idle(self) -> None:
@@ -72,7 +72,7 @@ class ServerConfig:
 class _Session:
     number: int
     ws: ServerConnection
-    hello: ap.Hello
+    hello: ap.AddonHello
     last_sent: float = field(default_factory=time.monotonic)
 
 
@@ -139,7 +139,7 @@ class AddonServer:
         return s.number if s is not None else None
 
     @property
-    def hello(self) -> ap.Hello | None:
+    def hello(self) -> ap.AddonHello | None:
         s = self._session
         return s.hello if s is not None else None
 
@@ -207,7 +207,7 @@ class AddonServer:
             s = self._session
             if s is not None and time.monotonic() - s.last_sent >= self.config.heartbeat_s:
                 with contextlib.suppress(ConnectionClosed):
-                    await self._send(s, ap.encode(ap.Heartbeat(ts_ms=time.time_ns() // 1_000_000)))
+                    await self._send(s, ap.encode(ap.AddonHeartbeat(ts_ms=time.time_ns() // 1_000_000)))
 
     async def _handle(self, ws: ServerConnection) -> None:
         hello = await self._authenticate(ws)
@@ -230,7 +230,7 @@ class AddonServer:
                     message = ap.decode(raw)
                 except DecodeError as exc:
                     log.warning("session %d: bad frame skipped: %s", s.number, exc)
-                    await self._send(s, ap.encode(ap.Error(code="bad_message", message=str(exc)[:500])))
+                    await self._send(s, ap.encode(ap.AddonError(code="bad_message", message=str(exc)[:500])))
                     continue
                 self._events.put(("message", s.number, message))
         except ConnectionClosed:
@@ -241,7 +241,7 @@ class AddonServer:
             log.info("add-on session %d closed (%s)", s.number, ws.close_reason or ws.close_code)
             self._events.put(("close", s.number, None))
 
-    async def _authenticate(self, ws: ServerConnection) -> ap.Hello | None:
+    async def _authenticate(self, ws: ServerConnection) -> ap.AddonHello | None:
         try:
             raw = await asyncio.wait_for(ws.recv(), self.config.handshake_timeout_s)
         except (TimeoutError, ConnectionClosed):
@@ -254,7 +254,7 @@ class AddonServer:
             hello = ap.decode(raw)
         except DecodeError as exc:
             problem = f"first frame is not a valid message: {exc}"
-        if not isinstance(hello, ap.Hello):
+        if not isinstance(hello, ap.AddonHello):
             code, problem = "bad_hello", problem or "the first frame must be hello"
         elif hello.protocol != ap.PROTOCOL_VERSION:
             code, problem = (
@@ -267,7 +267,7 @@ class AddonServer:
             return hello
         log.warning("refused the add-on connection from %s: %s", ws.remote_address, problem)
         with contextlib.suppress(ConnectionClosed):
-            await ws.send(ap.encode(ap.Error(code=code, message=problem[:500])))
+            await ws.send(ap.encode(ap.AddonError(code=code, message=problem[:500])))
         await ws.close(_POLICY_VIOLATION, code)
         return None
 
@@ -283,7 +283,7 @@ class AddonServer:
                 kind, number, payload = "idle", 0, None
             try:
                 if kind == "open":
-                    assert isinstance(payload, ap.Hello)
+                    assert isinstance(payload, ap.AddonHello)
                     self.listener.on_open(number, payload)
                 elif kind == "message":
                     assert isinstance(payload, ap.AddonMessage)

@@ -3,9 +3,10 @@
 dispatcher thread.
 
 A waiter belongs to one session: when that session closes, every waiter on it wakes up unanswered, so
-the caller turns it into an unknown outcome at once instead of sitting out its timeout. While a submit
-waits, the reports for its order are kept on the waiter and returned by `submit`, so the base publishes
-them after it recorded the send; reports that arrive later go out as they come.
+the caller turns it into an unknown outcome at once instead of sitting out its timeout. A submit is
+answered only by proof that Bookmap has the order or that the add-on refused it
+(`mapping.answers_submit`); the reports themselves go through the adapter base, which holds those of a
+running submit and publishes them with its result.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from nexus_bookmap import addon_protocol as ap
-from nexus_mesh.adapter import VenueReport
 
 
 @dataclass(slots=True)
@@ -24,14 +24,13 @@ class SubmitWaiter:
     session: int
     done: threading.Event = field(default_factory=threading.Event)
     answered: bool = False
-    held: list[VenueReport] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class QueryWaiter:
     session: int
     done: threading.Event = field(default_factory=threading.Event)
-    answer: ap.OpenOrdersSnapshot | None = None
+    answer: ap.AddonOrdersSnapshot | None = None
 
 
 class Waiters:
@@ -43,7 +42,7 @@ class Waiters:
 
     @contextmanager
     def submit(self, coid: str, session: int) -> Iterator[SubmitWaiter]:
-        """Wait for `coid`'s first order_update inside the block; its held reports stay on the waiter."""
+        """Wait for the answer to `coid`'s order_submit inside the block."""
         waiter = SubmitWaiter(session=session)
         with self._lock:
             self._submits[coid] = waiter
@@ -66,19 +65,15 @@ class Waiters:
             with self._lock:
                 self._queries.pop(request_id, None)
 
-    def deliver(self, coid: str, reports: list[VenueReport], *, answered: bool) -> bool:
-        """Keep `reports` for a waiting submit (True), or say nobody waits for them (False)."""
+    def answered(self, coid: str) -> None:
+        """The add-on answered `coid`'s submit (if one waits)."""
         with self._lock:
             waiter = self._submits.get(coid)
-            if waiter is None:
-                return False
-            waiter.held.extend(reports)
-            if answered:
-                waiter.answered = True
-                waiter.done.set()
-            return True
+        if waiter is not None:
+            waiter.answered = True
+            waiter.done.set()
 
-    def answer(self, snapshot: ap.OpenOrdersSnapshot) -> None:
+    def answer(self, snapshot: ap.AddonOrdersSnapshot) -> None:
         with self._lock:
             waiter = self._queries.get(snapshot.request_id)
         if waiter is not None:

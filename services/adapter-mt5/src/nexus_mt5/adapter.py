@@ -30,14 +30,21 @@ from typing import Any
 
 import redis
 
-from nexus_mesh.adapter import Adapter, Reconciliation, UnknownOutcome, VenueReport
+from nexus_mesh.adapter import (
+    Adapter,
+    HeldPosition,
+    Reconciliation,
+    UnknownOutcome,
+    VenueReport,
+    held,
+)
 from nexus_mesh.config_files import load_symbols
 from nexus_mt5 import mapping as m
 from nexus_mt5.config import Mt5Settings
 from nexus_mt5.constants import Action, MarginMode, OrderState
 from nexus_mt5.history import History
 from nexus_mt5.market import Market
-from nexus_mt5.reports import Marker, OrderRec, accepted, net_positions
+from nexus_mt5.reports import Marker, OrderRec, accepted, net_positions, signed_volume
 from nexus_mt5.terminal import ApiTerminal, Record, TerminalLinkError, open_terminal
 from nexus_mt5.tracker import Tracker
 from nexus_protocol.enums import OrderStatus, OrderType
@@ -228,9 +235,12 @@ class Mt5Adapter(Adapter):
                 filling=filling,
                 deviation_points=self.settings.mt5_deviation_points,
             )
-            if self.hedging and self.settings.mt5_hedging_close:
-                held = self._term().positions_get(symbol=terms.name) or []
-                ticket = m.closable_position(held, order, request["volume"], self.magic)
+            closing = order.purpose == "flatten"  # the kill switch closes every position, ours or not
+            if self.hedging and (self.settings.mt5_hedging_close or closing):
+                positions = self._term().positions_get(symbol=terms.name) or []
+                ticket = m.closable_position(
+                    positions, order, request["volume"], None if closing else self.magic
+                )
                 if ticket is not None:
                     request["position"] = ticket
         except TerminalLinkError as exc:
@@ -331,18 +341,25 @@ class Mt5Adapter(Adapter):
     # ---- reconciliation and polling -------------------------------------------------------------
 
     def reconcile(self, since: str | None) -> Reconciliation:
-        try:
-            rec = self.tracker.reconcile(self._history(), Marker.parse(since), self.settings.mt5_overlap_s)
-            positions = net_positions(self._term().positions_get())
-        except Exception:
-            self.request_reconcile()  # the base cleared its flag before asking: ask again next tick
-            raise
+        rec = self.tracker.reconcile(self._history(), Marker.parse(since), self.settings.mt5_overlap_s)
+        positions = net_positions(self._term().positions_get())
         return Reconciliation(
             open_orders=rec.working,
             reports=rec.done,
             positions=positions,
             marker=str(rec.marker) if rec.marker.ticket else since,
         )
+
+    def flatten(self) -> list[HeldPosition]:
+        """Every position of the account; on a hedging account one per ticket, oldest first (each is
+        closed by its own order against that ticket, see `_request`)."""
+        records = self._term().positions_get() or []
+        if not self.hedging:
+            return held(net_positions(records))
+        return [
+            HeldPosition(str(r.get("symbol", "")), signed_volume(r), key=str(r.get("ticket", "")))
+            for r in sorted(records, key=lambda r: (int(r.get("time_msc", 0)), int(r.get("ticket", 0))))
+        ]
 
     def poll(self) -> None:
         """New deals and order states (every NX_MT5_POLL_INTERVAL_S), quotes (every NX_MT5_MD_INTERVAL_S)."""

@@ -58,14 +58,6 @@ class Mt5Settings(AdapterSettings):
     mt5_server_utc_offset_s: int = 0  # trade server time minus UTC (deal times -> venue_ts_ns)
     mt5_fault_kill_after_send: bool = False  # chaos tests only: SIGKILL right after order_send returns
 
-    @model_validator(mode="before")
-    @classmethod
-    def _default_venue(cls, data: Any) -> Any:
-        # The base derives `service` from `venue` before field defaults apply; give it ours.
-        if isinstance(data, dict) and not data.get("venue"):
-            data["venue"] = "mt5-global"
-        return data
-
     @field_validator("mt5_symbols", mode="before")
     @classmethod
     def _symbols(cls, v: Any) -> Any:

@@ -342,16 +342,17 @@ def build_request(
 
 
 def closable_position(
-    positions: Sequence[Mapping[str, Any]], order: VenueOrder, volume: float, magic: int
+    positions: Sequence[Mapping[str, Any]], order: VenueOrder, volume: float, magic: int | None
 ) -> int | None:
-    """On a hedging account: the oldest of our positions in the symbol on the other side that can
-    absorb the whole order (FIFO, which US-regulated brokers require), or None (the order opens one)."""
+    """On a hedging account: the oldest of our positions (of any magic when `magic` is None) in the
+    symbol on the other side that can absorb the whole order (FIFO, which US-regulated brokers
+    require), or None (the order opens one)."""
     held = PositionType.SELL if order.side is Side.BUY else PositionType.BUY
     fits = [
         p
         for p in positions
         if p.get("symbol") == order.venue_symbol
-        and int(p.get("magic", 0)) == magic
+        and (magic is None or int(p.get("magic", 0)) == magic)
         and int(p.get("type", -1)) == held
         and float(p.get("volume", 0.0)) >= volume - 1e-9
     ]

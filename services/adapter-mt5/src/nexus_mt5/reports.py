@@ -199,10 +199,15 @@ def net_positions(records: Iterable[Mapping[str, Any]] | None) -> dict[str, floa
     per ticket, summed here (a long 2 and a short 1 hold 1)."""
     out: dict[str, Decimal] = {}
     for r in records or ():
-        sign = 1 if int(r.get("type", 0)) == PositionType.BUY else -1
         sym = str(r.get("symbol", ""))
-        out[sym] = out.get(sym, Decimal(0)) + sign * Decimal(repr(float(r.get("volume", 0.0))))
+        out[sym] = out.get(sym, Decimal(0)) + Decimal(repr(signed_volume(r)))
     return {s: float(v) for s, v in out.items() if v != 0}
+
+
+def signed_volume(position: Mapping[str, Any]) -> float:
+    """A position's volume, negative when it is short."""
+    sign = 1 if int(position.get("type", 0)) == PositionType.BUY else -1
+    return sign * float(position.get("volume", 0.0))
 
 
 @dataclass(frozen=True, slots=True)

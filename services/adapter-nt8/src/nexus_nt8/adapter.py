@@ -8,10 +8,12 @@ this class keeps the base's guarantees for this platform:
   answer for that id. No answer, or a dropped connection, is an *unknown outcome* (`UnknownOutcome`):
   the base marks the intent and resolves it by client order id after the next handshake; the platform
   side is idempotent by that id too, so a resubmit can never place a second order.
-- Fills come only from executions, keyed by the platform's execution id (`ExecutionBook`), so the
-  live stream and a snapshot reporting the same execution yield one fill.
+- Fills come only from executions, keyed by the platform's execution id and counted in the base's
+  execution ledger, so the live stream and a snapshot reporting the same execution yield one fill.
 - `reconcile` uses the handshake's snapshot (open orders, executions since the marker, positions),
-  or asks again; the marker is the last execution's `time_ns|execution_id`.
+  or asks again; the marker is the last execution's `time_ns|execution_id`. The handshake asks about
+  every order whose outcome is open (recorded, sent and never acknowledged, or unknown).
+- `flatten` reports the account's positions as the platform last pushed them (`position_snapshot`).
 """
 
 from __future__ import annotations
@@ -21,13 +23,20 @@ import threading
 
 import redis
 
-from nexus_mesh.adapter import Adapter, IntentState, Reconciliation, UnknownOutcome, VenueReport
+from nexus_mesh.adapter import (
+    Adapter,
+    HeldPosition,
+    IntentState,
+    PlatformReport,
+    Reconciliation,
+    UnknownOutcome,
+    held,
+)
 from nexus_mesh.config_files import load_symbols
-from nexus_mesh.publish import Output
-from nexus_nt8 import protocol
+from nexus_mesh.connection import as_str
+from nexus_nt8 import mapping
+from nexus_nt8.client import BridgeLink, LinkDown
 from nexus_nt8.config import Nt8Settings
-from nexus_nt8.executions import ExecutionBook
-from nexus_nt8.link import BridgeLink, LinkDown
 from nexus_nt8.server import ServerConfig, wait_until
 from nexus_protocol.bridge import (
     RETRYABLE_ERROR_CODES,
@@ -38,12 +47,9 @@ from nexus_protocol.bridge import (
     OrderUpdate,
 )
 from nexus_protocol.bridge import Tick as BridgeTick
-from nexus_protocol.bridge.messages import Execution
-from nexus_protocol.codec import Envelope
-from nexus_protocol.enums import OrderStatus, Severity
-from nexus_protocol.errors import ConfigError, NexusError, VenueError
-from nexus_protocol.ids import derived_id
-from nexus_protocol.messages import Event, Tick, VenueOrder
+from nexus_protocol.enums import OrderStatus
+from nexus_protocol.errors import ConfigError, VenueError
+from nexus_protocol.messages import Tick, VenueOrder
 from nexus_protocol.symbols import Contract
 
 log = logging.getLogger(__name__)
@@ -59,8 +65,6 @@ class Nt8Adapter(Adapter):
         settings.check()
         self.profile = settings.profile
         self.account = settings.account
-        self.book = ExecutionBook(client, self.names, self.venue)
-        self.intents.expire_with(self.book.key)
         token = settings.nt8_auth_token
         assert token is not None  # settings.check() refuses bridge mode without one
         config = ServerConfig(
@@ -96,12 +100,12 @@ class Nt8Adapter(Adapter):
     def close(self) -> None:
         self.link.stop()
 
-    def submit(self, order: VenueOrder) -> list[VenueReport]:
-        msg = protocol.order_submit(order, self.account, self.profile)
+    def submit(self, order: VenueOrder) -> list[PlatformReport]:
+        msg = mapping.order_submit(order, self.account, self.profile)
         coid = order.client_order_id
         try:
             reply = self.link.request(
-                msg, lambda m: protocol.answers_submit(m, coid), self.settings.nt8_submit_timeout_s
+                msg, lambda m: mapping.answers_submit(m, coid), self.settings.nt8_submit_timeout_s
             )
         except LinkDown as exc:
             if not exc.sent:
@@ -120,15 +124,16 @@ class Nt8Adapter(Adapter):
                 raise VenueError(
                     f"{self.profile.title} rejected it: {reply.reason or 'no reason given'}", code="rejected"
                 )
-            report = protocol.status_report(reply, order.venue_quantity)
+            report = mapping.status_report(reply)
             return [report] if report is not None else []
-        return []  # an execution answered first: already reported from the live stream
+        assert isinstance(reply, ExecutionUpdate)  # an execution answered first
+        return [mapping.execution(reply)]
 
-    def cancel(self, client_order_id: str) -> list[VenueReport]:
+    def cancel(self, client_order_id: str) -> list[PlatformReport]:
         try:
             reply = self.link.request(
                 OrderCancel(client_order_id=client_order_id),
-                lambda m: protocol.answers_cancel(m, client_order_id),
+                lambda m: mapping.answers_cancel(m, client_order_id),
                 self.settings.nt8_submit_timeout_s,
             )
         except LinkDown as exc:
@@ -142,26 +147,28 @@ class Nt8Adapter(Adapter):
             log.warning("cancel %s: %s %s", client_order_id, reply.code.value, reply.message)
             return []
         assert isinstance(reply, OrderUpdate)
-        report = protocol.status_report(reply)
+        report = mapping.status_report(reply)
         return [report] if report is not None else []
 
-    def lookup(self, client_order_id: str) -> list[VenueReport] | None:
+    def lookup(self, client_order_id: str) -> list[PlatformReport] | None:
         try:
             snap = self.link.query([client_order_id], self._since(), self.settings.nt8_query_timeout_s)
         except (LinkDown, TimeoutError) as exc:
             raise VenueError(f"cannot look up {client_order_id}: {exc}", retryable=True) from exc
         if client_order_id in snap.unknown_client_order_ids:
             return None
-        reports = [self._execution_report(x) for x in snap.executions if x.client_order_id == client_order_id]
+        reports: list[PlatformReport] = [
+            mapping.execution(x) for x in snap.executions if x.client_order_id == client_order_id
+        ]
         for wo in snap.orders:
             if wo.client_order_id == client_order_id:
-                rep = protocol.status_report(wo) if wo.status.terminal else protocol.working_report(wo)
+                rep = mapping.status_report(wo) if wo.status.terminal else mapping.working_report(wo)
                 if rep is not None:
                     reports.append(rep)
         return reports
 
     def reconcile(self, since: str | None) -> Reconciliation:
-        wanted = protocol.parse_marker(since)
+        wanted = mapping.parse_marker(since)
         with self._handshake_lock:
             handshake, self._handshake = self._handshake, None
         if handshake is not None and handshake[1] == wanted:
@@ -171,18 +178,21 @@ class Nt8Adapter(Adapter):
                 snap = self.link.query(self._unsure(), wanted, self.settings.nt8_query_timeout_s)
             except (LinkDown, TimeoutError) as exc:
                 raise VenueError(f"cannot reconcile: {exc}", retryable=True) from exc
-        reports = [self._execution_report(x) for x in snap.executions]
-        open_orders: list[VenueReport] = []
+        reports: list[PlatformReport] = [mapping.execution(x) for x in snap.executions]
+        open_orders: list[PlatformReport] = []
         for wo in snap.orders:
             if wo.status.terminal:
-                rep = protocol.status_report(wo)
+                rep = mapping.status_report(wo)
                 if rep is not None:
                     reports.append(rep)
             else:
-                open_orders.append(protocol.working_report(wo))
-        marker = protocol.marker(snap.executions[-1]) if snap.executions else since
+                open_orders.append(mapping.working_report(wo))
+        marker = mapping.marker(snap.executions[-1]) if snap.executions else since
         positions = dict(self.link.positions.get(self.account, {}))
         return Reconciliation(open_orders=open_orders, reports=reports, positions=positions, marker=marker)
+
+    def flatten(self) -> list[HeldPosition]:
+        return held(self.link.positions.get(self.account, {}))
 
     # ---- what the link asks and tells (the session's thread) -------------------------------------
 
@@ -201,7 +211,7 @@ class Nt8Adapter(Adapter):
         try:
             symbols = load_symbols(self.settings.config_dir)
             raw = self.redis.hgetall(self.names.contracts)
-            active = {_text(k): _text(v) for k, v in raw.items()}
+            active = {as_str(k): as_str(v) for k, v in raw.items()}
         except (ConfigError, redis.RedisError) as exc:
             log.warning("no market data subscriptions: %s", exc)
             return []
@@ -219,25 +229,12 @@ class Nt8Adapter(Adapter):
         self.request_reconcile()
 
     def on_order_update(self, msg: OrderUpdate) -> None:
-        try:
-            order = self._order(msg.client_order_id)
-            report = protocol.status_report(msg, order.venue_quantity if order else None)
-            if report is not None:
-                self._emit([report])
-        except redis.RedisError as exc:  # never let Redis trouble end the platform's session
-            log.warning(
-                "update of %s not reported now (%s); reconciliation will bring it", msg.client_order_id, exc
-            )
-            self.request_reconcile()
+        report = mapping.status_report(msg)
+        if report is not None:
+            self.emit_reports([report])
 
     def on_execution(self, msg: ExecutionUpdate) -> None:
-        try:
-            self._emit([self._execution_report(msg)])
-        except (redis.RedisError, NexusError) as exc:
-            log.warning(
-                "execution %s not recorded now (%s); reconciliation will bring it", msg.execution_id, exc
-            )
-            self.request_reconcile()
+        self.emit_reports([mapping.execution(msg)])
 
     def on_tick(self, msg: BridgeTick) -> None:
         self.emit_tick(
@@ -257,78 +254,8 @@ class Nt8Adapter(Adapter):
     # ---- helpers --------------------------------------------------------------------------------
 
     def _since(self) -> Since:
-        return protocol.parse_marker(self.intents.marker())
+        return mapping.parse_marker(self.intents.marker())
 
     def _unsure(self) -> list[str]:
-        """Orders whose outcome we do not know: recorded but never answered, or lost in a drop."""
-        return sorted(self.intents.in_state(IntentState.SENDING, IntentState.UNKNOWN))
-
-    def _order(self, coid: str) -> VenueOrder | None:
-        return self.intents.order(coid) if coid else None
-
-    def _execution_report(self, x: Execution | ExecutionUpdate) -> VenueReport:
-        order = self._order(x.client_order_id)
-        if order is None:  # not ours (placed by hand, another tool): reported as foreign, not booked
-            return VenueReport(
-                client_order_id=x.client_order_id,
-                status=OrderStatus.FILLED,
-                exec_id=x.execution_id,
-                last_qty=float(x.quantity),
-                last_price=x.price,
-                cum_qty=float(x.quantity),
-                avg_price=x.price,
-                fee=x.commission,
-                venue_order_id=x.platform_order_id,
-                ts_ns=x.time_ns,
-            )
-        rec, amended = self.book.record(x.client_order_id, x.execution_id, x.quantity, x.price)
-        if amended:
-            self._amended(x, rec.quantity, rec.price)
-        return self.book.report(
-            x.client_order_id,
-            rec,
-            order.venue_quantity,
-            venue_order_id=x.platform_order_id,
-            fee=x.commission,
-            ts_ns=x.time_ns,
-        )
-
-    def _amended(self, x: Execution | ExecutionUpdate, qty: float, price: float) -> None:
-        log.warning(
-            "%s amended execution %s of %s: %s @ %s, first reported %s @ %s",
-            self.profile.title,
-            x.execution_id,
-            x.client_order_id,
-            x.quantity,
-            x.price,
-            qty,
-            price,
-        )
-        body = Event(
-            kind="execution_amended",
-            severity=Severity.WARNING,
-            source=f"adapter-{self.venue}",
-            message=f"{self.venue} amended execution {x.execution_id}; the first report stands",
-            venue=self.venue,
-            client_order_id=x.client_order_id,
-            data={
-                "execution_id": x.execution_id,
-                "quantity": x.quantity,
-                "price": x.price,
-                "first_quantity": qty,
-                "first_price": price,
-            },
-        )
-        eid = derived_id("amend", self.venue, x.execution_id, x.quantity, repr(x.price))
-        self.publisher.publish([Output(self.names.events, Envelope.new(body, id=eid))])
-
-    def _emit(self, reports: list[VenueReport]) -> None:
-        try:
-            self.emit_reports(reports)
-        except redis.RedisError as exc:  # reading the intents failed: reconciliation will bring them
-            log.warning("could not report %d updates now (%s)", len(reports), exc)
-            self.request_reconcile()
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+        """Orders whose outcome is open: recorded but never answered, never acknowledged, lost in a drop."""
+        return sorted(self.intents.in_state(IntentState.SENDING, IntentState.SENT, IntentState.UNKNOWN))

@@ -8,9 +8,8 @@ reconcile on every reconnect, deterministic fill ids):
 - Every ServerOrderID -> ClientOrderID pair the client learns is written to Redis at once
   (`{ns}:{state:adapter-sierra}:server_ids`), so a restarted process can attribute the fill
   history (which names orders by ServerOrderID only) to its own orders.
-- Reports that Sierra pushes for an order whose submit is still being handled are held until the
-  adapter's next tick, so nx:fills:raw never carries a fill before that order's acceptance; reports
-  that cannot be published (Redis down) are kept and retried on the adapter's tick.
+- Reports Sierra pushes go through the base (`emit_reports`): those for an order whose submit is still
+  running are published with its result, after it; what cannot be published now is retried.
 - The client reconciles at every (re)connect before it sends anything; the base's next
   `reconcile` publishes that recovery (and moves the fill marker), later ones query afresh.
 """
@@ -22,7 +21,7 @@ import threading
 
 import redis
 
-from nexus_mesh.adapter import Adapter, Reconciliation, VenueReport
+from nexus_mesh.adapter import Adapter, HeldPosition, Reconciliation, VenueReport, held
 from nexus_protocol.enums import OrderType, Side, TimeInForce
 from nexus_protocol.errors import VenueError
 from nexus_protocol.messages import Tick, VenueOrder
@@ -59,8 +58,6 @@ class SierraAdapter(Adapter):
         super().__init__(settings, client)
         self._ids_key = self.names.state(f"adapter-{self.venue}", "server_ids")
         self._lock = threading.Lock()
-        self._holding: set[str] = set()  # client order ids whose submit is being handled
-        self._held: list[VenueReport] = []
         self._recovery: Reconciliation | None = None
         self._waited = False
         self.dtc = DtcClient(settings.client_config(), _Hooks(self))
@@ -86,10 +83,7 @@ class SierraAdapter(Adapter):
         return self.dtc.ready
 
     def submit(self, order: VenueOrder) -> list[VenueReport]:
-        msg = self._dtc_order(order)
-        with self._lock:
-            self._holding.add(order.client_order_id)
-        return self.dtc.submit(msg)
+        return self.dtc.submit(self._dtc_order(order))
 
     def cancel(self, client_order_id: str) -> list[VenueReport]:
         return self.dtc.cancel(client_order_id)
@@ -100,30 +94,13 @@ class SierraAdapter(Adapter):
     def reconcile(self, since: str | None) -> Reconciliation:
         with self._lock:
             recovery, self._recovery = self._recovery, None
-        if recovery is not None:
-            return recovery
-        try:
-            return self.dtc.reconcile(since)
-        except Exception:
-            self.request_reconcile()  # the base cleared its flag before asking: ask again next tick
-            raise
+        return recovery if recovery is not None else self.dtc.reconcile(since)
+
+    def flatten(self) -> list[HeldPosition]:
+        return held(self.dtc.positions())
 
     def open_orders(self) -> list[str]:
         return [r.client_order_id for r in self.dtc.open_orders()]
-
-    def poll(self) -> None:
-        """Publish the reports held while their order's submit was handled (now published), and
-        those that could not be published when they came (Redis was down)."""
-        with self._lock:
-            held, self._held = self._held, []
-            self._holding.clear()
-        if held:
-            try:
-                self.emit_reports(held)
-            except redis.RedisError:
-                with self._lock:
-                    self._held = held + self._held
-                raise
 
     def close(self) -> None:
         self.dtc.stop()
@@ -154,19 +131,6 @@ class SierraAdapter(Adapter):
         except DtcEncodeError as exc:
             raise VenueError(f"cannot be sent over DTC: {exc}") from exc
         return msg
-
-    def _pushed(self, reports: list[VenueReport]) -> None:
-        with self._lock:
-            rest = [r for r in reports if r.client_order_id not in self._holding]
-            self._held += [r for r in reports if r.client_order_id in self._holding]
-        if not rest:
-            return
-        try:
-            self.emit_reports(rest)
-        except redis.RedisError as exc:  # the base reads the intents before its own backlog applies
-            log.warning("could not publish %d Sierra reports now (%s); the next tick retries", len(rest), exc)
-            with self._lock:
-                self._held += rest
 
     def _session(self, recovery: Reconciliation) -> None:
         with self._lock:
@@ -207,7 +171,7 @@ class _Hooks(ClientHooks):
         self._a = adapter
 
     def on_reports(self, reports: list[VenueReport]) -> None:
-        self._a._pushed(reports)
+        self._a.emit_reports(reports)
 
     def on_tick(self, tick: Tick) -> None:
         self._a.emit_tick(tick)

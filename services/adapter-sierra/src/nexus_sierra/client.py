@@ -221,6 +221,9 @@ class DtcClient:
     def open_orders(self) -> list[VenueReport]:
         return [open_order_report(u) for u in self._ready_recoverer().open_orders()]
 
+    def positions(self) -> dict[str, float]:
+        return self._ready_recoverer().positions()
+
     def lookup(self, coid: str) -> list[VenueReport] | None:
         return self._ready_recoverer().lookup(coid)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from nexus_mesh.adapter import AdapterSettings
@@ -45,14 +45,6 @@ class SierraSettings(AdapterSettings):
     sierra_symbols: Annotated[tuple[str, ...], NoDecode] = ()  # venue symbols to subscribe: "NQH25,ESH25"
     sierra_exchange: str = ""  # DTC Exchange field, if the data service wants one (e.g. "CME")
     sierra_symbol_suffix: str = ""  # appended to venue symbols on the wire (e.g. "-CME"), removed back
-
-    @model_validator(mode="before")
-    @classmethod
-    def _default_venue(cls, data: Any) -> Any:
-        # The base derives `service` from `venue` before field defaults apply; give it ours.
-        if isinstance(data, dict) and not data.get("venue"):
-            data["venue"] = "sierra"
-        return data
 
     @field_validator("sierra_symbols", mode="before")
     @classmethod

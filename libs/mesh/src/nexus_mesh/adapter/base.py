@@ -1,8 +1,10 @@
-"""The adapter base: one platform link, effectively-once orders, every fill reported.
+"""The adapter base: one platform link, effectively-once orders, every fill reported, every leg final.
 
-A platform adapter subclasses `Adapter` and implements the platform part: `connect`, `connected`,
-`submit`, `cancel`, `lookup`, `reconcile` (required: a first-class method, not an afterthought),
-and pushes what the platform tells it later through `emit_reports` and `emit_tick`.
+A platform adapter subclasses `Adapter` and implements only the platform: `connect`, `connected`,
+`submit`, `cancel`, `lookup`, `reconcile` (required: a first-class method, not an afterthought) and
+`flatten`, with the mapping to and from the platform's terms. What the platform pushes later goes
+through `emit_reports` (states, fills with the platform's cumulative figures, or bare executions),
+`emit_event`, `emit_tick` / `emit_market_data`.
 
 The base keeps the guarantees, the same for every platform:
 - It reads `nx:orders:{venue}` through the StreamProcessor (own pending first, claim, dead letters).
@@ -10,65 +12,63 @@ The base keeps the guarantees, the same for every platform:
   by client order id before anything else, and sends only if the platform has never seen it.
 - A timeout or a dropped link during a send is an *unknown outcome*: the intent is marked unknown and
   resolved by looking the order up once the link is back, never by sending again blindly.
+- Every leg becomes final within a bound: an order the platform took without acknowledging it is
+  looked up after `NX_ACK_TIMEOUT_S` and after every reconnect; not found there, it is rejected with
+  the reason (never sent late).
 - Reports become `Fill`s on nx:fills:raw with ids derived from the venue's execution ids, so a report
-  seen twice, or re-read by reconciliation, dedupes.
+  seen twice, or re-read by reconciliation, dedupes. Bare executions are counted in one execution
+  ledger (`ledger`) that gives them cumulative figures and survives restarts.
+- A report the platform pushes while the order's submit is still running is published with the
+  submit's result, after it (`pending.Outbox`); what cannot reach Redis is kept and retried.
 - On start and after every reconnect it reconciles: open orders, fills since the last one seen,
   positions compared with the gateway's view (an event for each difference).
 - It heartbeats its link state (`nx:{control}:venue:{venue}`) for the router's venue-connected check,
-  and on the kill switch cancels its working orders (and flattens, if configured).
+  and on the kill switch cancels its working orders and, asked to flatten, closes every position
+  (`flatten`) with orders of their own that reach the gateway like any leg.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from abc import abstractmethod
+from collections.abc import Sequence
 from typing import Any
 
 import redis
 
 from nexus_mesh import metrics
-from nexus_mesh.adapter.intents import IntentState, IntentStore
-from nexus_mesh.adapter.reports import Reconciliation, VenueReport, rejected
+from nexus_mesh.adapter.flatten import HeldPosition, closing_order, closing_route
+from nexus_mesh.adapter.flow import OrderFlow
+from nexus_mesh.adapter.intents import IntentState
+from nexus_mesh.adapter.ledger import report
+from nexus_mesh.adapter.reports import Reconciliation
 from nexus_mesh.adapter.settings import AdapterSettings
+from nexus_mesh.config_files import load_symbols
 from nexus_mesh.connection import as_str
 from nexus_mesh.context import Context
 from nexus_mesh.killswitch import KillSwitch
 from nexus_mesh.processor import Input, StreamProcessor
-from nexus_mesh.publish import Output, Publisher
-from nexus_protocol.codec import Envelope, pack
+from nexus_mesh.publish import Output
+from nexus_protocol.codec import Envelope, encode, pack
 from nexus_protocol.enums import Severity
-from nexus_protocol.errors import UnknownOutcome, VenueError
+from nexus_protocol.errors import DecodeError, VenueError
 from nexus_protocol.ids import derived_id
-from nexus_protocol.messages import Cancel, Event, Heartbeat, Message, Tick, VenueOrder
+from nexus_protocol.messages import Heartbeat, KillSwitchState, Message, Tick
 
 log = logging.getLogger(__name__)
+_UNFINISHED = (IntentState.SENDING, IntentState.SENT, IntentState.WORKING, IntentState.UNKNOWN)
 
 
-class Adapter(ABC):
+class Adapter(OrderFlow):
     """Subclass per platform; see the module docstring for the contract."""
 
-    settings: AdapterSettings
-
     def __init__(self, settings: AdapterSettings, client: redis.Redis) -> None:
-        self.settings = settings
-        self.venue = settings.venue
-        self.names = settings.names
-        self.redis = client
-        self.intents = IntentStore(client, self.names, self.venue, retention_ms=settings.dedupe_ttl_ms)
-        self._next_prune = 0.0
-        self.publisher = Publisher(client, dedupe_ttl_ms=settings.dedupe_ttl_ms)
+        super().__init__(settings, client)
         self.killswitch = KillSwitch(client, self.names)
-        self._backlog: list[VenueReport] = []  # pushed reports that could not be published yet
-        self._backlog_lock = threading.Lock()
-        self._reconcile_needed = True
+        self._awaiting_loaded = False
+        self._next_prune = 0.0
         self._handled_kill: str | None = None
-        self._kill_on = False  # refreshed every tick; the router is the authority, this is a backstop
-        self._marks: dict[str, IntentState] = {}
-        self._urgent = False
-        self._marks_lock = threading.Lock()
         self.processor = StreamProcessor(
             settings,
             [Input(self.names.orders(self.venue), self._on_order)],
@@ -79,65 +79,35 @@ class Adapter(ABC):
             on_group_lost=lambda _stream: self.request_reconcile(),
         )
 
-    # ---- the platform part ----------------------------------------------------------------------
+    # ---- the platform part: the link ------------------------------------------------------------
 
     @abstractmethod
     def connect(self) -> None:
         """Open the platform link (idempotent). Call `request_reconcile` after every reconnect."""
 
     @abstractmethod
-    def connected(self) -> bool: ...
-
-    @abstractmethod
-    def submit(self, order: VenueOrder) -> list[VenueReport]:
-        """Send a new order. Return what is known at once (accepted, rejected, immediate fills).
-        Raise VenueError for a definitive refusal, UnknownOutcome when the outcome is unknown."""
-
-    @abstractmethod
-    def cancel(self, client_order_id: str) -> list[VenueReport]: ...
-
-    @abstractmethod
-    def lookup(self, client_order_id: str) -> list[VenueReport] | None:
-        """The order's state and all its fills at the platform, or None if it never arrived there."""
-
-    @abstractmethod
     def reconcile(self, since: str | None) -> Reconciliation: ...
+
+    @abstractmethod
+    def flatten(self) -> list[HeldPosition]:
+        """The positions the platform holds now, for the kill switch's flatten: the base closes each
+        with a market order of its own (`flatten.closing_order`) sent through `submit`."""
 
     def open_orders(self) -> list[str]:
         """Client order ids working at the platform (for the kill switch)."""
         return [r.client_order_id for r in self.reconcile(self.intents.marker()).open_orders]
 
-    def flatten(self) -> list[VenueReport]:
-        """Close every position (kill switch with flatten). Platforms that can, override."""
-        return []
-
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """Release the platform link on stop."""
 
-    def poll(self) -> None:  # noqa: B027 - optional hook
+    def poll(self) -> None:
         """Periodic platform work on the adapter's loop (every NX_TICK_INTERVAL_S); optional."""
 
-    # ---- what subclasses call -------------------------------------------------------------------
+    def venue_detail(self) -> dict[str, Any]:
+        """Extra facts for the venue heartbeat's `detail` (e.g. `can_trade` from the platform)."""
+        return {}
 
-    def request_reconcile(self) -> None:
-        self._reconcile_needed = True
-
-    def emit_reports(self, reports: Iterable[VenueReport]) -> bool:
-        """Publish reports the platform pushed (any thread). Kept and retried if Redis is down.
-
-        True when everything held so far reached Redis (a subclass may then move its fill marker)."""
-        with self._backlog_lock:
-            self._backlog.extend(reports)
-            pending, self._backlog = self._backlog, []
-        try:
-            self.publisher.publish(self._fill_outputs(pending))  # reads intents: may fail too
-            self._flush_marks()
-        except redis.RedisError as exc:
-            log.warning("could not publish %d reports now (%s); will retry", len(pending), exc)
-            with self._backlog_lock:
-                self._backlog = pending + self._backlog
-            return False
-        return True
+    # ---- what subclasses call (any thread) ------------------------------------------------------
 
     def emit_tick(self, tick: Tick) -> None:
         """Best effort: the next tick replaces a lost one."""
@@ -153,15 +123,11 @@ class Adapter(ABC):
         pipe = self.redis.pipeline(transaction=False)
         for i, msg in enumerate(messages):
             env = Envelope.new(msg, id=derived_id(msg.TYPE, self.venue, now, i))
-            pipe.xadd(stream, _fields(env), maxlen=self.settings.md_maxlen, approximate=True)
+            pipe.xadd(stream, encode(env), maxlen=self.settings.md_maxlen, approximate=True)  # type: ignore[arg-type]
         try:
             pipe.execute()
         except redis.RedisError as exc:
             log.debug("market data not published (%s)", exc)
-
-    def venue_detail(self) -> dict[str, Any]:
-        """Extra facts for the venue heartbeat's `detail` (e.g. `can_trade` from the platform)."""
-        return {}
 
     # ---- life cycle -----------------------------------------------------------------------------
 
@@ -176,159 +142,16 @@ class Adapter(ABC):
     def stop(self) -> None:
         self.processor.stop()
 
-    # ---- order handling -------------------------------------------------------------------------
-
-    def _on_order(self, env: Envelope[Message], ctx: Context) -> list[Output]:
-        msg = env.body
-        if isinstance(msg, Cancel):
-            return self._on_cancel(msg, ctx)
-        if not isinstance(msg, VenueOrder):
-            raise TypeError(f"{msg.TYPE} does not belong on an order stream")
-        if msg.venue != self.venue:
-            return self._fill_outputs(
-                [rejected(msg.client_order_id, f"order for venue {msg.venue} reached {self.venue}")], msg
-            )
-        coid = msg.client_order_id
-        with self._marks_lock:
-            lazy, self._marks = self._marks, {}
-        try:
-            state = self.intents.claim(msg, lazy)  # recorded before anything is sent
-        except redis.RedisError:
-            with self._marks_lock:
-                self._marks = {**lazy, **self._marks}
-            raise
-        if state is not None:
-            reports = self._resume(msg, state)
-        elif self._kill_on and not msg.reduce_only:
-            self._mark(coid, IntentState.REJECTED)
-            reports = [rejected(coid, "kill switch is on")]
-        elif not self.connected():
-            self._mark(coid, IntentState.REJECTED)
-            reports = [rejected(coid, f"{self.venue} is not connected")]
-        else:
-            reports = self._send(msg)
-        outs = self._fill_outputs(reports, msg)
-        if self._urgent:
-            self._flush_marks()
-        return outs
-
-    def _mark(self, coid: str, state: IntentState) -> None:
-        """Intent states are written together, lazily: `sent` and `done` with the next claim or tick (a
-        lost one leaves `sending`, which only makes a redelivery ask the platform first); `rejected` and
-        `unknown` before the handler returns, because losing them could send a refused order later."""
-        with self._marks_lock:
-            self._marks[coid] = state
-            if state in (IntentState.REJECTED, IntentState.UNKNOWN):
-                self._urgent = True
-
-    def _flush_marks(self) -> None:
-        with self._marks_lock:
-            marks, self._marks, self._urgent = self._marks, {}, False
-        try:
-            self.intents.mark_many(marks)
-        except redis.RedisError:
-            with self._marks_lock:
-                self._marks = {**marks, **self._marks}
-            raise
-
-    def _resume(self, order: VenueOrder, state: IntentState) -> list[VenueReport]:
-        """A redelivered or replayed order: ask the platform before doing anything."""
-        if state is IntentState.REJECTED:
-            return []  # the refusal was published when it happened; a replay republishes nothing new
-        if not self.connected():
-            # Cannot ask now: the outcome stays unknown and reconciliation resolves it on reconnect
-            # (found: reported; not found: rejected, never sent late).
-            self._mark(order.client_order_id, IntentState.UNKNOWN)
-            self.request_reconcile()
-            return []
-        found = self.lookup(order.client_order_id)
-        if found is not None:
-            self._mark(order.client_order_id, IntentState.SENT)
-            return found
-        if state is IntentState.SENDING:
-            log.warning(
-                "%s: %s was recorded but never reached the platform; sending it now",
-                self.venue,
-                order.client_order_id,
-            )
-            return self._send(order)
-        self._mark(order.client_order_id, IntentState.REJECTED)
-        return [
-            rejected(order.client_order_id, f"not found at {self.venue} after an unknown outcome; not resent")
-        ]
-
-    def _send(self, order: VenueOrder) -> list[VenueReport]:
-        coid = order.client_order_id
-        try:
-            reports = self.submit(order)
-        except VenueError as exc:
-            self._mark(coid, IntentState.REJECTED)
-            if exc.retryable:  # refused before anything went out (the link dropped): never sent late
-                return [rejected(coid, f"{self.venue} could not take the order now: {exc.reason}")]
-            return [rejected(coid, exc.reason)]
-        except (UnknownOutcome, OSError, TimeoutError) as exc:
-            log.warning("%s: unknown outcome for %s (%s); will look it up", self.venue, coid, exc)
-            self._mark(coid, IntentState.UNKNOWN)
-            self.request_reconcile()
-            return []
-        self._mark(coid, IntentState.SENT)
-        return reports
-
-    def _on_cancel(self, msg: Cancel, ctx: Context) -> list[Output]:
-        order = self.intents.order(msg.client_order_id)
-        if order is None:
-            return [
-                ctx.event(
-                    "cancel_unknown_order",
-                    f"cancel for {msg.client_order_id}: never sent here",
-                    severity=Severity.WARNING,
-                    event_id=f"cancel_unknown:{msg.client_order_id}",
-                    venue=self.venue,
-                    client_order_id=msg.client_order_id,
-                )
-            ]
-        outs = self._fill_outputs(self.cancel(msg.client_order_id), order)
-        self._flush_marks()
-        return outs
-
-    def _fill_outputs(self, reports: Iterable[VenueReport], order: VenueOrder | None = None) -> list[Output]:
-        outs: list[Output] = []
-        for rep in reports:
-            o = (
-                order
-                if order is not None and order.client_order_id == rep.client_order_id
-                else self.intents.order(rep.client_order_id)
-            )
-            if o is None:
-                outs.append(self._foreign(rep))
-                continue
-            fill = rep.to_fill(o)
-            if rep.status.terminal:
-                self._mark(rep.client_order_id, IntentState.DONE)
-            outs.append(Output(self.names.fills_raw, Envelope.new(fill, id=fill.fill_id, trace=o.signal_id)))
-        return outs
-
-    def _foreign(self, rep: VenueReport) -> Output:
-        body = Event(
-            kind="foreign_order",
-            severity=Severity.WARNING,
-            source=f"adapter-{self.venue}",
-            message=f"{self.venue} reported {rep.client_order_id!r}, which this gateway did not send",
-            venue=self.venue,
-            client_order_id=rep.client_order_id,
-            data={"status": rep.status.value, "qty": rep.last_qty, "price": rep.last_price},
-        )
-        return Output(
-            self.names.events, Envelope.new(body, id=derived_id("foreign", self.venue, rep.fill_id))
-        )
-
     # ---- periodic work --------------------------------------------------------------------------
 
     def _tick(self, ctx: Context) -> list[Output]:
         self._flush_marks()  # before reconciliation reads states
-        with self._backlog_lock:
-            held, self._backlog = self._backlog, []
-        outs = self._fill_outputs(held)
+        held = self._outbox.take()
+        try:
+            outs = self._outputs(held)
+        except redis.RedisError:
+            self._outbox.put_back(held)
+            raise
         was = self.connected()
         if not was:
             try:
@@ -340,6 +163,8 @@ class Adapter(ABC):
                 self.request_reconcile()
             if self._reconcile_needed:
                 outs += self._reconcile(ctx)
+            else:
+                outs += self._look_up_unacknowledged(self._awaiting.due())
             outs += self._apply_killswitch(ctx)
         self.poll()
         self._beat_venue()
@@ -352,23 +177,50 @@ class Adapter(ABC):
     def _reconcile(self, ctx: Context) -> list[Output]:
         rec = self.reconcile(self.intents.marker())  # if it raises, the flag stays set: retried next tick
         self._reconcile_needed = False
-        outs = self._fill_outputs([*rec.reports, *rec.open_orders])
-        for coid in self.intents.in_state(IntentState.UNKNOWN):
+        outs = self._outputs([*rec.reports, *rec.open_orders])
+        open_ = self.intents.states(*_UNFINISHED)
+        if not self._awaiting_loaded:  # after a restart: every order sent and never acknowledged
+            self._awaiting_loaded = True
+            for coid, state in open_.items():
+                if state is IntentState.SENT:
+                    self._awaiting.sent(coid, due_now=True)
+        outs += self._republish_ledger(open_)
+        for coid in [c for c, s in open_.items() if s is IntentState.UNKNOWN]:
             order = self.intents.order(coid)
             if order is not None:
-                outs += self._fill_outputs(self._resume(order, IntentState.UNKNOWN), order)
+                outs += self._outputs(self._resume(order, IntentState.UNKNOWN), order)
+        outs += self._look_up_unacknowledged(self._awaiting.due(every=True))
         outs += self._compare_positions(ctx, rec.positions)
         if rec.marker:
             self.publisher.publish(outs)  # publish before moving the marker past these fills
             outs = []
             self.intents.set_marker(rec.marker)
-        log.info(
-            "%s reconciled: %d open orders, %d reports, %d positions",
-            self.venue,
-            len(rec.open_orders),
-            len(rec.reports),
-            len(rec.positions),
-        )
+        log.info("%s reconciled: %d open orders, %d reports, %d positions",
+                 self.venue, len(rec.open_orders), len(rec.reports), len(rec.positions))  # fmt: skip
+        return outs
+
+    def _republish_ledger(self, open_: dict[str, IntentState]) -> list[Output]:
+        """The ledger's fills of every unfinished order again (the publish dedupes): an execution counted
+        just before a crash, whose fill never went out, goes out now."""
+        out: list[Output] = []
+        for coid, entries in self.ledger.many(sorted(open_)).items():
+            order = self.intents.order(coid)
+            if order is not None:
+                out += self._outputs([report(e, coid, order.venue_quantity) for e in entries], order)
+        return out
+
+    def _look_up_unacknowledged(self, coids: list[str]) -> list[Output]:
+        outs: list[Output] = []
+        for coid in coids:
+            order = self.intents.order(coid)
+            if order is None:
+                self._awaiting.acknowledged(coid)
+                continue
+            try:
+                outs += self._outputs(self._resume(order, IntentState.SENT), order)
+            except VenueError as exc:  # the link went while asking: the next reconnect asks again
+                log.warning("%s: could not look up %s (%s)", self.venue, coid, exc)
+                break
         return outs
 
     def _compare_positions(self, ctx: Context, venue_positions: dict[str, float]) -> list[Output]:
@@ -396,37 +248,58 @@ class Adapter(ABC):
         return outs
 
     def _apply_killswitch(self, ctx: Context) -> list[Output]:
+        """Once per activation (remembered in Redis, so a restart does not apply it again): cancel every
+        working order and, asked to flatten, close every position."""
         state = self.killswitch.state()
         self._kill_on = state is not None and state.on
-        if state is None or not state.on or state.activation == self._handled_kill:
+        if state is None or not state.on:
             return []
-        self._handled_kill = state.activation
+        key = self.names.state(self.owner, "killswitch_applied")
+        if self._handled_kill is None:
+            self._handled_kill = as_str(self.redis.get(key) or b"")
+        if state.activation == self._handled_kill:
+            return []
         outs: list[Output] = []
         for coid in self.open_orders():
-            outs += self._fill_outputs(self.cancel(coid))
-        if state.flatten and self.settings.flatten_on_killswitch:
-            outs += self._fill_outputs(self.flatten())
-        outs.append(
-            ctx.event(
-                "killswitch_applied",
-                f"{self.venue}: working orders cancelled"
-                + (
-                    " and positions flattened"
-                    if state.flatten and self.settings.flatten_on_killswitch
-                    else ""
-                ),
-                severity=Severity.WARNING,
-                event_id=derived_id("kill_applied", self.venue, state.activation),
-                venue=self.venue,
-            )
-        )
-        return outs
+            outs += self._outputs(self.cancel(coid))
+        flatten = state.flatten and self.settings.flatten_on_killswitch
+        closed, kept = self._flatten(state, outs) if flatten else ([], [])
+        what = "working orders cancelled" + (f", {len(closed)} positions closed" if flatten else "")
+        if kept:
+            what += f"; left open (not in the symbol registry for {self.venue}): {', '.join(kept)}"
+        outs.append(ctx.event(
+            "killswitch_applied", f"{self.venue}: {what}", severity=Severity.WARNING,
+            event_id=derived_id("kill_applied", self.venue, state.activation), venue=self.venue,
+            data={"activation": state.activation, "flatten": flatten, "closed": closed, "left_open": kept},
+        ))  # fmt: skip
+        self.publisher.publish(outs)  # before remembering the activation as applied
+        self.redis.set(key, state.activation)
+        self._handled_kill = state.activation
+        return []
+
+    def _flatten(self, state: KillSwitchState, outs: list[Output]) -> tuple[list[str], list[str]]:
+        """A closing order per held position, each a leg of its own (a Route, an intent, a submit)."""
+        registry = load_symbols(self.settings.config_dir)
+        closed, kept = [], []
+        for position in self.flatten():
+            try:
+                order = closing_order(position, venue=self.venue, switch=state, registry=registry)
+            except DecodeError:
+                kept.append(position.venue_symbol)
+                continue
+            outs.append(Output(self.names.fills, Envelope.new(closing_route(order), id=order.signal_id,
+                                                               trace=order.signal_id)))  # fmt: skip
+            found = self._claim(order)
+            reports = self._resume(order, found) if found is not None else self._send(order)
+            outs += self._outputs(reports, order)
+            closed.append(f"{position.venue_symbol} {position.quantity:+g}")
+        return closed, kept
 
     def _beat_venue(self) -> None:
         up = self.connected()
         metrics.VENUE_CONNECTED.labels(self.venue).set(1 if up else 0)
         hb = Heartbeat(
-            service=f"adapter-{self.venue}",
+            service=self.owner,
             instance=self.settings.consumer,
             started_ns=0,
             venue=self.venue,
@@ -434,9 +307,3 @@ class Adapter(ABC):
             detail=self.venue_detail(),
         )
         self.redis.set(self.names.control("venue", self.venue), pack(hb), px=self.settings.heartbeat_ttl_ms)
-
-
-def _fields(env: Envelope[Any]) -> Any:
-    from nexus_protocol.codec import encode
-
-    return encode(env)

@@ -2,14 +2,17 @@
 
 An intent is recorded *before* an order goes to the platform, so after a crash or a redelivery the
 adapter knows it may have sent it and asks the platform by client order id before sending again.
-States: `sending` (recorded, send may or may not have happened), `sent` (the platform answered),
+States: `sending` (recorded, send may or may not have happened), `sent` (the platform took the call
+but has not acknowledged the order yet), `working` (the platform acknowledged it: accepted or filling),
 `unknown` (the call timed out or the link dropped: the outcome is unknown, never assumed failed),
-`rejected` (the platform refused it definitively), `done` (terminal report published).
+`rejected` (refused definitively, or never found at the platform), `done` (terminal report published).
 All of one venue's keys share the hash tag `state:adapter-{venue}`.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -25,12 +28,14 @@ from nexus_protocol.streams import Names
 class IntentState(StrEnum):
     SENDING = "sending"
     SENT = "sent"
+    WORKING = "working"
     UNKNOWN = "unknown"
     REJECTED = "rejected"
     DONE = "done"
 
 
 _FINISHED = frozenset({IntentState.DONE, IntentState.REJECTED})
+ORDERS_CACHED = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +56,8 @@ class IntentStore:
         self.expiry = FieldExpiry(
             client, names.state(owner, "finished"), (self._orders, self._states), retention_ms
         )
+        self._cache: OrderedDict[str, VenueOrder] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def get(self, coid: str) -> Intent | None:
         pipe = self._client.pipeline(transaction=False)
@@ -74,6 +81,7 @@ class IntentStore:
         pipe.hsetnx(self._states, coid, IntentState.SENDING.value)
         pipe.hget(self._states, coid)
         *_marks, _order_new, state_new, state = pipe.execute()
+        self._remember(order)
         return None if state_new else IntentState(as_str(state))
 
     def mark_many(self, states: dict[str, IntentState]) -> None:
@@ -92,15 +100,35 @@ class IntentStore:
         return self.expiry.prune()
 
     def order(self, coid: str) -> VenueOrder | None:
+        """The recorded order (an order never changes once recorded: kept in memory after the first read)."""
+        cached = self._cache.get(coid)
+        if cached is not None:
+            return cached
         raw = self._client.hget(self._orders, coid)
-        if raw is None:
+        order = unpack(as_bytes(raw)) if raw is not None else None
+        if not isinstance(order, VenueOrder):
             return None
-        order = unpack(as_bytes(raw))
-        return order if isinstance(order, VenueOrder) else None
+        self._remember(order)
+        return order
+
+    def _remember(self, order: VenueOrder) -> None:
+        with self._cache_lock:
+            self._cache[order.client_order_id] = order
+            while len(self._cache) > ORDERS_CACHED:
+                self._cache.popitem(last=False)
 
     def in_state(self, *states: IntentState) -> list[str]:
-        wanted = {s.value.encode() for s in states}
-        return [as_str(k) for k, v in self._client.hgetall(self._states).items() if as_bytes(v) in wanted]
+        return list(self.states(*states))
+
+    def states(self, *wanted: IntentState) -> dict[str, IntentState]:
+        """Client order id -> state of every intent in one of the `wanted` states (one HGETALL)."""
+        values = {s.value.encode(): s for s in wanted}
+        out = {}
+        for k, v in self._client.hgetall(self._states).items():
+            state = values.get(as_bytes(v))
+            if state is not None:
+                out[as_str(k)] = state
+        return out
 
     def marker(self) -> str | None:
         raw = self._client.get(self._marker)

@@ -1,13 +1,19 @@
-"""What a platform tells an adapter, in one shape, and how it becomes a `Fill` on nx:fills:raw.
+"""What a platform tells an adapter, in two shapes, and how a report becomes a `Fill` on nx:fills:raw.
 
-A `VenueReport` is a fill (with the venue's own execution id) or a state change of one order.
-Its fill id is derived from what it stands for (client order id + execution id, or + the state), so
-the same report seen twice, replayed or re-synthesized by reconciliation, dedupes on publish.
+- `VenueReport`: a state change of one order, or a fill with the cumulative figures the platform
+  itself gives (MT5 deals, DTC order updates, the simulated venue).
+- `VenueExecution`: one execution as a platform reports it (id, quantity, price) without cumulative
+  figures (the NinjaTrader/Quantower bridge, Bookmap, fills synthesized from the ATI's state). The
+  base counts it in its execution ledger (`ledger`), which makes it a `VenueReport`.
+
+A report's fill id is derived from what it stands for (client order id + execution id, or + the state),
+so the same report seen twice, replayed or re-synthesized by reconciliation, dedupes on publish.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 from nexus_protocol.enums import OrderStatus
 from nexus_protocol.ids import derived_id
@@ -33,6 +39,11 @@ class VenueReport:
     @property
     def is_fill(self) -> bool:
         return self.last_qty > 0
+
+    @property
+    def acknowledges(self) -> bool:
+        """Proof that the platform has the order (any state past pending, or a fill)."""
+        return self.status is not OrderStatus.PENDING or self.is_fill
 
     @property
     def fill_id(self) -> str:
@@ -70,6 +81,44 @@ class VenueReport:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class VenueExecution:
+    """One execution of one order as the platform reports it; the ledger adds cumulative figures.
+
+    `completes`: the platform says this execution finished the order (its own quantity may differ
+    from ours, e.g. after lot rounding); otherwise the order is filled once the ledger's cumulative
+    quantity reaches the order's venue quantity."""
+
+    client_order_id: str
+    exec_id: str
+    qty: float
+    price: float
+    fee: float = 0.0
+    ts_ns: int | None = None
+    venue_order_id: str | None = None
+    synthetic: bool = False
+    completes: bool = False
+
+    @property
+    def acknowledges(self) -> bool:
+        return True
+
+    def completed(self) -> VenueExecution:
+        """The same execution, marked as the one that finished the order."""
+        return replace(self, completes=True)
+
+    def foreign(self) -> VenueReport:
+        """The execution as a report for an order this gateway did not send (raised as an event)."""
+        return VenueReport(
+            client_order_id=self.client_order_id, status=OrderStatus.PARTIALLY_FILLED,
+            exec_id=self.exec_id, last_qty=self.qty, last_price=self.price, fee=self.fee,
+            venue_order_id=self.venue_order_id, ts_ns=self.ts_ns,
+        )  # fmt: skip
+
+
+PlatformReport = VenueReport | VenueExecution
+
+
 def rejected(client_order_id: str, reason: str) -> VenueReport:
     return VenueReport(client_order_id=client_order_id, status=OrderStatus.REJECTED, reason=reason)
 
@@ -78,7 +127,7 @@ def rejected(client_order_id: str, reason: str) -> VenueReport:
 class Reconciliation:
     """A venue's answer after a (re)connect: what is working, what is held, what filled since."""
 
-    open_orders: list[VenueReport] = field(default_factory=list)
-    reports: list[VenueReport] = field(default_factory=list)  # fills and final states since `since`
+    open_orders: Sequence[PlatformReport] = field(default_factory=list)
+    reports: Sequence[PlatformReport] = field(default_factory=list)  # fills and final states since `since`
     positions: dict[str, float] = field(default_factory=dict)  # venue symbol -> signed venue quantity
     marker: str | None = None  # where the next `reconcile(since=...)` starts

@@ -13,7 +13,10 @@ from nexus_mesh.settings import MeshSettings
 class AdapterSettings(MeshSettings):
     venue: str = "sim"  # the venue name in venues.yaml and in stream names (nx:orders:{venue})
     tick_interval_s: float = Field(default=0.25, gt=0)  # reconnect, reconcile, kill switch, backlog
-    flatten_on_killswitch: bool = False  # also close positions when the kill switch asks to flatten
+    # `nexusctl killswitch on --flatten` closes this venue's positions; false leaves them to the operator
+    flatten_on_killswitch: bool = True
+    # an order the platform took but has not acknowledged is looked up after this long (and on reconnect)
+    ack_timeout_s: float = Field(default=10.0, gt=0)
 
     @model_validator(mode="before")
     @classmethod

@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from nexus_nt8.oif import (
+from nexus_nt8.ati_client import (
     OifFolder,
     PlaceCommand,
     parse_line,

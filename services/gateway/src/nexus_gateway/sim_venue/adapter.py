@@ -16,7 +16,7 @@ import time
 import redis
 
 from nexus_gateway.sim_venue.config import SimMarketConfig, SimVenueSettings
-from nexus_mesh.adapter import Adapter, Reconciliation, VenueReport
+from nexus_mesh.adapter import Adapter, HeldPosition, Reconciliation, VenueReport, held
 from nexus_mesh.config_files import load_model, load_symbols
 from nexus_mesh.connection import as_str
 from nexus_protocol.enums import OrderStatus, OrderType
@@ -144,6 +144,10 @@ class SimVenue(Adapter):
             for o in open_orders
         ]
         return Reconciliation(open_orders=working, reports=reports, positions=positions, marker=marker)
+
+    def flatten(self) -> list[HeldPosition]:
+        with self._lock:
+            return held({p.symbol: p.quantity for p in self.engine.positions()})
 
     def open_orders(self) -> list[str]:
         with self._lock:

@@ -1,4 +1,6 @@
-"""NinjaTrader's ATI through files: order instruction files (OIF) in, state files out.
+"""NinjaTrader's ATI, the link of the degraded NinjaTrader path: order instruction files (OIF) in,
+state files out (`OifFolder`, any host that sees the folder), or NinjaTrader.Client.dll through
+pythonnet (`DllTransport`, Windows only); both behind `AtiTransport`.
 
 The formats (NinjaTrader 8 help, "Order Instruction Files" and "Information Update Files"):
 - incoming, `oif*.txt`, one command per line, 13 `;`-separated fields: `PLACE;ACCOUNT;INSTRUMENT;
@@ -16,13 +18,17 @@ defensively: a half-written or unknown one reads as "no news", never as a state.
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, Protocol
 
 from nexus_protocol.enums import OrderStatus
+from nexus_protocol.errors import ConfigError
 
 FIELDS = 13
 POSITION_SUFFIX = "_Position.txt"
@@ -229,3 +235,77 @@ class OifFolder:
 
     def _place_file(self, order_id: str) -> Path:
         return self.incoming / f"oifnx-{order_id}-place.txt"
+
+
+class AtiTransport(Protocol):
+    def check(self) -> None: ...
+    def connected(self) -> bool: ...
+    def place(self, cmd: PlaceCommand) -> None: ...
+    def cancel(self, order_id: str) -> None: ...
+    def pending(self, order_id: str) -> bool: ...
+    def order_state(self, order_id: str) -> AtiState | None: ...
+    def positions(self, account: str) -> dict[str, float]: ...
+
+
+class DllTransport:
+    """NinjaTrader.Client.dll (`Client`: Command, OrderStatus, Filled, AvgFillPrice, MarketPosition)."""
+
+    def __init__(self, dll: Path) -> None:
+        if sys.platform != "win32":
+            raise ConfigError("NX_NT8_MODE=dll needs Windows and NinjaTrader.Client.dll; use oif elsewhere")
+        self._dll: Path = dll
+        self._client: Any = None
+        self._instruments: set[str] = set()
+
+    def check(self) -> None:
+        if self._client is None:
+            clr: Any = importlib.import_module("clr")  # pythonnet
+            clr.AddReference(str(self._dll))
+            self._client = importlib.import_module("NinjaTrader.Client").Client()
+        if self._client.Connected(0) != 0:
+            raise ConnectionError("NinjaTrader's ATI is not connected (Tools > Options > ATI enabled?)")
+
+    def connected(self) -> bool:
+        return self._client is not None and self._client.Connected(0) == 0
+
+    def place(self, c: PlaceCommand) -> None:
+        self._instruments.add(c.instrument)
+        if (
+            self._client.Command(
+                "PLACE",
+                c.account,
+                c.instrument,
+                c.action,
+                c.quantity,
+                c.order_type,
+                c.limit_price or 0.0,
+                c.stop_price or 0.0,
+                c.tif,
+                "",
+                c.order_id,
+                "",
+                "",
+            )
+            != 0
+        ):
+            raise ConnectionError(f"ATI Command PLACE {c.order_id} returned an error")
+
+    def cancel(self, order_id: str) -> None:
+        if self._client.Command("CANCEL", "", "", "", 0, "", 0.0, 0.0, "", "", order_id, "", "") != 0:
+            raise ConnectionError(f"ATI Command CANCEL {order_id} returned an error")
+
+    def pending(self, order_id: str) -> bool:
+        return False
+
+    def order_state(self, order_id: str) -> AtiState | None:
+        text = str(self._client.OrderStatus(order_id) or "")
+        status = NT_STATES.get(text.strip().upper())
+        if status is None:
+            return None
+        return AtiState(
+            status, int(self._client.Filled(order_id)), float(self._client.AvgFillPrice(order_id)), text
+        )
+
+    def positions(self, account: str) -> dict[str, float]:
+        out = {i: float(self._client.MarketPosition(i, account)) for i in sorted(self._instruments)}
+        return {i: q for i, q in out.items() if q}

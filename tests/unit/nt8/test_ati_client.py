@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nexus_nt8.oif import (
+from nexus_nt8.ati_client import (
     PlaceCommand,
     cancel_line,
     parse_line,

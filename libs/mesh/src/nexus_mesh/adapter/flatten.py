@@ -1,0 +1,69 @@
+"""The kill switch's flatten: one closing order per position the platform holds. Pure: no I/O.
+
+A closing order is an ordinary leg of its own signal, so its fills move the gateway's positions and it
+gets one final execution like any other: a market order against the position, `reduce_only`, purpose
+`flatten`. Its ids are derived from the kill-switch activation and the position (venue, venue symbol and
+the platform's key for it, e.g. an MT5 position ticket), never random: applying the same activation
+again (after an adapter restart) finds the same intents and asks the platform instead of closing twice.
+The signal id is a ULID stamped with the activation's time; the client order id uses venue code
+`FLATTEN_CODE`, which no venue in venues.yaml may take. The `Route` tells the fill aggregator about the
+leg, as the router does for a signal (decision 0001), so the execution becomes final.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nexus_protocol.enums import OrderStatus, OrderType, Side, TimeInForce
+from nexus_protocol.errors import DecodeError
+from nexus_protocol.ids import client_order_id, derived_signal_id
+from nexus_protocol.messages import KillSwitchState, Route, RouteLeg, VenueOrder
+from nexus_protocol.symbols import SymbolRegistry
+
+FLATTEN_CODE = "ks"  # the venue code of every closing order's client order id
+_EPS = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class HeldPosition:
+    """A position at the platform: venue symbol, signed quantity in venue units, and a key that tells
+    several positions in one symbol apart (hedging accounts hold one per ticket; '' when netted)."""
+
+    venue_symbol: str
+    quantity: float
+    key: str = ""
+
+
+def held(positions: dict[str, float]) -> list[HeldPosition]:
+    """Netted positions (venue symbol -> signed quantity) as held positions, flat ones left out."""
+    return [HeldPosition(sym, qty) for sym, qty in sorted(positions.items()) if abs(qty) > _EPS]
+
+
+def closing_order(
+    position: HeldPosition, *, venue: str, switch: KillSwitchState, registry: SymbolRegistry
+) -> VenueOrder:
+    """The market order that closes `position`; DecodeError when the registry does not know its symbol
+    for this venue (the gateway could not book the fills: such a position is left to the operator)."""
+    root, contract = registry.parse(position.venue_symbol, venue)
+    spec = registry.spec(root)
+    seed = f"flatten:{switch.activation}:{venue}:{position.venue_symbol}:{position.key}"
+    signal_id = derived_signal_id(switch.ts_ns, seed)
+    qty = abs(position.quantity)
+    factor = spec.qty_factor(venue)
+    if qty <= _EPS or factor <= 0:
+        raise DecodeError("nothing to close", field="quantity", value=position.quantity)
+    return VenueOrder(
+        client_order_id=client_order_id(signal_id, FLATTEN_CODE), signal_id=signal_id, venue=venue,
+        symbol=root, side=Side.SELL if position.quantity > 0 else Side.BUY, quantity=qty / factor,
+        order_type=OrderType.MARKET, time_in_force=TimeInForce.DAY, purpose="flatten", reduce_only=True,
+        contract=contract.code if contract is not None else None, venue_symbol=position.venue_symbol,
+        venue_quantity=qty, qty_factor=factor, currency=spec.venue_currency(venue),
+        point_value=spec.venue_point_value(venue),
+    )  # fmt: skip
+
+
+def closing_route(order: VenueOrder) -> Route:
+    """The closing order's signal as the fill aggregator learns of a routed signal: one pending leg."""
+    leg = RouteLeg(venue=order.venue, client_order_id=order.client_order_id, status=OrderStatus.PENDING)
+    return Route(signal_id=order.signal_id, symbol=order.symbol, side=order.side, quantity=order.quantity,
+                 legs=(leg,))  # fmt: skip

@@ -1,0 +1,323 @@
+"""The order flow of the adapter base: effectively-once orders, every report published, every leg final.
+
+For each order on nx:orders:{venue} (`_on_order`):
+- The intent is recorded before anything is sent (`intents`). On redelivery or replay the platform is
+  asked for the order by client order id before anything else (`_resume`), and it is sent only if the
+  platform has never seen it.
+- A timeout or a dropped link during a send is an *unknown outcome*: the intent is marked unknown and
+  resolved by looking the order up once the link is back, never by sending again blindly.
+- An order the platform took without acknowledging it is tracked (`pending.AwaitingAck`) until a report
+  acknowledges it; the periodic work looks it up past its deadline. Not found: rejected with the reason.
+- A report the platform pushes while the order's submit runs is published with the submit's result,
+  after it (`pending.Outbox`); what cannot reach Redis is kept and retried in order.
+- Reports become `Fill`s on nx:fills:raw with ids derived from the venue's execution ids; bare
+  executions are counted in the execution ledger first (`ledger`), which gives them cumulative figures.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import redis
+
+from nexus_mesh import metrics
+from nexus_mesh.adapter.intents import IntentState, IntentStore
+from nexus_mesh.adapter.ledger import ExecutionLedger, report
+from nexus_mesh.adapter.pending import AwaitingAck, Outbox, Pushed
+from nexus_mesh.adapter.reports import PlatformReport, VenueExecution, VenueReport, rejected
+from nexus_mesh.adapter.settings import AdapterSettings
+from nexus_mesh.context import Context
+from nexus_mesh.publish import Output, Publisher
+from nexus_protocol.codec import Envelope
+from nexus_protocol.enums import Severity
+from nexus_protocol.errors import UnknownOutcome, VenueError
+from nexus_protocol.ids import derived_id
+from nexus_protocol.messages import Cancel, Event, Message, VenueOrder
+
+log = logging.getLogger(__name__)
+
+
+class OrderFlow(ABC):
+    """The per-order half of `Adapter` (which adds the link's upkeep); subclass `Adapter`, not this."""
+
+    settings: AdapterSettings
+
+    def __init__(self, settings: AdapterSettings, client: redis.Redis) -> None:
+        self.settings = settings
+        self.venue = settings.venue
+        self.names = settings.names
+        self.redis = client
+        self.owner = f"adapter-{self.venue}"
+        self.intents = IntentStore(client, self.names, self.venue, retention_ms=settings.dedupe_ttl_ms)
+        self.ledger = ExecutionLedger(client, self.names.state(self.owner, "executions"))
+        self.intents.expire_with(self.ledger.key)
+        self.publisher = Publisher(client, dedupe_ttl_ms=settings.dedupe_ttl_ms)
+        self._outbox = Outbox()
+        self._awaiting = AwaitingAck(settings.ack_timeout_s)
+        self._reconcile_needed = True
+        self._kill_on = False  # refreshed every tick; the router is the authority, this is a backstop
+        self._marks: dict[str, IntentState] = {}
+        self._urgent = False
+        self._marks_lock = threading.Lock()
+
+    # ---- the platform part: the order calls ------------------------------------------------------
+
+    @abstractmethod
+    def connected(self) -> bool: ...
+
+    @abstractmethod
+    def submit(self, order: VenueOrder) -> Sequence[PlatformReport]:
+        """Send a new order. Return what is known at once (accepted, rejected, immediate fills).
+        Raise VenueError for a definitive refusal, UnknownOutcome when the outcome is unknown."""
+
+    @abstractmethod
+    def cancel(self, client_order_id: str) -> Sequence[PlatformReport]: ...
+
+    @abstractmethod
+    def lookup(self, client_order_id: str) -> Sequence[PlatformReport] | None:
+        """The order's state and all its fills at the platform, or None if it never arrived there
+        ([] when the platform has it and there is nothing to report yet)."""
+
+    # ---- what subclasses call (any thread) ------------------------------------------------------
+
+    def request_reconcile(self) -> None:
+        self._reconcile_needed = True
+
+    def emit_reports(self, reports: Iterable[PlatformReport]) -> bool:
+        """Publish what the platform pushed: reports, fills found outside the order flow (polls,
+        snapshots), executions. Never raises: what cannot be published now is kept and retried on the
+        adapter's tick. True when everything held so far reached Redis (a subclass may then move a
+        marker past it)."""
+        return self._emit(reports)
+
+    def emit_event(
+        self,
+        kind: str,
+        message: str,
+        *,
+        key: Sequence[str | int] = (),
+        severity: Severity = Severity.WARNING,
+        client_order_id: str | None = None,
+        **data: Any,
+    ) -> None:
+        """An event on nx:events, with an id derived from `kind`, the venue and `key` (what it is
+        about: the same occurrence seen again dedupes). Kept and retried like reports."""
+        metrics.EVENTS.labels(self.owner, kind, severity.value).inc()
+        body = Event(kind=kind, severity=severity, source=self.owner, message=message, venue=self.venue,
+                     client_order_id=client_order_id, data=data)  # fmt: skip
+        self._emit([Output(self.names.events, Envelope.new(body, id=derived_id(kind, self.venue, *key)))])
+
+    # ---- order handling -------------------------------------------------------------------------
+
+    def _on_order(self, env: Envelope[Message], ctx: Context) -> list[Output]:
+        msg = env.body
+        if isinstance(msg, Cancel):
+            return self._on_cancel(msg, ctx)
+        if not isinstance(msg, VenueOrder):
+            raise TypeError(f"{msg.TYPE} does not belong on an order stream")
+        if msg.venue != self.venue:
+            reason = f"order for venue {msg.venue} reached {self.venue}"
+            return self._outputs([rejected(msg.client_order_id, reason)], msg)
+        coid = msg.client_order_id
+        state = self._claim(msg)  # recorded before anything is sent
+        if state is not None:
+            reports = self._resume(msg, state)
+        elif self._kill_on and not msg.reduce_only:
+            self._mark(coid, IntentState.REJECTED)
+            reports = [rejected(coid, "kill switch is on")]
+        elif not self.connected():
+            self._mark(coid, IntentState.REJECTED)
+            reports = [rejected(coid, f"{self.venue} is not connected")]
+        else:
+            reports = self._send(msg)
+        outs = self._outputs(reports, msg)
+        if self._urgent:
+            self._flush_marks()
+        return outs
+
+    def _claim(self, order: VenueOrder) -> IntentState | None:
+        with self._marks_lock:
+            lazy, self._marks = self._marks, {}
+        try:
+            return self.intents.claim(order, lazy)
+        except redis.RedisError:
+            with self._marks_lock:
+                self._marks = {**lazy, **self._marks}
+            raise
+
+    def _mark(self, coid: str, state: IntentState) -> None:
+        """Intent states are written together, lazily: `sent`, `working` and `done` with the next claim
+        or tick (a lost one only makes a redelivery or a reconnect ask the platform first); `rejected`
+        and `unknown` before the handler returns, because losing them could send a refused order later."""
+        with self._marks_lock:
+            self._marks[coid] = state
+            if state in (IntentState.REJECTED, IntentState.UNKNOWN):
+                self._urgent = True
+
+    def _flush_marks(self) -> None:
+        with self._marks_lock:
+            marks, self._marks, self._urgent = self._marks, {}, False
+        try:
+            self.intents.mark_many(marks)
+        except redis.RedisError:
+            with self._marks_lock:
+                self._marks = {**marks, **self._marks}
+            raise
+
+    def _resume(self, order: VenueOrder, state: IntentState) -> Sequence[PlatformReport]:
+        """A redelivered or replayed order, or one whose outcome is open: ask the platform first."""
+        coid = order.client_order_id
+        if state is IntentState.REJECTED:
+            return []  # the refusal was published when it happened; a replay republishes nothing new
+        if not self.connected():
+            # Cannot ask now: the outcome stays open and reconciliation resolves it on reconnect
+            # (found: reported; not found: rejected, never sent late).
+            if state in (IntentState.SENDING, IntentState.UNKNOWN):
+                self._mark(coid, IntentState.UNKNOWN)
+            self.request_reconcile()
+            return []
+        found = self.lookup(coid)
+        if found is not None:
+            if state is not IntentState.DONE:
+                self._mark(coid, IntentState.SENT)
+                self._awaiting.sent(coid)  # acknowledged by what `found` holds, else looked up again
+            return found
+        if state is IntentState.SENDING:
+            log.warning(
+                "%s: %s was recorded but never reached the platform; sending it now", self.venue, coid
+            )
+            return self._send(order)
+        if state in (IntentState.WORKING, IntentState.DONE):
+            log.error("%s: %s was acknowledged but the platform no longer shows it", self.venue, coid)
+            return []
+        self._mark(coid, IntentState.REJECTED)
+        self._awaiting.acknowledged(coid)
+        if state is IntentState.SENT:
+            reason = f"sent to {self.venue}, never acknowledged, and not found there; not resent"
+            return [rejected(coid, reason)]
+        return [rejected(coid, f"not found at {self.venue} after an unknown outcome; not resent")]
+
+    def _send(self, order: VenueOrder) -> Sequence[PlatformReport]:
+        coid = order.client_order_id
+        self._outbox.hold(coid)
+        try:
+            reports = self.submit(order)
+        except VenueError as exc:
+            self._mark(coid, IntentState.REJECTED)
+            # retryable: refused before anything went out (the link dropped): never sent late
+            reason = exc.reason
+            if exc.retryable:
+                reason = f"{self.venue} could not take the order now: {reason}"
+            return [*self._outbox.release(coid), rejected(coid, reason)]
+        except (UnknownOutcome, OSError, TimeoutError) as exc:
+            early = self._outbox.release(coid)
+            if any(r.acknowledges for r in early):  # the platform's own reports show it has the order
+                log.info("%s: %s answered while the call failed (%s)", self.venue, coid, exc)
+                return self._sent(coid, early)
+            log.warning("%s: unknown outcome for %s (%s); will look it up", self.venue, coid, exc)
+            self._mark(coid, IntentState.UNKNOWN)
+            self.request_reconcile()
+            return early
+        except BaseException:
+            self._outbox.release(coid)
+            raise
+        early = [r for r in self._outbox.release(coid) if r not in reports]  # the answer may be pushed too
+        return self._sent(coid, [*reports, *early])
+
+    def _sent(self, coid: str, reports: Sequence[PlatformReport]) -> Sequence[PlatformReport]:
+        self._mark(coid, IntentState.SENT)
+        self._awaiting.sent(coid)  # `_outputs` clears it when `reports` acknowledge the order
+        return reports
+
+    def _on_cancel(self, msg: Cancel, ctx: Context) -> list[Output]:
+        order = self.intents.order(msg.client_order_id)
+        if order is None:
+            return [
+                ctx.event(
+                    "cancel_unknown_order",
+                    f"cancel for {msg.client_order_id}: never sent here",
+                    severity=Severity.WARNING,
+                    event_id=f"cancel_unknown:{msg.client_order_id}",
+                    venue=self.venue,
+                    client_order_id=msg.client_order_id,
+                )
+            ]
+        outs = self._outputs(self.cancel(msg.client_order_id), order)
+        self._flush_marks()
+        return outs
+
+    def _emit(self, pushed: Iterable[Pushed]) -> bool:
+        pending = self._outbox.take(pushed)
+        if not pending:
+            return True
+        try:
+            self.publisher.publish(self._outputs(pending))  # reads intents and the ledger: may fail too
+            self._flush_marks()
+        except redis.RedisError as exc:
+            log.warning("could not publish %d reports now (%s); will retry", len(pending), exc)
+            self._outbox.put_back(pending)
+            return False
+        return True
+
+    def _outputs(self, reports: Iterable[Pushed], order: VenueOrder | None = None) -> list[Output]:
+        """Reports as fills on nx:fills:raw (executions counted in the ledger first), events as they are."""
+        outs: list[Output] = []
+        for item in reports:
+            if isinstance(item, Output):
+                outs.append(item)
+                continue
+            coid = item.client_order_id
+            o = order if order is not None and order.client_order_id == coid else self.intents.order(coid)
+            if o is None:
+                outs.append(self._foreign(item.foreign() if isinstance(item, VenueExecution) else item))
+                continue
+            if isinstance(item, VenueExecution):
+                entry, amended = self.ledger.record(item)
+                if amended:
+                    outs.append(self._amended(item, entry.qty, entry.price))
+                rep = report(entry, coid, o.venue_quantity)
+            else:
+                rep = item
+            if rep.leaves_qty is None:  # the platform did not say: what the order still waits for
+                leaves = 0.0 if rep.status.terminal else max(0.0, o.venue_quantity - rep.cum_qty)
+                rep = replace(rep, leaves_qty=leaves)
+            if rep.status.terminal:
+                self._awaiting.acknowledged(coid)
+                self._mark(coid, IntentState.DONE)
+            elif rep.acknowledges and self._awaiting.acknowledged(coid):
+                self._mark(coid, IntentState.WORKING)
+            fill = rep.to_fill(o)
+            outs.append(Output(self.names.fills_raw, Envelope.new(fill, id=fill.fill_id, trace=o.signal_id)))
+        return outs
+
+    def _foreign(self, rep: VenueReport) -> Output:
+        body = Event(
+            kind="foreign_order",
+            severity=Severity.WARNING,
+            source=self.owner,
+            message=f"{self.venue} reported {rep.client_order_id!r}, which this gateway did not send",
+            venue=self.venue,
+            client_order_id=rep.client_order_id,
+            data={"status": rep.status.value, "qty": rep.last_qty, "price": rep.last_price},
+        )
+        return Output(
+            self.names.events, Envelope.new(body, id=derived_id("foreign", self.venue, rep.fill_id))
+        )
+
+    def _amended(self, x: VenueExecution, qty: float, price: float) -> Output:
+        log.warning("%s amended execution %s of %s: %s @ %s, first reported %s @ %s",
+                    self.venue, x.exec_id, x.client_order_id, x.qty, x.price, qty, price)  # fmt: skip
+        body = Event(
+            kind="execution_amended", severity=Severity.WARNING, source=self.owner,
+            message=f"{self.venue} amended execution {x.exec_id}; the first report stands",
+            venue=self.venue, client_order_id=x.client_order_id,
+            data={"execution_id": x.exec_id, "quantity": x.qty, "price": x.price, "first_quantity": qty,
+                  "first_price": price},
+        )  # fmt: skip
+        eid = derived_id("amend", self.venue, x.exec_id, repr(x.qty), repr(x.price))
+        return Output(self.names.events, Envelope.new(body, id=eid))
