@@ -222,21 +222,18 @@ def test_each_service_does_its_job_as_its_own_user_and_nothing_is_denied(
             print(svc.logs())
 
 
+ADAPTERS = [
+    f"adapter-{v}" for v in ("sim", "nt8", "sierra", "quantower", "mt5-global", "mt5-brazil", "bookmap")
+]
 WRITERS = {  # stream -> users that may append to it (producers, and the consumer group, which needs write)
     "bridge:intake": {"nexus-client", "nexus-bridge", "ingress"},
     "signals": {"router", "rollover", "nexus-bridge", "recorder"},
     "orders:routed": {"router", "normalizer", "recorder"},
     "orders:sim": {"normalizer", "adapter-sim", "recorder"},
-    "fills:raw": {
-        "normalizer",
-        "recorder",
-        *(
-            f"adapter-{v}"
-            for v in ("sim", "nt8", "sierra", "quantower", "mt5-global", "mt5-brazil", "bookmap")
-        ),
-    },
+    "fills:raw": {"normalizer", "recorder", *ADAPTERS},
     "fills:normalized": {"normalizer", "fx", "recorder"},
-    "fills": {"router", "fx", "fills", "recorder"},
+    # adapters: the route of the kill switch's closing orders (nexus_mesh.adapter.flatten)
+    "fills": {"router", "fx", "fills", "recorder", *ADAPTERS},
     "executions": {"fills", "router", "nexus-bridge", "recorder", "ingress"},
 }
 HASH_WRITERS = {  # (owner, key) -> users that may HSET it

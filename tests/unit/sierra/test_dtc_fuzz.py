@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from nexus_sierra.codec import (
     DBL_MAX,
+    FLT_MAX,
     DtcDecodeError,
     DtcEncodeError,
     DtcMessage,
@@ -53,7 +54,10 @@ def value_strategy(spec: FieldSpec) -> st.SearchStrategy[Any]:
     if spec.kind == "f64":
         return st.floats(allow_nan=False, allow_infinity=False)
     if spec.kind == "f32":
-        return st.floats(width=32, allow_nan=False, allow_infinity=False)
+        # bounded: hypothesis can otherwise draw a value just past FLT_MAX and fail inside itself
+        return st.floats(
+            min_value=-FLT_MAX, max_value=FLT_MAX, width=32, allow_nan=False, allow_infinity=False
+        )
     if spec.flag:
         return st.booleans()
     ints = st.integers(*RANGES[spec.kind])

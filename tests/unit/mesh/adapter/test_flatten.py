@@ -7,11 +7,11 @@ import pytest
 from nexus_mesh.adapter import HeldPosition, held
 from nexus_mesh.adapter.flatten import FLATTEN_CODE, closing_order, closing_route
 from nexus_mesh.config_files import load_symbols
-from nexus_mesh.testing import REPO_ROOT
 from nexus_protocol.enums import OrderStatus, OrderType, Side
 from nexus_protocol.errors import DecodeError
 from nexus_protocol.ids import is_signal_id, parse_client_order_id
 from nexus_protocol.messages import KillSwitchState
+from nexus_testing import REPO_ROOT
 
 REGISTRY = load_symbols(REPO_ROOT / "deploy" / "config")
 SWITCH = KillSwitchState(
