@@ -237,6 +237,7 @@ class AsyncNexusGatewayInterface:
 
     async def send_signal(
         self,
+        /,  # positional self: the threaded client adopts this signature (client._signature_of)
         symbol: str,
         signal: str | float,
         confidence: float,
@@ -260,18 +261,11 @@ class AsyncNexusGatewayInterface:
 
     # The steps of send_signal around its XADD (no I/O), shared with the threaded client's own XADD.
 
-    def build(
-        self,
-        symbol: str,
-        signal: str | float,
-        confidence: float,
-        quantity: float,
-        mqscore: object = None,
-        **options: Any,
-    ) -> Envelope[Signal]:
-        """The signal to send: SignalError for a bad argument, SafeModeError before `connect()`."""
+    def build(self, *args: Any, **options: Any) -> Envelope[Signal]:
+        """The signal `send_signal(*args, **options)` sends: SignalError for a bad argument,
+        SafeModeError before `connect()`."""
         options.setdefault("strategy", self.strategy)
-        env = build_signal(symbol, signal, confidence, quantity, mqscore, **options)
+        env = build_signal(*args, **options)
         if self._redis is None:
             raise SafeModeError(DISCONNECTED, "connect() first")
         return env

@@ -21,9 +21,10 @@ thread, saving the hand-over to the loop on the signal path (about 0.1 ms per si
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import redis
 
@@ -35,7 +36,23 @@ from nexus_protocol.codec import encode
 from nexus_protocol.streams import Names
 
 T = TypeVar("T")
+P = ParamSpec("P")
 Callback = Callable[[Any], Any]
+
+
+def _signature_of(
+    model: Callable[Concatenate[Any, P], Any],
+) -> Callable[[Callable[..., T]], Callable[Concatenate[Any, P], T]]:
+    """The decorated method takes the parameters of `model` (the asyncio client's twin), for type
+    checkers and help(), without writing them out a second time."""
+
+    def adopt(method: Callable[..., T]) -> Callable[Concatenate[Any, P], T]:
+        method.__signature__ = inspect.signature(model).replace(  # type: ignore[attr-defined]
+            return_annotation=inspect.signature(method).return_annotation
+        )
+        return method
+
+    return adopt
 
 
 class _LoopThread:
@@ -126,22 +143,13 @@ class NexusGatewayInterface:
 
     # ---- sending ------------------------------------------------------------------------------
 
-    def send_signal(
-        self,
-        symbol: str,
-        signal: str | float,
-        confidence: float,
-        quantity: float,
-        mqscore: object = None,
-        **options: Any,
-    ) -> str:
+    @_signature_of(AsyncNexusGatewayInterface.send_signal)
+    def send_signal(self, *args: Any, **options: Any) -> str:
         """As `AsyncNexusGatewayInterface.send_signal`: returns the signal id; raises SignalError for
         a bad argument, SafeModeError while the client is in safe mode (nothing is sent)."""
         if not self.aio.listening or self._redis is None:
-            return self._loop.run(
-                self.aio.send_signal(symbol, signal, confidence, quantity, mqscore, **options)
-            )
-        env = self.aio.build(symbol, signal, confidence, quantity, mqscore, **options)
+            return self._loop.run(self.aio.send_signal(*args, **options))
+        env = self.aio.build(*args, **options)
         sid = self.aio.admit(env)
         try:
             self._redis.xadd(intake_stream(self.aio.names), encode(env))  # type: ignore[arg-type]
