@@ -108,7 +108,7 @@ class Ctl:
 def ctl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctl]:
     c = Ctl(tmp_path_factory.mktemp("nexusctl"), f"t{uuid.uuid4().hex[:8]}")
     up = c("up", "--env", "dev", timeout=180)
-    assert "venue-mt5-brazil" in up.stdout and "not ready" not in up.stdout, up.stdout
+    assert "venue-mt5-brazil" in up.stdout and "failed" not in up.stdout, up.stdout
     c.connect()
     wait_for(lambda: c.client.hlen(c.names.contracts) > 0, timeout_s=30, what="active contracts")  # type: ignore[union-attr]
     c.set_price("NQ", 21000.0)

@@ -8,8 +8,8 @@ from pathlib import Path
 from nexus_gateway.router.checks import decide
 from nexus_gateway.router.limits import load_limits
 from nexus_gateway.router.state import Snapshot
-from nexus_gateway.venues import VenueConfig
 from nexus_mesh.config_files import load_symbols
+from nexus_mesh.venues import VenueConfig
 from nexus_protocol import OrderStatus, Side, Signal
 from nexus_protocol.enums import OrderType
 from nexus_protocol.ids import new_signal_id

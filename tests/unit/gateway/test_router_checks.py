@@ -9,8 +9,8 @@ import pytest
 from nexus_gateway.router.checks import decide
 from nexus_gateway.router.limits import Limits, load_limits
 from nexus_gateway.router.state import Snapshot
-from nexus_gateway.venues import load_venues
 from nexus_mesh.config_files import load_symbols
+from nexus_mesh.venues import load_venues
 from nexus_protocol import KillSwitchState, OrderStatus, Side, Signal
 from nexus_protocol.ids import new_signal_id
 

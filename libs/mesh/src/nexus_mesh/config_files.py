@@ -3,6 +3,7 @@ fails the service at start with a message naming the file and the field."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,3 +50,11 @@ def load_symbols(config_dir: Path) -> SymbolRegistry:
         return SymbolRegistry.from_yaml(path.read_text(), source=str(path))
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found (NX_CONFIG_DIR points at the folder)") from None
+
+
+def check_roots(roots: Iterable[str], symbols: SymbolRegistry, where: str) -> None:
+    """Each root names a symbol of the registry, or a ConfigError naming `where` and the root."""
+    for root in roots:
+        if root not in symbols.symbols:
+            known = ", ".join(sorted(symbols.symbols))
+            raise ConfigError(f"{where}: unknown root {root!r} (symbols.yaml has {known})")

@@ -19,6 +19,7 @@ from nexus_protocol.streams import DEFAULT_NAMESPACE, Names, key
 
 S = TypeVar("S", bound="MeshSettings")
 DAY_MS = 86_400_000
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _default_consumer() -> str:
@@ -45,7 +46,7 @@ class MeshSettings(BaseSettings):
     # Fault injection for chaos tests: SIGKILL this process at a point of the Nth batch read.
     fault_kill_at: Literal["", "after_read", "after_publish", "after_commit"] = ""
     fault_kill_batch: int = Field(default=1, ge=1)
-    log_level: str = "INFO"
+    log_level: str = "INFO"  # one of LOG_LEVELS, any case
     log_json: bool = False
 
     @field_validator("namespace")
@@ -53,6 +54,13 @@ class MeshSettings(BaseSettings):
     def _namespace(cls, v: str) -> str:
         key(v, "check")  # raises ConfigError with the rule
         return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, v: str) -> str:
+        if v.upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return v.upper()
 
     @field_validator("redis_url")
     @classmethod
@@ -104,5 +112,5 @@ def settings_error(exc: ValidationError) -> str:
             if any(w in field.lower() for w in _SECRET) or isinstance(value, dict)
             else repr(value)
         )
-        lines.append(f"NX_{field.upper()}={shown}: {err['msg']}")
+        lines.append(f"NX_{field.upper()}={shown}: {err['msg'].removeprefix('Value error, ')}")
     return "invalid settings: " + "; ".join(lines)

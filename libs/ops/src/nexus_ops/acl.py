@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nexus_archive.recorded import recorded_streams
-from nexus_mesh.config_files import read_yaml
+from nexus_mesh.venues import load_venues_file
 from nexus_protocol.streams import Names, key
 
 SERVICE_COMMANDS = (
@@ -223,9 +223,7 @@ def mesh_users(
 
 def all_venues(config_dir: Path, environment: str | None = None) -> list[str]:
     """Venue names of one environment of venues.yaml, or of every environment."""
-    envs: Mapping[str, Mapping[str, object]] = (read_yaml(Path(config_dir) / "venues.yaml") or {}).get(
-        "environments", {}
-    )
+    envs = load_venues_file(config_dir).environments
     chosen = [envs[environment]] if environment else list(envs.values())
     return sorted({v for venues in chosen for v in venues})
 

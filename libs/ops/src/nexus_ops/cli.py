@@ -16,6 +16,7 @@ from typing import Any
 import redis
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 
 from nexus_mesh.connection import redacted
 from nexus_mesh.killswitch import KillSwitch
@@ -38,6 +39,7 @@ console = cu.console
 FROM = typer.Option(None, "--from", help="start: ISO time (UTC if naive), a date, or -2h / -1d (default -1d)")
 TO = typer.Option(None, "--to", help="end: ISO time, a date (its whole day), or now (default)")
 EXPORT_OUT = typer.Option(Path("export"), "--out", "-o", help="folder for the files")
+UP_SERVICES = typer.Option(None, "--service", "-s", help="start only this one (repeatable)")
 REPORT_OUT = typer.Option(Path("report.html"), "--out", "-o", help="the HTML file")
 
 
@@ -62,8 +64,15 @@ def demo(
 def up(
     environment: str = typer.Option(os.environ.get("NX_ENVIRONMENT", "dev"), "--env"),
     foreground: bool = typer.Option(False, help="stay attached; Ctrl-C stops everything"),
+    service: list[str] = UP_SERVICES,
+    timeout: float = typer.Option(30.0, help="seconds to wait for every service's first heartbeat"),
 ) -> None:
-    """Start every service docker-compose.yml defines (plus deploy/compose.ENV.yml) as local processes."""
+    """Start every service docker-compose.yml defines (plus deploy/compose.ENV.yml) as local processes.
+
+    Your NX_* variables reach every service (docs/operations.md, "Starting and stopping", says which
+    win). Waits for every service; names each that failed with the first error line of its log."""
+    from nexus_ops.up import check_before_start, report
+
     sup = Supervisor(
         root=cu.root(),
         environment=environment,
@@ -76,15 +85,19 @@ def up(
         raise typer.BadParameter(
             f"a mesh is already up for namespace {cu.namespace()} ({sup.state_file}); run `nexusctl down`"
         )
-    services = sup.start()
-    failed = sup.wait_ready()
-    for s in services:
-        mark = "[red]not ready[/]" if s.name in failed else "[green]up[/]"
-        console.print(f"{s.name:<20} {s.module:<32} {mark}")
-    console.print(f"redis {redacted(sup.redis_url or '')}  logs {sup.data_dir / 'logs'}")
-    if failed:
+    try:
+        for note in check_before_start(sup):
+            console.print(note, highlight=False)
+        sup.start(set(service) if service else None)
+    except ConfigError as exc:
+        console.print(f"[red]nexusctl up: {escape(str(exc))}[/]", highlight=False)
+        raise typer.Exit(2) from None
+    outcomes = sup.wait_ready(timeout_s=timeout)
+    code = report(outcomes, console)
+    console.print(f"redis {redacted(sup.redis_url or '')}  logs {sup.logs_dir}", highlight=False)
+    if code:
         sup.stop()
-        raise typer.Exit(1)
+        raise typer.Exit(code)
     if foreground:
         try:
             while all(p.poll() is None for p in sup.procs.values()):

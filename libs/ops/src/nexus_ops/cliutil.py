@@ -23,8 +23,10 @@ from nexus_ops import status as status_mod
 from nexus_ops.supervisor import compose_files, load_services
 from nexus_protocol.errors import ConfigError
 
-# Piped output (scripts, CI logs) is not cut to 80 columns.
-console = Console() if sys.stdout.isatty() else Console(width=int(os.environ.get("COLUMNS", "160")))
+# Piped output (scripts, CI logs) is never wrapped: one record stays one line; tables get 160 columns.
+console = (
+    Console() if sys.stdout.isatty() else Console(width=int(os.environ.get("COLUMNS", "160")), soft_wrap=True)
+)
 opts: dict[str, Any] = {}
 _REQUIRED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):?\?")
 

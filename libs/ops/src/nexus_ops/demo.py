@@ -8,6 +8,7 @@ from pathlib import Path
 
 import redis
 from rich.console import Console
+from rich.markup import escape
 
 from nexus_ops import signals
 from nexus_ops.supervisor import Supervisor
@@ -27,9 +28,11 @@ def run(root: Path, signals: int = 4, environment: str = "dev") -> int:
             f"{len(services)} services: {', '.join(s.name for s in services)}"
         )
         try:
-            failed = sup.wait_ready()
+            failed = [o for o in sup.wait_ready() if not o.ok]
+            for o in failed:
+                console.print(f"[red]{o.name} not ready[/]: {escape(o.problem)}")
             if failed:
-                console.print(f"[red]not ready: {', '.join(failed)}[/] (logs in {tmp}/logs)")
+                console.print(f"(logs in {tmp}/logs)")
                 return 1
             console.print(f"all services heartbeating after {time.monotonic() - t0:.1f} s")
             assert sup.redis_url is not None

@@ -23,9 +23,9 @@ from typing import Any
 
 import redis
 
-from nexus_mesh.config_files import read_yaml
 from nexus_mesh.connection import as_str
 from nexus_mesh.publish import Output, Publisher
+from nexus_mesh.venues import load_venues_file
 from nexus_ops.records import Window, entries
 from nexus_ops.supervisor import Supervisor, load_services
 from nexus_protocol.codec import Envelope, decode
@@ -83,8 +83,8 @@ def simulated_services(root: Path, environment: str) -> set[str]:
 
 
 def _venues_for(config_dir: Path, environment: str) -> dict[str, set[str]]:
-    env = ((read_yaml(config_dir / "venues.yaml") or {}).get("environments") or {}).get(environment) or {}
-    return {v: set(cfg.get("symbols") or ()) for v, cfg in env.items()}
+    env = load_venues_file(config_dir).environments.get(environment, {})
+    return {v: set(cfg.symbols) for v, cfg in env.items()}
 
 
 class Replay:
@@ -156,9 +156,10 @@ class Replay:
         result.logs = self.data_dir / "logs"
         sup.start(only=only)
         try:
-            failed = sup.wait_ready(timeout_s=self.start_timeout_s)
+            failed = [o for o in sup.wait_ready(timeout_s=self.start_timeout_s) if not o.ok]
             if failed:
-                raise ConfigError(f"sandbox services not ready: {', '.join(failed)} (logs in {result.logs})")
+                why = "; ".join(f"{o.name} {o.problem}" for o in failed)
+                raise ConfigError(f"sandbox services not ready: {why} (logs in {result.logs})")
             self._wait(lambda: self.client.hlen(self.sandbox.contracts) > 0, 30.0)
             self._publish(result.items, on_progress)
             self._collect(result.items)

@@ -3,14 +3,16 @@ up a Redis secured as deploy/redis configures it, ask whether an adapter's venue
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+import yaml
 
 from nexus_mesh.connection import as_bytes
 from nexus_mesh.embedded import RedisServer, free_port
@@ -85,3 +87,19 @@ def venue_connected(client: redis.Redis, names: Names, venue: str) -> bool:
 
 def read_stream(client: redis.Redis, stream: str) -> list[Envelope[Message]]:
     return [decode(fields or {}) for _id, fields in client.xrange(stream) or []]
+
+
+def edited_config(tmp: Path, file: str, edits: Mapping[str, object]) -> Path:
+    """deploy/config copied into `tmp`, with `edits` ({"dotted.path": value}) made in one of its YAML
+    files; returns the folder, for NX_CONFIG_DIR."""
+    for f in (REPO_ROOT / "deploy" / "config").glob("*.yaml"):
+        shutil.copy(f, tmp / f.name)
+    raw = yaml.safe_load((tmp / file).read_text())
+    for path, value in edits.items():
+        *parents, last = path.split(".")
+        node = raw
+        for p in parents:
+            node = node[p]
+        node[last] = value
+    (tmp / file).write_text(yaml.safe_dump(raw))
+    return tmp

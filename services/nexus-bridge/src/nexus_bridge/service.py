@@ -32,7 +32,7 @@ from nexus_bridge.outputs import decision_outputs, paused, trip_event, utc, when
 from nexus_bridge.state import BridgeState, Decision
 from nexus_bridge.venues import load_trading_venues, venues_for
 from nexus_bridge.wire import intake_stream, status_key
-from nexus_mesh.config_files import load_symbols
+from nexus_mesh.config_files import check_roots, load_symbols
 from nexus_mesh.context import Context
 from nexus_mesh.killswitch import KillSwitch
 from nexus_mesh.processor import Input, StreamProcessor
@@ -304,7 +304,8 @@ def make_bridge(
     """The bridge from its settings and config files (a bad one raises ConfigError naming it)."""
     cfg = load_config(settings)
     registry = load_symbols(settings.config_dir)
-    venues = load_trading_venues(settings.config_dir, settings.environment)
+    check_roots(cfg.lots, registry, f"{settings.config_file}: lots")
+    venues = load_trading_venues(settings.config_dir, settings.environment, registry)
     return Bridge(settings, client, cfg, registry, venues, now_ms=now_ms)
 
 

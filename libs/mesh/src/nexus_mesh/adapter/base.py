@@ -50,6 +50,7 @@ from nexus_mesh.context import Context
 from nexus_mesh.killswitch import KillSwitch
 from nexus_mesh.processor import Input, StreamProcessor
 from nexus_mesh.publish import Output
+from nexus_mesh.venues import check_venue
 from nexus_protocol.codec import Envelope, encode, pack
 from nexus_protocol.enums import Severity
 from nexus_protocol.errors import DecodeError, VenueError
@@ -64,6 +65,7 @@ class Adapter(OrderFlow):
     """Subclass per platform; see the module docstring for the contract."""
 
     def __init__(self, settings: AdapterSettings, client: redis.Redis) -> None:
+        check_venue(settings.config_dir, settings.venue)  # NX_VENUE=nope stops the adapter at start
         super().__init__(settings, client)
         self.killswitch = KillSwitch(client, self.names)
         self._awaiting_loaded = False

@@ -27,6 +27,7 @@ from nexus_gateway.fx.config import FxSettings, load_table
 from nexus_gateway.fx.hold import HeldFill, HoldStore
 from nexus_gateway.fx.money import USD, decimal_of, to_usd
 from nexus_gateway.fx.rates import BRL, NoRate, Rate, RateBook, usdbrl_from_tick
+from nexus_mesh.config_files import check_roots, load_symbols
 from nexus_mesh.context import Context
 from nexus_mesh.processor import Input, StreamProcessor
 from nexus_mesh.publish import Output, Publisher
@@ -239,6 +240,8 @@ class FxStage:
 
 def build(settings: FxSettings, client: redis.Redis) -> StreamProcessor:
     table = load_table(settings.config_dir)
+    if settings.fx_source == "wdo":
+        check_roots([settings.fx_wdo_symbol], load_symbols(settings.config_dir), "NX_FX_WDO_SYMBOL")
     book = RateBook(
         max_age_s=settings.fx_max_age_s,
         usdbrl_source=settings.fx_source,

@@ -17,12 +17,12 @@ import redis
 
 from nexus_gateway.normalizer.config import NormalizerSettings
 from nexus_gateway.normalizer.translate import Translator
-from nexus_gateway.venues import load_venues
 from nexus_mesh.config_files import load_symbols
 from nexus_mesh.connection import as_str
 from nexus_mesh.context import Context
 from nexus_mesh.processor import Input, StreamProcessor
 from nexus_mesh.publish import Output
+from nexus_mesh.venues import load_venues
 from nexus_protocol.codec import Envelope
 from nexus_protocol.enums import OrderStatus, Severity
 from nexus_protocol.errors import DecodeError, Refused
@@ -128,7 +128,7 @@ class Normalizer:
 
 def build(settings: NormalizerSettings, client: redis.Redis) -> StreamProcessor:
     registry = load_symbols(settings.config_dir)
-    venues = load_venues(settings.config_dir, settings.environment)
+    venues = load_venues(settings.config_dir, settings.environment, registry)
     norm = Normalizer(settings, client, Translator(registry))
     names = settings.names
     inputs = [Input(names.orders_routed, norm.on_order), Input(names.fills_raw, norm.on_fill)]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from nexus_gateway.router.limits import Limits
 from nexus_gateway.router.state import Snapshot
-from nexus_gateway.venues import VenueConfig
+from nexus_mesh.venues import VenueConfig
 from nexus_protocol.enums import OrderStatus, OrderType
 from nexus_protocol.ids import client_order_id
 from nexus_protocol.messages import Route, RouteLeg, Signal

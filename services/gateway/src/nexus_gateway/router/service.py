@@ -18,12 +18,12 @@ from nexus_gateway.router.checks import Decision, Refusal, candidate_venues, dec
 from nexus_gateway.router.config import RouterSettings
 from nexus_gateway.router.limits import Limits, load_limits
 from nexus_gateway.router.state import RiskState
-from nexus_gateway.venues import VenueConfig, load_venues
 from nexus_mesh import metrics
-from nexus_mesh.config_files import load_symbols
+from nexus_mesh.config_files import check_roots, load_symbols
 from nexus_mesh.context import Context
 from nexus_mesh.processor import Input, StreamProcessor
 from nexus_mesh.publish import Output
+from nexus_mesh.venues import VenueConfig, load_venues
 from nexus_protocol.codec import Envelope
 from nexus_protocol.enums import OrderStatus, Severity
 from nexus_protocol.ids import client_order_id, derived_signal_id
@@ -189,9 +189,10 @@ def refusals_of(route: Route) -> list[Refusal]:
 
 
 def build(settings: RouterSettings, client: redis.Redis) -> StreamProcessor:
-    venues = load_venues(settings.config_dir, settings.environment)
-    limits = load_limits(settings.config_dir, settings.environment)
     registry = load_symbols(settings.config_dir)
+    venues = load_venues(settings.config_dir, settings.environment, registry)
+    limits = load_limits(settings.config_dir, settings.environment)
+    check_roots(limits.per_symbol, registry, f"{settings.config_dir / 'risk.yaml'}: per_symbol")
     router = Router(client, settings, venues, limits, registry)
     names = settings.names
     return StreamProcessor(
