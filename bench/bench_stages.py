@@ -21,8 +21,8 @@ from nexus_gateway.normalizer.translate import Translator
 from nexus_gateway.router.checks import decide
 from nexus_gateway.router.limits import load_limits
 from nexus_gateway.router.state import Snapshot
-from nexus_gateway.venues import load_venues
 from nexus_mesh.config_files import load_symbols
+from nexus_mesh.venues import load_venues
 from nexus_protocol import Envelope, Fill, Order, OrderStatus, Side, Signal, decode, encode
 from nexus_protocol.ids import new_signal_id
 

@@ -37,10 +37,10 @@ from nexus_archive.recorded import GROUP, recorded_streams
 from nexus_archive.rows import Rows, raw_row, rows
 from nexus_archive.store import ArchiveStore, Transient, is_transient
 from nexus_gateway.recorder.config import RecorderSettings
-from nexus_gateway.venues import load_venues
 from nexus_mesh.context import Context
 from nexus_mesh.processor import Input, StreamProcessor
 from nexus_mesh.publish import Output
+from nexus_mesh.venues import load_venues
 from nexus_protocol.codec import Envelope
 from nexus_protocol.messages import Message
 from nexus_protocol.streams import Names
