@@ -28,12 +28,12 @@ import pytest
 
 from nexus_protocol.bridge import (
     BridgeErrorCode,
+    BridgeHeartbeat,
     BridgeMessage,
     ErrorMessage,
     ExecutionUpdate,
     FrameDecoder,
     FrameEncoder,
-    Heartbeat,
     Hello,
     HelloAck,
     OpenOrdersQuery,
@@ -173,7 +173,7 @@ class Peer:
         while True:
             while self.inbox:
                 msg = self.inbox.popleft()
-                if isinstance(msg, Heartbeat):
+                if isinstance(msg, BridgeHeartbeat):
                     self.heartbeats += 1
                     continue
                 return msg
@@ -184,7 +184,7 @@ class Peer:
         while self.heartbeats == 0:
             while self.inbox:
                 msg = self.inbox.popleft()
-                assert isinstance(msg, Heartbeat), f"unexpected {msg!r}"
+                assert isinstance(msg, BridgeHeartbeat), f"unexpected {msg!r}"
                 self.heartbeats += 1
             if self.heartbeats == 0:
                 self._fill(deadline)
@@ -272,7 +272,7 @@ def _session_two(peer: Peer) -> None:
         cancel_seq,
         "NEVER.N80",
     )
-    peer.send(Heartbeat(time_ns=time.time_ns()))
+    peer.send(BridgeHeartbeat(time_ns=time.time_ns()))
     peer.wait_heartbeat()  # idle for one interval, the C# side heartbeats
     peer.sock.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")  # out of sync: C# must say so and hang up
     bad = peer.recv()

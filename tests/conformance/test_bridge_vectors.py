@@ -24,17 +24,17 @@ from nexus_protocol.bridge import (
     MAX_BODY_BYTES,
     MESSAGE_TYPES,
     BridgeErrorCode,
+    BridgeHeartbeat,
     BridgeMessage,
     BridgeProtocolError,
+    BridgeTick,
     ErrorMessage,
     FrameDecoder,
     FrameEncoder,
     FrameErrorKind,
-    Heartbeat,
     Hello,
     OrderSubmit,
     Platform,
-    Tick,
     decode_frame,
     encode_frame,
     format_float,
@@ -89,7 +89,7 @@ def test_hand_written_frame() -> None:
     """One frame spelled out by hand, independent of the encoder and the generator."""
     body = b'{"type":"heartbeat","seq":5,"time_ns":1767225600123456789}'
     expected = b"NX\x01\x00" + len(body).to_bytes(4, "big") + body
-    assert encode_frame(Heartbeat(seq=5, time_ns=1_767_225_600_123_456_789)) == expected
+    assert encode_frame(BridgeHeartbeat(seq=5, time_ns=1_767_225_600_123_456_789)) == expected
     assert next(v for v in FRAMES if v["name"] == "heartbeat")["hex"] == expected.hex()
     limit = next(v for v in FRAMES if v["name"] == "order_submit_limit")["body"]
     assert '"limit_price":16250.75,"stop_price":null,' in limit
@@ -127,7 +127,7 @@ def test_invalid_stream(vector: dict[str, Any]) -> None:
     assert caught.value.kind == vector["kind"]
     assert len(caught.value.decoded) == vector["decoded"]
     with pytest.raises(BridgeProtocolError):  # the stream is out of sync: the decoder stays failed
-        decoder.feed(encode_frame(Heartbeat(seq=1, time_ns=0)))
+        decoder.feed(encode_frame(BridgeHeartbeat(seq=1, time_ns=0)))
 
 
 def test_all_frames_form_one_stream_in_any_chunking() -> None:
@@ -168,10 +168,10 @@ def test_any_float_round_trips_in_shortest_form(value: float) -> None:
 
 def test_encoder_stamps_seq_and_refuses_unstamped() -> None:
     enc = FrameEncoder()
-    frames = [enc.encode(Heartbeat(time_ns=i)) for i in range(3)]
+    frames = [enc.encode(BridgeHeartbeat(time_ns=i)) for i in range(3)]
     assert [decode_frame(f).seq for f in frames] == [1, 2, 3]
     with pytest.raises(BridgeProtocolError) as caught:
-        encode_frame(Heartbeat(time_ns=0))
+        encode_frame(BridgeHeartbeat(time_ns=0))
     assert caught.value.kind == FrameErrorKind.BAD_SEQ
 
 
@@ -288,6 +288,6 @@ def test_order_submit_round_trips(msg: OrderSubmit) -> None:
 @given(st.lists(st.one_of(st.none(), _finite), min_size=6, max_size=6), st.integers(0, 2**63 - 1))
 def test_tick_round_trips(values: list[float | None], time_ns: int) -> None:
     bid, ask, last, bsz, asz, lsz = values
-    msg = Tick(seq=9, instrument="ES 12-24", bid=bid, ask=ask, last=last, bid_size=bsz, ask_size=asz,
+    msg = BridgeTick(seq=9, instrument="ES 12-24", bid=bid, ask=ask, last=last, bid_size=bsz, ask_size=asz,
                last_size=lsz, time_ns=time_ns)  # fmt: skip
     assert decode_frame(encode_frame(msg)) == msg  # -0.0 is written 0, and compares equal

@@ -13,11 +13,12 @@ from nexus_protocol.bridge.messages import (
     PROTOCOL_VERSION,
     AccountSnapshot,
     BridgeErrorCode,
+    BridgeHeartbeat,
     BridgeMessage,
+    BridgeTick,
     ErrorMessage,
-    Execution,
+    ExecutionRecord,
     ExecutionUpdate,
-    Heartbeat,
     Hello,
     HelloAck,
     MdSubscribe,
@@ -28,9 +29,8 @@ from nexus_protocol.bridge.messages import (
     OrderSubmit,
     OrderUpdate,
     Platform,
-    Position,
+    PositionRecord,
     PositionSnapshot,
-    Tick,
     WorkingOrder,
 )
 from nexus_protocol.enums import OrderStatus, OrderType, Side, TimeInForce
@@ -155,7 +155,7 @@ def _messages() -> list[tuple[str, BridgeMessage]]:
         ),
         ("hello_ack_accepted", HelloAck(accepted=True, heartbeat_interval_ms=5_000)),
         ("hello_ack_refused", HelloAck(accepted=False, reason="bad auth token", heartbeat_interval_ms=5_000)),
-        ("heartbeat", Heartbeat(time_ns=T0)),
+        ("heartbeat", BridgeHeartbeat(time_ns=T0)),
         (
             "error_full",
             ErrorMessage(
@@ -243,8 +243,8 @@ def _messages() -> list[tuple[str, BridgeMessage]]:
             PositionSnapshot(
                 account="Sim101",
                 positions=[
-                    Position(instrument="NQ 03-25", quantity=2, avg_price=16250.75),
-                    Position(instrument="CL 02-25", quantity=-9223372036854775808, avg_price=-37.63),
+                    PositionRecord(instrument="NQ 03-25", quantity=2, avg_price=16250.75),
+                    PositionRecord(instrument="CL 02-25", quantity=-9223372036854775808, avg_price=-37.63),
                 ],
                 time_ns=T0,
             ),
@@ -292,7 +292,7 @@ def _messages() -> list[tuple[str, BridgeMessage]]:
                     ),
                 ],
                 unknown_client_order_ids=["B.N81"],
-                executions=[Execution(**exe)],
+                executions=[ExecutionRecord(**exe)],
                 time_ns=T0 + 5,
             ),
         ),
@@ -300,7 +300,7 @@ def _messages() -> list[tuple[str, BridgeMessage]]:
         ("md_unsubscribe", MdUnsubscribe(instrument="ES 12-24")),
         (
             "tick",
-            Tick(
+            BridgeTick(
                 instrument="NQ 03-25",
                 bid=16250.5,
                 ask=16250.75,
@@ -313,7 +313,7 @@ def _messages() -> list[tuple[str, BridgeMessage]]:
         ),
         (
             "tick_extremes",
-            Tick(
+            BridgeTick(
                 instrument="BTC 01-25",
                 bid=1e-7,
                 ask=1e21,
@@ -324,7 +324,7 @@ def _messages() -> list[tuple[str, BridgeMessage]]:
                 time_ns=T0,
             ),
         ),
-        ("tick_no_quotes", Tick(instrument="NQ 03-25", time_ns=T0)),
+        ("tick_no_quotes", BridgeTick(instrument="NQ 03-25", time_ns=T0)),
     ]
 
 

@@ -1,6 +1,6 @@
 """Market data through the Bookmap adapter as a process: the real add-on on the real `bookmap` package,
 started by the simulated Bookmap host; readers on nx:md:raw:bookmap rebuild the book with
-nexus_protocol.book.OrderBook and resnapshot after a gap."""
+nexus_protocol.book.DepthBook and resnapshot after a gap."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import redis
 
 from nexus_bookmap.testing import ALIAS, BookmapRig
 from nexus_protocol import Names
-from nexus_protocol.book import Applied, OrderBook, resnapshot_key
+from nexus_protocol.book import BookApplied, DepthBook, resnapshot_key
 from nexus_protocol.codec import Envelope, decode
 from nexus_protocol.enums import Side
 from nexus_protocol.messages import DepthSnapshot, DepthUpdate, Message, Tick
@@ -63,8 +63,8 @@ def test_ticks_and_a_depth_snapshot_then_consecutive_updates(
     l2 = [m for m in seen if isinstance(m, DepthSnapshot | DepthUpdate)]
     assert isinstance(l2[0], DepthSnapshot)  # a reader from the start gets the book first
     assert [m.seq for m in l2] == list(range(l2[0].seq, l2[0].seq + len(l2)))
-    book = OrderBook("bookmap", ALIAS)
-    assert all(book.apply(m) is Applied.APPLIED for m in l2)
+    book = DepthBook("bookmap", ALIAS)
+    assert all(book.apply(m) is BookApplied.APPLIED for m in l2)
     assert (book.bids, book.asks) == sim_book(rig)  # the reader's book is Bookmap's book
     ticks = [m for m in seen if isinstance(m, Tick)]
     quotes = [t for t in ticks if t.bid is not None and t.ask is not None]
@@ -85,10 +85,10 @@ def test_a_reader_that_lost_an_update_asks_for_a_snapshot_and_resyncs(
 ) -> None:
     rig = bookmap_rig().start()
     reader = Reader(client, names)
-    book = OrderBook("bookmap", ALIAS)
+    book = DepthBook("bookmap", ALIAS)
     dropped: list[int] = []
     requested = 0.0
-    results: list[Applied] = []
+    results: list[BookApplied] = []
 
     def step() -> bool:
         nonlocal requested
@@ -101,10 +101,10 @@ def test_a_reader_that_lost_an_update_asks_for_a_snapshot_and_resyncs(
                 continue
             result = book.apply(msg)
             results.append(result)
-            if result is Applied.RESNAPSHOT and not requested:
+            if result is BookApplied.RESNAPSHOT and not requested:
                 client.sadd(resnapshot_key(names, "bookmap"), ALIAS)
                 requested = time.monotonic()
-        return bool(requested) and book.synced and len(results) > results.index(Applied.RESNAPSHOT) + 5
+        return bool(requested) and book.synced and len(results) > results.index(BookApplied.RESNAPSHOT) + 5
 
     wait_for(step, timeout_s=15, what="a resnapshot after the lost update")
     assert book.gap is not None

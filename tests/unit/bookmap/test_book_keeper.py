@@ -6,7 +6,7 @@ from typing import TypeVar
 
 from nexus_bookmap import addon_protocol as ap
 from nexus_bookmap.book import BookKeeper, BookState
-from nexus_protocol.book import Applied, OrderBook
+from nexus_protocol.book import BookApplied, DepthBook
 from nexus_protocol.messages import DepthSnapshot, DepthUpdate, Message, Tick
 
 M = TypeVar("M", bound=Message)
@@ -75,8 +75,8 @@ def test_changes_are_batched_with_consecutive_seq_and_a_reader_rebuilds_the_book
     out += keeper.flush()
     l2 = [m for m in out if isinstance(m, DepthSnapshot | DepthUpdate)]
     assert [m.seq for m in l2] == [1, 2, 3]
-    reader = OrderBook("bookmap", "NQH5")
-    assert all(reader.apply(m) is Applied.APPLIED for m in l2)
+    reader = DepthBook("bookmap", "NQH5")
+    assert all(reader.apply(m) is BookApplied.APPLIED for m in l2)
     assert reader.bids == {99.75: 3.0, 99.5: 1.0}
     assert reader.asks == {100.5: 1.0}
     assert reader.bids == keeper.book("NQH5").bids  # type: ignore[union-attr]

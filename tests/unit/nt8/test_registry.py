@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nexus_nt8.simulator.registry import Registry
-from nexus_protocol.bridge import Execution, OpenOrdersQuery, OrderSubmit
+from nexus_protocol.bridge import ExecutionRecord, OpenOrdersQuery, OrderSubmit
 from nexus_protocol.enums import OrderStatus, OrderType, Side, TimeInForce
 
 
@@ -19,8 +19,8 @@ def _submit(coid: str) -> OrderSubmit:
     )
 
 
-def _execution(n: int, coid: str) -> Execution:
-    return Execution(
+def _execution(n: int, coid: str) -> ExecutionRecord:
+    return ExecutionRecord(
         execution_id=f"X{n}",
         account="Sim101",
         client_order_id=coid,

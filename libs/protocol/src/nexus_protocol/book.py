@@ -11,8 +11,8 @@ says it is not (`synced` false) and the reader must get a snapshot. It keeps tha
   `synced`, and every update is refused until the next snapshot, because applying later changes to a
   book with a hole in it gives a wrong book that looks right.
 
-`apply` says what happened (`Applied`) instead of raising, since a gap is an expected event in a
-market-data reader's life, not an error. The reader's answer to `Applied.RESNAPSHOT` is to ask the
+`apply` says what happened (`BookApplied`) instead of raising, since a gap is an expected event in a
+market-data reader's life, not an error. The reader's answer to `BookApplied.RESNAPSHOT` is to ask the
 venue's adapter for a fresh snapshot: add the symbol to the set at `resnapshot_key(names, venue)`
 (`SADD`); the adapter publishes a `DepthSnapshot` of its own book on `nx:md:raw:{venue}` and removes
 the request. Until then the reader keeps refusing updates.
@@ -31,8 +31,8 @@ from nexus_protocol.messages import BookLevel, DepthChange, DepthSnapshot, Depth
 from nexus_protocol.streams import Names
 
 
-class Applied(StrEnum):
-    """What `OrderBook.apply` did with a message."""
+class BookApplied(StrEnum):
+    """What `DepthBook.apply` did with a message."""
 
     APPLIED = "applied"  # the book moved to the message's seq
     STALE = "stale"  # an old update (seq at or below the book's): ignored, the book is unchanged
@@ -53,7 +53,7 @@ def resnapshot_key(names: Names, venue: str) -> str:
 
 
 @dataclass(slots=True)
-class OrderBook:
+class DepthBook:
     """One symbol's book at one venue, kept from its snapshot and consecutive updates."""
 
     venue: str
@@ -64,7 +64,7 @@ class OrderBook:
     bids: dict[float, float] = field(default_factory=dict)
     asks: dict[float, float] = field(default_factory=dict)
 
-    def apply(self, message: DepthSnapshot | DepthUpdate) -> Applied:
+    def apply(self, message: DepthSnapshot | DepthUpdate) -> BookApplied:
         if (message.venue, message.symbol) != (self.venue, self.symbol):
             theirs, ours = f"{message.venue}/{message.symbol}", f"{self.venue}/{self.symbol}"
             raise ValueError(f"depth for {theirs} applied to the book of {ours}")
@@ -72,19 +72,19 @@ class OrderBook:
             self.bids = {lv.price: lv.size for lv in message.bids if lv.size > 0}
             self.asks = {lv.price: lv.size for lv in message.asks if lv.size > 0}
             self.seq, self.synced = message.seq, True
-            return Applied.APPLIED
+            return BookApplied.APPLIED
         if not self.synced or self.seq is None:
-            return Applied.RESNAPSHOT
+            return BookApplied.RESNAPSHOT
         if message.seq <= self.seq:
-            return Applied.STALE
+            return BookApplied.STALE
         if message.seq != self.seq + 1:
             self.gap = Gap(expected=self.seq + 1, got=message.seq)
             self.synced = False
-            return Applied.RESNAPSHOT
+            return BookApplied.RESNAPSHOT
         for change in message.changes:
             self.change(change)
         self.seq = message.seq
-        return Applied.APPLIED
+        return BookApplied.APPLIED
 
     def change(self, change: DepthChange) -> None:
         """One level's new size, without sequence bookkeeping (for whoever builds a book itself)."""

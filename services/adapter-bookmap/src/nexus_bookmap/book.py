@@ -3,7 +3,7 @@ data out (`DepthSnapshot`, `DepthUpdate`, `Tick`). Pure: no sockets, no Redis; o
 
 What it guarantees to readers of nx:md:raw:{venue}, per symbol (the Bookmap alias):
 - L2 messages carry the adapter's own sequence: each `DepthUpdate` is `seq` = previous + 1, and a
-  `DepthSnapshot` takes the next number too and replaces the book. So `nexus_protocol.book.OrderBook`
+  `DepthSnapshot` takes the next number too and replaces the book. So `nexus_protocol.book.DepthBook`
   applies them as they come and sees a gap only if it lost one. (The add-on's `seq` counts trades as
   well as depth events, so it cannot be passed on as is.)
 - Nothing is published for a book that is not known to be right. The add-on's frames carry the
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from nexus_bookmap import addon_protocol as ap
-from nexus_protocol.book import OrderBook
+from nexus_protocol.book import DepthBook
 from nexus_protocol.enums import Side
 from nexus_protocol.messages import DepthChange, DepthUpdate, Message, Tick
 
@@ -46,7 +46,7 @@ class BookState(StrEnum):
 
 @dataclass(slots=True)
 class _Alias:
-    book: OrderBook
+    book: DepthBook
     state: BookState = BookState.DOWN
     addon_seq: int = 0  # the add-on's seq the book is at
     snapshot_seq: int = 0  # the add-on's seq of the snapshot being received
@@ -78,7 +78,7 @@ class BookKeeper:
         entry = self._aliases.get(alias)
         return entry.state if entry is not None else None
 
-    def book(self, alias: str) -> OrderBook | None:
+    def book(self, alias: str) -> DepthBook | None:
         entry = self._aliases.get(alias)
         return entry.book if entry is not None else None
 
@@ -89,7 +89,7 @@ class BookKeeper:
         entry = self._aliases.get(msg.alias)
         out = self._settle(msg.alias) if entry is not None else []
         if entry is None:
-            entry = self._aliases[msg.alias] = _Alias(book=OrderBook(self.venue, msg.alias))
+            entry = self._aliases[msg.alias] = _Alias(book=DepthBook(self.venue, msg.alias))
         entry.state, entry.snapshot_seq, entry.building = BookState.SNAPSHOT, msg.seq, ({}, {})
         return out
 

@@ -40,13 +40,13 @@ from nexus_nt8.config import Nt8Settings
 from nexus_nt8.server import ServerConfig, wait_until
 from nexus_protocol.bridge import (
     RETRYABLE_ERROR_CODES,
+    BridgeTick,
     ErrorMessage,
     ExecutionUpdate,
     OpenOrdersSnapshot,
     OrderCancel,
     OrderUpdate,
 )
-from nexus_protocol.bridge import Tick as BridgeTick
 from nexus_protocol.enums import OrderStatus
 from nexus_protocol.errors import ConfigError, VenueError
 from nexus_protocol.messages import Tick, VenueOrder

@@ -25,6 +25,7 @@ from nexus_nt8.server import BridgeServer, BridgeSession, ServerConfig, SessionC
 from nexus_protocol.bridge import (
     AccountSnapshot,
     BridgeMessage,
+    BridgeTick,
     ErrorMessage,
     ExecutionUpdate,
     Hello,
@@ -33,7 +34,6 @@ from nexus_protocol.bridge import (
     OpenOrdersSnapshot,
     OrderUpdate,
     PositionSnapshot,
-    Tick,
 )
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class LinkListener(Protocol):
     def on_synced(self, snapshot: OpenOrdersSnapshot, since: tuple[str | None, int | None]) -> None: ...
     def on_order_update(self, msg: OrderUpdate) -> None: ...
     def on_execution(self, msg: ExecutionUpdate) -> None: ...
-    def on_tick(self, msg: Tick) -> None: ...
+    def on_tick(self, msg: BridgeTick) -> None: ...
 
 
 @dataclass(slots=True)
@@ -206,7 +206,7 @@ class BridgeLink:
                 self.positions[msg.account] = {p.instrument: float(p.quantity) for p in msg.positions}
             case AccountSnapshot():
                 self.accounts[msg.account] = msg
-            case Tick():
+            case BridgeTick():
                 self.listener.on_tick(msg)
             case ErrorMessage():
                 log.warning(

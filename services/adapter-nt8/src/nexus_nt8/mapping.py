@@ -29,7 +29,7 @@ from nexus_protocol.bridge import (
     OrderUpdate,
     WorkingOrder,
 )
-from nexus_protocol.bridge.messages import Execution
+from nexus_protocol.bridge.messages import ExecutionRecord
 from nexus_protocol.enums import OrderStatus, OrderType, Side, TimeInForce
 from nexus_protocol.errors import VenueError
 from nexus_protocol.messages import VenueOrder
@@ -81,7 +81,7 @@ def answers_cancel(msg: BridgeMessage, coid: str) -> bool:
     return isinstance(msg, ErrorMessage) and msg.client_order_id == coid
 
 
-def execution(x: Execution | ExecutionUpdate) -> VenueExecution:
+def execution(x: ExecutionRecord | ExecutionUpdate) -> VenueExecution:
     """An execution, live or listed in a snapshot (the ledger gives it cumulative figures)."""
     return VenueExecution(
         client_order_id=x.client_order_id, exec_id=x.execution_id, qty=float(x.quantity), price=x.price,
@@ -118,7 +118,7 @@ def working_report(order: WorkingOrder) -> VenueReport:
     )  # fmt: skip
 
 
-def marker(execution: Execution | ExecutionUpdate) -> str:
+def marker(execution: ExecutionRecord | ExecutionUpdate) -> str:
     """The reconcile marker after `execution`: `time_ns|execution_id`."""
     return f"{execution.time_ns}|{execution.execution_id}"
 

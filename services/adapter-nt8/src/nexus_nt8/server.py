@@ -36,12 +36,12 @@ from pydantic import SecretStr
 from nexus_protocol.bridge import (
     PROTOCOL_VERSION,
     BridgeErrorCode,
+    BridgeHeartbeat,
     BridgeMessage,
     BridgeProtocolError,
     ErrorMessage,
     FrameDecoder,
     FrameEncoder,
-    Heartbeat,
     Hello,
     HelloAck,
     Platform,
@@ -326,7 +326,7 @@ class BridgeServer:
                 if not self._deliver(session, decoder, data):
                     return session.close_reason
             if now - session.last_tx >= interval:
-                session.send(Heartbeat(time_ns=time.time_ns()))
+                session.send(BridgeHeartbeat(time_ns=time.time_ns()))
             if now - session.last_rx > 3 * interval:
                 log.warning(
                     "session #%d: nothing from %s for 3 heartbeat intervals (%.1fs); dropping it",
@@ -350,7 +350,7 @@ class BridgeServer:
         return True
 
     def _dispatch(self, session: BridgeSession, msg: BridgeMessage) -> None:
-        if isinstance(msg, Heartbeat):
+        if isinstance(msg, BridgeHeartbeat):
             return
         self.handler.on_message(session, msg)
 

@@ -32,11 +32,12 @@ from nexus_protocol.bridge.messages import (
     RETRYABLE_ERROR_CODES,
     AccountSnapshot,
     BridgeErrorCode,
+    BridgeHeartbeat,
     BridgeMessage,
+    BridgeTick,
     ErrorMessage,
-    Execution,
+    ExecutionRecord,
     ExecutionUpdate,
-    Heartbeat,
     Hello,
     HelloAck,
     MdSubscribe,
@@ -47,12 +48,11 @@ from nexus_protocol.bridge.messages import (
     OrderSubmit,
     OrderUpdate,
     Platform,
-    Position,
+    PositionRecord,
     PositionSnapshot,
-    Tick,
     WorkingOrder,
 )
-from nexus_protocol.bridge.schema import field_kinds
+from nexus_protocol.bridge.schema import field_kinds, record_name
 
 
 def wire_schema() -> dict[str, Any]:
@@ -60,7 +60,7 @@ def wire_schema() -> dict[str, Any]:
     enum's values: the table the C# ``Schema`` class must equal."""
     return {
         "messages": {t: [list(f) for f in field_kinds(c) if f[0] != "seq"] for t, c in MESSAGE_TYPES.items()},
-        "records": {c.__name__: [list(f) for f in field_kinds(c)] for c in RECORD_TYPES},
+        "records": {record_name(c): [list(f) for f in field_kinds(c)] for c in RECORD_TYPES},
         "enums": {e.__name__: [m.value for m in e] for e in ENUM_TYPES},
     }
 
@@ -84,15 +84,16 @@ __all__ = [
     "SUPPORTED_VERSIONS",
     "AccountSnapshot",
     "BridgeErrorCode",
+    "BridgeHeartbeat",
     "BridgeMessage",
     "BridgeProtocolError",
+    "BridgeTick",
     "ErrorMessage",
-    "Execution",
+    "ExecutionRecord",
     "ExecutionUpdate",
     "FrameDecoder",
     "FrameEncoder",
     "FrameErrorKind",
-    "Heartbeat",
     "Hello",
     "HelloAck",
     "MdSubscribe",
@@ -103,9 +104,8 @@ __all__ = [
     "OrderSubmit",
     "OrderUpdate",
     "Platform",
-    "Position",
+    "PositionRecord",
     "PositionSnapshot",
-    "Tick",
     "WorkingOrder",
     "decode_body",
     "decode_frame",

@@ -67,10 +67,11 @@ class BridgeMessage(_Wire):
     seq: Int64 = 0
 
 
-# -- records (nested objects) ------------------------------------------------------------------------
+# -- records (nested objects): RECORD is the name the wire schema and the C# table know them by ------
 
 
-class Position(_Wire):
+class PositionRecord(_Wire):
+    RECORD: ClassVar[str] = "Position"
     instrument: Name
     quantity: Int64  # signed: > 0 long, < 0 short; flat positions are not listed
     avg_price: Float
@@ -89,12 +90,16 @@ class _ExecutionFields(_Wire):
     time_ns: Count
 
 
-class Execution(_ExecutionFields):
+class ExecutionRecord(_ExecutionFields):
     """One fill, as listed in ``open_orders_snapshot.executions``."""
+
+    RECORD: ClassVar[str] = "Execution"
 
 
 class WorkingOrder(_Wire):
     """One order as the platform sees it, listed in ``open_orders_snapshot.orders``."""
+
+    RECORD: ClassVar[str] = "WorkingOrder"
 
     client_order_id: String
     platform_order_id: String | None = None
@@ -135,7 +140,7 @@ class HelloAck(BridgeMessage):
     heartbeat_interval_ms: Positive
 
 
-class Heartbeat(BridgeMessage):
+class BridgeHeartbeat(BridgeMessage):
     """both ways, when the side has sent nothing for ``heartbeat_interval_ms``."""
 
     TYPE = "heartbeat"
@@ -204,7 +209,7 @@ class OrderUpdate(BridgeMessage):
 
 
 class ExecutionUpdate(_ExecutionFields, BridgeMessage):
-    """platform -> adapter, on every fill (fields as :class:`Execution`)."""
+    """platform -> adapter, on every fill (fields as :class:`ExecutionRecord`)."""
 
     TYPE = "execution_update"
 
@@ -217,7 +222,7 @@ class PositionSnapshot(BridgeMessage):
 
     TYPE = "position_snapshot"
     account: Name
-    positions: list[Position]
+    positions: list[PositionRecord]
     time_ns: Count
 
 
@@ -258,7 +263,7 @@ class OpenOrdersSnapshot(BridgeMessage):
     request_id: Name
     orders: list[WorkingOrder]  # every working order, plus every queried id the platform knows
     unknown_client_order_ids: list[ClientOrderId]
-    executions: list[Execution]
+    executions: list[ExecutionRecord]
     time_ns: Count
 
 
@@ -280,7 +285,7 @@ class MdUnsubscribe(BridgeMessage):
     instrument: Name
 
 
-class Tick(BridgeMessage):
+class BridgeTick(BridgeMessage):
     """platform -> adapter, top of book and last trade (a side without a quote is null)."""
 
     TYPE = "tick"
@@ -299,7 +304,7 @@ MESSAGE_TYPES: dict[str, type[BridgeMessage]] = {
     for cls in (
         Hello,
         HelloAck,
-        Heartbeat,
+        BridgeHeartbeat,
         ErrorMessage,
         OrderSubmit,
         OrderCancel,
@@ -311,10 +316,10 @@ MESSAGE_TYPES: dict[str, type[BridgeMessage]] = {
         OpenOrdersSnapshot,
         MdSubscribe,
         MdUnsubscribe,
-        Tick,
+        BridgeTick,
     )
 }
-RECORD_TYPES: tuple[type[BaseModel], ...] = (Position, Execution, WorkingOrder)
+RECORD_TYPES: tuple[type[BaseModel], ...] = (PositionRecord, ExecutionRecord, WorkingOrder)
 ENUM_TYPES: tuple[type[StrEnum], ...] = (
     Side,
     OrderType,

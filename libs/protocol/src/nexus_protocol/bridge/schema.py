@@ -79,8 +79,16 @@ def wire_kind(annotation: Any, metadata: typing.Iterable[Any] = ()) -> str:
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return "enum:" + annotation.__name__
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return "record:" + annotation.__name__
+        return "record:" + record_name(annotation)
     raise TypeError(f"{annotation!r} has no wire kind")
+
+
+def record_name(model: type[BaseModel]) -> str:
+    """A record's name on the wire: its ``RECORD`` (the Python class may be named apart from it)."""
+    name = getattr(model, "RECORD", None)
+    if not isinstance(name, str):
+        raise TypeError(f"record {model.__name__} declares no RECORD name")
+    return name
 
 
 def field_kinds(model: type[BaseModel]) -> list[tuple[str, str]]:

@@ -34,12 +34,13 @@ from nexus_nt8.simulator.registry import Registry
 from nexus_nt8.simulator.venue import SimPlatform
 from nexus_protocol.bridge import (
     BridgeErrorCode,
+    BridgeHeartbeat,
     BridgeMessage,
     BridgeProtocolError,
+    BridgeTick,
     ErrorMessage,
     FrameDecoder,
     FrameEncoder,
-    Heartbeat,
     Hello,
     HelloAck,
     MdSubscribe,
@@ -47,7 +48,6 @@ from nexus_protocol.bridge import (
     OpenOrdersQuery,
     OrderCancel,
     OrderSubmit,
-    Tick,
 )
 
 log = logging.getLogger(__name__)
@@ -247,7 +247,7 @@ class BridgeSimulator:
             q = self.venue.quote(instrument)
             self._send(
                 conn,
-                Tick(
+                BridgeTick(
                     instrument=instrument,
                     bid=q.bid,
                     ask=q.ask,
@@ -259,7 +259,7 @@ class BridgeSimulator:
                 ),
             )
         if self._conn is conn and now - conn.last_tx >= conn.interval_s:
-            self._send(conn, Heartbeat(time_ns=time.time_ns()))
+            self._send(conn, BridgeHeartbeat(time_ns=time.time_ns()))
         if self._conn is conn and now - conn.last_rx > 3 * conn.interval_s:
             self._drop("adapter silent for 3 heartbeat intervals")
 

@@ -20,13 +20,13 @@ from nexus_protocol.bridge import (
     BridgeErrorCode,
     BridgeMessage,
     ErrorMessage,
-    Execution,
+    ExecutionRecord,
     ExecutionUpdate,
     OpenOrdersQuery,
     OpenOrdersSnapshot,
     OrderCancel,
     OrderSubmit,
-    Position,
+    PositionRecord,
     PositionSnapshot,
 )
 from nexus_protocol.enums import OrderStatus, OrderType
@@ -119,7 +119,7 @@ class PlatformSide:
             send(entry.update(r.ts_ns))
 
     def positions(self, account: str) -> PositionSnapshot:
-        held = [Position(instrument=p.symbol, quantity=round(p.quantity), avg_price=p.avg_price)
+        held = [PositionRecord(instrument=p.symbol, quantity=round(p.quantity), avg_price=p.avg_price)
                 for p in self.venue.positions(account) if p.quantity]  # fmt: skip
         return PositionSnapshot(account=account, positions=held, time_ns=time.time_ns())
 
@@ -136,7 +136,7 @@ class PlatformSide:
 
     def _fill(self, entry: Entry, r: Report, send: Callable[[BridgeMessage], None]) -> None:
         qty, s = round(r.last_qty), entry.submit
-        x = Execution(
+        x = ExecutionRecord(
             execution_id=f"{self.profile.execution_prefix}-X{r.exec_id}", account=s.account,
             client_order_id=s.client_order_id, platform_order_id=entry.platform_order_id or "",
             instrument=s.instrument, side=s.side, quantity=qty, price=r.last_price,

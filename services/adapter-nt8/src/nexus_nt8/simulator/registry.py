@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from nexus_protocol.bridge import (
-    Execution,
+    ExecutionRecord,
     OpenOrdersQuery,
     OpenOrdersSnapshot,
     OrderSubmit,
@@ -68,7 +68,7 @@ class Registry:
     def __init__(self, max_executions: int = 10_000) -> None:
         self._lock = threading.Lock()
         self._entries: dict[str, Entry] = {}
-        self._journal: list[Execution] = []
+        self._journal: list[ExecutionRecord] = []
         self._max = max_executions
 
     def add(self, submit: OrderSubmit) -> tuple[Entry, bool]:
@@ -92,12 +92,12 @@ class Registry:
         with self._lock:
             return list(self._entries.values())
 
-    def record(self, execution: Execution) -> None:
+    def record(self, execution: ExecutionRecord) -> None:
         with self._lock:
             self._journal.append(execution)
             del self._journal[: max(0, len(self._journal) - self._max)]
 
-    def executions(self) -> list[Execution]:
+    def executions(self) -> list[ExecutionRecord]:
         with self._lock:
             return list(self._journal)
 
@@ -128,7 +128,7 @@ class Registry:
             time_ns=now_ns,
         )
 
-    def _since(self, execution_id: str | None, since_ns: int | None) -> list[Execution]:
+    def _since(self, execution_id: str | None, since_ns: int | None) -> list[ExecutionRecord]:
         if execution_id is not None:
             for i, x in enumerate(self._journal):
                 if x.execution_id == execution_id:
