@@ -94,7 +94,7 @@ def test_garbage_entry_dead_lettered_processor_goes_on(
     assert pending(client, names) == 0
 
 
-def test_handler_that_always_raises_is_dead_lettered_after_the_limit(
+def test_handler_io_error_is_retried_then_dead_lettered_after_the_limit(
     client: redis.Redis, names: Names, services: Services
 ) -> None:
     proc = services.start("nexus_mesh.relay", NX_RELAY_FAIL_PREFIX="poison", NX_MAX_DELIVERIES="3")
@@ -106,7 +106,23 @@ def test_handler_that_always_raises_is_dead_lettered_after_the_limit(
     dl = read_stream(client, names.dlq)[0].body
     assert isinstance(dl, DeadLetter)
     assert dl.deliveries == 3
-    assert "injected failure for poison00001" in dl.reason
+    assert "injected I/O failure for poison00001" in dl.reason
+    assert proc.alive()
+
+
+def test_handler_refusal_is_dead_lettered_at_once_with_its_reason(
+    client: redis.Redis, names: Names, services: Services
+) -> None:
+    proc = services.start("nexus_mesh.relay", NX_RELAY_REFUSE_PREFIX="poison", NX_MAX_DELIVERIES="3")
+    xadd(client, names.stream("relay:in"), ev(0))
+    xadd(client, names.stream("relay:in"), ev(1, prefix="poison"))
+    xadd(client, names.stream("relay:in"), ev(2))
+    wait_for(lambda: client.xlen(names.dlq) == 1 and pending(client, names) == 0, what="poison dead-lettered")
+    assert relay_ids(client, names) == ["m00000>relay", "m00002>relay"]
+    dl = read_stream(client, names.dlq)[0].body
+    assert isinstance(dl, DeadLetter)
+    assert dl.deliveries == 1  # a validation failure is permanent: no retries
+    assert "ValueError: injected refusal of poison00001" in dl.reason
     assert proc.alive()
 
 

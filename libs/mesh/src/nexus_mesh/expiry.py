@@ -4,7 +4,8 @@ Redis expires keys, not hash fields (before 7.4). A service's per-order or per-s
 hashes, so beside them a sorted set records when each field was finished with; `prune` deletes the
 fields older than the window from every hash and from the set. All keys carry the owner's hash tag
 (`names.state(owner, ...)`), so each call stays in one slot. Only finished entries are touched: a
-working order's state is never pruned, however old.
+working order's state is never pruned, however old. `FieldExpiry` is for code that writes Redis
+itself (adapters); a stage returns `prune_writes(...)` from its tick instead.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import redis
 from redis.client import Pipeline
 
 from nexus_mesh.connection import as_str
+from nexus_mesh.context import Context
+from nexus_mesh.state import Writes
 
 
 class FieldExpiry:
@@ -46,3 +49,17 @@ class FieldExpiry:
             pipe.zrem(self.clock_key, *fields)
             pipe.execute()
             removed += len(fields)
+
+
+def prune_writes(
+    ctx: Context, clock_key: str, hashes: Sequence[str], retention_ms: int, batch: int = 1000
+) -> Writes:
+    """A stage's pruning, as writes for its commit: the fields finished before the window, from every
+    hash in `hashes` and from the clock (at most `batch` per call; the next tick takes the rest)."""
+    old = ctx.older(clock_key, ctx.now_ns() // 1_000_000 - retention_ms)[:batch]
+    writes = Writes()
+    if old:
+        for h in hashes:
+            writes.hdel(h, *old)
+        writes.zrem(clock_key, *old)
+    return writes

@@ -1,22 +1,38 @@
-"""The StreamProcessor: read a stream through a consumer group, handle, publish, acknowledge.
+"""The StreamProcessor: read a stream through a consumer group, handle, commit, acknowledge.
 
-Guarantee: every entry is handled until its outputs are published, at least once, and its outputs
-appear at most once (idempotent publish before XACK, see `publish`). How:
+A handler is `(envelope, ctx) -> Result(outputs, writes)` (or just an iterable of outputs). A stage
+handler reads its state through `ctx` (see `nexus_mesh.state`) and calls no Redis. For each batch
+the processor:
+
+1. reads entries (`XREADGROUP`), and in the same round trip WATCHes the stage's state version,
+   reads it (a changed version drops the in-process cache) and the stage's `fresh` reads;
+2. calls the handler per entry; a read of state not loaded yet is loaded and the handler called again;
+   the writes of each message are visible to the next ones of the batch;
+3. commits every output, its dedupe key and every state write in one MULTI/EXEC round trip, one script
+   call per hash slot (`nexus_mesh.commit`); if another writer changed the state since the WATCH,
+   Redis refuses the EXEC and the batch is handled again from freshly loaded state;
+4. acknowledges the inputs with the next read (decision 0003).
+
+A crash before the commit leaves nothing written and the batch is redelivered; a crash after it
+redelivers inputs whose outputs exist (republish is a no-op) against the state as committed. So a
+redelivered input never yields a second, different effect.
 
 - On start, and after any lost connection, the consumer first re-reads its *own* pending entries
   (`XREADGROUP ... 0`), then new ones (`>`). Entries left pending by a dead consumer are taken over
-  with XAUTOCLAIM (JUSTID, so the delivery count is not inflated) once idle past NX_CLAIM_IDLE_MS.
-- A batch's outputs and acknowledgements go out in one pipeline, outputs first: a crash in between
-  leaves the input pending, and the redelivered input republishes the same ids as no-ops.
-- An entry that fails validation is dead-lettered at once with the reason. An entry whose handler
-  raises stays pending and is retried with backoff; after NX_MAX_DELIVERIES it is dead-lettered.
+  with XAUTOCLAIM (JUSTID is not used: the delivery count matters) once idle past NX_CLAIM_IDLE_MS.
+- An entry that fails validation, or whose handler raises anything but an I/O error, is dead-lettered
+  at once with the reason: the handler is a function of its input and state, a retry would fail the
+  same way. An I/O error (Redis, OSError, TimeoutError: an adapter's platform call) leaves the entry
+  pending, retried with backoff; after NX_MAX_DELIVERIES it is dead-lettered.
 - NOGROUP (the stream vanished) recreates the group and raises a critical event: a data-loss alarm.
 - Redis down: back off and reconnect, then re-read own pending entries.
 - SIGTERM (via `stop`): finish the batch, acknowledge, return.
-- A sink stage (the recorder) passes `on_commit`: called once per batch after its outputs are
-  published and before its inputs are acknowledged, it commits what the handlers gathered (the
+- A sink stage (the recorder) passes `on_commit`: called once per batch after its outputs and state
+  are committed and before its inputs are acknowledged, it commits what the handlers gathered (the
   recorder's database transaction). If it raises, nothing of the batch is acknowledged; the entries
   stay pending and are read again after a backoff.
+- Fault injection for crash tests (NX_FAULT_KILL_AT, NX_FAULT_KILL_BATCH): SIGKILL after_read,
+  after_handle (handled, nothing committed), after_commit (committed, not acknowledged).
 """
 
 from __future__ import annotations
@@ -31,23 +47,29 @@ from typing import Any
 
 import redis
 
-from nexus_mesh import metrics
+from nexus_mesh import commit, metrics
 from nexus_mesh.context import Context
+from nexus_mesh.deadletter import dead_letter
 from nexus_mesh.groups import ensure_group, is_nogroup
 from nexus_mesh.health import HeartbeatWriter
+from nexus_mesh.loader import dedicated_client, queue_reads, store
 from nexus_mesh.publish import Output, Publisher
 from nexus_mesh.retention import safe_trim
 from nexus_mesh.settings import MeshSettings
+from nexus_mesh.state import Loaded, Missing, Op, Read, Result, StateView, Writes
 from nexus_protocol.codec import Envelope, decode
 from nexus_protocol.enums import Severity
 from nexus_protocol.errors import DecodeError
-from nexus_protocol.messages import DeadLetter, Message
+from nexus_protocol.messages import Message
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Envelope[Message], Context], Iterable[Output]]
-Tick = Callable[[Context], Iterable[Output]]
+Handler = Callable[[Envelope[Message], Context], Result | Iterable[Output]]
+Tick = Callable[[Context], Result | Iterable[Output]]
+TRANSIENT = (redis.RedisError, OSError, TimeoutError)
 _TRIM_EVERY_S = 600.0
+_MAX_LOADS = 16  # loads for one message before its handler is taken to be broken
+_CACHE_MAX = 200_000  # cached state entries; past it the cache starts over (it reloads on demand)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +86,16 @@ class Input:
 class _Counters:
     processed: int = 0
     dead_lettered: int = 0
-    failures: dict[str, int] = field(default_factory=dict)  # entry id -> handler failures here
+    conflicts: int = 0  # batches handled again because another writer changed the state
+    failures: dict[str, int] = field(default_factory=dict)  # entry id -> transient failures here
+
+
+@dataclass(slots=True)
+class _Batch:
+    outputs: list[Output] = field(default_factory=list)
+    ops: list[Op] = field(default_factory=list)
+    acks: dict[str, list[str]] = field(default_factory=dict)
+    handled: int = 0
 
 
 class StreamProcessor:
@@ -79,8 +110,12 @@ class StreamProcessor:
         tick_interval_s: float = 1.0,
         heartbeat_detail: Callable[[], dict[str, Any]] | None = None,
         on_group_lost: Callable[[str], None] | None = None,
+        state_owner: str | None = None,
+        fresh: Sequence[Read] = (),
         on_commit: Callable[[], None] | None = None,
     ) -> None:
+        """`state_owner` ("fills"): the stage owns `names.state(owner, ...)`, cached and versioned;
+        `fresh`: reads made with every batch (the kill switch, venue links...), never cached."""
         if not inputs and tick is None:
             raise ValueError("a processor needs at least one input or a tick")
         self.settings = settings
@@ -88,6 +123,7 @@ class StreamProcessor:
         self.group = group or settings.service
         self.consumer = settings.consumer
         self.client = client
+        self.conn = dedicated_client(client) if state_owner else client
         self.inputs = {i.stream: i for i in inputs}
         self.publisher = Publisher(client, dedupe_ttl_ms=settings.dedupe_ttl_ms)
         self.heartbeat = HeartbeatWriter(
@@ -108,8 +144,17 @@ class StreamProcessor:
         self._counters = _Counters()
         self._label = settings.service
         self._batches = 0
-        self._ctx = Context(names=self.names, client=client, settings=settings, service=settings.service)
-        self._acks: dict[str, list[str]] = {}  # published, to acknowledge with the next read
+        self._owner_prefix = self.names.state(state_owner) if state_owner else None
+        self._version_key = self.names.state(state_owner, "version") if state_owner else None
+        self._version: bytes | None = None
+        self._fresh_reads = tuple(fresh)
+        self._cache, self._fresh = Loaded(), Loaded()
+        self._view = StateView(self._cache, self._fresh, self._owner_prefix)
+        self._prepared = False
+        self._ctx = Context(
+            names=self.names, client=client, settings=settings, service=settings.service, view=self._view
+        )
+        self._acks: dict[str, list[str]] = {}  # committed, to acknowledge with the next read
         self._m_handler = metrics.HANDLER_SECONDS.labels(self._label)
         self._m_published = metrics.PUBLISHED.labels(self._label)
 
@@ -126,12 +171,17 @@ class StreamProcessor:
     def __repr__(self) -> str:
         c = self._counters
         return (
-            f"<StreamProcessor {self.group}/{self.consumer} processed={c.processed} dead={c.dead_lettered}>"
+            f"<StreamProcessor {self.group}/{self.consumer} processed={c.processed} "
+            f"dead={c.dead_lettered} conflicts={c.conflicts}>"
         )
 
     def setup(self) -> None:
         for inp in self.inputs.values():
             ensure_group(self.client, inp.stream, self.group, inp.start_id)
+        self.client.script_load(commit.APPLY.source)
+        self._cache.clear()  # after a reconnect nothing read before is trusted
+        self._version = None
+        self._prepared = False
 
     def run(self) -> None:
         backoff = 0.1
@@ -173,15 +223,7 @@ class StreamProcessor:
         now = time.monotonic()
         if self._tick is not None and now >= self._next_tick:
             self._next_tick = now + self._tick_interval_s
-            try:
-                outs = list(self._tick(self._context(None, None, 0)))
-            except (redis.ConnectionError, redis.TimeoutError):
-                raise
-            except Exception:
-                log.exception("periodic work failed; the service goes on")
-                outs = []
-            if outs:
-                self.publisher.publish(outs)
+            self._run_tick()
         if self.heartbeat.due():
             self._beat()
         if self.inputs and now >= self._next_claim:
@@ -207,23 +249,49 @@ class StreamProcessor:
         return self._process(reply or [], deliveries=None)
 
     def _xreadgroup(self, streams: dict[str, str], block: int | None = None) -> Any:
-        """Read, sending the previous batch's acknowledgements in the same round trip.
-
-        The acknowledgements follow their outputs' publish (already done), so a crash before they
-        land only redelivers entries whose republish is a no-op.
-        """
-        pipe = self.client.pipeline(transaction=False)
+        """Read, sending the previous batch's acknowledgements in the same round trip, and preparing
+        the state (WATCH, version, fresh reads) right after the entries arrive, in the same round trip
+        (Redis runs the commands queued behind a blocked read when it returns)."""
+        pipe = self.conn.pipeline(transaction=False)
         acks = self._acks
         for stream, ids in acks.items():
             pipe.xack(stream, self.group, *ids)
         pipe.xreadgroup(self.group, self.consumer, streams, count=self.settings.batch_size, block=block)  # type: ignore[arg-type]
+        reads = self._queue_prepare(pipe)
         replies = pipe.execute()
         self._count_acked(acks)
-        return replies[-1]
+        self._store_prepare(reads, replies[len(replies) - len(reads) :])
+        return replies[len(acks)]
+
+    def _queue_prepare(self, pipe: Any) -> list[Read]:
+        if self._version_key is not None:
+            pipe.pipeline_execute_command("WATCH", self._version_key)  # queued, not sent at once
+            pipe.get(self._version_key)
+        queue_reads(pipe, self._fresh_reads)
+        return [Read("get", "")] * (self._version_key is not None) + list(self._fresh_reads)
+
+    def _store_prepare(self, reads: list[Read], replies: list[Any]) -> None:
+        self._fresh.clear()
+        if self._version_key is not None:
+            version, replies, reads = replies[0], replies[1:], reads[1:]
+            if version != self._version or version is None:
+                self._cache.clear()  # another writer (or none yet): trust nothing cached
+                self._version = version
+        store(reads, replies, self._cache, self._fresh, self._owner_prefix)
+        self._prepared = True
+
+    def _prepare(self) -> None:
+        """WATCH + version + fresh reads in a round trip of their own (ticks, claims, conflicts)."""
+        pipe = self.conn.pipeline(transaction=False)
+        reads = self._queue_prepare(pipe)
+        if reads:
+            replies = pipe.execute()
+            self._store_prepare(reads, replies[len(replies) - len(reads) :])
+        self._prepared = True
 
     def flush_acks(self) -> None:
         if self._acks:
-            pipe = self.client.pipeline(transaction=False)
+            pipe = self.conn.pipeline(transaction=False)
             for stream, ids in self._acks.items():
                 pipe.xack(stream, self.group, *ids)
             pipe.execute()
@@ -274,6 +342,7 @@ class StreamProcessor:
                     )
                 if entries:
                     log.warning("claimed %d idle entries on %s", len(entries), stream)
+                    self._prepared = False
                     handled += self._process(
                         [(stream, entries)], deliveries=self._deliveries(stream, entries)
                     )
@@ -291,33 +360,81 @@ class StreamProcessor:
     # ---- handling --------------------------------------------------------------------------------
 
     def _process(self, reply: Iterable[Any], deliveries: dict[str, int] | None) -> int:
+        entries = [
+            (self.inputs[_s(stream)], _s(raw_id), fields, deliveries.get(_s(raw_id), 1) if deliveries else 1)
+            for stream, items in reply
+            for raw_id, fields in items
+        ]
+        if not entries:
+            return 0
         self._batches += 1
         self._maybe_fault("after_read")
-        outputs: list[Output] = []
-        acks: dict[str, list[str]] = {}
-        handled = 0
-        for raw_stream, items in reply:
-            stream = _s(raw_stream)
-            inp = self.inputs[stream]
-            for raw_id, fields in items:
-                entry_id = _s(raw_id)
-                n = deliveries.get(entry_id, 1) if deliveries is not None else 1
-                if self._handle_entry(outputs, inp, entry_id, fields, n):
-                    acks.setdefault(stream, []).append(entry_id)
-                    handled += 1
-        self.publisher.publish(outputs)
-        self._maybe_fault("after_publish")
+        while True:
+            if not self._prepared:
+                self._prepare()
+            batch = self._handle_batch(entries)
+            self._maybe_fault("after_handle")
+            if self._commit(batch.outputs, batch.ops):
+                break
         if self.on_commit is not None and not self._sink_commit():
             return 0
         self._maybe_fault("after_commit")
         failures = self._counters.failures
-        for stream, ids in acks.items():
+        for stream, ids in batch.acks.items():
             self._acks.setdefault(stream, []).extend(ids)
             if failures:
                 for i in ids:
                     failures.pop(i, None)
-        self._counters.processed += handled
-        return handled
+        self._counters.processed += batch.handled
+        return batch.handled
+
+    def _handle_batch(self, entries: list[tuple[Input, str, Any, int]]) -> _Batch:
+        batch = _Batch()
+        self._view.batch = Loaded()
+        self._ctx.clock_ns = time.time_ns()
+        for inp, entry_id, fields, n in entries:
+            if self._handle_entry(batch, inp, entry_id, fields, n):
+                batch.acks.setdefault(inp.stream, []).append(entry_id)
+                batch.handled += 1
+        return batch
+
+    def _handle_entry(self, batch: _Batch, inp: Input, entry_id: str, fields: Any, deliveries: int) -> bool:
+        """Queue the entry's outputs and writes (or its dead letter); True when it may be acknowledged."""
+        if fields is None:  # trimmed or deleted while pending (Redis 6.2 returns it as nil)
+            log.error("entry %s on %s was deleted while pending: its payload is lost", entry_id, inp.stream)
+            return True
+        limit = self.settings.max_deliveries
+        if deliveries > limit:
+            reason = f"delivered {deliveries} times (limit {limit}) without being acknowledged"
+            self._dead_letter(batch, inp.stream, entry_id, fields, deliveries, reason)
+            return True
+        started = time.perf_counter()
+        try:
+            env = decode(fields)
+        except DecodeError as exc:
+            self._dead_letter(batch, inp.stream, entry_id, fields, deliveries, f"invalid entry: {exc}")
+            return True
+        ctx = self._context(inp.stream, entry_id, deliveries)
+        try:
+            result = self._call(lambda: inp.handler(env, ctx))
+        except TRANSIENT as exc:
+            if deliveries >= limit:
+                reason = f"I/O error on delivery {deliveries} of {limit}: {type(exc).__name__}: {exc}"
+                self._dead_letter(batch, inp.stream, entry_id, fields, deliveries, reason)
+                return True
+            self._retry_later(inp.stream, entry_id, deliveries, exc)
+            return False
+        except Exception as exc:
+            metrics.HANDLER_FAILURES.labels(self._label, inp.stream).inc()
+            reason = f"handler refused it: {type(exc).__name__}: {exc}"
+            self._dead_letter(batch, inp.stream, entry_id, fields, deliveries, reason)
+            return True
+        self._m_handler.observe(time.perf_counter() - started)
+        batch.outputs += result.outputs
+        batch.ops += result.writes.ops
+        self._view.batch.apply(result.writes.ops)
+        self._m_published.inc(len(result.outputs))
+        return True
 
     def _sink_commit(self) -> bool:
         assert self.on_commit is not None
@@ -329,58 +446,92 @@ class StreamProcessor:
             return False
         return True
 
-    def _handle_entry(
-        self, out: list[Output], inp: Input, entry_id: str, fields: Any, deliveries: int
-    ) -> bool:
-        """Queue the entry's outputs (or its dead letter); True when it may be acknowledged."""
-        if fields is None:  # trimmed or deleted while pending (Redis 6.2 returns it as nil)
-            log.error("entry %s on %s was deleted while pending: its payload is lost", entry_id, inp.stream)
+    def _call(self, fn: Callable[[], Result | Iterable[Output]]) -> Result:
+        """Run a handler or tick, loading what it reads until it has everything."""
+        for _ in range(_MAX_LOADS):
+            try:
+                got = fn()
+                return got if isinstance(got, Result) else Result(list(got))
+            except Missing as m:
+                self._load(m.reads)
+        raise RuntimeError(f"still reading unloaded state after {_MAX_LOADS} loads")
+
+    def _load(self, reads: Sequence[Read]) -> None:
+        pipe = self.conn.pipeline(transaction=False)
+        queue_reads(pipe, reads)
+        store(reads, pipe.execute(), self._cache, self._fresh, self._owner_prefix)
+
+    def _retry_later(self, stream: str, entry_id: str, deliveries: int, exc: BaseException) -> None:
+        metrics.HANDLER_FAILURES.labels(self._label, stream).inc()
+        failures = self._counters.failures[entry_id] = self._counters.failures.get(entry_id, 0) + 1
+        log.warning("I/O error on %s %s (delivery %d), will retry: %r", stream, entry_id, deliveries, exc)
+        retry_at = time.monotonic() + min(0.05 * 2**failures, 5.0)
+        self._retry_at = retry_at if self._retry_at is None else min(self._retry_at, retry_at)
+
+    # ---- commit ----------------------------------------------------------------------------------
+
+    def _commit(self, outputs: list[Output], ops: list[Op]) -> bool:
+        """Write outputs and state together; False when another writer changed the state (handle again)."""
+        self._prepared = False
+        if ops and self._version_key is not None:
+            version = str(int(self._version or 0) + 1).encode()
+            ops = [*ops, *Writes().set(self._version_key, version)]
+        p = commit.plan(outputs, ops)
+        if p.commands == 0:
             return True
-        limit = self.settings.max_deliveries
-        if deliveries > limit:
-            self._dead_letter(
-                out,
-                inp.stream,
-                entry_id,
-                fields,
-                deliveries,
-                f"delivered {deliveries} times (limit {limit}) without being acknowledged",
-            )
-            return True
-        started = time.perf_counter()
+        atomic = self._version_key is not None or p.commands > 1
+        pipe = self.conn.pipeline(transaction=False)
+        if atomic:
+            pipe.pipeline_execute_command("MULTI")
+        commit.queue(pipe, p, outputs, self.settings.dedupe_ttl_ms)
+        if atomic:
+            pipe.pipeline_execute_command("EXEC")
         try:
-            env = decode(fields)
-        except DecodeError as exc:
-            self._dead_letter(out, inp.stream, entry_id, fields, deliveries, f"invalid entry: {exc}")
-            return True
-        try:
-            outputs = list(inp.handler(env, self._context(inp.stream, entry_id, deliveries)))
-        except Exception as exc:
-            metrics.HANDLER_FAILURES.labels(self._label, inp.stream).inc()
-            failures = self._counters.failures[entry_id] = self._counters.failures.get(entry_id, 0) + 1
-            if deliveries >= limit:
-                self._dead_letter(
-                    out,
-                    inp.stream,
-                    entry_id,
-                    fields,
-                    deliveries,
-                    f"handler failed on delivery {deliveries} of {limit}: {type(exc).__name__}: {exc}",
-                )
-                return True
-            log.warning("handler failed on %s %s (delivery %d): %r", inp.stream, entry_id, deliveries, exc)
-            delay = min(0.05 * 2**failures, 5.0)
-            retry_at = time.monotonic() + delay
-            self._retry_at = retry_at if self._retry_at is None else min(self._retry_at, retry_at)
+            replies = pipe.execute()
+        except (redis.exceptions.NoScriptError, redis.exceptions.ExecAbortError):
+            self.client.script_load(commit.APPLY.source)  # flushed: nothing of the EXEC ran
             return False
-        self._m_handler.observe(time.perf_counter() - started)
-        out += outputs
-        self._m_published.inc(len(outputs))
+        if atomic and replies[-1] is None:
+            self._counters.conflicts += 1
+            log.info("state changed by another writer during the batch: handling it again")
+            self._cache.clear()
+            return False
+        inner = replies[-1] if atomic else replies
+        errors = [r for r in inner if isinstance(r, Exception)]
+        if errors:
+            raise errors[0]
+        if ops and self._version_key is not None:
+            self._version = version
+        self._cache.apply(o for o in ops if self._owner_prefix and o[1].startswith(self._owner_prefix))
+        if self._cache.size() > _CACHE_MAX:
+            self._cache.clear()
+            self._version = None
         return True
+
+    # ---- ticks, faults, dead letters -------------------------------------------------------------
+
+    def _run_tick(self) -> None:
+        ctx = self._context(None, None, 0)
+        for _ in range(_MAX_LOADS):
+            self._prepare()
+            self._view.batch = Loaded()
+            ctx.clock_ns = time.time_ns()
+            try:
+                result = self._call(lambda: self._tick(ctx))  # type: ignore[misc]
+            except (redis.ConnectionError, redis.TimeoutError):
+                raise
+            except Exception:
+                log.exception("periodic work failed; the service goes on")
+                return
+            if self._commit(result.outputs, result.writes.ops):
+                return
 
     def _fault_due(self, point: str) -> bool:
         s = self.settings
-        return s.fault_kill_at == point and self._batches == s.fault_kill_batch
+        return s.fault_kill_batch == self._batches and s.fault_kill_at in (
+            point,
+            "after_publish" if point == "after_commit" else point,
+        )
 
     def _maybe_fault(self, point: str) -> None:
         if self._fault_due(point):
@@ -388,21 +539,12 @@ class StreamProcessor:
             os.kill(os.getpid(), signal.SIGKILL)
 
     def _dead_letter(
-        self, out: list[Output], stream: str, entry_id: str, fields: Any, deliveries: int, reason: str
+        self, batch: _Batch, stream: str, entry_id: str, fields: Any, deliveries: int, reason: str
     ) -> None:
         log.error("dead-lettering %s %s: %s", stream, entry_id, reason)
-        raw = {(_s(k)): (v if isinstance(v, bytes) else str(v).encode()) for k, v in fields.items()}
-        body = DeadLetter(
-            reason=reason,
-            stream=stream,
-            entry_id=entry_id,
-            group=self.group,
-            consumer=self.consumer,
-            deliveries=deliveries,
-            fields=raw,
+        batch.outputs.append(
+            dead_letter(self.names, self.group, self.consumer, stream, entry_id, fields, deliveries, reason)
         )
-        dl_id = f"{stream}/{entry_id}/{self.group}"
-        out.append(Output(self.names.dlq, Envelope.new(body, id=dl_id)))
         metrics.DEAD_LETTERED.labels(self._label, stream).inc()
         self._counters.dead_lettered += 1
 

@@ -23,7 +23,10 @@ class RelaySettings(MeshSettings):
     service: str = "relay"
     relay_from: str = "relay:in"  # logical stream names
     relay_to: str = "relay:out"
-    relay_fail_prefix: str = ""  # fault injection: raise on messages whose id starts with this ("": never)
+    # fault injection on messages whose id starts with these ("": never): an I/O error (retried),
+    # a refusal (a ValueError: dead-lettered at once)
+    relay_fail_prefix: str = ""
+    relay_refuse_prefix: str = ""
 
 
 def build(settings: RelaySettings, client: redis.Redis) -> StreamProcessor:
@@ -31,7 +34,9 @@ def build(settings: RelaySettings, client: redis.Redis) -> StreamProcessor:
 
     def relay(env: Envelope[Message], ctx: Context) -> Iterable[Output]:
         if settings.relay_fail_prefix and env.id.startswith(settings.relay_fail_prefix):
-            raise RuntimeError(f"injected failure for {env.id}")
+            raise OSError(f"injected I/O failure for {env.id}")
+        if settings.relay_refuse_prefix and env.id.startswith(settings.relay_refuse_prefix):
+            raise ValueError(f"injected refusal of {env.id}")
         yield Output(target, env.derive(env.body, id=f"{env.id}>relay"))
 
     return StreamProcessor(

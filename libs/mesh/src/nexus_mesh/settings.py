@@ -43,8 +43,10 @@ class MeshSettings(BaseSettings):
     md_maxlen: int = Field(default=100_000, ge=100)
     data_dir: Path = Path("var")
     config_dir: Path = Path("deploy/config")
-    # Fault injection for chaos tests: SIGKILL this process at a point of the Nth batch read.
-    fault_kill_at: Literal["", "after_read", "after_publish", "after_commit"] = ""
+    # Fault injection for crash tests: SIGKILL this process at a point of the Nth batch read:
+    # after_read, after_handle (nothing committed), after_commit (committed, not acknowledged;
+    # after_publish is its older name).
+    fault_kill_at: Literal["", "after_read", "after_handle", "after_commit", "after_publish"] = ""
     fault_kill_batch: int = Field(default=1, ge=1)
     log_level: str = "INFO"  # one of LOG_LEVELS, any case
     log_json: bool = False

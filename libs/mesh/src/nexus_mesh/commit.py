@@ -1,0 +1,152 @@
+"""Writing a batch: outputs, their dedupe keys and state writes, one script call per hash slot.
+
+Every key one script call touches shares a hash tag (a stream with its `:seen:` dedupe keys; a
+stage's state under `state:{owner}`), so no command spans two slots and the same calls run on Redis
+Cluster. The processor sends the calls of one batch in one pipeline inside MULTI/EXEC, so they apply
+together or not at all, and in the same round trip as nothing else: one round trip per batch.
+
+An idempotent output is published by the `P` op: set its dedupe key with NX, append the entry only if
+the key was new. Market data (`idempotent=False`) is a plain XADD with MAXLEN ~ (the lean path).
+State writes are ops too: H (HSET), D (HDEL), S (SET, PX), X (DEL), Z (ZADD), R (ZREM), E (PEXPIRE).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from redis.client import Pipeline
+
+from nexus_mesh.scripts import LuaScript
+from nexus_protocol.codec import HEADER_FIELDS, encode
+from nexus_protocol.streams import Names
+
+if TYPE_CHECKING:
+    from nexus_mesh.publish import Output
+    from nexus_mesh.state import Op
+
+APPLY = LuaScript("""
+local ttl, out, i, n = ARGV[1], {}, 2, #ARGV
+while i <= n do
+  local op, k = ARGV[i], KEYS[tonumber(ARGV[i + 1])]
+  if op == 'P' then
+    local m, a = ARGV[i + 3], i + 4
+    if redis.call('SET', KEYS[tonumber(ARGV[i + 2])], '1', 'NX', 'PX', ttl) then
+      local x = {k}
+      if m ~= '0' then x = {k, 'MAXLEN', '~', m} end
+      for j, name in ipairs({'type', 'v', 'id', 'trace', 'ts', 'data'}) do
+        x[#x + 1] = name
+        x[#x + 1] = ARGV[a + j - 1]
+      end
+      table.insert(x, m ~= '0' and 5 or 2, '*')
+      out[#out + 1] = redis.call('XADD', unpack(x))
+    else
+      out[#out + 1] = false
+    end
+    i = i + 10
+  else
+    local f, v = ARGV[i + 2], ARGV[i + 3]
+    if op == 'H' then redis.call('HSET', k, f, v)
+    elseif op == 'D' then redis.call('HDEL', k, f)
+    elseif op == 'S' then
+      if f == '' then redis.call('SET', k, v) else redis.call('SET', k, v, 'PX', f) end
+    elseif op == 'X' then redis.call('DEL', k)
+    elseif op == 'Z' then redis.call('ZADD', k, v, f)
+    elseif op == 'R' then redis.call('ZREM', k, f)
+    elseif op == 'E' then redis.call('PEXPIRE', k, v)
+    end
+    i = i + 4
+  end
+end
+return out
+""")
+
+
+def tag(key: str) -> str:
+    """The hash tag of a key (what Redis Cluster hashes), or the whole key when it has none."""
+    start = key.find("{")
+    if start >= 0:
+        end = key.find("}", start + 1)
+        if end > start + 1:
+            return key[start + 1 : end]
+    return key
+
+
+@dataclass(slots=True)
+class _Call:
+    """One APPLY call: the keys of one slot, its op arguments, and which outputs its P ops carry."""
+
+    keys: list[str] = field(default_factory=list)
+    index: dict[str, int] = field(default_factory=dict)
+    args: list[Any] = field(default_factory=list)
+    outputs: list[int] = field(default_factory=list)
+
+    def key(self, k: str) -> str:
+        i = self.index.get(k)
+        if i is None:
+            self.keys.append(k)
+            i = self.index[k] = len(self.keys)
+        return str(i)
+
+
+@dataclass(slots=True)
+class Plan:
+    calls: list[_Call]
+    plain: list[int]  # outputs sent as plain XADD (market data), in order
+
+    @property
+    def commands(self) -> int:
+        return len(self.calls) + len(self.plain)
+
+
+def plan(outputs: Sequence[Output], ops: Iterable[Op] = ()) -> Plan:
+    calls: dict[str, _Call] = {}
+    plain: list[int] = []
+    for i, out in enumerate(outputs):
+        if not out.idempotent:
+            plain.append(i)
+            continue
+        call = calls.setdefault(tag(out.stream), _Call())
+        env = out.envelope
+        fields = encode(env)
+        call.args += ["P", call.key(out.stream), call.key(Names.dedupe(out.stream, env.id)), str(out.maxlen)]
+        call.args += [fields[f] for f in _FIELDS]
+        call.outputs.append(i)
+    for op, key, fld, value in ops:
+        call = calls.setdefault(tag(key), _Call())
+        call.args += [op, call.key(key), fld, value]
+    return Plan(list(calls.values()), plain)
+
+
+_FIELDS = (*HEADER_FIELDS, "data")
+
+
+def queue(pipe: Pipeline, p: Plan, outputs: Sequence[Output], dedupe_ttl_ms: int) -> None:
+    """Queue the plan's commands (raw, so replies inside MULTI/EXEC are not post-processed)."""
+    ttl = str(dedupe_ttl_ms)
+    for i in p.plain:
+        out = outputs[i]
+        fields = encode(out.envelope)
+        flat = [x for kv in fields.items() for x in kv]
+        if out.maxlen:
+            pipe.execute_command("XADD", out.stream, "MAXLEN", "~", out.maxlen, "*", *flat)  # type: ignore[no-untyped-call]
+        else:
+            pipe.execute_command("XADD", out.stream, "*", *flat)  # type: ignore[no-untyped-call]
+    for call in p.calls:
+        APPLY.queue(pipe, call.keys, [ttl, *call.args])
+
+
+def entry_ids(p: Plan, n_outputs: int, replies: Sequence[Any]) -> list[str | None]:
+    """Per output its new entry id, or None when it had been published before (from `queue`'s replies)."""
+    result: list[str | None] = [None] * n_outputs
+    for i, reply in zip(p.plain, replies, strict=False):
+        result[i] = _s(reply)
+    for call, reply in zip(p.calls, replies[len(p.plain) :], strict=True):
+        for i, r in zip(call.outputs, reply or [], strict=False):
+            result[i] = _s(r)
+    return result
+
+
+def _s(v: Any) -> str | None:
+    return v.decode() if isinstance(v, bytes) else v if isinstance(v, str) else None
