@@ -123,5 +123,6 @@ def test_throttle_counts_by_origin_time() -> None:
     from nexus_gateway.router.service import Throttle
 
     t = Throttle(2)
-    assert [t.allow(n * 100_000_000) for n in range(4)] == [True, True, False, False]
-    assert t.allow(1_050_000_000)  # the first one left the window
+    assert [t.allow(n * 100_000_000, f"s{n}") for n in range(4)] == [True, True, False, False]
+    assert t.allow(1_050_000_000, "s4")  # the first one left the window
+    assert t.allow(100_000_000, "s1") and not t.allow(300_000_000, "s3")  # asked again: same answer

@@ -12,19 +12,21 @@ State writes are ops too: H (HSET), D (HDEL), S (SET, PX), X (DEL), Z (ZADD), R 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import secrets
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import redis
 from redis.client import Pipeline
 
-from nexus_mesh.scripts import LuaScript
+from nexus_mesh.scripts import LuaScript, run_pipeline
 from nexus_protocol.codec import HEADER_FIELDS, encode
 from nexus_protocol.streams import Names
 
 if TYPE_CHECKING:
     from nexus_mesh.publish import Output
-    from nexus_mesh.state import Op
+    from nexus_mesh.state import Op, Writes
 
 APPLY = LuaScript("""
 local ttl, out, i, n = ARGV[1], {}, 2, #ARGV
@@ -150,3 +152,36 @@ def entry_ids(p: Plan, n_outputs: int, replies: Sequence[Any]) -> list[str | Non
 
 def _s(v: Any) -> str | None:
     return v.decode() if isinstance(v, bytes) else v if isinstance(v, str) else None
+
+
+def write_owned(
+    client: redis.Redis, version_key: str, writes: Callable[[Callable[[str], bytes | None]], Writes]
+) -> None:
+    """A write to a stage's owned state from outside the stage (an operator command): `writes(get)`
+    reads what it needs with `get` (WATCHed with the version) and returns its writes, committed with
+    a new version so that the running stage drops its cache. Retried if the stage wrote meanwhile."""
+
+    def txn(pipe: Pipeline) -> None:
+        ops = writes(pipe.get)  # type: ignore[arg-type]
+        ops.set(version_key, f"external:{secrets.token_hex(8)}")
+        pipe.multi()
+        queue(pipe, plan([], ops), [], 0)
+
+    for attempt in (1, 2):
+        try:
+            client.transaction(txn, version_key)
+            return
+        except redis.exceptions.NoScriptError:
+            if attempt == 2:
+                raise
+            client.script_load(APPLY.source)
+
+
+def commit_now(client: redis.Redis, outputs: Sequence[Output], writes: Writes, dedupe_ttl_ms: int) -> None:
+    """Outputs and unowned state writes together in one MULTI/EXEC, outside a stage (operator tools)."""
+    p = plan(outputs, writes.ops)
+
+    def build(pipe: Pipeline) -> None:
+        queue(pipe, p, outputs, dedupe_ttl_ms)
+
+    run_pipeline(client, build, [APPLY], transaction=True)

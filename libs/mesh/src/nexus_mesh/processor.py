@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -80,6 +81,9 @@ class Input:
     handler: Handler
     start_id: str = "0"
     trim: bool = True  # keep the stream to the retention window (only below every group's position)
+    # The state a message will read, loaded for the whole batch in one round trip before handling
+    # (optional: whatever is not prefetched is loaded when read, one round trip each).
+    prefetch: Callable[[Envelope[Message]], Iterable[Read]] | None = None
 
 
 @dataclass(slots=True)
@@ -147,6 +151,8 @@ class StreamProcessor:
         self._owner_prefix = self.names.state(state_owner) if state_owner else None
         self._version_key = self.names.state(state_owner, "version") if state_owner else None
         self._version: bytes | None = None
+        self._token = secrets.token_hex(6)
+        self._commits = 0
         self._fresh_reads = tuple(fresh)
         self._cache, self._fresh = Loaded(), Loaded()
         self._view = StateView(self._cache, self._fresh, self._owner_prefix)
@@ -284,10 +290,8 @@ class StreamProcessor:
         """WATCH + version + fresh reads in a round trip of their own (ticks, claims, conflicts)."""
         pipe = self.conn.pipeline(transaction=False)
         reads = self._queue_prepare(pipe)
-        if reads:
-            replies = pipe.execute()
-            self._store_prepare(reads, replies[len(replies) - len(reads) :])
-        self._prepared = True
+        replies = pipe.execute() if reads else []
+        self._store_prepare(reads, replies[len(replies) - len(reads) :])
 
     def flush_acks(self) -> None:
         if self._acks:
@@ -392,13 +396,30 @@ class StreamProcessor:
         batch = _Batch()
         self._view.batch = Loaded()
         self._ctx.clock_ns = time.time_ns()
-        for inp, entry_id, fields, n in entries:
-            if self._handle_entry(batch, inp, entry_id, fields, n):
+        decoded = [_decode(fields) for _inp, _id, fields, _n in entries]
+        self._prefetch(entries, decoded)
+        for (inp, entry_id, fields, n), env in zip(entries, decoded, strict=True):
+            if self._handle_entry(batch, inp, entry_id, fields, n, env):
                 batch.acks.setdefault(inp.stream, []).append(entry_id)
                 batch.handled += 1
         return batch
 
-    def _handle_entry(self, batch: _Batch, inp: Input, entry_id: str, fields: Any, deliveries: int) -> bool:
+    def _prefetch(self, entries: list[tuple[Input, str, Any, int]], decoded: list[Any]) -> None:
+        reads = [
+            r
+            for (inp, *_), env in zip(entries, decoded, strict=True)
+            if inp.prefetch is not None and isinstance(env, Envelope)
+            for r in inp.prefetch(env)
+        ]
+        if reads:
+            try:
+                self._view.need(*reads)
+            except Missing as m:
+                self._load(m.reads)
+
+    def _handle_entry(
+        self, batch: _Batch, inp: Input, entry_id: str, fields: Any, deliveries: int, env: Any
+    ) -> bool:
         """Queue the entry's outputs and writes (or its dead letter); True when it may be acknowledged."""
         if fields is None:  # trimmed or deleted while pending (Redis 6.2 returns it as nil)
             log.error("entry %s on %s was deleted while pending: its payload is lost", entry_id, inp.stream)
@@ -409,10 +430,8 @@ class StreamProcessor:
             self._dead_letter(batch, inp.stream, entry_id, fields, deliveries, reason)
             return True
         started = time.perf_counter()
-        try:
-            env = decode(fields)
-        except DecodeError as exc:
-            self._dead_letter(batch, inp.stream, entry_id, fields, deliveries, f"invalid entry: {exc}")
+        if isinstance(env, DecodeError):
+            self._dead_letter(batch, inp.stream, entry_id, fields, deliveries, f"invalid entry: {env}")
             return True
         ctx = self._context(inp.stream, entry_id, deliveries)
         try:
@@ -474,7 +493,8 @@ class StreamProcessor:
         """Write outputs and state together; False when another writer changed the state (handle again)."""
         self._prepared = False
         if ops and self._version_key is not None:
-            version = str(int(self._version or 0) + 1).encode()
+            self._commits += 1
+            version = f"{self._token}:{self._commits}".encode()  # never a value another writer uses
             ops = [*ops, *Writes().set(self._version_key, version)]
         p = commit.plan(outputs, ops)
         if p.commands == 0:
@@ -511,6 +531,7 @@ class StreamProcessor:
     # ---- ticks, faults, dead letters -------------------------------------------------------------
 
     def _run_tick(self) -> None:
+        """Periodic work, committed like a batch (fault points included, for the crash tests)."""
         ctx = self._context(None, None, 0)
         for _ in range(_MAX_LOADS):
             self._prepare()
@@ -523,7 +544,13 @@ class StreamProcessor:
             except Exception:
                 log.exception("periodic work failed; the service goes on")
                 return
+            if not result.outputs and not result.writes:
+                return
+            if not self.inputs:
+                self._batches += 1  # a tick-only stage: its ticks are its batches
+            self._maybe_fault("after_handle")
             if self._commit(result.outputs, result.writes.ops):
+                self._maybe_fault("after_commit")
                 return
 
     def _fault_due(self, point: str) -> bool:
@@ -599,6 +626,15 @@ class StreamProcessor:
         for inp in self.inputs.values():
             if inp.trim:
                 safe_trim(self.client, inp.stream, cutoff_ms)
+
+
+def _decode(fields: Any) -> Envelope[Message] | DecodeError | None:
+    if fields is None:
+        return None
+    try:
+        return decode(fields)
+    except DecodeError as exc:
+        return exc
 
 
 def _s(v: Any) -> str:

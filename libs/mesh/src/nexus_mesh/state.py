@@ -13,8 +13,13 @@ Owned state and the cache. A stage that owns state names its owner (`state:fills
 `names.state(owner, "version")`. The rule for trusting the cache: it holds exactly while the version
 in Redis is the one this process last wrote. Every read round trip WATCHes the version and reads it;
 a different value (another instance committed, an operator tool wrote, a restart) drops the cache;
-every commit writes version + 1 inside MULTI/EXEC, which Redis aborts if anyone wrote the version
-since the WATCH (then the batch is handled again from freshly loaded state). So one instance runs
+every commit writes a new version (a value no other writer uses) inside MULTI/EXEC, which Redis
+aborts if anyone wrote the version since the WATCH (then the batch is handled again from freshly
+loaded state). A writer outside the stage (an operator command) uses `commit.write_owned`, which
+changes the version too.
+
+A handler may be called more than once for one message (after a load, after such a conflict): it
+must not change anything outside its Result before its last read. So one instance runs
 from memory, several instances stay correct (they reload more), and nothing is ever decided from a
 state another writer has changed. Anything outside the owner's keys is read per batch, never cached.
 """
@@ -218,6 +223,7 @@ class StateView:
     ) -> StateView:
         """A complete in-memory view (tests): whatever is not given is absent."""
         loaded = _Everything()
+        loaded.complete = _All()
         for k, h in (hashes or {}).items():
             loaded.hashes[k] = {f: _b(v) for f, v in h.items()}
         for k, v in (strings or {}).items():
@@ -294,9 +300,6 @@ class _Everything(Loaded):
 
     def has(self, r: Read) -> bool:
         return True
-
-    def __post_init__(self) -> None:
-        self.complete = _All()
 
 
 class _All(set[str]):

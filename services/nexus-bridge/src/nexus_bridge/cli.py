@@ -157,7 +157,7 @@ def status(redis_url: str | None = _URL, namespace: str = _NS) -> None:
         "bridge service: "
         + ("[green]running[/green]" if isinstance(hb, Heartbeat) else "[red]not running[/red]")
     )
-    st = BridgeState(client, names, decision_ttl_ms=1)
+    st = BridgeState(client, names)
     b = st.breakers()
     table = Table("breaker", "state")
     table.add_row("loss streak", str(b.loss_streak))
@@ -180,7 +180,7 @@ def reset_breakers(
 ) -> None:
     """End the circuit breakers' pauses and the loss streak (the kill switch stays as it is)."""
     client, names = _client(redis_url), _names(namespace)
-    st = BridgeState(client, names, decision_ttl_ms=1)
+    st = BridgeState(client, names)
     before = st.breakers()
     st.update_breakers(
         lambda s: s.model_copy(update={"loss_streak": 0, "loss_until_ms": 0, "daily_until_ms": 0})

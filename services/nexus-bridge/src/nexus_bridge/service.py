@@ -21,22 +21,35 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 import redis
 
-from nexus_bridge.breakers import expired, open_breakers
+from nexus_bridge.breakers import BreakerState, expired, open_breakers
 from nexus_bridge.config import BridgeConfig, BridgeSettings, load_config
 from nexus_bridge.filters import Refusal, lot_for, screen
 from nexus_bridge.outputs import decision_outputs, paused, trip_event, utc, when
-from nexus_bridge.state import BridgeState, Decision
+from nexus_bridge.state import (
+    OWNER,
+    BridgeKeys,
+    BridgeState,
+    Decision,
+    apply_final,
+    breakers,
+    claim,
+    decision,
+    record,
+    release_exact,
+    venue_reads,
+    venues_connected,
+    working,
+)
 from nexus_bridge.venues import load_trading_venues, venues_for
 from nexus_bridge.wire import intake_stream, status_key
 from nexus_mesh.config_files import check_roots, load_symbols
 from nexus_mesh.context import Context
-from nexus_mesh.killswitch import KillSwitch
+from nexus_mesh.killswitch import killswitch_writes
 from nexus_mesh.processor import Input, StreamProcessor
-from nexus_mesh.publish import Output, Publisher
+from nexus_mesh.state import Read, Result, Writes
 from nexus_protocol.codec import Envelope, pack
 from nexus_protocol.enums import Severity
 from nexus_protocol.ids import derived_signal_id
@@ -58,13 +71,13 @@ class Bridge:
     ) -> None:
         self.settings = settings
         self.names = settings.names
-        self.client = client
+        self.client = client  # for the processor; the handlers read and write through their context
         self.cfg = cfg
         self.registry = registry
         self.venues = venues
-        self.state = BridgeState(client, self.names, decision_ttl_ms=settings.dedupe_ttl_ms)
-        self.publisher = Publisher(client, dedupe_ttl_ms=settings.dedupe_ttl_ms)
-        self.killswitch = KillSwitch(client, self.names)
+        self.keys = BridgeKeys(self.names)
+        self.state = BridgeState(client, self.names)  # operators' and tests' view of the same state
+        self.ttl_ms = settings.dedupe_ttl_ms
         self._now_ms = now_ms or (lambda: time.time_ns() // 1_000_000)
         self._started_ns = time.time_ns()
         self._venue_up: dict[str, bool] = {}
@@ -79,43 +92,59 @@ class Bridge:
 
     # ---- intake -------------------------------------------------------------------------------
 
-    def on_intake(self, env: Envelope[Message], ctx: Context) -> list[Output]:
+    def _intake_signal(self, env: Envelope[Message], ctx: Context | None) -> Signal | None:
         signal = env.body
         if not isinstance(signal, Signal):
-            return [
-                ctx.event(
-                    "bad_intake",
-                    f"a {signal.TYPE} on the bridge intake: only signals belong there",
-                    severity=Severity.WARNING,
-                    event_id=f"bridge:bad_intake:{ctx.stream}:{ctx.entry_id}",
-                )
-            ]
-        if not signal.signal_id:
+            return None
+        if not signal.signal_id and ctx is not None:
             signal = signal.model_copy(
                 update={"signal_id": derived_signal_id(env.ts, f"{ctx.stream}/{ctx.entry_id}")}
             )
-        decision = self.state.decision(signal.signal_id) or self._decide(signal)
-        self.counters["accepted" if decision.signal is not None else "refused"] += 1
-        return decision_outputs(self.names, ctx, env, signal, decision)
+        return signal
 
-    def _decide(self, signal: Signal) -> Decision:
+    def prefetch(self, env: Envelope[Message]) -> list[Read]:
+        signal = self._intake_signal(env, None)
+        return self.keys.intake_reads(signal) if signal is not None and signal.signal_id else []
+
+    def on_intake(self, env: Envelope[Message], ctx: Context) -> Result:
+        signal = self._intake_signal(env, ctx)
+        if signal is None:
+            return Result(
+                [
+                    ctx.event(
+                        "bad_intake",
+                        f"a {env.body.TYPE} on the bridge intake: only signals belong there",
+                        severity=Severity.WARNING,
+                        event_id=f"bridge:bad_intake:{ctx.stream}:{ctx.entry_id}",
+                    )
+                ]
+            )
+        ctx.need(*self.keys.intake_reads(signal))
+        recorded = decision(ctx, self.keys, signal.signal_id)
+        d, writes = (recorded, Writes()) if recorded is not None else self._decide(signal, ctx)
+        self.counters["accepted" if d.signal is not None else "refused"] += 1
+        return Result(decision_outputs(self.names, ctx, env, signal, d), writes)
+
+    def _refused(self, sid: str, refusal: Refusal) -> tuple[Decision, Writes]:
+        d = Decision(refusal=refusal)
+        return d, record(self.keys, sid, d, self.ttl_ms)
+
+    def _decide(self, signal: Signal, ctx: Context) -> tuple[Decision, Writes]:
         sid = signal.signal_id
         screened = screen(signal, self.cfg, lot_for(self.registry, signal.symbol, self.cfg.lots))
         if screened.signal is None:
-            return self.state.record(sid, Decision(refusal=screened.refusal))
+            return self._refused(sid, screened.refusal)  # type: ignore[arg-type]
         out = screened.signal
         now = self._now_ms()
-        pauses = [] if out.reduce_only else open_breakers(self.state.breakers(), now, self.cfg)
+        pauses = [] if out.reduce_only else open_breakers(breakers(ctx, self.keys), now, self.cfg)
         if pauses:  # (closing a position, reduce_only, stays possible while trading is paused)
             p = pauses[0]
-            return self.state.record(
-                sid, Decision(refusal=paused(p.breaker, p.value, p.threshold, p.until_ms))
-            )
+            return self._refused(sid, paused(p.breaker, p.value, p.threshold, p.until_ms))
         down: tuple[str, ...] = ()
         if self.cfg.venue_guard:
             targets = venues_for(out.symbol, self.venues, out.venues)
             if targets:
-                up = self.state.venues_connected(targets)
+                up = venues_connected(ctx, self.names, targets)
                 live = tuple(v for v in targets if up[v])
                 down = tuple(v for v in targets if not up[v])
                 if not live:
@@ -128,14 +157,13 @@ class Bridge:
                         threshold=1,
                         data={"venues": list(down)},
                     )
-                    return self.state.record(sid, Decision(refusal=refusal))
+                    return self._refused(sid, refusal)
                 if down:
                     out = out.model_copy(update={"venues": live})
-        result = self.state.claim(
-            out.symbol, sid, now, Decision(signal=out, resized=screened.notes, venues_down=down)
-        )
+        d = Decision(signal=out, resized=screened.notes, venues_down=down)
+        result, writes = claim(ctx, self.keys, out.symbol, sid, now, d, self.ttl_ms)
         if isinstance(result, Decision):
-            return result
+            return result, writes
         reason = (
             f"{out.symbol} already has a working signal {result.signal_id} (since {when(result.since_ms)}): "
             "one working signal per symbol until every leg is filled, rejected or cancelled"
@@ -147,155 +175,155 @@ class Bridge:
             value=result.signal_id,
             data={"working_signal_id": result.signal_id, "working_since_ms": result.since_ms},
         )
-        return self.state.record(sid, Decision(refusal=refusal))
+        return self._refused(sid, refusal)
 
     # ---- executions ---------------------------------------------------------------------------
 
-    def on_execution(self, env: Envelope[Message], ctx: Context) -> list[Output]:
+    def on_execution(self, env: Envelope[Message], ctx: Context) -> Result:
         ex = env.body
         if not isinstance(ex, Execution) or not ex.final:
-            return []
+            return Result()
         now = self._now_ms()
         day = self.cfg.session_day(utc(env.ts // 1_000_000))
-        applied = self.state.apply_final(
-            ex, day=day, is_today=day == self.cfg.session_day(utc(now)), now_ms=now, cfg=self.cfg
-        )
+        applied, writes = apply_final(
+            ctx, self.keys, ex, day=day, is_today=day == self.cfg.session_day(utc(now)), now_ms=now,
+            cfg=self.cfg, ttl_ms=self.ttl_ms,
+        )  # fmt: skip
         if applied.released:
             self.counters["released"] += 1
             log.info("%s released: final execution of %s (%s)", ex.symbol, ex.signal_id, ex.status.value)
-        outs = [trip_event(ctx, ex, t) for t in applied.trips]
+        result = Result([trip_event(ctx, ex, t) for t in applied.trips], writes)
         if applied.trips:
-            self._apply_killswitch()
-        return outs
+            result += self._apply_killswitch(ctx, applied.breakers)
+        return result
 
     # ---- periodic work ------------------------------------------------------------------------
 
-    def tick(self, ctx: Context) -> list[Output]:
+    def tick(self, ctx: Context) -> Result:
         now = self._now_ms()
-        self._sweep_timeouts(ctx, now)
+        result = self._sweep_timeouts(ctx, now)
         if self.cfg.venue_guard:
-            self._watch_venues(ctx, now)
-        self._apply_killswitch()
-        self._expire_pauses(ctx, now)
-        self._write_status(now)
-        return []
+            result += self._watch_venues(ctx, now)
+        state = breakers(ctx, self.keys)
+        result += self._apply_killswitch(ctx, state)
+        result += self._expire_pauses(ctx, state, now)
+        result.writes.set(
+            status_key(self.names), pack(self._status(ctx, now)), px=self.settings.bridge_status_ttl_ms
+        )
+        return result
 
-    def _sweep_timeouts(self, ctx: Context, now: int) -> None:
+    def _sweep_timeouts(self, ctx: Context, now: int) -> Result:
         limit_ms = int(self.cfg.duplicate_timeout_s * 1000)
-        for symbol, h in self.state.working().items():
+        result = Result()
+        for symbol, h in working(ctx, self.keys).items():
             if now - h.since_ms < limit_ms:
                 continue
-            # The event first (its id is derived, so a repeat is a no-op), then the release.
-            self.publisher.publish(
-                [
-                    ctx.event(
-                        "duplicate_timeout",
-                        f"{symbol}: signal {h.signal_id} has had no final execution for "
-                        f"{(now - h.since_ms) / 1000:.0f} s (limit {self.cfg.duplicate_timeout_s:g} s); "
-                        "the symbol is released - check its legs at the venues",
-                        severity=Severity.CRITICAL,
-                        event_id=f"bridge:duplicate_timeout:{h.signal_id}",
-                        trace=h.signal_id,
-                        symbol=symbol,
-                        signal_id=h.signal_id,
-                        data={
-                            "check": "duplicate_timeout",
-                            "value": (now - h.since_ms) / 1000,
-                            "threshold": self.cfg.duplicate_timeout_s,
-                        },
-                    )
-                ]
+            result.outputs.append(
+                ctx.event(
+                    "duplicate_timeout",
+                    f"{symbol}: signal {h.signal_id} has had no final execution for "
+                    f"{(now - h.since_ms) / 1000:.0f} s (limit {self.cfg.duplicate_timeout_s:g} s); "
+                    "the symbol is released - check its legs at the venues",
+                    severity=Severity.CRITICAL,
+                    event_id=f"bridge:duplicate_timeout:{h.signal_id}",
+                    trace=h.signal_id,
+                    symbol=symbol,
+                    signal_id=h.signal_id,
+                    data={
+                        "check": "duplicate_timeout",
+                        "value": (now - h.since_ms) / 1000,
+                        "threshold": self.cfg.duplicate_timeout_s,
+                    },
+                )
             )
-            if self.state.release_exact(symbol, h):
-                self.counters["timeouts"] += 1
-                log.warning("%s released by timeout (signal %s)", symbol, h.signal_id)
+            result.writes.extend(release_exact(ctx, self.keys, symbol, h))
+            self.counters["timeouts"] += 1
+            log.warning("%s released by timeout (signal %s)", symbol, h.signal_id)
+        return result
 
-    def _watch_venues(self, ctx: Context, now: int) -> None:
-        up = self.state.venues_connected(list(self.venues))
+    def _watch_venues(self, ctx: Context, now: int) -> Result:
+        up = venues_connected(ctx, self.names, list(self.venues))
         self._venue_up = up
-        seen = self.state.venue_states()
+        seen = {k: v.decode() for k, v in ctx.hgetall(self.keys.venues).items()}
+        result = Result()
         for venue, connected in up.items():
             new = "up" if connected else "down"
             before = seen.get(venue)
             if before == new:
                 continue
             if new == "down":
-                self.publisher.publish(
-                    [
-                        ctx.event(
-                            "venue_disconnected",
-                            f"{venue} is not connected (no live adapter heartbeat): it is paused, "
-                            "signals go to the connected venues only",
-                            severity=Severity.CRITICAL,
-                            event_id=f"bridge:venue_down:{venue}:{now}",
-                            venue=venue,
-                            data={"venue": venue},
-                        )
-                    ]
+                result.outputs.append(
+                    ctx.event(
+                        "venue_disconnected",
+                        f"{venue} is not connected (no live adapter heartbeat): it is paused, "
+                        "signals go to the connected venues only",
+                        severity=Severity.CRITICAL,
+                        event_id=f"bridge:venue_down:{venue}:{now}",
+                        venue=venue,
+                        data={"venue": venue},
+                    )
                 )
             elif before == "down":
-                self.publisher.publish(
-                    [
-                        ctx.event(
-                            "venue_reconnected",
-                            f"{venue} is connected again: it takes signals again",
-                            event_id=f"bridge:venue_up:{venue}:{now}",
-                            venue=venue,
-                            data={"venue": venue},
-                        )
-                    ]
+                result.outputs.append(
+                    ctx.event(
+                        "venue_reconnected",
+                        f"{venue} is connected again: it takes signals again",
+                        event_id=f"bridge:venue_up:{venue}:{now}",
+                        venue=venue,
+                        data={"venue": venue},
+                    )
                 )
-            self.state.set_venue_state(venue, new)
+            result.writes.hset(self.keys.venues, venue, new)
+        return result
 
-    def _apply_killswitch(self) -> None:
-        st = self.state.breakers()
+    def _apply_killswitch(self, ctx: Context, st: BreakerState) -> Result:
         if not st.killswitch_pending or st.killswitch_pending == st.killswitch_done:
-            return
+            return Result()
         reason = (
             f"nexus-bridge daily loss breaker: the day's P&L USD {st.daily_trip_value:,.2f} is at or "
             f"below USD -{self.cfg.daily_loss_limit_usd:,.2f}"
         )
-        self.killswitch.set(
-            True, reason=reason, by=self.settings.service, dedupe_ttl_ms=self.settings.dedupe_ttl_ms
+        writes, event = killswitch_writes(
+            self.names,
+            True,
+            reason=reason,
+            by=self.settings.service,
+            activation=f"bridge:{st.killswitch_pending}",
         )
-        self.state.update_breakers(lambda s: s.model_copy(update={"killswitch_done": s.killswitch_pending}))
+        done = st.model_copy(update={"killswitch_done": st.killswitch_pending})
+        writes.set(self.keys.breakers, done.model_dump_json())
         log.critical("kill switch on: %s", reason)
+        return Result([event], writes)
 
-    def _expire_pauses(self, ctx: Context, now: int) -> None:
-        _, done = expired(self.state.breakers(), now)
+    def _expire_pauses(self, ctx: Context, st: BreakerState, now: int) -> Result:
+        state, done = expired(st, now)
         if not done:
-            return
-        self.publisher.publish(
-            [
-                ctx.event(
-                    "circuit_breaker_reset",
-                    f"{b}: the pause ended at {when(until)}",
-                    event_id=f"bridge:reset:{b}:{until}",
-                    data={"check": b, "until_ms": until},
-                )
-                for b, until in done
-            ]
-        )
-        self.state.update_breakers(lambda s: expired(s, now)[0])
+            return Result()
+        events = [
+            ctx.event(
+                "circuit_breaker_reset",
+                f"{b}: the pause ended at {when(until)}",
+                event_id=f"bridge:reset:{b}:{until}",
+                data={"check": b, "until_ms": until},
+            )
+            for b, until in done
+        ]
+        return Result(events, Writes().set(self.keys.breakers, state.model_dump_json()))
 
-    def status(self, now: int | None = None) -> dict[str, Any]:
-        now = self._now_ms() if now is None else now
-        pauses = open_breakers(self.state.breakers(), now, self.cfg)
-        return {
+    def _status(self, ctx: Context, now: int) -> Heartbeat:
+        pauses = open_breakers(breakers(ctx, self.keys), now, self.cfg)
+        detail = {
             "paused": [{"check": p.breaker, "until_ms": p.until_ms} for p in pauses],
             "venues_down": sorted(v for v, ok in self._venue_up.items() if not ok),
-            "working": {s: h.signal_id for s, h in self.state.working().items()},
+            "working": {s: h.signal_id for s, h in working(ctx, self.keys).items()},
             **self.counters,
         }
-
-    def _write_status(self, now: int) -> None:
-        hb = Heartbeat(
+        return Heartbeat(
             service=self.settings.service,
             instance=self.settings.consumer,
             started_ns=self._started_ns,
-            detail=self.status(now),
+            detail=detail,
         )
-        self.client.set(status_key(self.names), pack(hb), px=self.settings.bridge_status_ttl_ms)
 
 
 def make_bridge(
@@ -314,11 +342,16 @@ def processor(bridge: Bridge) -> StreamProcessor:
     settings, names = bridge.settings, bridge.names
     return StreamProcessor(
         settings,
-        [Input(names.executions, bridge.on_execution), Input(intake_stream(names), bridge.on_intake)],
+        [
+            Input(names.executions, bridge.on_execution),
+            Input(intake_stream(names), bridge.on_intake, prefetch=bridge.prefetch),
+        ],
         client=bridge.client,
         tick=bridge.tick,
         tick_interval_s=settings.bridge_tick_interval_s,
         heartbeat_detail=lambda: dict(bridge.counters),
+        state_owner=OWNER,
+        fresh=venue_reads(names, list(bridge.venues)),
     )
 
 

@@ -6,31 +6,36 @@ ticks on nx:md:WDO (or a fixed rate, `NX_FX_SOURCE=fixed`); other currencies at 
 
 Guarantee: nothing lost, nothing converted with a stale rate, nothing published twice.
 
-- A fill whose rate is missing, stale (older than NX_FX_MAX_AGE_S) or unknown is *held* (see `hold`),
-  an `fx_stale` (or `fx_unknown_pair`) warning is published once for it, and its input is acknowledged.
-- Every tick (NX_FX_TICK_INTERVAL_S) reads the newest WDO tick, publishes the held fills it can now
-  convert, and then removes them from the hold. A fill handled while fills are held releases them
-  first, so a leg's reports keep their order across the hold.
-- The WDO rate is read with XREVRANGE (the newest tick), not through a consumer group: market data is
-  fan-out, every fx instance needs every rate, and the newest tick is there right after a restart.
+- A fill whose rate is missing, stale (older than NX_FX_MAX_AGE_S) or unknown is *held* (see `hold`,
+  the stage's state, owner "fx"), an `fx_stale` (or `fx_unknown_pair`) warning is published once for
+  it, and its input is acknowledged.
+- Every tick (NX_FX_TICK_INTERVAL_S) reads the newest WDO tick, and publishes the held fills it can
+  now convert while removing them from the hold, in one commit. A fill handled while fills are held
+  releases them first, so a leg's reports keep their order across the hold.
+- The WDO rate is read with XREVRANGE (the newest tick, through `ctx.newest`), not through a consumer
+  group: market data is fan-out, every fx instance needs every rate, and the newest tick is there
+  right after a restart.
+- A fill redelivered after its conversion was committed, at a moment when the rate has gone stale, is
+  held again with a warning; its release republishes the same id, a no-op.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import time
 from typing import Any
 
 import redis
 
 from nexus_gateway.fx.config import FxSettings, load_table
-from nexus_gateway.fx.hold import HeldFill, HoldStore
+from nexus_gateway.fx.hold import HeldFill, encode_held, held_fills
 from nexus_gateway.fx.money import USD, decimal_of, to_usd
 from nexus_gateway.fx.rates import BRL, NoRate, Rate, RateBook, usdbrl_from_tick
 from nexus_mesh.config_files import check_roots, load_symbols
 from nexus_mesh.context import Context
 from nexus_mesh.processor import Input, StreamProcessor
-from nexus_mesh.publish import Output, Publisher
+from nexus_mesh.publish import Output
+from nexus_mesh.state import Result
 from nexus_protocol.codec import Envelope, decode
 from nexus_protocol.enums import Severity
 from nexus_protocol.errors import DecodeError
@@ -40,6 +45,7 @@ from nexus_protocol.streams import Names
 __all__ = ["FxStage", "build", "convert", "hold_event"]
 
 log = logging.getLogger(__name__)
+OWNER = "fx"
 _RECENT_ENTRIES = 100  # how far back to look for a tick with a price (depth entries share the stream)
 
 
@@ -75,15 +81,13 @@ def hold_event(env: Envelope[Fill], why: NoRate, ctx: Context) -> Output:
 
 
 class FxStage:
-    """The handler and the tick of the fx processor, around one RateBook and the hold."""
+    """The handler and the tick of the fx processor, around one RateBook and the hold (its state)."""
 
-    def __init__(self, settings: FxSettings, client: redis.Redis, book: RateBook) -> None:
+    def __init__(self, settings: FxSettings, book: RateBook) -> None:
         self.settings = settings
         self.names: Names = settings.names
-        self.client = client
         self.book = book
-        self.hold = HoldStore(client, self.names.state("fx", "held"))
-        self.publisher = Publisher(client, dedupe_ttl_ms=settings.dedupe_ttl_ms)
+        self.k_held = self.names.state(OWNER, "held")
         self.md_stream = self.names.md(settings.fx_wdo_symbol)
         self.held_count = 0
         self.ticks = 0
@@ -94,12 +98,11 @@ class FxStage:
 
     # ---- rates -----------------------------------------------------------------------------------
 
-    def refresh(self) -> bool:
+    def refresh(self, ctx: Context) -> bool:
         """Read the newest WDO tick with a price; True if it moved the rate forward."""
         if self.book.source != "wdo":
             return False
-        entries: Any = self.client.xrevrange(self.md_stream, count=_RECENT_ENTRIES)
-        for _entry_id, fields in entries or ():
+        for _entry_id, fields in ctx.newest(self.md_stream, _RECENT_ENTRIES):
             if fields.get(b"type", fields.get("type")) not in (b"tick", "tick"):
                 continue  # depth snapshots and updates: not worth decoding
             try:
@@ -110,10 +113,10 @@ class FxStage:
                 return self.book.update_usdbrl(*seen)
         return False
 
-    def rate(self, currency: str, now_ns: int) -> Rate | NoRate:
+    def rate(self, currency: str, now_ns: int, ctx: Context) -> Rate | NoRate:
         """The rate for `currency`; a missing or stale USDBRL is re-read from the stream once first."""
         found = self.book.lookup(currency, now_ns)
-        if isinstance(found, NoRate) and found.currency == BRL and self.refresh():
+        if isinstance(found, NoRate) and found.currency == BRL and self.refresh(ctx):
             found = self.book.lookup(currency, now_ns)
         return found
 
@@ -123,69 +126,74 @@ class FxStage:
 
     # ---- fills -----------------------------------------------------------------------------------
 
-    def handle_fill(self, env: Envelope[Message], ctx: Context) -> list[Output]:
+    def handle_fill(self, env: Envelope[Message], ctx: Context) -> Result:
         fill = env.body
         if not isinstance(fill, Fill):
-            return [
-                ctx.event(
-                    "fx_unexpected",
-                    f"{env.type} {env.id} on {ctx.stream} is not a fill: dropped",
-                    severity=Severity.WARNING,
-                    event_id=f"fx_unexpected:{env.id}",
-                    trace=env.trace,
-                )
-            ]
+            return Result(
+                [
+                    ctx.event(
+                        "fx_unexpected",
+                        f"{env.type} {env.id} on {ctx.stream} is not a fill: dropped",
+                        severity=Severity.WARNING,
+                        event_id=f"fx_unexpected:{env.id}",
+                        trace=env.trace,
+                    )
+                ]
+            )
         fill_env: Envelope[Fill] = env  # type: ignore[assignment]
         now = ctx.now_ns()
-        outs: list[Output] = []
-        if fill.currency.upper() != USD and self.hold.count():
-            outs += self._releasable(now)[0]  # before this fill: a leg's reports keep their order
-        rate = self.rate(fill.currency, now)
+        result = Result()
+        if fill.currency.upper() != USD:
+            result = self._release(ctx, now)  # before this fill: a leg's reports keep their order
+        rate = self.rate(fill.currency, now, ctx)
         if isinstance(rate, Rate):
-            outs.append(Output(self.names.fills, env.derive(convert(fill, rate), id=env.id)))
-            return outs
-        if self.client.exists(Names.dedupe(self.names.fills, env.id)):
-            return outs  # a redelivery of a fill already converted: nothing to hold
-        self.hold.put(HeldFill(seq=ctx.entry_id or "0-0", held_ns=now, envelope=env))
-        self.held_count += 1
-        log.warning("holding fill %s: %s", env.id, rate.message)
-        outs.append(hold_event(fill_env, rate, ctx))
-        return outs
+            result.outputs.append(Output(self.names.fills, env.derive(convert(fill, rate), id=env.id)))
+            return result
+        held = HeldFill(seq=ctx.entry_id or "0-0", held_ns=now, envelope=env)
+        result.writes.hset(self.k_held, held.id, encode_held(held))
+        result.outputs.append(hold_event(fill_env, rate, ctx))
+        return result
 
-    def _releasable(self, now_ns: int, held: list[HeldFill] | None = None) -> tuple[list[Output], list[str]]:
-        """Converted outputs of the held fills that have a rate now, in arrival order, and their ids."""
-        if held is None:
-            held = self.hold.all()[0]
-        outs: list[Output] = []
-        ids: list[str] = []
+    def _release(self, ctx: Context, now_ns: int) -> Result:
+        """The held fills that have a rate now, converted in arrival order and removed from the hold;
+        held entries that cannot be decoded are dead-lettered and removed."""
+        held, damaged = held_fills(ctx.hgetall(self.k_held))
+        result = Result()
         for h in held:
             body = h.envelope.body
-            if not isinstance(body, Fill):
-                continue
-            rate = self.book.lookup(body.currency, now_ns)
+            rate = self.book.lookup(body.currency, now_ns) if isinstance(body, Fill) else None
             if isinstance(rate, Rate):
-                outs.append(Output(self.names.fills, h.envelope.derive(convert(body, rate), id=h.id)))
-                ids.append(h.id)
-        return outs, ids
+                result.outputs.append(
+                    Output(self.names.fills, h.envelope.derive(convert(body, rate), id=h.id))
+                )
+                result.writes.hdel(self.k_held, h.id)
+        for field, raw in damaged:
+            log.error("held fill %s cannot be decoded: dead-lettered", field)
+            body = DeadLetter(
+                reason="held fill cannot be decoded",
+                stream=self.k_held,
+                entry_id=field,
+                group=self.settings.service,
+                consumer=self.settings.consumer,
+                fields={"held": raw},
+            )
+            result.outputs.append(Output(self.names.dlq, Envelope.new(body, id=f"{self.k_held}/{field}")))
+            result.writes.hdel(self.k_held, field)
+        self.held_count = len(held) - sum(1 for o in result.outputs if o.stream == self.names.fills)
+        return result
 
     # ---- periodic work ---------------------------------------------------------------------------
 
-    def tick(self, ctx: Context) -> Iterable[Output]:
-        """Refresh USDBRL, then publish what the hold can release and only then remove it."""
-        self.refresh()
+    def tick(self, ctx: Context) -> Result:
+        """Refresh USDBRL, then release what the hold can (published and removed in one commit)."""
+        self.refresh(ctx)
         now = ctx.now_ns()
-        events = self._staleness_events(ctx, now)
-        held, damaged = self.hold.all()
-        if damaged:
-            self._dead_letter(damaged)
-        outs, ids = self._releasable(now, held)
-        if outs:
-            self.publisher.publish(outs)
-            self.hold.remove(ids)
-            log.info("released %d held fill(s) at USDBRL %s", len(ids), self._quote())
-        self.held_count = len(held) - len(ids)
+        result = self._release(ctx, now)
+        if result.outputs:
+            log.info("released %d held fill(s) at USDBRL %s", len(result.outputs), self._quote())
+        result.outputs += self._staleness_events(ctx, now)
         self.ticks += 1
-        return events
+        return result
 
     def _staleness_events(self, ctx: Context, now_ns: int) -> list[Output]:
         """One warning when the market rate goes stale (its id comes from the last rate's time)."""
@@ -207,28 +215,10 @@ class FxStage:
             )
         ]
 
-    def _dead_letter(self, damaged: list[tuple[str, bytes]]) -> None:
-        """A held entry that cannot be decoded goes to the dead-letter stream, then leaves the hold."""
-        outs = []
-        for field, raw in damaged:
-            log.error("held fill %s cannot be decoded: dead-lettered", field)
-            body = DeadLetter(
-                reason="held fill cannot be decoded",
-                stream=self.hold.key,
-                entry_id=field,
-                group=self.settings.service,
-                consumer=self.settings.consumer,
-                fields={"held": raw},
-            )
-            outs.append(Output(self.names.dlq, Envelope.new(body, id=f"{self.hold.key}/{field}")))
-        self.publisher.publish(outs)
-        self.hold.remove([f for f, _ in damaged])
-
     def detail(self) -> dict[str, Any]:
         """Heartbeat detail: the rate in use, its age, and how many fills wait."""
         rate = self.book.usdbrl
-        now = Context.now_ns()
-        age = None if rate is None else rate.age_s(now)
+        age = None if rate is None else rate.age_s(time.time_ns())
         return {
             "source": self.book.source,
             "usdbrl": self._quote(),
@@ -248,7 +238,7 @@ def build(settings: FxSettings, client: redis.Redis) -> StreamProcessor:
         fixed_usdbrl=settings.fx_fixed_usdbrl,
         table=table.usd_rates,
     )
-    stage = FxStage(settings, client, book)
+    stage = FxStage(settings, book)
     return StreamProcessor(
         settings,
         [Input(settings.names.fills_normalized, stage.handle_fill)],
@@ -256,4 +246,5 @@ def build(settings: FxSettings, client: redis.Redis) -> StreamProcessor:
         tick=stage.tick,
         tick_interval_s=settings.fx_tick_interval_s,
         heartbeat_detail=stage.detail,
+        state_owner=OWNER,
     )

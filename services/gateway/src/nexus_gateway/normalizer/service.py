@@ -11,17 +11,15 @@
 
 from __future__ import annotations
 
-import time
-
 import redis
 
 from nexus_gateway.normalizer.config import NormalizerSettings
 from nexus_gateway.normalizer.translate import Translator
 from nexus_mesh.config_files import load_symbols
-from nexus_mesh.connection import as_str
 from nexus_mesh.context import Context
 from nexus_mesh.processor import Input, StreamProcessor
 from nexus_mesh.publish import Output
+from nexus_mesh.state import Result, Writes, whole
 from nexus_mesh.venues import load_venues
 from nexus_protocol.codec import Envelope
 from nexus_protocol.enums import OrderStatus, Severity
@@ -31,35 +29,26 @@ from nexus_protocol.messages import Fill, Message, Order, Tick
 
 
 class Normalizer:
-    def __init__(self, settings: NormalizerSettings, client: redis.Redis, translator: Translator) -> None:
+    """The normalizer stage. Handlers read the active contracts (`nx:{contracts}`, read with every
+    batch: the rollover service and operators write it) through `ctx`; the venues' last prices are
+    this process's own memory, from the ticks it normalizes."""
+
+    def __init__(self, settings: NormalizerSettings, translator: Translator) -> None:
         self.settings = settings
         self.names = settings.names
-        self.client = client
         self.tr = translator
-        self.contracts: dict[str, str] = {}
-        self._contracts_at = 0.0
         self.venue_prices: dict[tuple[str, str], float] = {}  # (venue, venue symbol) -> last price
         self._root_prices: dict[str, float] = {}  # to write to the shared hash on the next tick
 
-    def _refresh_contracts(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if force or now - self._contracts_at >= self.settings.contracts_refresh_s:
-            self.contracts = {
-                as_str(k): as_str(v) for k, v in self.client.hgetall(self.names.contracts).items()
-            }
-            self._contracts_at = now
+    def contracts(self, ctx: Context) -> dict[str, str]:
+        return {k: v.decode() for k, v in ctx.hgetall(self.names.contracts).items()}
 
     def on_order(self, env: Envelope[Message], ctx: Context) -> list[Output]:
         order = env.body
         if not isinstance(order, Order):
             raise TypeError(f"{order.TYPE} does not belong on the routed order stream")
-        self._refresh_contracts()
         try:
-            try:
-                venue_order = self.tr.to_venue(order, self.contracts, None)
-            except (DecodeError, Refused):
-                self._refresh_contracts(force=True)  # a roll may have just happened
-                venue_order = self.tr.to_venue(order, self.contracts, None)
+            venue_order = self.tr.to_venue(order, self.contracts(ctx), None)
         except (DecodeError, Refused) as exc:
             return self._reject(env, order, exc.reason, ctx)
         price = self.venue_prices.get((order.venue, venue_order.venue_symbol))
@@ -119,18 +108,27 @@ class Normalizer:
             )
         ]
 
-    def tick(self, ctx: Context) -> list[Output]:
-        if self._root_prices:
-            prices, self._root_prices = self._root_prices, {}
-            self.client.hset(self.names.state("md", "last"), mapping=prices)  # type: ignore[arg-type]
-        return []
+    def tick(self, ctx: Context) -> Result:
+        """The last price per root, for the router's collar: written at most every tick interval."""
+        writes = Writes()
+        prices, self._root_prices = self._root_prices, {}
+        for root, price in prices.items():
+            writes.hset(self.names.state("md", "last"), root, repr(price))
+        return Result([], writes)
 
 
 def build(settings: NormalizerSettings, client: redis.Redis) -> StreamProcessor:
     registry = load_symbols(settings.config_dir)
     venues = load_venues(settings.config_dir, settings.environment, registry)
-    norm = Normalizer(settings, client, Translator(registry))
+    norm = Normalizer(settings, Translator(registry))
     names = settings.names
     inputs = [Input(names.orders_routed, norm.on_order), Input(names.fills_raw, norm.on_fill)]
     inputs += [Input(names.md_raw(v), norm.on_tick, start_id="$", trim=False) for v in venues]
-    return StreamProcessor(settings, inputs, client=client, tick=norm.tick, tick_interval_s=0.1)
+    return StreamProcessor(
+        settings,
+        inputs,
+        client=client,
+        tick=norm.tick,
+        tick_interval_s=0.1,
+        fresh=[whole(settings.names.contracts)],
+    )

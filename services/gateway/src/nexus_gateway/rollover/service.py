@@ -7,10 +7,10 @@ and compares it with the hash `names.contracts` (root -> code, e.g. NQ -> NQM25)
 Guarantee: every change of active contract is recorded once in the history, even across crashes,
 restarts and two instances running at once.
 
-- On a change it publishes a `ContractRoll` on `names.contract_history` (a stream: the history) and
-  a `contract_roll` Event on `names.events`, both idempotently with ids derived from root + contract,
-  and only then sets the hash. A crash in between leaves the old value; the next tick republishes
-  (a no-op) and sets it. A second instance computes the same ids and publishes nothing new.
+- On a change its tick returns a `ContractRoll` on `names.contract_history` (a stream: the history)
+  and a `contract_roll` Event on `names.events`, with ids derived from root + contract, and the new
+  hash value; the processor commits them together (MULTI/EXEC). A crash leaves all or none; a second
+  instance computes the same ids and publishes nothing new.
 - The first value of a root (empty hash) is a change too, with `previous` None: the history starts.
 - It never moves a root backwards. A hash value later than the calendar's (an operator's early roll
   with HSET, or a clock set back) is kept, and one `contract_ahead` warning says so.
@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import warnings
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,7 +45,8 @@ from nexus_gateway.rollover.logic import (
 from nexus_mesh.config_files import load_symbols
 from nexus_mesh.context import Context
 from nexus_mesh.processor import StreamProcessor
-from nexus_mesh.publish import Output, Publisher
+from nexus_mesh.publish import Output
+from nexus_mesh.state import Result, Writes
 from nexus_protocol.symbols import SymbolRegistry
 
 __all__ = ["Clock", "RolloverStage", "build", "exchange_zone", "rules_from_registry"]
@@ -120,16 +120,14 @@ class Clock:
 class RolloverStage:
     """The tick of the rollover processor: decide per root, publish, then set the hash."""
 
-    def __init__(self, settings: RolloverSettings, client: redis.Redis, registry: SymbolRegistry) -> None:
+    def __init__(self, settings: RolloverSettings, registry: SymbolRegistry) -> None:
         self.settings = settings
         self.names = settings.names
-        self.client = client
         self.registry = registry
         self.rules = rules_from_registry(registry)
         preload(self.rules.values())  # build the holiday calendars now, not on the first tick
         self.zones = {root: exchange_zone(rule.exchange_calendar or "") for root, rule in self.rules.items()}
         self.clock = Clock(settings.rollover_today, settings.rollover_clock_file)
-        self.publisher = Publisher(client, dedupe_ttl_ms=settings.dedupe_ttl_ms)
         self.active: dict[str, str] = {}
         self._reported: set[Ahead] = set()
         self.ticks = 0
@@ -141,26 +139,24 @@ class RolloverStage:
     def __repr__(self) -> str:
         return f"<RolloverStage roots={sorted(self.rules)} clock={self.clock.mode}>"
 
-    def tick(self, ctx: Context) -> Iterable[Output]:
-        raw: dict[bytes, bytes] = self.client.hgetall(self.names.contracts)  # type: ignore[assignment]
-        current = {k.decode(): v.decode(errors="replace") for k, v in raw.items()}
+    def tick(self, ctx: Context) -> Result:
+        current = {k: v.decode(errors="replace") for k, v in ctx.hgetall(self.names.contracts).items()}
         outs: list[Output] = []
         changes: list[Change] = []
+        ahead: set[Ahead] = set()
         for root, rule in self.rules.items():
             found = decide(rule, self.clock.today(self.zones[root]), current.get(root))
             if isinstance(found, Change):
                 changes.append(found)
                 outs += roll_outputs(found, self.names, self.settings.service)
             elif isinstance(found, Ahead) and found not in self._reported:
-                self._reported.add(found)  # its id dedupes too; this only saves the round trip
+                ahead.add(found)  # its id dedupes too; remembering it only saves the round trip
                 outs.append(ahead_event(found, self.names, self.settings.service))
+        writes = Writes()
         if changes:
-            outs += self._position_events(changes)  # rolls them, or warns that they need rolling
-        if outs:
-            self.publisher.publish(outs)  # history and events first: the hash only after them
-        if changes:
-            self.client.hset(self.names.contracts, mapping={c.root: c.contract.code for c in changes})
-            for c in changes:
+            outs += self._position_events(ctx, changes)  # rolls them, or warns that they need rolling
+            for c in changes:  # committed with the history and events: all or nothing
+                writes.hset(self.names.contracts, c.root, c.contract.code)
                 log.info(
                     "%s: %s -> %s (roll date %s, expiry %s)",
                     c.root,
@@ -169,12 +165,13 @@ class RolloverStage:
                     c.roll_date,
                     c.expiry,
                 )
+        self._reported |= ahead  # after the last read: a read may call this tick again
         self.active = {**current, **{c.root: c.contract.code for c in changes}}
         self.ticks += 1
-        return []
+        return Result(outs, writes)
 
-    def _position_events(self, changes: list[Change]) -> list[Output]:
-        raw: dict[bytes, bytes] = self.client.hgetall(self.names.state("fills", "positions"))  # type: ignore[assignment]
+    def _position_events(self, ctx: Context, changes: list[Change]) -> list[Output]:
+        raw = {k.encode(): v for k, v in ctx.hgetall(self.names.state("fills", "positions")).items()}
         outs: list[Output] = []
         for change in changes:
             if change.previous is None:
@@ -193,7 +190,7 @@ class RolloverStage:
 
 
 def build(settings: RolloverSettings, client: redis.Redis) -> StreamProcessor:
-    stage = RolloverStage(settings, client, load_symbols(settings.config_dir))
+    stage = RolloverStage(settings, load_symbols(settings.config_dir))
     return StreamProcessor(
         settings,
         [],

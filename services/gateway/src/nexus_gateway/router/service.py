@@ -1,8 +1,10 @@
-"""The router's handlers: nx:signals -> Route (nx:fills) + Orders (nx:orders:routed) + events;
+"""The router stage: nx:signals -> Route (nx:fills) + Orders (nx:orders:routed) + events;
 nx:executions -> the risk state (exposure, daily P&L).
 
-A decision is recorded before its outputs are published; a redelivered signal replays the recorded
-decision, so the same signal always yields the same orders with the same client order ids.
+A decision is committed with its outputs, in one MULTI/EXEC; a redelivered signal replays the
+recorded decision, so the same signal always yields the same orders with the same client order ids.
+The router runs as one instance (decision 0004), so its state is served from memory (see
+`nexus_mesh.state` for when that cache is trusted).
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ import redis
 from nexus_gateway.router.checks import Decision, Refusal, candidate_venues, decide
 from nexus_gateway.router.config import RouterSettings
 from nexus_gateway.router.limits import Limits, load_limits
-from nexus_gateway.router.state import RiskState
+from nexus_gateway.router.state import OWNER, RiskState
 from nexus_mesh import metrics
 from nexus_mesh.config_files import check_roots, load_symbols
 from nexus_mesh.context import Context
+from nexus_mesh.expiry import prune_writes
 from nexus_mesh.processor import Input, StreamProcessor
 from nexus_mesh.publish import Output
+from nexus_mesh.state import Read, Result
 from nexus_mesh.venues import VenueConfig, load_venues
 from nexus_protocol.codec import Envelope
 from nexus_protocol.enums import OrderStatus, Severity
@@ -33,26 +37,35 @@ from nexus_protocol.symbols import SymbolRegistry
 
 class Throttle:
     """At most `per_second` signals accepted in any one-second window of their *origin* time, so a
-    backlog drained after a restart is judged by when NEXUS sent it, not when it is read."""
+    backlog drained after a restart is judged by when NEXUS sent it, not when it is read. A signal
+    asked about again (its handler called again after a state load) counts once."""
 
     def __init__(self, per_second: int) -> None:
         self.per_second = per_second
-        self._times: deque[int] = deque()
+        self._times: deque[tuple[int, str]] = deque()
+        self._seen: dict[str, bool] = {}
 
-    def allow(self, origin_ns: int) -> bool:
+    def allow(self, origin_ns: int, signal_id: str) -> bool:
+        if signal_id in self._seen:
+            return self._seen[signal_id]
         window_start = origin_ns - 1_000_000_000
-        while self._times and self._times[0] <= window_start:
-            self._times.popleft()
-        if len(self._times) >= self.per_second:
-            return False
-        self._times.append(origin_ns)
-        return True
+        while self._times and self._times[0][0] <= window_start:
+            self._seen.pop(self._times.popleft()[1], None)
+        allowed = len(self._times) < self.per_second
+        if allowed:
+            self._times.append((origin_ns, signal_id))
+        self._seen[signal_id] = allowed
+        if len(self._seen) > 4 * self.per_second + 1000:
+            live = {sid for _, sid in self._times}
+            self._seen = {k: v for k, v in self._seen.items() if k in live}
+        return allowed
 
 
 class Router:
+    """The router stage: `on_signal` and `on_execution` are handlers `(envelope, ctx) -> Result`."""
+
     def __init__(
         self,
-        names_client: redis.Redis,
         settings: RouterSettings,
         venues: dict[str, VenueConfig],
         limits: Limits,
@@ -61,7 +74,8 @@ class Router:
     ) -> None:
         self.settings = settings
         self.names = settings.names
-        self.state = RiskState(names_client, self.names, retention_ms=settings.dedupe_ttl_ms)
+        self.state = RiskState(self.names)
+        self.retention_ms = settings.dedupe_ttl_ms
         self._next_prune = 0.0
         self.venues = venues
         self.limits = limits
@@ -69,7 +83,7 @@ class Router:
         self.throttle = Throttle(limits.throttle_per_second)
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
 
-    def on_signal(self, env: Envelope[Message], ctx: Context) -> list[Output]:
+    def _signal(self, env: Envelope[Message], ctx: Context) -> Signal:
         signal = env.body
         if not isinstance(signal, Signal):
             raise TypeError(f"{signal.TYPE} does not belong on the signal stream")
@@ -77,25 +91,38 @@ class Router:
             signal = signal.model_copy(
                 update={"signal_id": derived_signal_id(env.ts, f"{ctx.stream}/{ctx.entry_id}")}
             )
-        day = self.limits.session_day(self._now())
+        return signal
+
+    def _coids(self, signal: Signal) -> tuple[list[str], list[str]]:
         venues = candidate_venues(signal, self.venues)
-        coids = [client_order_id(signal.signal_id, self.venues[v].code) for v in venues]
-        snap = self.state.snapshot(signal.signal_id, coids, venues, [signal.symbol, "WDO"], day)
-        if snap.route is not None:
-            decision = Decision(snap.route, refusals_of(snap.route))  # a redelivery: the recorded decision
-        else:
-            age_s = (time.time_ns() - env.ts) / 1e9
-            decision = decide(
-                signal,
-                snap,
-                self.limits,
-                self.venues,
-                self.registry,
-                throttled=not self.throttle.allow(env.ts),
-                age_s=age_s,
-            )
-            self.state.commit(decision.route, decision.exposure, day)
-        return self._outputs(env, signal, decision, ctx)
+        return venues, [client_order_id(signal.signal_id, self.venues[v].code) for v in venues]
+
+    def prefetch(self, env: Envelope[Message]) -> list[Read]:
+        """What a signal's decision reads, loaded for the whole batch at once."""
+        signal = env.body
+        if not isinstance(signal, Signal) or not signal.signal_id:
+            return []
+        _venues, coids = self._coids(signal)
+        return self.state.signal_reads(signal.signal_id, coids, self.limits.session_day(self._now()))
+
+    def on_signal(self, env: Envelope[Message], ctx: Context) -> Result:
+        signal = self._signal(env, ctx)
+        day = self.limits.session_day(self._now())
+        venues, coids = self._coids(signal)
+        snap = self.state.snapshot(ctx, signal.signal_id, coids, venues, day)
+        if snap.route is not None:  # a redelivery: the recorded decision, its outputs (no-ops)
+            return Result(self._outputs(env, signal, Decision(snap.route, refusals_of(snap.route)), ctx))
+        decision = decide(
+            signal,
+            snap,
+            self.limits,
+            self.venues,
+            self.registry,
+            throttled=not self.throttle.allow(env.ts, signal.signal_id),
+            age_s=(ctx.now_ns() - env.ts) / 1e9,
+        )
+        writes = self.state.commit(ctx, decision.route, decision.exposure, day)
+        return Result(self._outputs(env, signal, decision, ctx), writes)
 
     def _outputs(
         self, env: Envelope[Message], signal: Signal, decision: Decision, ctx: Context
@@ -144,12 +171,12 @@ class Router:
             )
         return outs
 
-    def on_execution(self, env: Envelope[Message], ctx: Context) -> list[Output]:
+    def on_execution(self, env: Envelope[Message], ctx: Context) -> Result:
         ex = env.body
         if not isinstance(ex, Execution):
-            return []
+            return Result()
         if ex.realized_pnl_usd == 0 and not any(leg.status.terminal for leg in ex.legs):
-            return []  # nothing the risk state counts has changed: working legs keep their quantity
+            return Result()  # nothing the risk state counts has changed: working legs keep their quantity
         legs = {}
         for leg in ex.legs:
             if leg.status is OrderStatus.REJECTED and leg.filled_quantity == 0:
@@ -160,20 +187,22 @@ class Router:
                 qty = max(leg.quantity, leg.filled_quantity)
             legs[leg.client_order_id] = (f"{leg.venue}|{ex.symbol}", qty * ex.side.sign)
         finished = [leg.client_order_id for leg in ex.legs if leg.status.terminal]
-        self.state.apply_execution(
-            legs, ex.signal_id, ex.realized_pnl_usd, self.limits.session_day(self._now()), finished
+        day = self.limits.session_day(self._now())
+        return Result(
+            [], self.state.apply_execution(ctx, legs, ex.signal_id, ex.realized_pnl_usd, day, finished)
         )
-        return []
 
-    def tick(self, ctx: Context) -> list[Output]:
-        """Export the session day's realized P&L (a new day starts at 0) for the daily-loss alert."""
-        metrics.DAILY_PNL_USD.set(self.state.pnl_today(self.limits.session_day(self._now())))
+    def tick(self, ctx: Context) -> Result:
+        """Export the session day's realized P&L (a new day starts at 0) for the daily-loss alert;
+        hourly, forget decisions and ended legs past the retention window."""
+        metrics.DAILY_PNL_USD.set(self.state.pnl_today(ctx, self.limits.session_day(self._now())))
         metrics.DAILY_LOSS_LIMIT_USD.set(self.limits.max_daily_loss_usd)
-        if time.monotonic() >= self._next_prune:  # decisions and ended legs past the retention window
-            self._next_prune = time.monotonic() + 3600
-            self.state.routes_expiry.prune()
-            self.state.legs_expiry.prune()
-        return []
+        if time.monotonic() < self._next_prune:
+            return Result()
+        writes = prune_writes(ctx, self.state.routes_finished, [self.state.routes], self.retention_ms)
+        writes.extend(prune_writes(ctx, self.state.legs_finished, [self.state.legs], self.retention_ms))
+        self._next_prune = time.monotonic() + 3600
+        return Result([], writes)
 
 
 def refusals_of(route: Route) -> list[Refusal]:
@@ -193,12 +222,17 @@ def build(settings: RouterSettings, client: redis.Redis) -> StreamProcessor:
     venues = load_venues(settings.config_dir, settings.environment, registry)
     limits = load_limits(settings.config_dir, settings.environment)
     check_roots(limits.per_symbol, registry, f"{settings.config_dir / 'risk.yaml'}: per_symbol")
-    router = Router(client, settings, venues, limits, registry)
+    router = Router(settings, venues, limits, registry)
     names = settings.names
     return StreamProcessor(
         settings,
-        [Input(names.signals, router.on_signal), Input(names.executions, router.on_execution)],
+        [
+            Input(names.signals, router.on_signal, prefetch=router.prefetch),
+            Input(names.executions, router.on_execution),
+        ],
         client=client,
         tick=router.tick,
         tick_interval_s=1.0,
+        state_owner=OWNER,
+        fresh=router.state.fresh(list(venues)),
     )

@@ -1,0 +1,72 @@
+"""The fills stage as a plain function: (message, state) -> (execution, state writes), no Redis."""
+
+from __future__ import annotations
+
+from nexus_gateway.fills.config import FillsSettings
+from nexus_gateway.fills.service import FillsStage
+from nexus_mesh.context import Context, stage_context
+from nexus_mesh.state import Result, StateView
+from nexus_protocol import Envelope, Execution, Fill, OrderStatus, Route, RouteLeg, Side
+from nexus_protocol.ids import client_order_id, new_signal_id
+
+SETTINGS = FillsSettings(namespace="t")
+STAGE = FillsStage(SETTINGS.names)
+SID = new_signal_id()
+LEGS = [client_order_id(SID, c) for c in ("n8", "sc")]
+
+
+def route() -> Envelope[Route]:
+    legs = tuple(
+        RouteLeg(venue=v, client_order_id=c, status=OrderStatus.PENDING)
+        for v, c in zip(("nt8", "sierra"), LEGS, strict=True)
+    )
+    body = Route(signal_id=SID, symbol="NQ", side=Side.BUY, quantity=1, reference_price=100.0, legs=legs)
+    return Envelope.new(body, id=f"route:{SID}", trace=SID)
+
+
+def fill(coid: str, venue: str) -> Envelope[Fill]:
+    body = Fill(
+        fill_id=f"{coid}:x:1", client_order_id=coid, signal_id=SID, venue=venue, status=OrderStatus.FILLED,
+        venue_symbol="NQH25", side=Side.BUY, last_qty=1, last_price=101.0, cum_qty=1, avg_price=101.0,
+        symbol="NQ", contract="NQH25", qty_factor=1.0, point_value=20.0, usd_rate=1.0,
+    )  # fmt: skip
+    return Envelope.new(body, id=body.fill_id, trace=SID)
+
+
+def run(ctx: Context, *envs: Envelope[Route] | Envelope[Fill]) -> list[Result]:
+    """Handle envelopes in order, each seeing the writes of those before (as the processor does)."""
+    out = []
+    for e in envs:
+        r = STAGE.handle(e, ctx)  # type: ignore[arg-type]
+        ctx.view.batch.apply(r.writes)
+        out.append(r)
+    return out
+
+
+def executions(results: list[Result]) -> list[Execution]:
+    return [o.envelope.body for r in results for o in r.outputs]
+
+
+def test_route_and_two_fills_make_one_final_execution_with_their_writes() -> None:
+    ctx = stage_context(SETTINGS, StateView.of())
+    results = run(ctx, route(), fill(LEGS[0], "nt8"), fill(LEGS[1], "sierra"))
+    finals = [e for e in executions(results) if e.final]
+    assert len(finals) == 1
+    assert finals[0].status is OrderStatus.FILLED
+    assert finals[0].filled_quantity == 2
+    assert finals[0].avg_price == 101.0  # reference 100 + 1 point of slippage on each leg
+    keys = {op[1] for r in results for op in r.writes}
+    assert keys == {STAGE.k_signals, STAGE.k_positions, STAGE.k_venue_positions, STAGE.k_finished}
+
+
+def test_an_input_already_applied_changes_nothing_and_publishes_nothing() -> None:
+    ctx = stage_context(SETTINGS, StateView.of())
+    run(ctx, route(), fill(LEGS[0], "nt8"), fill(LEGS[1], "sierra"))
+    again = run(ctx, route(), fill(LEGS[0], "nt8"), fill(LEGS[1], "sierra"))  # redelivered after the commit
+    assert all(not r.outputs and not r.writes for r in again)
+
+
+def test_output_ids_derive_from_the_input() -> None:
+    ctx = stage_context(SETTINGS, StateView.of())
+    results = run(ctx, route(), fill(LEGS[0], "nt8"))
+    assert [o.envelope.id for r in results for o in r.outputs] == [f"{SID}:route", f"{SID}:{LEGS[0]}:x:1"]
