@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 import redis
+from nexus_mesh.testing import Services, wait_for
 from stage_crash import POINTS, bodies, crash_and_recover, ids
 
 from nexus_bridge.wire import intake_stream
-from nexus_mesh.testing import Services, wait_for
 from nexus_protocol import (
     Envelope,
     Execution,
