@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis
-from nexus_mesh.testing import Services, read_stream, wait_for, xadd
 
 from nexus_protocol import Envelope, Message
+from nexus_testing import Services, read_stream, wait_for, xadd
 
 POINTS = ("after_read", "after_handle", "after_commit")
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import msgpack
 import pytest
 import redis
-from nexus_mesh.testing import Services
 from stage_crash import POINTS, bodies, crash_and_recover, ids
 
 from nexus_protocol import Envelope, Execution, Fill, Names, OrderStatus, Route, RouteLeg, Side
 from nexus_protocol.ids import client_order_id, new_signal_id
+from nexus_testing import Services
 
 VENUES = (("nt8", "n8"), ("sierra", "sc"))
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import redis
-from nexus_mesh.testing import Services, wait_for
 from stage_crash import POINTS, bodies, crash_and_recover, ids
 
 from nexus_bridge.wire import intake_stream
@@ -27,6 +26,7 @@ from nexus_protocol import (
 )
 from nexus_protocol.codec import pack
 from nexus_protocol.ids import client_order_id, new_signal_id
+from nexus_testing import Services, wait_for
 
 NQ_VENUES = ("nt8", "sierra", "quantower", "mt5-global")
 

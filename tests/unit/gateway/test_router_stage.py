@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import time
 
-from nexus_mesh.testing import REPO_ROOT
-
 from nexus_gateway.router.config import RouterSettings
 from nexus_gateway.router.limits import load_limits
 from nexus_gateway.router.service import Router
@@ -17,6 +15,7 @@ from nexus_mesh.state import StateView
 from nexus_protocol import Envelope, Execution, Heartbeat, Leg, Order, OrderStatus, Route, Side, Signal
 from nexus_protocol.codec import pack
 from nexus_protocol.ids import new_signal_id
+from nexus_testing import REPO_ROOT
 
 CONFIG = REPO_ROOT / "deploy" / "config"
 SETTINGS = RouterSettings(namespace="t", environment="dev")
