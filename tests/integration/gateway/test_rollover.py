@@ -86,7 +86,7 @@ def test_restart_and_a_second_instance_do_not_duplicate_a_roll(
     client: redis.Redis, names: Names, services: Services
 ) -> None:
     first = services.start("nexus_gateway.rollover", NX_ROLLOVER_TODAY="2025-03-14", **FAST)
-    wait_for(lambda: contracts(client, names).get("NQ") == "NQM25", what="NQM25")
+    wait_for(lambda: contracts(client, names).get("NQ") == "NQM25", timeout_s=30, what="NQM25")
     wait_for(lambda: ticks(client, names, first.name) >= 3, what="a few ticks")
     before = history(client, names)
     events_before = roll_events(client, names)
@@ -95,6 +95,7 @@ def test_restart_and_a_second_instance_do_not_duplicate_a_roll(
     third = services.start("nexus_gateway.rollover", NX_ROLLOVER_TODAY="2025-03-14", **FAST)
     wait_for(
         lambda: ticks(client, names, second.name) >= 3 and ticks(client, names, third.name) >= 3,
+        timeout_s=40,  # two processes loading the exchange calendars at once, on a loaded machine
         what="both instances to tick",
     )
     assert history(client, names) == before
