@@ -8,10 +8,10 @@ import time
 from nexus_gateway.router.config import RouterSettings
 from nexus_gateway.router.limits import load_limits
 from nexus_gateway.router.service import Router
-from nexus_gateway.venues import load_venues
 from nexus_mesh.config_files import load_symbols
 from nexus_mesh.context import stage_context
 from nexus_mesh.state import StateView
+from nexus_mesh.venues import load_venues
 from nexus_protocol import Envelope, Execution, Heartbeat, Leg, Order, OrderStatus, Route, Side, Signal
 from nexus_protocol.codec import pack
 from nexus_protocol.ids import new_signal_id
