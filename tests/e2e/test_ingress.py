@@ -66,6 +66,16 @@ def test_one_alert_executes_once_on_every_venue_and_each_call_gets_the_first_ans
     assert orders_of(mesh, sid) == dict.fromkeys(VENUES, 1)
     signals = [e for e in read_stream(mesh.client, mesh.names.signals) if isinstance(e.body, Signal)]
     assert [s.id for s in signals] == [sid]
+    # NQ2!: the next contract, resolved by the normalizer with the rollover calendar (NQH25 is active)
+    second = {**alert, "ticker": "NQ2!", "idempotency_key": "n2"}
+    nxt = httpx.post(f"{ing.url}/webhooks/tradingview", json=second, headers=h)
+    view = final_view(ing, "tradingview", nxt.json()["signal_id"])
+    legs = {leg["venue"]: (leg["venue_symbol"], leg["contract"]) for leg in view["execution"]["legs"]}
+    assert legs == {
+        "nt8": ("NQ 06-25", "NQM25"),
+        "sierra": ("NQM25", "NQM25"),
+        "mt5-global": ("NAS100", None),
+    }
 
 
 def test_a_refusal_is_an_answer_and_a_kill_9_loses_nothing(mesh: Mesh) -> None:

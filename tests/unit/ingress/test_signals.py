@@ -46,6 +46,8 @@ def test_a_tradingview_alert_becomes_a_signal_on_the_root() -> None:
     assert closing.reduce_only and closing.confidence is None and closing.strategy == "tv"
     dated = to_signal(tv(ticker="NQM2025", confidence="0.7"), source="tv", policy=policy, registry=REGISTRY)
     assert (dated.contract, dated.confidence) == ("NQM25", 0.7)
+    second = to_signal(tv(ticker="CME_MINI:NQ2!"), source="tv", policy=policy, registry=REGISTRY)
+    assert (second.symbol, second.contract) == ("NQ", "NQ2!")  # the normalizer resolves it
 
 
 def test_a_mesh_signal_keeps_its_fields() -> None:
@@ -74,7 +76,6 @@ def test_a_mesh_signal_keeps_its_fields() -> None:
         (mesh(order_type="stop"), "stop_price", "needs a stop price"),
         (mesh(contract="NQM25"), "contract", "not a ES contract"),
         (mesh(symbol="ESZ25", contract="ESM25"), "contract", "already names its contract"),
-        (tv(ticker="NQ2!"), "ticker", "next NQ contract is not known"),
     ],
 )
 def test_what_the_mesh_cannot_trade_is_refused_naming_the_field(req: Any, field: str, why: str) -> None:

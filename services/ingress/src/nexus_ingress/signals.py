@@ -1,8 +1,8 @@
 """A validated payload to the Signal the bridge intake gets, pure: no Redis, no clock of its own.
 
 - The symbol (`symbol` or `ticker`) is read by `tickers.parse_ticker`: a root, `NQ1!` (the active
-  contract: the signal names the root), `NQ2!` (the next contract, resolved from `contracts`, the
-  rollover's view of root -> active and next code), or a dated contract (`NQH25`).
+  contract: the signal names the root), `NQ2!` (the next contract: the signal carries `NQ2!` as its
+  contract, which the normalizer resolves by the rollover calendar), or a dated contract (`NQH25`).
 - Every venue named must list the root in the symbol registry; a limit order needs its limit price
   and a stop order its stop price; a source limited to some roots (ingress.yaml) gets only those.
 - A payload without confidence gets the source's `default_confidence`; without strategy, the
@@ -120,20 +120,15 @@ def _common_of(req: SignalRequest | TradingViewAlert) -> _Common:
     )
 
 
-def _contract(c: _Common, ticker: Ticker, contracts: Mapping[str, str]) -> str | None:
+def _contract(c: _Common, ticker: Ticker) -> str | None:
     if c.contract is not None:
         if ticker.contract is not None or ticker.continuous is not None:
             raise PayloadError.one("contract", f"{c.symbol} already names its contract")
         if Contract.parse(c.contract).root != ticker.root:
             raise PayloadError.one("contract", f"{c.contract} is not a {ticker.root} contract")
         return c.contract
-    if ticker.continuous == 2:
-        code = contracts.get(f"{ticker.root}:next")
-        if code is None:
-            raise PayloadError.one(
-                c.symbol_field, f"{c.symbol}: the next {ticker.root} contract is not known yet (rollover)"
-            )
-        return code
+    if ticker.continuous == 2:  # the normalizer resolves it by the rollover calendar, leg by leg
+        return f"{ticker.root}2!"
     return ticker.contract
 
 
@@ -157,7 +152,6 @@ def to_signal(
     source: str,
     policy: SourcePolicy,
     registry: SymbolRegistry,
-    contracts: Mapping[str, str] | None = None,
 ) -> Signal:
     """The Signal a valid payload asks for (its id still empty), or PayloadError naming the field."""
     c = _common_of(req)
@@ -181,7 +175,7 @@ def to_signal(
         strategy=c.strategy or policy.strategy or source,
         venues=tuple(c.venues),
         reduce_only=c.reduce_only,
-        contract=_contract(c, ticker, contracts or {}),
+        contract=_contract(c, ticker),
     )
 
 

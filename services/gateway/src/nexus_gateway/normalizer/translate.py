@@ -5,7 +5,10 @@ NQ + NQH25 active -> "NQ 03-25" on nt8, "NQH25" on sierra, "NAS100" on mt5-globa
 
 from __future__ import annotations
 
-from nexus_protocol.errors import DecodeError, Refused
+import datetime as dt
+
+from nexus_gateway.rollover.continuous import is_continuous, resolve
+from nexus_protocol.errors import ConfigError, DecodeError, Refused
 from nexus_protocol.messages import Fill, Order, Tick, VenueOrder
 from nexus_protocol.symbols import Contract, SymbolRegistry
 
@@ -14,14 +17,29 @@ class Translator:
     def __init__(self, registry: SymbolRegistry) -> None:
         self.registry = registry
 
-    def to_venue(self, order: Order, contracts: dict[str, str], venue_price: float | None) -> VenueOrder:
+    def to_venue(
+        self,
+        order: Order,
+        contracts: dict[str, str],
+        venue_price: float | None,
+        today: dt.date | None = None,
+    ) -> VenueOrder:
         """Raise Refused with the reason when the leg cannot be traded at the venue (no active contract,
-        below the venue's minimum), DecodeError when its symbol or venue is not in the registry."""
+        below the venue's minimum), DecodeError when its symbol or venue is not in the registry.
+        A continuous contract (`NQ2!`) is resolved here, against the hash's active one (`today`:
+        the calendar's day when the hash has none, default today in UTC)."""
         spec = self.registry.spec(order.symbol)
         vs = self.registry.venue_spec(order.symbol, order.venue)
         contract: Contract | None = None
         if vs.dated:
             code = order.contract or contracts.get(order.symbol)
+            if is_continuous(code):
+                assert code is not None
+                day = today or dt.datetime.now(dt.UTC).date()
+                try:
+                    code = resolve(code, spec, contracts.get(order.symbol), day).code
+                except (ValueError, ConfigError) as exc:
+                    raise Refused(str(exc), field="contract", value=order.contract) from None
             if code is None:
                 raise Refused(
                     f"no active contract for {order.symbol} (is the rollover service running?)",
