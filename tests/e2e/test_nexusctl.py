@@ -191,8 +191,10 @@ def test_signals_positions_and_unrealized_pnl(ctl: Ctl) -> None:
 
 
 def test_tail_decodes_entries(ctl: Ctl) -> None:
-    out = ctl("tail", "executions", "-n", "3")
-    assert out.stdout.count(" execution ") == 3 and '"symbol":"NQ"' in out.stdout.replace(" ", "")
+    out = ctl("tail", "executions", "-n", "3")  # piped: one JSON object per line
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["type"] for r in rows] == ["execution"] * 3 and rows[-1]["stream"] == ctl.names.executions
+    assert ctl("tail", ctl.names.executions, "-n", "3").stdout == out.stdout  # the key as redis-cli shows it
 
 
 def test_export_writes_csv_and_parquet_with_slippage_per_venue(ctl: Ctl, tmp_path: Path) -> None:
@@ -314,10 +316,22 @@ def test_send_routes_a_signal_and_prints_its_final_execution(ctl: Ctl) -> None:
     assert re.search(r"sierra +ES[HMUZ]\d\d +1 +@", text) and re.search(r"nt8 +ES \d\d-\d\d +1 +@", text), (
         text
     )
+    limit = ctl("send", "NQ", "buy", "1", "--limit", "21010", "--venues", "nt8", timeout=90)
+    assert "buy 1 NQ -> filled, 1 filled over 1 venues" in ANSI.sub("", limit.stdout), limit.stdout
     bad = ctl("send", "ES", "hold", "1", check=False)
     assert bad.returncode == 2 and "buy or sell" in bad.stderr + bad.stdout
     zero = ctl("send", "ES", "buy", "0", check=False)
     assert zero.returncode == 2 and "quantity" in zero.stdout
+
+
+@pytest.mark.tool("redis-cli", apt="redis-tools")
+def test_a_signal_sent_with_redis_cli_alone_gets_its_final_execution(ctl: Ctl) -> None:
+    command = ctl("send", "ES", "buy", "1", "--venues", "sierra", "--print").stdout.strip()
+    sid = re.search(r" id (\S+) ", command)
+    assert sid and command.startswith("printf '"), command
+    subprocess.run(["sh", "-c", command], check=True, capture_output=True, timeout=30)
+    final = ctl.final(sid[1], timeout_s=60)
+    assert final.status.value == "filled" and [leg.venue for leg in final.legs] == ["sierra"]
 
 
 def test_killswitch_refuses_new_signals_and_shows_in_status(ctl: Ctl) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ from nexus_ops import status as status_mod
 from nexus_ops.cli_deploy import COMPOSE_SETTINGS, acl_app, compose, images_app
 from nexus_ops.records import Window
 from nexus_ops.supervisor import Supervisor, stop_detached
-from nexus_protocol import Names, Side, Signal, decode
+from nexus_protocol import Names, Side, Signal
+from nexus_protocol.enums import OrderType
 from nexus_protocol.errors import ConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Operate the NEXUS mesh.")
@@ -171,34 +173,34 @@ def positions(
 @app.command()
 def tail(
     stream: str = typer.Argument(
-        ..., help="logical name: signals, orders:routed, fills, executions, events, dlq, md:NQ..."
+        ..., help="signals, orders:routed, fills, executions, events, dlq, md:NQ... or a key: 'nx:{signals}'"
     ),
-    count: int = typer.Option(20, "-n"),
-    follow: bool = typer.Option(False, "-f"),
+    count: int = typer.Option(20, "-n", help="how many of the latest entries"),
+    follow: bool = typer.Option(False, "-f", help="then wait for new ones"),
+    as_json: bool = typer.Option(False, "--json", help="JSON lines on a terminal too (always when piped)"),
 ) -> None:
-    """Print a stream's entries, decoded."""
+    """Print a stream's entries, decoded; dead letters with their reason, origin and original entry.
+
+    On a terminal one line per entry; piped or with --json one JSON object per line (never wrapped)."""
+    from nexus_ops import tail as tail_mod
+
     client, names = cu.client(), Names(cu.namespace())
-    key = names.stream(stream)
-    rows: Any = client.xrevrange(key, count=count)
-    for entry_id, fields in reversed(rows or []):
-        _print_entry(entry_id, fields)
-    cursor = "$"
+    try:
+        key = tail_mod.resolve(client, names, stream, tail_mod.known_streams(names, cu.config_dir()))
+    except ConfigError as exc:
+        console.print(f"[red]nexusctl tail: {escape(str(exc))}[/]", highlight=False)
+        raise typer.Exit(2) from None
+    line = tail_mod.as_json if as_json or not sys.stdout.isatty() else tail_mod.as_text
+    rows: Any = client.xrevrange(key, count=count) if count > 0 else []
+    latest: Any = rows or client.xrevrange(key, count=1)
+    cursor = latest[0][0] if latest else b"0-0"
+    for entry_id, fields in reversed(rows):
+        print(line(tail_mod.render(key, entry_id, fields)), flush=True)
     while follow:
         reply: Any = client.xread({key: cursor}, block=1000)
         for _s, entries in reply or []:
-            for entry_id, fields in entries:
-                cursor = entry_id
-                _print_entry(entry_id, fields)
-
-
-def _print_entry(entry_id: bytes, fields: dict[bytes, bytes]) -> None:
-    try:
-        env = decode(fields)
-        console.print(
-            f"[dim]{entry_id.decode()}[/] [bold]{env.type}[/] {env.id} {env.body.model_dump_json()}"
-        )
-    except Exception as exc:
-        console.print(f"[dim]{entry_id.decode()}[/] [red]undecodable: {exc}[/]")
+            for cursor, fields in entries:
+                print(line(tail_mod.render(key, cursor, fields)), flush=True)
 
 
 @app.command()
@@ -207,12 +209,14 @@ def send(
     side: str = typer.Argument(..., help="buy or sell"),
     quantity: float = typer.Argument(..., help="in universal units (contracts of the root)"),
     confidence: float | None = typer.Option(None, help="0..1, recorded with the signal"),
+    limit: float | None = typer.Option(None, "--limit", help="a limit order at this price (default: market)"),
     price: float | None = typer.Option(None, "--price", help="reference price (slippage is measured to it)"),
     venues: str = typer.Option(
         "", help="comma-separated venues (default: every enabled venue of the symbol)"
     ),
     reduce_only: bool = typer.Option(False, help="only reduce positions (passes a kill switch)"),
     wait: float = typer.Option(15.0, help="seconds to wait for the final execution; 0: do not wait"),
+    show_cli: bool = typer.Option(False, "--print", help="print the redis-cli command instead of sending"),
 ) -> None:
     """Send one signal to the router (pre-trade risk applies, the bridge's filters do not) and print its
     final execution. Exit 0 when it filled (fully or partly), 1 when it did not or nothing came back."""
@@ -226,6 +230,8 @@ def send(
             side=Side(side.lower()),
             quantity=quantity,
             confidence=confidence,
+            order_type=OrderType.LIMIT if limit is not None else OrderType.MARKET,
+            limit_price=limit,
             reference_price=price,
             venues=tuple(v.strip() for v in venues.split(",") if v.strip()),
             reduce_only=reduce_only,
@@ -234,6 +240,9 @@ def send(
     except ValidationError as exc:
         console.print(f"[red]not a valid signal: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}[/]")
         raise typer.Exit(2) from None
+    if show_cli:
+        print(signals.redis_cli(Names(cu.namespace()), signal, cu.shown_url()))
+        raise typer.Exit(0)
     client, names = cu.client(), Names(cu.namespace())
     last: Any = client.xrevrange(names.executions, count=1)
     sid = signals.publish(client, names, signal)

@@ -12,6 +12,7 @@ import re
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 import typer
@@ -67,6 +68,12 @@ def redis_url() -> str:
     if not url:
         raise typer.BadParameter("no NX_REDIS_URL and no mesh started by `nexusctl up` here")
     return str(url)
+
+
+def shown_url() -> str | None:
+    """The mesh's Redis URL where it holds no password (to print in a command); else None."""
+    url = os.environ.get("NX_REDIS_URL") or any_state().get("redis_url")
+    return str(url) if url and urlsplit(str(url)).password is None else None
 
 
 def client() -> redis.Redis:

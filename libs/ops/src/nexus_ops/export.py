@@ -2,7 +2,7 @@
 
 Tables (one file each, `.csv` and `.parquet`):
 - `orders`: routed orders (universal terms) and venue orders (the venue's symbol, contract, units);
-- `fills`: venue reports after fx (`nx:fills`), in the venue's instrument, with the USD rate;
+- `fills`: venue reports after fx (`nx:{fills}`), in the venue's instrument, with the USD rate;
 - `executions`: one row per signal, its final (else latest) execution; slippage of the combined price
   against the signal's reference price, in points of the universal instrument;
 - `legs`: one row per leg of those executions; slippage against that venue's own quote when routed

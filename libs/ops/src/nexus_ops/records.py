@@ -119,7 +119,7 @@ class Record:
     signals: dict[str, Entry] = field(default_factory=dict)
     executions: dict[str, list[Entry]] = field(default_factory=dict)  # signal id -> its execution updates
     orders: list[Entry] = field(default_factory=list)  # routed (Order) and venue (VenueOrder) orders
-    fills: list[Entry] = field(default_factory=list)  # nx:fills Fill entries (after fx)
+    fills: list[Entry] = field(default_factory=list)  # nx:{fills} Fill entries (after fx)
 
     def final(self, signal_id: str) -> tuple[Entry, Execution] | None:
         """The first final execution of a signal, with its entry."""

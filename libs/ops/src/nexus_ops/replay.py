@@ -1,6 +1,6 @@
 """`nexusctl replay`: a window of signals re-run through a sandbox copy of the gateway.
 
-The signals of `nx:signals` between two times are copied, ids unchanged, into the sandbox
+The signals of `nx:{signals}` between two times are copied, ids unchanged, into the sandbox
 namespace's signals stream, and the gateway services with *simulated* venues run for that namespace
 (the supervisor, on the same Redis: the sandbox is just other keys) until every replayed signal has
 a final execution. Then the sandbox's executions are compared with the originals.

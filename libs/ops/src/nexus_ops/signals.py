@@ -1,4 +1,4 @@
-"""Signals from the operator's side: publish one on `nx:signals` (as the bridge would, after its
+"""Signals from the operator's side: publish one on `nx:{signals}` (as the bridge would, after its
 filters), follow the executions until each signal's final one, and print it with its legs. The demo
 and `nexusctl send` use these.
 
@@ -8,15 +8,17 @@ the router's pre-trade risk does (a refusal comes back as a rejected final execu
 
 from __future__ import annotations
 
+import shlex
 import time
 from typing import Any
 
+import msgpack
 import redis
 from rich.console import Console
 from rich.table import Table
 
 from nexus_mesh.publish import Output, Publisher
-from nexus_protocol import Envelope, Execution, Names, Signal, decode
+from nexus_protocol import Envelope, Execution, Names, Signal, decode, encode
 from nexus_protocol.ids import new_signal_id
 
 DEDUPE_TTL_MS = 86_400_000
@@ -29,6 +31,21 @@ def publish(client: redis.Redis, names: Names, signal: Signal) -> str:
     env = Envelope.new(signal, id=signal.signal_id)
     Publisher(client, dedupe_ttl_ms=DEDUPE_TTL_MS).publish([Output(names.signals, env)])
     return signal.signal_id
+
+
+def redis_cli(names: Names, signal: Signal, url: str | None = None) -> str:
+    """A POSIX shell command that XADDs `signal` with redis-cli alone: the header fields as text, the
+    msgpack body (fields left at their defaults omitted) as printf octal escapes on redis-cli's stdin,
+    which `-x` makes the last argument, `data`. `url`: the Redis to name (-u), if its URL may be shown."""
+    if not signal.signal_id:
+        signal = signal.model_copy(update={"signal_id": new_signal_id()})
+    env = Envelope.new(signal, id=signal.signal_id)
+    fields = {k: v for k, v in encode(env).items() if k != "data"}
+    body = msgpack.packb(signal.model_dump(mode="json", exclude_defaults=True), use_bin_type=True)
+    header = " ".join(f"{k} {shlex.quote(str(v))}" for k, v in fields.items())
+    escaped = "".join(chr(b) if chr(b).isascii() and chr(b).isalnum() else f"\\{b:03o}" for b in body)
+    target = f" -u {shlex.quote(url)}" if url else ""
+    return f"printf '{escaped}' | redis-cli{target} -x XADD {shlex.quote(names.signals)} '*' {header} data"
 
 
 def wait_finals(
