@@ -55,6 +55,7 @@ def up(tmp_path: Path) -> Iterator[Up]:
     [
         ({"NX_LOG_LEVEL": "LOUD"}, (), "NX_LOG_LEVEL='LOUD': must be one of DEBUG, INFO, WARNING"),
         ({"NX_MAX_DELIVERIES": "abc"}, (), "NX_MAX_DELIVERIES='abc': Input should be a valid integer"),
+        ({"NX_REDIS_URL": "http://x:pw@h"}, (), "NX_REDIS_URL=<redacted>: must start with redis://"),
         ({}, ("--env", "nope"), "NX_ENVIRONMENT='nope': not in"),
         ({}, ("-s", "nope"), "no service nope in dev (services: router, "),
     ],

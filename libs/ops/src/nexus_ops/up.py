@@ -31,7 +31,7 @@ def check_before_start(sup: Supervisor) -> list[str]:
         )
     shared = {k.removeprefix("NX_").lower(): v for k, v in passed_through(sup.operator_env).items()}
     fields = MeshSettings.model_fields
-    load_settings(MeshSettings, **{k: v for k, v in shared.items() if k in fields and k != "redis_url"})
+    load_settings(MeshSettings, **{k: v for k, v in shared.items() if k in fields})
     notes = []
     passed = sorted(passed_through(sup.operator_env))
     if passed:
