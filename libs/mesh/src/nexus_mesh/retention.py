@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import redis
 
+from nexus_mesh.connection import as_str
+
 
 def _id_ms(entry_id: str) -> int:
     return int(entry_id.split("-", 1)[0])
@@ -26,11 +28,10 @@ def safe_trim(client: redis.Redis, stream: str, cutoff_ms: int) -> int:
             summary = client.xpending(stream, g["name"])
             oldest = summary.get("min")
             if oldest:
-                floor_ms = min(floor_ms, _id_ms(oldest.decode() if isinstance(oldest, bytes) else oldest))
+                floor_ms = min(floor_ms, _id_ms(as_str(oldest)))
         last = g.get("last-delivered-id")
         if last:
-            last_s = last.decode() if isinstance(last, bytes) else last
-            floor_ms = min(floor_ms, _id_ms(last_s))  # entries after it are undelivered to this group
+            floor_ms = min(floor_ms, _id_ms(as_str(last)))  # entries after it are undelivered to this group
     if floor_ms <= 0:
         return 0
     return int(client.xtrim(stream, minid=f"{floor_ms}-0", approximate=False))
