@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nexus_mesh.connection import as_str
 from nexus_mesh.publish import Output
 from nexus_protocol.codec import Envelope
 from nexus_protocol.messages import DeadLetter
@@ -21,7 +22,7 @@ def dead_letter(
     reason: str,
 ) -> Output:
     """The dead letter of entry `entry_id` of `stream`, its id derived from both and the group."""
-    raw = {_s(k): (v if isinstance(v, bytes) else str(v).encode()) for k, v in fields.items()}
+    raw = {as_str(k): (v if isinstance(v, bytes) else str(v).encode()) for k, v in fields.items()}
     body = DeadLetter(
         reason=reason,
         stream=stream,
@@ -32,7 +33,3 @@ def dead_letter(
         fields=raw,
     )
     return Output(names.dlq, Envelope.new(body, id=f"{stream}/{entry_id}/{group}"))
-
-
-def _s(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)

@@ -49,6 +49,7 @@ from typing import Any
 import redis
 
 from nexus_mesh import commit, metrics
+from nexus_mesh.connection import as_str
 from nexus_mesh.context import Context
 from nexus_mesh.deadletter import dead_letter
 from nexus_mesh.groups import ensure_group, is_nogroup
@@ -321,8 +322,8 @@ class StreamProcessor:
             return 0
         deliveries: dict[str, int] = {}
         for stream, items in entries:
-            deliveries |= self._deliveries(_s(stream), items)
-            self._cursor[_s(stream)] = _s(items[-1][0])
+            deliveries |= self._deliveries(as_str(stream), items)
+            self._cursor[as_str(stream)] = as_str(items[-1][0])
         return self._process(entries, deliveries=deliveries)
 
     def _claim_idle(self) -> int:
@@ -339,10 +340,12 @@ class StreamProcessor:
                     cursor,
                     count=self.settings.batch_size,
                 )
-                cursor, entries = _s(res[0]), res[1]
+                cursor, entries = as_str(res[0]), res[1]
                 for lost in res[2] if len(res) > 2 else ():
                     log.error(
-                        "pending entry %s on %s was trimmed or deleted: its payload is lost", _s(lost), stream
+                        "pending entry %s on %s was trimmed or deleted: its payload is lost",
+                        as_str(lost),
+                        stream,
                     )
                 if entries:
                     log.warning("claimed %d idle entries on %s", len(entries), stream)
@@ -359,13 +362,18 @@ class StreamProcessor:
         rows = self.client.xpending_range(
             stream, self.group, first, last, len(items), consumername=self.consumer
         )
-        return {_s(p["message_id"]): int(p["times_delivered"]) for p in rows}
+        return {as_str(p["message_id"]): int(p["times_delivered"]) for p in rows}
 
     # ---- handling --------------------------------------------------------------------------------
 
     def _process(self, reply: Iterable[Any], deliveries: dict[str, int] | None) -> int:
         entries = [
-            (self.inputs[_s(stream)], _s(raw_id), fields, deliveries.get(_s(raw_id), 1) if deliveries else 1)
+            (
+                self.inputs[as_str(stream)],
+                as_str(raw_id),
+                fields,
+                deliveries.get(as_str(raw_id), 1) if deliveries else 1,
+            )
             for stream, items in reply
             for raw_id, fields in items
         ]
@@ -614,7 +622,7 @@ class StreamProcessor:
         for stream in self.inputs:
             try:
                 for g in self.client.xinfo_groups(stream):
-                    if _s(g["name"]) == self.group:
+                    if as_str(g["name"]) == self.group:
                         metrics.PENDING.labels(self._label, stream).set(int(g["pending"]))
                         if g.get("lag") is not None:
                             metrics.CONSUMER_LAG.labels(self._label, stream).set(int(g["lag"]))
@@ -635,7 +643,3 @@ def _decode(fields: Any) -> Envelope[Message] | DecodeError | None:
         return decode(fields)
     except DecodeError as exc:
         return exc
-
-
-def _s(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from nexus_mesh.connection import as_str
 from nexus_mesh.publish import Output
 
 ReadKind = Literal["hget", "hash", "get", "older", "newest"]
@@ -175,12 +176,12 @@ class Loaded:
         if r.kind == "hget":
             self.hashes.setdefault(r.key, {})[r.arg] = reply
         elif r.kind == "hash":
-            self.hashes[r.key] = {_s(k): v for k, v in (reply or {}).items()}
+            self.hashes[r.key] = {as_str(k): v for k, v in (reply or {}).items()}
             self.complete.add(r.key)
         elif r.kind == "get":
             self.strings[r.key] = reply
         elif r.kind == "older":
-            self.lists[r] = [_s(m) for m in reply or ()]
+            self.lists[r] = [as_str(m) for m in reply or ()]
         else:
             self.lists[r] = list(reply or ())
 
@@ -197,10 +198,6 @@ class Loaded:
                 self.strings[key] = _ABSENT
                 self.hashes[key] = {}
                 self.complete.add(key)
-
-
-def _s(v: bytes | str) -> str:
-    return v.decode() if isinstance(v, bytes) else v
 
 
 class StateView:

@@ -32,7 +32,7 @@ from nexus_bridge.breakers import BreakerState, Trip, apply_trade
 from nexus_bridge.config import BridgeConfig
 from nexus_bridge.filters import Refusal
 from nexus_mesh.commit import write_owned
-from nexus_mesh.connection import as_bytes
+from nexus_mesh.connection import as_bytes, as_str
 from nexus_mesh.context import Context
 from nexus_mesh.state import Read, Writes, hget, string, whole
 from nexus_protocol.codec import unpack
@@ -69,10 +69,6 @@ class Applied:
     released: bool
     trips: list[Trip]
     breakers: BreakerState
-
-
-def _s(v: bytes | str | None) -> str:
-    return v.decode() if isinstance(v, bytes) else (v or "")
 
 
 class BridgeKeys:
@@ -135,20 +131,20 @@ def claim(
     """Make `signal_id` the symbol's working signal and record `d`; the holder when another signal
     is working on the symbol (and nothing written)."""
     cur = ctx.hget(keys.working, symbol)
-    if cur is not None and not _s(cur).startswith(f"{signal_id}|"):
-        return _holder(_s(cur)), Writes()
+    if cur is not None and not as_str(cur).startswith(f"{signal_id}|"):
+        return _holder(as_str(cur)), Writes()
     writes = record(keys, signal_id, d, ttl_ms).hset(keys.working, symbol, f"{signal_id}|{now_ms}")
     return d, writes
 
 
 def working(ctx: Context, keys: BridgeKeys) -> dict[str, Holder]:
-    return {k: _holder(_s(v)) for k, v in ctx.hgetall(keys.working).items()}
+    return {k: _holder(as_str(v)) for k, v in ctx.hgetall(keys.working).items()}
 
 
 def release_exact(ctx: Context, keys: BridgeKeys, symbol: str, holder: Holder) -> Writes:
     """Release `symbol` only if it still holds exactly `holder` (an old sweep never frees a new claim)."""
     cur = ctx.hget(keys.working, symbol)
-    return Writes().hdel(keys.working, symbol) if cur is not None and _s(cur) == holder.raw else Writes()
+    return Writes().hdel(keys.working, symbol) if cur is not None and as_str(cur) == holder.raw else Writes()
 
 
 def apply_final(
@@ -167,7 +163,7 @@ def apply_final(
     ctx.need(*keys.final_reads(ex, day))
     counted = ctx.get(keys.counted(sid))
     holder = ctx.hget(keys.working, symbol)
-    mine = holder is not None and _s(holder).startswith(f"{sid}|")
+    mine = holder is not None and as_str(holder).startswith(f"{sid}|")
     state = breakers(ctx, keys)
     writes = Writes()
     if mine:
@@ -229,7 +225,7 @@ class BridgeState:
         return _breakers(self.client.get(self.keys.breakers))
 
     def working(self) -> dict[str, Holder]:
-        return {_s(k): _holder(_s(v)) for k, v in self.client.hgetall(self.keys.working).items()}
+        return {as_str(k): _holder(as_str(v)) for k, v in self.client.hgetall(self.keys.working).items()}
 
     def day_pnl(self, day: str) -> float:
         return float(self.client.hget(self.keys.day(day, "totals"), "pnl") or 0.0)

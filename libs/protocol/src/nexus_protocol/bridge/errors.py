@@ -9,12 +9,9 @@ part of the protocol: ``vectors.json`` pins the kind each invalid frame must pro
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import Any
 
 from nexus_protocol.errors import DecodeError
-
-if TYPE_CHECKING:
-    from nexus_protocol.bridge.messages import BridgeMessage
 
 
 class FrameErrorKind(StrEnum):
@@ -47,4 +44,4 @@ class BridgeProtocolError(DecodeError):
         super().__init__(f"{kind}: {message}", field=field)
         self.kind = kind
         self.detail = message
-        self.decoded: list[BridgeMessage] = []
+        self.decoded: list[Any] = []  # BridgeMessages; typed loosely so errors need not know messages
