@@ -7,14 +7,13 @@ import time
 from pathlib import Path
 
 import redis
-from rich.console import Console
 from rich.markup import escape
 
 from nexus_ops import signals
+from nexus_ops.cliutil import console
 from nexus_ops.supervisor import Supervisor
 from nexus_protocol import Names, Side, Signal
 
-console = Console()
 DEMO_SIGNALS = (("NQ", Side.BUY, 1.0), ("ES", Side.SELL, 1.0), ("WIN", Side.BUY, 2.0), ("NQ", Side.SELL, 1.0))
 
 
