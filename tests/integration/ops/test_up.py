@@ -101,3 +101,10 @@ def test_the_operator_s_nx_variables_reach_every_service(up: Up) -> None:
         assert env["NX_CONFIG_DIR"] == str(REPO_ROOT / "deploy" / "config")
     assert up.environ("venue-nt8")["NX_VENUE"] == "nt8"
     assert " DEBUG " in (up.data / "logs" / "fills.log").read_text()
+
+
+def test_a_service_without_a_heartbeat_in_time_is_named_and_everything_stops(up: Up) -> None:
+    out = up("up", "-s", "fills", "--timeout", "0.1")  # no Python service heartbeats within 0.1 s
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "failed: no heartbeat after 0.1s: " in out.stdout and "1 of 1 services failed: fills" in out.stdout
+    assert not up.state.exists()

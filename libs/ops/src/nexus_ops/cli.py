@@ -67,7 +67,7 @@ def up(
     environment: str = typer.Option(os.environ.get("NX_ENVIRONMENT", "dev"), "--env"),
     foreground: bool = typer.Option(False, help="stay attached; Ctrl-C stops everything"),
     service: list[str] = UP_SERVICES,
-    timeout: float = typer.Option(30.0, help="seconds to wait for every service's first heartbeat"),
+    timeout: float = typer.Option(90.0, help="seconds to wait for every service's first heartbeat"),
 ) -> None:
     """Start every service docker-compose.yml defines (plus deploy/compose.ENV.yml) as local processes.
 

@@ -234,7 +234,7 @@ class Supervisor:
             f.seek(self._log_start.get(name, 0))
             return f.read().decode(errors="replace")
 
-    def wait_ready(self, timeout_s: float = 30.0, settle_s: float = 1.0) -> list[Outcome]:
+    def wait_ready(self, timeout_s: float = 90.0, settle_s: float = 1.0) -> list[Outcome]:
         """Wait until every started service heartbeats or exits (never stopping at the first); then,
         after `settle_s`, one that has exited since is not up either. One Outcome per service."""
         assert self.redis_url is not None
