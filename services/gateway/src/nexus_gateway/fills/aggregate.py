@@ -3,7 +3,7 @@
 The router's Route names every leg (routed or refused); venue reports update them. The execution is
 final when the route is known and every leg is terminal. Each leg reports its average price in its
 own instrument and its slippage against that venue's quote at routing time; the combined price is
-the signal's reference price plus the exposure-weighted average slippage (DESIGN.md, Sizing), or,
+the signal's reference price plus the exposure-weighted average slippage (docs/design.md, Sizing), or,
 without reference prices, the exposure-weighted average of the legs' prices.
 """
 
