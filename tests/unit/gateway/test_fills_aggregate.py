@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from nexus_gateway.fills.aggregate import apply_fill, apply_route, execution
-from nexus_gateway.fills.positions import Position
+from nexus_gateway.fills.positions import VenuePosition
 from nexus_protocol import Fill, OrderStatus, Route, RouteLeg, Side
 
 SID = "01JD3ZK6Q9X8V7W5T4S3R2P1N0"
@@ -95,7 +95,7 @@ def test_all_legs_refused_is_a_final_rejection() -> None:
 
 
 def test_position_realizes_pnl_in_venue_currency_and_usd() -> None:
-    p = Position(symbol="WIN", venue="mt5-brazil", currency="BRL")
+    p = VenuePosition(symbol="WIN", venue="mt5-brazil", currency="BRL")
     p, realized, realized_usd = p.apply(Side.BUY, 1, 130000.0, 0.20, 1 / 5.49)
     assert realized == 0 and p.qty == 1
     p, realized, realized_usd = p.apply(Side.SELL, 1, 130100.0, 0.20, 1 / 5.49)
@@ -104,7 +104,7 @@ def test_position_realizes_pnl_in_venue_currency_and_usd() -> None:
 
 
 def test_position_averages_and_flips() -> None:
-    p = Position(symbol="NQ", venue="nt8")
+    p = VenuePosition(symbol="NQ", venue="nt8")
     p, _, _ = p.apply(Side.BUY, 1, 100.0, 20, 1.0)
     p, _, _ = p.apply(Side.BUY, 1, 102.0, 20, 1.0)
     assert Decimal(p.avg_price) == 101

@@ -14,7 +14,7 @@ from nexus_gateway.rollover.calendar import DEFAULT_RULES, preload
 from nexus_gateway.rollover.logic import (
     Ahead,
     Change,
-    Position,
+    RollPosition,
     ahead_event,
     decide,
     open_positions,
@@ -22,7 +22,7 @@ from nexus_gateway.rollover.logic import (
     position_events,
     roll_outputs,
 )
-from nexus_gateway.rollover.service import Clock, exchange_zone, rules_from_registry
+from nexus_gateway.rollover.service import RollClock, exchange_zone, rules_from_registry
 from nexus_mesh.config_files import load_symbols
 from nexus_protocol import ContractRoll, Event, Names
 from nexus_protocol.symbols import Contract
@@ -132,9 +132,9 @@ def test_open_positions_in_the_old_contract_on_dated_venues_only() -> None:
     }
     found = open_positions(raw, "NQ", "NQH25", {"sim", "nt8", "sierra", "bookmap"})
     assert found == [
-        Position("NQ", "bookmap", None),
-        Position("NQH25", "sierra", -1.0),
-        Position("NQ", "sim", 2.0),
+        RollPosition("NQ", "bookmap", None),
+        RollPosition("NQH25", "sierra", -1.0),
+        RollPosition("NQ", "sim", 2.0),
     ]
     assert open_positions({}, "NQ", "NQH25", {"sim"}) == []
 
@@ -142,7 +142,7 @@ def test_open_positions_in_the_old_contract_on_dated_venues_only() -> None:
 def test_position_events_one_per_position_with_derived_ids() -> None:
     change = decide(NQ, D("2025-03-13"), "NQH25")
     assert isinstance(change, Change)
-    outs = position_events(change, [Position("NQ", "sim", 2.0)], NAMES, "rollover")
+    outs = position_events(change, [RollPosition("NQ", "sim", 2.0)], NAMES, "rollover")
     assert [o.envelope.id for o in outs] == ["position_roll:NQ:NQH25>NQM25:sim"]
     body = outs[0].envelope.body
     assert isinstance(body, Event)
@@ -151,11 +151,11 @@ def test_position_events_one_per_position_with_derived_ids() -> None:
 
 def test_clock_pinned_file_and_system(tmp_path: Path) -> None:
     utc = ZoneInfo("UTC")
-    assert Clock().today(utc) == dt.datetime.now(utc).date()
-    assert Clock().mode == "system"
-    assert Clock(D("2025-03-01")).today(utc) == D("2025-03-01")
+    assert RollClock().today(utc) == dt.datetime.now(utc).date()
+    assert RollClock().mode == "system"
+    assert RollClock(D("2025-03-01")).today(utc) == D("2025-03-01")
     path = tmp_path / "today"
-    clock = Clock(D("2025-03-01"), path)
+    clock = RollClock(D("2025-03-01"), path)
     assert clock.mode == "file"
     assert clock.today(utc) == D("2025-03-01")  # no file yet: the pinned date
     path.write_text("2025-03-14\n")

@@ -26,7 +26,7 @@ def d(x: float) -> Decimal:
     return Decimal(repr(x))
 
 
-class Position(BaseModel):
+class VenuePosition(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     symbol: str
@@ -51,7 +51,7 @@ class Position(BaseModel):
 
     def apply(
         self, side: Side, qty: float, price: float, point_value: float, usd_rate: float | None
-    ) -> tuple[Position, Decimal, Decimal]:
+    ) -> tuple[VenuePosition, Decimal, Decimal]:
         """The position after a fill, and the P&L it realized (venue currency, USD)."""
         pos, avg, signed = self.qty, Decimal(self.avg_price), d(qty) * side.sign
         px, pv = d(price), d(point_value)

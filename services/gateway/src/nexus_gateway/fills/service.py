@@ -22,7 +22,7 @@ import redis
 
 from nexus_gateway.fills.aggregate import SignalState, apply_fill, apply_route, execution
 from nexus_gateway.fills.config import FillsSettings
-from nexus_gateway.fills.positions import Position
+from nexus_gateway.fills.positions import VenuePosition
 from nexus_mesh import metrics
 from nexus_mesh.context import Context
 from nexus_mesh.expiry import prune_writes
@@ -83,7 +83,7 @@ class FillsStage:
         realized_usd = Decimal(0)
         writes = Writes()
         if fill.last_qty > 0 and fill.last_price is not None and fill.symbol:
-            pos: Position = _load(ctx.hget(self.k_positions, pos_key), Position) or Position(
+            pos: VenuePosition = _load(ctx.hget(self.k_positions, pos_key), VenuePosition) or VenuePosition(
                 symbol=fill.symbol,
                 venue=fill.venue,
                 venue_symbol=fill.venue_symbol,

@@ -28,7 +28,7 @@ from nexus_protocol.symbols import Contract
 __all__ = [
     "Ahead",
     "Change",
-    "Position",
+    "RollPosition",
     "ahead_event",
     "decide",
     "open_positions",
@@ -124,7 +124,7 @@ def ahead_event(ahead: Ahead, names: Names, service: str) -> Output:
 
 
 @dataclass(frozen=True, slots=True)
-class Position:
+class RollPosition:
     symbol: str
     venue: str
     quantity: float | None  # signed universal quantity; None when the entry could not be read
@@ -158,12 +158,12 @@ def open_positions(
     root: str,
     old_contract: str,
     dated_venues: Collection[str],
-) -> list[Position]:
+) -> list[RollPosition]:
     """Non-flat positions in `old_contract`: fields "{symbol}|{venue}|{contract}" (the fills aggregator's
     keys; "{symbol}|{venue}" is read too) whose contract is the old one, on a venue that trades the root
     as a dated contract (a CFD does not roll).
     An entry that cannot be read is kept (quantity None): better a needless warning than none."""
-    found: list[Position] = []
+    found: list[RollPosition] = []
     for key, value in raw.items():
         field = key.decode(errors="replace") if isinstance(key, bytes) else key
         symbol, sep, rest = field.partition("|")
@@ -174,11 +174,11 @@ def open_positions(
             continue
         qty = parse_quantity(value)
         if qty is None or abs(qty) > 1e-12:
-            found.append(Position(symbol, venue, qty))
+            found.append(RollPosition(symbol, venue, qty))
     return sorted(found, key=lambda p: p.venue)
 
 
-def roll_signals(change: Change, positions: list[Position], names: Names, service: str) -> list[Output]:
+def roll_signals(change: Change, positions: list[RollPosition], names: Names, service: str) -> list[Output]:
     """Close each open position in the old contract and open it in the new one, on its own venue.
 
     Two signals per position, published in this order on nx:signals: the close (reduce-only, with the
@@ -231,7 +231,9 @@ def roll_signals(change: Change, positions: list[Position], names: Names, servic
     return outs
 
 
-def position_events(change: Change, positions: list[Position], names: Names, service: str) -> list[Output]:
+def position_events(
+    change: Change, positions: list[RollPosition], names: Names, service: str
+) -> list[Output]:
     """One warning per open position the roll leaves in the old contract."""
     outs: list[Output] = []
     new = change.contract.code

@@ -49,7 +49,7 @@ from nexus_mesh.publish import Output
 from nexus_mesh.state import Result, Writes
 from nexus_protocol.symbols import SymbolRegistry
 
-__all__ = ["Clock", "RolloverStage", "build", "exchange_zone", "rules_from_registry"]
+__all__ = ["RollClock", "RolloverStage", "build", "exchange_zone", "rules_from_registry"]
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def rules_from_registry(registry: SymbolRegistry) -> dict[str, RollRule]:
     }
 
 
-class Clock:
+class RollClock:
     """Today's date: the system's in a given zone, unless pinned (tests) or read from a file (tests).
 
     A file that is missing, empty or not an ISO date falls back to the pinned or system date, with
@@ -127,7 +127,7 @@ class RolloverStage:
         self.rules = rules_from_registry(registry)
         preload(self.rules.values())  # build the holiday calendars now, not on the first tick
         self.zones = {root: exchange_zone(rule.exchange_calendar or "") for root, rule in self.rules.items()}
-        self.clock = Clock(settings.rollover_today, settings.rollover_clock_file)
+        self.clock = RollClock(settings.rollover_today, settings.rollover_clock_file)
         self.active: dict[str, str] = {}
         self._reported: set[Ahead] = set()
         self.ticks = 0

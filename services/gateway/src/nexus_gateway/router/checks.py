@@ -22,16 +22,16 @@ from nexus_protocol.symbols import SymbolRegistry
 
 
 @dataclass(frozen=True, slots=True)
-class Refusal:
+class RiskRefusal:
     check: str
     reason: str
     venue: str | None = None
 
 
 @dataclass(slots=True)
-class Decision:
+class RouteDecision:
     route: Route
-    refusals: list[Refusal] = field(default_factory=list)
+    refusals: list[RiskRefusal] = field(default_factory=list)
     exposure: dict[str, tuple[str, float]] = field(default_factory=dict)  # coid -> (venue|symbol, signed qty)
 
 
@@ -47,28 +47,28 @@ def candidate_venues(signal: Signal, venues: Mapping[str, VenueConfig]) -> list[
 
 def _signal_refusal(
     signal: Signal, snap: Snapshot, limits: Limits, throttled: bool, age_s: float
-) -> Refusal | None:
+) -> RiskRefusal | None:
     reduce = signal.reduce_only
     if age_s > limits.max_signal_age_s:
-        return Refusal(
+        return RiskRefusal(
             "stale_signal",
             f"signal is {age_s:.1f} s old (limit {limits.max_signal_age_s:g} s): "
             "the market has moved on since NEXUS decided",
         )
     if snap.killswitch is not None and snap.killswitch.on and not reduce:
-        return Refusal("kill_switch", f"kill switch is on: {snap.killswitch.reason or 'no reason given'}")
+        return RiskRefusal("kill_switch", f"kill switch is on: {snap.killswitch.reason or 'no reason given'}")
     if throttled:
-        return Refusal("throttle", f"more than {limits.throttle_per_second} signals in one second")
+        return RiskRefusal("throttle", f"more than {limits.throttle_per_second} signals in one second")
     max_qty = limits.for_symbol(signal.symbol, "max_order_qty")
     if signal.quantity > max_qty:
-        return Refusal("max_order_qty", f"quantity {signal.quantity:g} exceeds the limit of {max_qty:g}")
+        return RiskRefusal("max_order_qty", f"quantity {signal.quantity:g} exceeds the limit of {max_qty:g}")
     if not reduce and not snap.counted_today and snap.trades_today >= limits.max_daily_trades:
-        return Refusal(
+        return RiskRefusal(
             "max_daily_trades",
             f"{snap.trades_today} trades today reach the limit of {limits.max_daily_trades}",
         )
     if not reduce and snap.pnl_today_usd <= -limits.max_daily_loss_usd:
-        return Refusal(
+        return RiskRefusal(
             "max_daily_loss",
             f"today's P&L USD {snap.pnl_today_usd:,.2f} is at or below "
             f"the loss limit of USD -{limits.max_daily_loss_usd:,.2f}",
@@ -78,7 +78,7 @@ def _signal_refusal(
     if last and price:
         off_pct = abs(price - last) / last * 100
         if off_pct > limits.price_collar_pct:
-            return Refusal(
+            return RiskRefusal(
                 "price_collar",
                 f"price {price:g} is {off_pct:.2f}% from the last market price {last:g} "
                 f"(collar {limits.price_collar_pct:g}%)",
@@ -95,22 +95,22 @@ def _leg_refusal(
     registry: SymbolRegistry,
     own: float,
     usd_per_unit: float | None,
-) -> Refusal | None:
+) -> RiskRefusal | None:
     sym = signal.symbol
     if signal.order_type not in cfg.order_types:
-        return Refusal("order_type", f"{venue} does not take {signal.order_type.value} orders", venue)
+        return RiskRefusal("order_type", f"{venue} does not take {signal.order_type.value} orders", venue)
     if not cfg.can_trade:
-        return Refusal(
+        return RiskRefusal(
             "venue_data_only", f"{venue} is connected for market data only; it cannot trade", venue
         )
     if snap.venue_can_trade.get(venue) is False:
-        return Refusal(
+        return RiskRefusal(
             "venue_data_only",
             f"{venue} is connected for market data only: the platform reports that this account cannot trade",
             venue,
         )
     if limits.require_venue_connected and not snap.venue_connected.get(venue, False):
-        return Refusal("venue_connected", f"{venue} is not connected (no live adapter heartbeat)", venue)
+        return RiskRefusal("venue_connected", f"{venue} is not connected (no live adapter heartbeat)", venue)
     signed = signal.quantity * signal.side.sign
     current = snap.exposure.get(f"{venue}|{sym}", 0.0) - own
     after = current + signed
@@ -118,7 +118,7 @@ def _leg_refusal(
         return None
     max_pos = limits.for_symbol(sym, "max_position_per_symbol")
     if abs(after) > max_pos + 1e-12:
-        return Refusal(
+        return RiskRefusal(
             "max_position_per_symbol",
             f"{venue} {sym} position would be {after:g} (limit {max_pos:g}, working orders included)",
             venue,
@@ -127,7 +127,7 @@ def _leg_refusal(
         abs(q) for k, q in snap.exposure.items() if k.startswith(f"{venue}|") and k != f"{venue}|{sym}"
     )
     if total + abs(after) > limits.max_total_position + 1e-12:
-        return Refusal(
+        return RiskRefusal(
             "max_total_position",
             f"{venue} total position would be {total + abs(after):g} (limit {limits.max_total_position:g})",
             venue,
@@ -138,7 +138,7 @@ def _leg_refusal(
         value = abs(after) * price * spec.point_value * usd_per_unit
         max_value = limits.for_symbol(sym, "max_position_value_usd")
         if value > max_value:
-            return Refusal(
+            return RiskRefusal(
                 "max_position_value",
                 f"{venue} {sym} position value would be USD {value:,.0f} (limit USD {max_value:,.0f})",
                 venue,
@@ -165,7 +165,7 @@ def decide(
     *,
     throttled: bool,
     age_s: float = 0.0,
-) -> Decision:
+) -> RouteDecision:
     base = {
         "signal_id": signal.signal_id,
         "symbol": signal.symbol,
@@ -174,22 +174,22 @@ def decide(
         "reference_price": signal.reference_price,
     }
     if signal.symbol not in registry.symbols:
-        r = Refusal("unknown_symbol", f"{signal.symbol!r} is not in the symbol registry")
-        return Decision(Route(**base, reason=r.reason), [r])
+        r = RiskRefusal("unknown_symbol", f"{signal.symbol!r} is not in the symbol registry")
+        return RouteDecision(Route(**base, reason=r.reason), [r])
     refusal = _signal_refusal(signal, snap, limits, throttled, age_s)
     if refusal is not None:
-        return Decision(Route(**base, reason=refusal.reason), [refusal])
+        return RouteDecision(Route(**base, reason=refusal.reason), [refusal])
     names = candidate_venues(signal, venues)
     if not names:
-        r = Refusal(
+        r = RiskRefusal(
             "no_venue",
             f"no enabled venue trades {signal.symbol}"
             + (f" among {', '.join(signal.venues)}" if signal.venues else ""),
         )
-        return Decision(Route(**base, reason=r.reason), [r])
+        return RouteDecision(Route(**base, reason=r.reason), [r])
     rate = usd_per_unit(registry.spec(signal.symbol).currency, snap, limits)
     legs: list[RouteLeg] = []
-    decision = Decision(Route(**base))
+    decision = RouteDecision(Route(**base))
     for venue in names:
         coid = client_order_id(signal.signal_id, venues[venue].code)
         refusal = _leg_refusal(

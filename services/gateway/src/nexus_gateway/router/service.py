@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import redis
 
-from nexus_gateway.router.checks import Decision, Refusal, candidate_venues, decide
+from nexus_gateway.router.checks import RiskRefusal, RouteDecision, candidate_venues, decide
 from nexus_gateway.router.config import RouterSettings
 from nexus_gateway.router.limits import Limits, load_limits
 from nexus_gateway.router.state import OWNER, RiskState
@@ -111,7 +111,7 @@ class Router:
         venues, coids = self._coids(signal)
         snap = self.state.snapshot(ctx, signal.signal_id, coids, venues, day)
         if snap.route is not None:  # a redelivery: the recorded decision, its outputs (no-ops)
-            return Result(self._outputs(env, signal, Decision(snap.route, refusals_of(snap.route)), ctx))
+            return Result(self._outputs(env, signal, RouteDecision(snap.route, refusals_of(snap.route)), ctx))
         decision = decide(
             signal,
             snap,
@@ -125,7 +125,7 @@ class Router:
         return Result(self._outputs(env, signal, decision, ctx), writes)
 
     def _outputs(
-        self, env: Envelope[Message], signal: Signal, decision: Decision, ctx: Context
+        self, env: Envelope[Message], signal: Signal, decision: RouteDecision, ctx: Context
     ) -> list[Output]:
         sid = signal.signal_id
         outs = [
@@ -205,15 +205,15 @@ class Router:
         return Result([], writes)
 
 
-def refusals_of(route: Route) -> list[Refusal]:
+def refusals_of(route: Route) -> list[RiskRefusal]:
     """The refusals a recorded route stands for (to re-emit their events idempotently)."""
     out = [
-        Refusal("risk", leg.reason or "refused", leg.venue)
+        RiskRefusal("risk", leg.reason or "refused", leg.venue)
         for leg in route.legs
         if leg.status is OrderStatus.REJECTED
     ]
     if route.reason and not route.legs:
-        out.append(Refusal("risk", route.reason))
+        out.append(RiskRefusal("risk", route.reason))
     return out
 
 
