@@ -8,7 +8,8 @@ import datetime as dt
 import pytest
 from pydantic import TypeAdapter
 
-from nexus_gateway.router.sessions import SessionRule, Window, exchange_open, rule_for, session_refusal
+from nexus_gateway.router.sessions import exchange_open, rule_for, session_refusal
+from nexus_mesh.accounts import SessionRule, Window
 
 UTC = dt.UTC
 RTH = Window(start=dt.time(8, 30), end=dt.time(15, 0), timezone="America/Chicago")

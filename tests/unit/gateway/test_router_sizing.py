@@ -7,17 +7,8 @@ from dataclasses import replace
 import pytest
 from pydantic import TypeAdapter
 
-from nexus_gateway.router.sizing import (
-    EquitySizing,
-    ExposureSizing,
-    FixedSizing,
-    LegInputs,
-    RatioSizing,
-    RiskSizing,
-    Sizing,
-    SizingRefused,
-    size_leg,
-)
+from nexus_gateway.router.sizing import LegInputs, SizingRefused, size_leg
+from nexus_mesh.accounts import EquitySizing, ExposureSizing, FixedSizing, RatioSizing, RiskSizing, Sizing
 
 NQ = LegInputs(quantity=3, qty_factor=1, usd_per_point=20, lot_step=1, min_qty=1, entry_price=21000)
 NAS100 = LegInputs(quantity=3, qty_factor=20, usd_per_point=1, lot_step=0.01, min_qty=0.01, entry_price=21000)

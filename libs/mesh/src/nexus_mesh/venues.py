@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from nexus_mesh.accounts import ExposureSizing, SessionRule, Sizing
 from nexus_mesh.config_files import check_roots, load_model
 from nexus_protocol.enums import OrderType
 from nexus_protocol.errors import ConfigError
@@ -29,6 +30,9 @@ class VenueConfig(BaseModel):
     order_types: tuple[OrderType, ...] = (OrderType.MARKET,)
     enabled: bool = True
     can_trade: bool = True
+    # per account (nexus_mesh.accounts): how much of a signal it trades, and when
+    sizing: Sizing = ExposureSizing()
+    sessions: dict[str, SessionRule] = Field(default_factory=dict)  # root (or "*") -> rule
 
     @field_validator("code")
     @classmethod
@@ -86,6 +90,9 @@ def check_venue_roots(venues: dict[str, VenueConfig], symbols: SymbolRegistry, w
                 raise ConfigError(
                     f"{where}.{name}.symbols: {root} has no spelling for venue {name!r} in symbols.yaml"
                 )
+        for root in venue.sessions:
+            if root != "*" and root not in venue.symbols:
+                raise ConfigError(f"{where}.{name}.sessions: {name} does not trade {root}")
 
 
 def check_venue(config_dir: Path, venue: str) -> None:

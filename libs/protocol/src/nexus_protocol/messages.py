@@ -45,7 +45,8 @@ class Signal(Message):
     strategy: str = ""
     venues: tuple[str, ...] = ()  # empty: every enabled venue that lists the symbol
     reduce_only: bool = False  # closing and roll orders; allowed while risk blocks new exposure
-    contract: str | None = None  # a dated contract (NQH25) instead of the active one: position rolls only
+    contract: str | None = None  # a dated contract (NQH25) or a continuous one (NQ2!) instead of the active one
+    stop_loss: float | None = Field(default=None, gt=0)  # where the idea is wrong: risk sizing's distance
 
 
 class Order(Message):
@@ -141,6 +142,8 @@ class RouteLeg(BaseModel):
     client_order_id: str
     status: OrderStatus  # PENDING (routed) or REJECTED (refused by risk or routing)
     reason: str | None = None
+    quantity: float | None = None  # universal units this venue's sizing gave (None: the signal's)
+    rounding_residual: float = 0.0  # universal units the venue's lot step leaves out of `quantity`
 
 
 class Route(Message):

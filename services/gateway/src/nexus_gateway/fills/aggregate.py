@@ -26,6 +26,7 @@ class LegState(BaseModel):
     status: OrderStatus = OrderStatus.PENDING
     reason: str | None = None
     quantity: float = 0.0  # universal, as routed
+    rounding_residual: float = 0.0  # universal units the venue's lot step left out of `quantity`
     venue_symbol: str | None = None
     contract: str | None = None
     currency: str = "USD"
@@ -82,7 +83,8 @@ def apply_route(state: SignalState | None, route: Route) -> SignalState:
         leg = s.legs.setdefault(
             rl.client_order_id, LegState(venue=rl.venue, client_order_id=rl.client_order_id)
         )
-        leg.quantity = route.quantity
+        leg.quantity = rl.quantity if rl.quantity is not None else route.quantity
+        leg.rounding_residual = rl.rounding_residual
         if rl.status is OrderStatus.REJECTED or leg.status is OrderStatus.PENDING:
             leg.status, leg.reason = rl.status, rl.reason
     return s
@@ -158,6 +160,7 @@ def _leg(leg: LegState, side: Side) -> Leg:
         slippage_usd=slip_usd,
         fees_usd=float(Decimal(leg.fees_usd)),
         realized_pnl_usd=float(Decimal(leg.realized_pnl_usd)),
+        rounding_residual=leg.rounding_residual,
         reason=leg.reason,
     )
 

@@ -1,18 +1,24 @@
 """Pre-trade risk and routing as one pure decision: a signal and a state snapshot in, a Route out.
 
 Signal-level checks (kill switch, throttle, order size, daily trades, daily loss, price collar) refuse
-the whole signal; leg-level checks (venue trades it, order type, can trade, connected, position per
-symbol, total position, position value) refuse one venue and let the others go. Orders that only
+the whole signal; leg-level checks (venue trades it, order type, can trade, connected; the account's
+session and size, `accounts.py`; position per symbol, total position, position value for that size;
+the net exposure cap across every venue) refuse one venue and let the others go. Orders that only
 reduce exposure pass the limits that guard against new exposure (loss, trades, position limits).
 Every refusal carries its check name and reason; nothing is refused silently.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 
+from nexus_gateway.router.accounts import LegPlan, cap_book, plan_leg
 from nexus_gateway.router.limits import Limits
+from nexus_gateway.router.sessions import ExchangeOpen
+from nexus_gateway.router.sessions import exchange_open as market_open
 from nexus_gateway.router.state import Snapshot
 from nexus_mesh.venues import VenueConfig
 from nexus_protocol.enums import OrderStatus, OrderType
@@ -86,17 +92,9 @@ def _signal_refusal(
     return None
 
 
-def _leg_refusal(
-    signal: Signal,
-    venue: str,
-    cfg: VenueConfig,
-    snap: Snapshot,
-    limits: Limits,
-    registry: SymbolRegistry,
-    own: float,
-    usd_per_unit: float | None,
+def _venue_refusal(
+    signal: Signal, venue: str, cfg: VenueConfig, snap: Snapshot, limits: Limits
 ) -> RiskRefusal | None:
-    sym = signal.symbol
     if signal.order_type not in cfg.order_types:
         return RiskRefusal("order_type", f"{venue} does not take {signal.order_type.value} orders", venue)
     if not cfg.can_trade:
@@ -111,9 +109,22 @@ def _leg_refusal(
         )
     if limits.require_venue_connected and not snap.venue_connected.get(venue, False):
         return RiskRefusal("venue_connected", f"{venue} is not connected (no live adapter heartbeat)", venue)
-    signed = signal.quantity * signal.side.sign
-    current = snap.exposure.get(f"{venue}|{sym}", 0.0) - own
-    after = current + signed
+    return None
+
+
+def _limit_refusal(
+    signal: Signal,
+    venue: str,
+    qty: float,
+    current: float,
+    snap: Snapshot,
+    limits: Limits,
+    registry: SymbolRegistry,
+    usd_per_unit: float | None,
+) -> RiskRefusal | None:
+    """The position limits, for the `qty` (universal units) this account will carry."""
+    sym = signal.symbol
+    after = current + qty * signal.side.sign
     if signal.reduce_only and abs(after) <= abs(current) + 1e-12:
         return None
     max_pos = limits.for_symbol(sym, "max_position_per_symbol")
@@ -146,7 +157,7 @@ def _leg_refusal(
     return None
 
 
-def usd_per_unit(currency: str, snap: Snapshot, limits: Limits) -> float | None:
+def usd_per_unit(currency: str, *, snap: Snapshot, limits: Limits) -> float | None:
     if currency == "USD":
         return 1.0
     if currency == "BRL":
@@ -165,7 +176,10 @@ def decide(
     *,
     throttled: bool,
     age_s: float = 0.0,
+    now: dt.datetime | None = None,
+    exchange_open: ExchangeOpen = market_open,
 ) -> RouteDecision:
+    """`now` (UTC): the time session filters judge by (None: no session filter)."""
     base = {
         "signal_id": signal.signal_id,
         "symbol": signal.symbol,
@@ -187,24 +201,50 @@ def decide(
             + (f" among {', '.join(signal.venues)}" if signal.venues else ""),
         )
         return RouteDecision(Route(**base, reason=r.reason), [r])
-    rate = usd_per_unit(registry.spec(signal.symbol).currency, snap, limits)
+    usd = partial(usd_per_unit, snap=snap, limits=limits)
+    rate = usd(registry.spec(signal.symbol).currency)
+    coids = {v: client_order_id(signal.signal_id, venues[v].code) for v in names}
+    own = {f"{v}|{signal.symbol}": snap.own_legs.get(c, 0.0) for v, c in coids.items()}
+    book = cap_book(signal, snap, limits, registry, usd, own)
     legs: list[RouteLeg] = []
     decision = RouteDecision(Route(**base))
     for venue in names:
-        coid = client_order_id(signal.signal_id, venues[venue].code)
-        refusal = _leg_refusal(
-            signal, venue, venues[venue], snap, limits, registry, snap.own_legs.get(coid, 0.0), rate
-        )
-        if refusal is not None:
+        coid, key = coids[venue], f"{venue}|{signal.symbol}"
+        current = snap.exposure.get(key, 0.0) - own[key]
+        refusal = _venue_refusal(signal, venue, venues[venue], snap, limits)
+        plan = None
+        if refusal is None:
+            planned = plan_leg(
+                signal, venue, venues[venue], snap, registry, usd,
+                current=current, now=now, exchange_open=exchange_open,
+            )  # fmt: skip
+            if isinstance(planned, LegPlan):
+                plan = planned
+                refusal = _limit_refusal(signal, venue, plan.carried, current, snap, limits, registry, rate)
+            else:
+                refusal = RiskRefusal(*planned, venue)
+        if refusal is None and plan is not None and not signal.reduce_only:
+            capped = book.admit(signal.symbol, plan.carried * signal.side.sign)
+            refusal = RiskRefusal("net_exposure", capped, venue) if capped else None
+        if refusal is not None or plan is None:
+            assert refusal is not None
             decision.refusals.append(refusal)
             legs.append(
                 RouteLeg(
                     venue=venue, client_order_id=coid, status=OrderStatus.REJECTED, reason=refusal.reason
                 )
             )
-        else:
-            legs.append(RouteLeg(venue=venue, client_order_id=coid, status=OrderStatus.PENDING))
-            decision.exposure[coid] = (f"{venue}|{signal.symbol}", signal.quantity * signal.side.sign)
+            continue
+        legs.append(
+            RouteLeg(
+                venue=venue,
+                client_order_id=coid,
+                status=OrderStatus.PENDING,
+                quantity=plan.size.target,
+                rounding_residual=plan.size.residual,
+            )
+        )
+        decision.exposure[coid] = (key, plan.carried * signal.side.sign)
     reason = (
         None
         if decision.exposure

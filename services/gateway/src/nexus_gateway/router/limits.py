@@ -17,6 +17,7 @@ class SymbolLimits(BaseModel):
     max_position_per_symbol: float | None = Field(default=None, gt=0)
     max_position_value_usd: float | None = Field(default=None, gt=0)
     max_order_qty: float | None = Field(default=None, gt=0)
+    max_net_exposure_usd_per_symbol: float | None = Field(default=None, gt=0)
 
 
 class Limits(TradingSession):
@@ -32,6 +33,9 @@ class Limits(TradingSession):
     throttle_per_second: int = Field(default=20, ge=1)
     max_signal_age_s: float = Field(default=10.0, gt=0)
     require_venue_connected: bool = True
+    # net exposure across every venue and account (positions + working orders), USD; None: no cap
+    max_net_exposure_usd: float | None = Field(default=None, gt=0)  # the sum over roots of |net|
+    max_net_exposure_usd_per_symbol: float | None = Field(default=None, gt=0)  # |net| of one root
     per_symbol: dict[str, SymbolLimits] = Field(default_factory=dict)
     usd_per_unit_fallback: dict[str, float] = Field(default_factory=dict)
 

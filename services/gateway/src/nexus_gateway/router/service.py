@@ -120,6 +120,7 @@ class Router:
             self.registry,
             throttled=not self.throttle.allow(env.ts, signal.signal_id),
             age_s=(ctx.now_ns() - env.ts) / 1e9,
+            now=self._now(),
         )
         writes = self.state.commit(ctx, decision.route, decision.exposure, day)
         return Result(self._outputs(env, signal, decision, ctx), writes)
@@ -139,7 +140,7 @@ class Router:
                     venue=leg.venue,
                     symbol=signal.symbol,
                     side=signal.side,
-                    quantity=signal.quantity,
+                    quantity=leg.quantity if leg.quantity is not None else signal.quantity,
                     order_type=signal.order_type,
                     limit_price=signal.limit_price,
                     stop_price=signal.stop_price,
@@ -183,8 +184,8 @@ class Router:
                 qty = 0.0
             elif leg.status.terminal:
                 qty = leg.filled_quantity
-            else:
-                qty = max(leg.quantity, leg.filled_quantity)
+            else:  # working: what the venue was sent (its lot step's residual left out)
+                qty = max(leg.quantity - leg.rounding_residual, leg.filled_quantity)
             legs[leg.client_order_id] = (f"{leg.venue}|{ex.symbol}", qty * ex.side.sign)
         finished = [leg.client_order_id for leg in ex.legs if leg.status.terminal]
         day = self.limits.session_day(self._now())

@@ -21,49 +21,13 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
-from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, field_validator
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+from nexus_mesh.accounts import SessionRule, Window
+
 ExchangeOpen = Callable[[str, dt.datetime], bool]  # (exchange calendar, UTC time) -> in session
-
-
-class Window(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    start: dt.time
-    end: dt.time
-    timezone: str = "UTC"
-    days: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri")
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}") from None
-        return v
-
-    def contains(self, when: dt.datetime) -> bool:
-        local = when.astimezone(ZoneInfo(self.timezone))
-        t = local.time().replace(tzinfo=None)
-        if self.start <= self.end:
-            return DAYS[local.weekday()] in self.days and self.start <= t < self.end
-        if t >= self.start:  # the evening part: the window opened today
-            return DAYS[local.weekday()] in self.days
-        yesterday = DAYS[(local.weekday() - 1) % 7]  # the morning part: it opened yesterday
-        return yesterday in self.days and t < self.end
-
-    def describe(self) -> str:
-        return f"{self.start:%H:%M}-{self.end:%H:%M} {self.timezone} on {', '.join(self.days)}"
-
-
-SessionRule = Literal["always", "exchange"] | Window
 
 
 def rule_for(sessions: Mapping[str, SessionRule], root: str) -> SessionRule:

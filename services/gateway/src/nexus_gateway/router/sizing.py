@@ -20,49 +20,16 @@ caps any mode's target before rounding.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from nexus_mesh.accounts import (
+    EquitySizing,
+    ExposureSizing,
+    FixedSizing,
+    RatioSizing,
+    RiskSizing,
+    SizingMode,
+)
 from nexus_protocol.symbols import round_to_step
-
-_CFG = ConfigDict(frozen=True, extra="forbid")
-
-
-class _Mode(BaseModel):
-    model_config = _CFG
-
-    max_quantity: float | None = Field(default=None, gt=0)  # venue units
-
-
-class ExposureSizing(_Mode):
-    mode: Literal["exposure"] = "exposure"
-
-
-class RatioSizing(_Mode):
-    mode: Literal["ratio"]
-    ratio: float = Field(gt=0)
-
-
-class FixedSizing(_Mode):
-    mode: Literal["fixed"]
-    quantity: float = Field(gt=0)
-
-
-class RiskSizing(_Mode):
-    mode: Literal["risk"]
-    risk_usd: float = Field(gt=0)
-
-
-class EquitySizing(_Mode):
-    mode: Literal["equity"]
-    reference_equity_usd: float = Field(gt=0)
-    factor: float = Field(default=1.0, gt=0)
-
-
-Sizing = Annotated[
-    ExposureSizing | RatioSizing | FixedSizing | RiskSizing | EquitySizing, Field(discriminator="mode")
-]
 
 
 class SizingRefused(ValueError):
@@ -89,7 +56,7 @@ class LegSize:
     capped: bool = False  # max_quantity cut the target
 
 
-def _target(mode: _Mode, leg: LegInputs) -> float:
+def _target(mode: SizingMode, leg: LegInputs) -> float:
     exposure = leg.quantity * leg.qty_factor
     if isinstance(mode, ExposureSizing):
         return exposure
@@ -117,7 +84,7 @@ def _target(mode: _Mode, leg: LegInputs) -> float:
     raise TypeError(f"unknown sizing mode {mode!r}")
 
 
-def size_leg(mode: _Mode, leg: LegInputs) -> LegSize:
+def size_leg(mode: SizingMode, leg: LegInputs) -> LegSize:
     """The leg's size under `mode`, or SizingRefused when it cannot be sized or rounds to nothing."""
     target = _target(mode, leg)
     capped = mode.max_quantity is not None and target > mode.max_quantity

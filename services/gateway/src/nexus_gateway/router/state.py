@@ -46,6 +46,7 @@ class Snapshot:
     last_prices: dict[str, float] = field(default_factory=dict)  # root -> last price
     venue_connected: dict[str, bool] = field(default_factory=dict)
     venue_can_trade: dict[str, bool] = field(default_factory=dict)  # from the heartbeat, where it says
+    venue_equity_usd: dict[str, float] = field(default_factory=dict)  # the account's, where its adapter says
 
 
 class RiskState:
@@ -104,6 +105,9 @@ class RiskState:
             snap.venue_connected[v] = isinstance(hb, Heartbeat) and bool(hb.venue_connected)
             if isinstance(hb, Heartbeat) and isinstance(hb.detail.get("can_trade"), bool):
                 snap.venue_can_trade[v] = hb.detail["can_trade"]
+            equity = hb.detail.get("equity_usd") if isinstance(hb, Heartbeat) else None
+            if isinstance(equity, int | float) and not isinstance(equity, bool):
+                snap.venue_equity_usd[v] = float(equity)
         return snap
 
     def pnl_today(self, ctx: Context, day: str) -> float:

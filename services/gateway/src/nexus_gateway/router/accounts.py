@@ -1,0 +1,124 @@
+"""What one venue account makes of a signal, pure: its session filter, its size, its share of the
+net exposure cap (venues.yaml `sessions`, `sizing`; risk.yaml `max_net_exposure_usd*`).
+
+`plan_leg` runs after the venue-level checks (order type, can trade, connected) and before the
+position limits, which then judge the size this account will really carry:
+
+1. Session: outside the account's session for the root, a leg that adds exposure is refused with the
+   hours it trades; a reduce-only leg passes (a filter never traps a position).
+2. Sizing (`sizing.size_leg`): the target in universal units, what the venue's lot step makes of it and
+   the residual. A reduce-only leg sized by a mode other than exposure is cut to the position it
+   closes, so an exit never opens the other side.
+3. The net exposure cap (`exposure.CapBook`), after the position limits: see `admit`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from nexus_gateway.router.exposure import CapBook, Caps
+from nexus_gateway.router.limits import Limits
+from nexus_gateway.router.sessions import ExchangeOpen, rule_for, session_refusal
+from nexus_gateway.router.sizing import LegInputs, LegSize, SizingRefused, size_leg
+from nexus_gateway.router.state import Snapshot
+from nexus_mesh.accounts import ExposureSizing
+from nexus_mesh.venues import VenueConfig
+from nexus_protocol.enums import OrderType
+from nexus_protocol.messages import Signal
+from nexus_protocol.symbols import SymbolRegistry
+
+UsdPerUnit = Callable[[str], float | None]  # currency -> USD per one unit of it
+
+
+@dataclass(frozen=True, slots=True)
+class LegPlan:
+    size: LegSize
+    carried: float  # universal units the venue quantity carries (target minus the residual)
+
+
+def caps_of(limits: Limits, roots: list[str]) -> Caps:
+    per_root = {r: c for r in roots if (c := limits.for_symbol(r, "max_net_exposure_usd_per_symbol"))}
+    return Caps(total_usd=limits.max_net_exposure_usd, per_root_usd=per_root)
+
+
+def cap_book(
+    signal: Signal, snap: Snapshot, limits: Limits, registry: SymbolRegistry, usd: UsdPerUnit,
+    own: dict[str, float],
+) -> CapBook:  # fmt: skip
+    """The book the cap judges this signal against: every venue's exposure less this signal's own
+    legs already counted (a redelivery must not count itself twice)."""
+    exposure = dict(snap.exposure)
+    for key, qty in own.items():
+        exposure[key] = exposure.get(key, 0.0) - qty
+    roots = sorted({k.split("|", 1)[1] for k in exposure} | {signal.symbol})
+    units: dict[str, float | None] = {}
+    for root in roots:
+        spec = registry.symbols.get(root)
+        price = snap.last_prices.get(root)
+        if root == signal.symbol and price is None:
+            price = signal.limit_price or signal.reference_price
+        rate = usd(spec.currency) if spec is not None else None
+        units[root] = price * spec.point_value * rate if spec and price and rate else None
+    return CapBook.of(caps_of(limits, roots), exposure, units)
+
+
+def entry_price(signal: Signal, snap: Snapshot) -> float | None:
+    if signal.order_type is OrderType.LIMIT and signal.limit_price:
+        return signal.limit_price
+    if signal.order_type is OrderType.STOP and signal.stop_price:
+        return signal.stop_price
+    return signal.reference_price or snap.last_prices.get(signal.symbol)
+
+
+def plan_leg(
+    signal: Signal,
+    venue: str,
+    cfg: VenueConfig,
+    snap: Snapshot,
+    registry: SymbolRegistry,
+    usd: UsdPerUnit,
+    *,
+    current: float,
+    now: dt.datetime | None,
+    exchange_open: ExchangeOpen,
+) -> LegPlan | tuple[str, str]:
+    """The leg's size, or (check, reason) when this account refuses it. `current`: the account's
+    signed exposure in the root before this signal."""
+    root = signal.symbol
+    spec = registry.spec(root)
+    if now is not None and not signal.reduce_only:
+        why = session_refusal(
+            rule_for(cfg.sessions, root), now, venue=venue, root=root,
+            exchange_calendar=spec.exchange_calendar, exchange_open=exchange_open,
+        )  # fmt: skip
+        if why is not None:
+            return "session", why
+    vs = spec.venues[venue]
+    rate = usd(spec.venue_currency(venue))
+    leg = LegInputs(
+        quantity=signal.quantity,
+        qty_factor=spec.qty_factor(venue),
+        usd_per_point=spec.venue_point_value(venue) * (rate or 0.0),
+        lot_step=vs.lot_step,
+        min_qty=vs.min_qty or vs.lot_step,
+        entry_price=entry_price(signal, snap),
+        stop_price=signal.stop_loss,
+        equity_usd=snap.venue_equity_usd.get(venue),
+    )
+    if rate is None and cfg.sizing.mode == "risk":
+        return "sizing", f"no USD rate for {spec.venue_currency(venue)} to size the risk at {venue}"
+    try:
+        size = size_leg(cfg.sizing, leg)
+    except SizingRefused as exc:
+        return "sizing", f"{venue}: {exc}"
+    closes = -current * signal.side.sign  # the open position this signal's side reduces
+    if signal.reduce_only and not isinstance(cfg.sizing, ExposureSizing) and size.target > closes:
+        if closes <= 1e-12:
+            return "sizing", f"{venue} has no {root} position for a reduce-only order to close"
+        try:
+            size = size_leg(ExposureSizing(), replace(leg, quantity=closes))
+        except SizingRefused as exc:
+            return "sizing", f"{venue}: {exc}"
+    return LegPlan(size, size.venue_quantity / leg.qty_factor)
