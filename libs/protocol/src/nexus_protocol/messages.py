@@ -45,7 +45,7 @@ class Signal(Message):
     strategy: str = ""
     venues: tuple[str, ...] = ()  # empty: every enabled venue that lists the symbol
     reduce_only: bool = False  # closing and roll orders; allowed while risk blocks new exposure
-    contract: str | None = None  # a dated contract (NQH25) or a continuous one (NQ2!) instead of the active one
+    contract: str | None = None  # a dated (NQH25) or continuous (NQ2!) contract instead of the active one
     stop_loss: float | None = Field(default=None, gt=0)  # where the idea is wrong: risk sizing's distance
 
 
