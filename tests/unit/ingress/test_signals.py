@@ -37,7 +37,8 @@ def problem(req: Any, policy: SourcePolicy = POLICY) -> tuple[str, str]:
 
 def test_a_tradingview_alert_becomes_a_signal_on_the_root() -> None:
     policy = SourcePolicy(default_confidence=1.0, strategy="tv-strat")
-    sig = to_signal(tv(price="18000.5"), source="tv", policy=policy, registry=REGISTRY)
+    sig = to_signal(tv(price="18000.5", stop_loss="17990"), source="tv", policy=policy, registry=REGISTRY)
+    assert sig.stop_loss == 17990.0
     assert (sig.symbol, sig.side, sig.quantity, sig.reference_price) == ("NQ", Side.BUY, 1.0, 18000.5)
     assert (sig.confidence, sig.strategy, sig.contract, sig.reduce_only) == (1.0, "tv-strat", None, False)
     closing = to_signal(

@@ -89,6 +89,7 @@ class SignalRequest(BaseModel):
     stop_price: Annotated[float, Field(gt=0)] | None = None
     time_in_force: Tif = "day"
     reference_price: Annotated[float, Field(gt=0)] | None = None
+    stop_loss: Annotated[float, Field(gt=0)] | None = None  # risk sizing's distance from the entry
     confidence: Annotated[float, Field(ge=0, le=1)] | None = None
     mqscore: float | None = None
     noise: float | None = None
@@ -115,6 +116,7 @@ class TradingViewAlert(BaseModel):
     order_type: OrderType = "market"
     limit_price: Positive | None = None
     stop_price: Positive | None = None
+    stop_loss: Positive | None = None  # the strategy's stop: what risk sizing measures the distance to
     market_position: Position | None = None  # {{strategy.market_position}}: flat closes
     prev_market_position: Position | None = None  # {{strategy.prev_market_position}}
     position_size: Annotated[float, BeforeValidator(_number)] | None = None  # {{strategy.position_size}}

@@ -59,6 +59,7 @@ class _Common:
     limit_price: float | None
     stop_price: float | None
     reference_price: float | None
+    stop_loss: float | None
     confidence: float | None
     strategy: str | None
     venues: list[str]
@@ -95,6 +96,7 @@ def _common_of(req: SignalRequest | TradingViewAlert) -> _Common:
             limit_price=req.limit_price,
             stop_price=req.stop_price,
             reference_price=req.reference_price,
+            stop_loss=req.stop_loss,
             confidence=req.confidence,
             strategy=req.strategy or None,
             venues=req.venues,
@@ -113,6 +115,7 @@ def _common_of(req: SignalRequest | TradingViewAlert) -> _Common:
         limit_price=req.limit_price,
         stop_price=req.stop_price,
         reference_price=req.price,
+        stop_loss=req.stop_loss,
         confidence=req.confidence,
         strategy=req.strategy,
         venues=req.venues,
@@ -169,6 +172,7 @@ def to_signal(
         stop_price=c.stop_price,
         time_in_force=TimeInForce(c.time_in_force),
         reference_price=c.reference_price,
+        stop_loss=c.stop_loss,
         confidence=c.confidence if c.confidence is not None else policy.default_confidence,
         mqscore=c.mqscore,
         noise=c.noise,

@@ -106,7 +106,8 @@ class Adapter(OrderFlow):
         """Periodic platform work on the adapter's loop (every NX_TICK_INTERVAL_S); optional."""
 
     def venue_detail(self) -> dict[str, Any]:
-        """Extra facts for the venue heartbeat's `detail` (e.g. `can_trade` from the platform)."""
+        """Extra facts for the venue heartbeat's `detail`: `can_trade` (bool) and `equity_usd` (the
+        account's equity in USD, for the router's equity sizing) where the platform says."""
         return {}
 
     # ---- what subclasses call (any thread) ------------------------------------------------------

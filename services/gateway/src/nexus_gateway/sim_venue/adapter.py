@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import redis
 
@@ -83,6 +84,10 @@ class SimVenue(Adapter):
 
     def connected(self) -> bool:
         return True
+
+    def venue_detail(self) -> dict[str, Any]:
+        equity = self.settings.sim_equity_usd
+        return {} if equity is None else {"equity_usd": equity}
 
     def submit(self, order: VenueOrder) -> list[VenueReport]:
         if self.settings.sim_latency_ms:

@@ -21,3 +21,4 @@ class SimVenueSettings(AdapterSettings):
     sim_latency_ms: float = Field(default=0.0, ge=0)  # delay before each order reaches the engine
     sim_md_interval_s: float = Field(default=0.5, gt=0)  # how often it moves prices and emits ticks
     sim_fill_parts: int | None = Field(default=None, ge=1)  # overrides sim.yaml
+    sim_equity_usd: float | None = Field(default=None, gt=0)  # the account's equity it reports (sizing)
