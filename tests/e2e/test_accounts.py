@@ -25,12 +25,13 @@ def mesh(client: redis.Redis, names: Names, services: Services, tmp_path: Path) 
     venues = yaml.safe_load((config / "venues.yaml").read_text())
     dev = venues["environments"]["dev"]
     dev["nt8"]["sizing"] = {"mode": "ratio", "ratio": 0.5}
-    dev["sierra"]["sizing"] = {"mode": "fixed", "quantity": 1}
+    dev["sierra"]["sizing"] = {"mode": "fixed", "quantity": 5}  # 5 MNQ: sierra trades micros for minis
+    dev["sierra"]["symbol_map"] = {"NQ": "MNQ"}
     dev["mt5-global"]["sizing"] = {"mode": "equity", "reference_equity_usd": 100000}
     dev["quantower"]["sessions"] = {"NQ": {"start": "00:00", "end": "23:59", "days": []}}  # never open
     (config / "venues.yaml").write_text(yaml.safe_dump(venues))
     risk = yaml.safe_load((config / "risk.yaml").read_text())
-    risk["default"]["max_net_exposure_usd_per_symbol"] = 1_500_000
+    risk["default"]["max_net_exposure_usd_per_symbol"] = 1_400_000
     (config / "risk.yaml").write_text(yaml.safe_dump(risk))
     m = Mesh(
         services, client, names, "dev", VENUES, NX_CONFIG_DIR=str(config), NX_SIM_EQUITY_USD="50000"
@@ -49,7 +50,11 @@ def test_each_account_sizes_filters_and_the_cap_holds_while_a_platform_is_offlin
     first = mesh.final(mesh.signal("NQ", "buy", 2, reference_price=21000.0))
     legs = legs_of(first)
     assert legs["nt8"][:2] == ("filled", 1.0)  # ratio 0.5
-    assert legs["sierra"][:2] == ("filled", 1.0)  # fixed 1 contract
+    assert legs["sierra"][:2] == ("filled", 0.5)  # 5 MNQ = 0.5 NQ of exposure
+    sierra_orders = [
+        e.body for e in read_stream(mesh.client, mesh.names.orders("sierra")) if isinstance(e.body, Order)
+    ]
+    assert [(o.venue_symbol, o.venue_quantity) for o in sierra_orders] == [("MNQH25", 5.0)]  # type: ignore[attr-defined]
     assert legs["mt5-global"][:2] == ("filled", 1.0)  # equity 50,000 / 100,000: 20 lots of NAS100
     status, _qty, reason = legs["quantower"]
     assert (
@@ -62,7 +67,7 @@ def test_each_account_sizes_filters_and_the_cap_holds_while_a_platform_is_offlin
     ]
     assert [o.venue_quantity for o in lots] == [20.0]  # type: ignore[attr-defined]
 
-    mesh.procs["venue-sierra"].sigkill()  # sierra goes offline holding 1 NQ
+    mesh.procs["venue-sierra"].sigkill()  # sierra goes offline holding 5 MNQ (USD 210,000)
     wait_for(
         lambda: not mesh.client.exists(mesh.names.control("venue", "sierra")),
         timeout_s=30,
@@ -74,7 +79,7 @@ def test_each_account_sizes_filters_and_the_cap_holds_while_a_platform_is_offlin
     # without sierra's position the book would hold 2 NQ (USD 840,000) and nt8's leg would fit
     assert (
         legs["nt8"][2]
-        == "net NQ exposure across all venues would be USD 1,680,000 (cap USD 1,500,000; now USD 1,260,000)"
+        == "net NQ exposure across all venues would be USD 1,470,000 (cap USD 1,400,000; now USD 1,050,000)"
     )
     assert "not connected" in (legs["sierra"][2] or "")
     exit_ = mesh.final(

@@ -112,3 +112,13 @@ def test_position_averages_and_flips() -> None:
     assert realized == Decimal(160)  # 2 x 4 points x $20
     assert p.qty == -1 and Decimal(p.avg_price) == 105
     assert p.unrealized(104.0) == Decimal(20)
+
+
+def test_a_mapped_legs_fills_count_in_the_signals_units() -> None:
+    r = Route(signal_id=SID, symbol="NQ", side=Side.BUY, quantity=2,
+              legs=(RouteLeg(venue="nt8", client_order_id=f"{SID}.n80", status=OrderStatus.PENDING,
+                             quantity=2, symbol="MNQ", ratio=10.0, rounding_residual=0.0),))  # fmt: skip
+    s = apply_route(None, r)
+    leg = s.legs[f"{SID}.n80"]
+    leg.venue_filled_qty = "20"  # 20 MNQ filled
+    assert (leg.quantity, leg.universal_filled) == (2, 2.0)

@@ -120,3 +120,19 @@ def test_the_net_exposure_cap_counts_every_venue_even_an_offline_one() -> None:
         "total net exposure across all venues would be USD 1,590,000 (cap USD 1,200,000; now USD 1,170,000)"
     )
     assert [r.check for r in d.refusals] == ["net_exposure", "net_exposure"]
+
+
+def test_a_mini_signal_on_a_micro_account_trades_the_micro_at_equal_exposure() -> None:
+    vs = venues(
+        nt8={"symbol_map": {"NQ": "MNQ"}},
+        sierra={"symbol_map": {"NQ": "MNQ"}, "sizing": {"mode": "fixed", "quantity": 5}},
+    )
+    d = route(sig(qty=2), vs)
+    by_venue = {leg.venue: leg for leg in d.route.legs}
+    nt8, sierra = by_venue["nt8"], by_venue["sierra"]
+    assert (nt8.symbol, nt8.ratio, nt8.quantity) == ("MNQ", 10.0, 2.0)  # 20 MNQ, counted as 2 NQ
+    assert (sierra.symbol, sierra.quantity) == ("MNQ", 0.5)  # 5 MNQ
+    assert by_venue["mt5-global"].symbol is None
+    assert d.exposure[nt8.client_order_id] == ("nt8|NQ", 2.0)  # the book stays in the signal's root
+    bad = venues(nt8={"symbol_map": {"NQ": "WIN"}})
+    assert "quoted in another currency" in legs(route(sig(), bad))["nt8"]

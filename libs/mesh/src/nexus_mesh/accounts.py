@@ -95,3 +95,10 @@ class Window(BaseModel):
 
 
 SessionRule = Literal["always", "exchange"] | Window
+
+
+def mapped_contract(code: str | None, root: str, to_root: str) -> str | None:
+    """A signal's contract on the account's mapped root: NQM25 -> MNQM25, NQ2! -> MNQ2!."""
+    if code is None or not code.startswith(root):
+        return code
+    return to_root + code[len(root) :]

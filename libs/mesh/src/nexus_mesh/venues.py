@@ -32,6 +32,7 @@ class VenueConfig(BaseModel):
     can_trade: bool = True
     # per account (nexus_mesh.accounts): how much of a signal it trades, and when
     sizing: Sizing = ExposureSizing()
+    symbol_map: dict[str, str] = Field(default_factory=dict)  # NQ: MNQ - this account trades the micro
     sessions: dict[str, SessionRule] = Field(default_factory=dict)  # root (or "*") -> rule
 
     @field_validator("code")
@@ -90,6 +91,12 @@ def check_venue_roots(venues: dict[str, VenueConfig], symbols: SymbolRegistry, w
                 raise ConfigError(
                     f"{where}.{name}.symbols: {root} has no spelling for venue {name!r} in symbols.yaml"
                 )
+        for root, mapped in venue.symbol_map.items():
+            for r in (root, mapped):
+                if r not in venue.symbols:
+                    raise ConfigError(
+                        f"{where}.{name}.symbol_map: {r} must be among the symbols {name} trades"
+                    )
         for root in venue.sessions:
             if root != "*" and root not in venue.symbols:
                 raise ConfigError(f"{where}.{name}.sessions: {name} does not trade {root}")

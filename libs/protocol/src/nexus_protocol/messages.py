@@ -144,6 +144,8 @@ class RouteLeg(BaseModel):
     reason: str | None = None
     quantity: float | None = None  # universal units this venue's sizing gave (None: the signal's)
     rounding_residual: float = 0.0  # universal units the venue's lot step leaves out of `quantity`
+    symbol: str | None = None  # the root this venue trades for the signal's (NQ -> MNQ); None: the same
+    ratio: float = 1.0  # units of `symbol` per unit of the signal's root at equal exposure (MNQ: 10)
 
 
 class Route(Message):

@@ -27,6 +27,7 @@ class LegState(BaseModel):
     reason: str | None = None
     quantity: float = 0.0  # universal, as routed
     rounding_residual: float = 0.0  # universal units the venue's lot step left out of `quantity`
+    ratio: float = 1.0  # units of the leg's root per unit of the signal's (a mapped NQ -> MNQ leg: 10)
     venue_symbol: str | None = None
     contract: str | None = None
     currency: str = "USD"
@@ -49,7 +50,7 @@ class LegState(BaseModel):
 
     @property
     def universal_filled(self) -> float:
-        return float(self.filled) / self.qty_factor
+        return float(self.filled) / self.qty_factor / self.ratio
 
 
 class SignalState(BaseModel):
@@ -85,6 +86,7 @@ def apply_route(state: SignalState | None, route: Route) -> SignalState:
         )
         leg.quantity = rl.quantity if rl.quantity is not None else route.quantity
         leg.rounding_residual = rl.rounding_residual
+        leg.ratio = rl.ratio
         if rl.status is OrderStatus.REJECTED or leg.status is OrderStatus.PENDING:
             leg.status, leg.reason = rl.status, rl.reason
     return s

@@ -7,8 +7,10 @@ position limits, which then judge the size this account will really carry:
 1. Session: outside the account's session for the root, a leg that adds exposure is refused with the
    hours it trades; a reduce-only leg passes (a filter never traps a position).
 2. Sizing (`sizing.size_leg`): the target in universal units, what the venue's lot step makes of it and
-   the residual. A reduce-only leg sized by a mode other than exposure is cut to the position it
-   closes, so an exit never opens the other side.
+   the residual. An account with a `symbol_map` (NQ: MNQ) trades the mapped root at equal exposure
+   (10 MNQ for 1 NQ, by point value); the leg's figures stay in the signal's units. A reduce-only
+   leg sized by a mode other than exposure is cut to the position it closes, so an exit never opens
+   the other side.
 3. The net exposure cap (`exposure.CapBook`), after the position limits: see `admit`.
 """
 
@@ -34,8 +36,10 @@ UsdPerUnit = Callable[[str], float | None]  # currency -> USD per one unit of it
 
 @dataclass(frozen=True, slots=True)
 class LegPlan:
-    size: LegSize
+    size: LegSize  # in the signal's universal units
     carried: float  # universal units the venue quantity carries (target minus the residual)
+    symbol: str  # the root the account trades: the signal's, or its symbol_map's (NQ -> MNQ)
+    ratio: float = 1.0  # units of `symbol` per unit of the signal's root at equal exposure
 
 
 def caps_of(limits: Limits, roots: list[str]) -> Caps:
@@ -95,12 +99,17 @@ def plan_leg(
         )  # fmt: skip
         if why is not None:
             return "session", why
-    vs = spec.venues[venue]
-    rate = usd(spec.venue_currency(venue))
+    symbol = cfg.symbol_map.get(root, root)
+    traded = registry.spec(symbol)
+    if traded.currency != spec.currency:
+        return "symbol_map", f"{venue} maps {root} to {symbol}, quoted in another currency"
+    ratio = spec.point_value / traded.point_value  # NQ (USD 20) -> MNQ (USD 2): 10 MNQ a NQ
+    vs = traded.venues[venue]
+    rate = usd(traded.venue_currency(venue))
     leg = LegInputs(
         quantity=signal.quantity,
-        qty_factor=spec.qty_factor(venue),
-        usd_per_point=spec.venue_point_value(venue) * (rate or 0.0),
+        qty_factor=traded.qty_factor(venue) * ratio,
+        usd_per_point=traded.venue_point_value(venue) * (rate or 0.0),
         lot_step=vs.lot_step,
         min_qty=vs.min_qty or vs.lot_step,
         entry_price=entry_price(signal, snap),
@@ -108,7 +117,7 @@ def plan_leg(
         equity_usd=snap.venue_equity_usd.get(venue),
     )
     if rate is None and cfg.sizing.mode == "risk":
-        return "sizing", f"no USD rate for {spec.venue_currency(venue)} to size the risk at {venue}"
+        return "sizing", f"no USD rate for {traded.venue_currency(venue)} to size the risk at {venue}"
     try:
         size = size_leg(cfg.sizing, leg)
     except SizingRefused as exc:
@@ -121,4 +130,4 @@ def plan_leg(
             size = size_leg(ExposureSizing(), replace(leg, quantity=closes))
         except SizingRefused as exc:
             return "sizing", f"{venue}: {exc}"
-    return LegPlan(size, size.venue_quantity / leg.qty_factor)
+    return LegPlan(size, size.venue_quantity / leg.qty_factor, symbol, ratio)

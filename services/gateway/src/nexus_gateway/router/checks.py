@@ -242,6 +242,8 @@ def decide(
                 status=OrderStatus.PENDING,
                 quantity=plan.size.target,
                 rounding_residual=plan.size.residual,
+                symbol=plan.symbol if plan.symbol != signal.symbol else None,
+                ratio=plan.ratio,
             )
         )
         decision.exposure[coid] = (key, plan.carried * signal.side.sign)

@@ -21,6 +21,7 @@ from nexus_gateway.router.config import RouterSettings
 from nexus_gateway.router.limits import Limits, load_limits
 from nexus_gateway.router.state import OWNER, RiskState
 from nexus_mesh import metrics
+from nexus_mesh.accounts import mapped_contract
 from nexus_mesh.config_files import check_roots, load_symbols
 from nexus_mesh.context import Context
 from nexus_mesh.expiry import prune_writes
@@ -138,16 +139,16 @@ class Router:
                     client_order_id=leg.client_order_id,
                     signal_id=sid,
                     venue=leg.venue,
-                    symbol=signal.symbol,
+                    symbol=leg.symbol or signal.symbol,
                     side=signal.side,
-                    quantity=leg.quantity if leg.quantity is not None else signal.quantity,
+                    quantity=(leg.quantity if leg.quantity is not None else signal.quantity) * leg.ratio,
                     order_type=signal.order_type,
                     limit_price=signal.limit_price,
                     stop_price=signal.stop_price,
                     time_in_force=signal.time_in_force,
                     reference_price=signal.reference_price,
                     reduce_only=signal.reduce_only,
-                    contract=signal.contract,
+                    contract=mapped_contract(signal.contract, signal.symbol, leg.symbol or signal.symbol),
                     purpose="roll" if signal.strategy == "rollover" else "signal",
                 )
                 outs.append(
