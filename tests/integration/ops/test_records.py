@@ -7,6 +7,7 @@ import datetime as dt
 import re
 import time
 import xml.dom.minidom
+from decimal import Decimal as D
 from pathlib import Path
 
 import msgpack
@@ -153,13 +154,17 @@ def write_day(client: redis.Redis, n: Names) -> None:
 @pytest.fixture
 def day(client: redis.Redis, names: Names) -> records.Record:
     write_day(client, names)
-    return records.load(client, names, records.Window(T, T + 2_000), venues=["nt8", "sierra"])
+    history = records.StreamHistory(client, names)
+    return records.load(history, records.Window(T, T + 2_000), venues=["nt8", "sierra"])
 
 
 def test_latency_per_stage_from_origin_times_and_entry_ids(
     client: redis.Redis, names: Names, day: records.Record
 ) -> None:
-    got = {s.name: (s.since_origin_ms, s.hop_ms) for s in report.stage_latencies(client, names, day)}
+    got = {
+        s.name: (s.since_origin_ms, s.hop_ms)
+        for s in report.stage_latencies(records.StreamHistory(client, names), day)
+    }
     assert got["signal on the bus"] == ([5.0, 5.0], [])
     assert got["routed (router)"] == ([9.0], [4.0])
     assert got["venue order (normalizer)"] == ([12.0], [3.0])
@@ -199,7 +204,7 @@ def test_export_tables_and_files(day: records.Record, tmp_path: Path) -> None:
 
 
 def test_report_is_self_contained_html(client: redis.Redis, names: Names, day: records.Record) -> None:
-    html = report.build(client, names, day)
+    html = report.build(records.StreamHistory(client, names), day)
     assert "<script" not in html and "http" not in html.replace("http://www.w3.org/2000/svg", "")
     assert re.search(r"<td>fill rate</td><td>100.0%</td>", html) and "kill switch is on" in html
     for chart in re.findall(r"<svg.*?</svg>", html, re.S):
@@ -216,15 +221,21 @@ def test_svg_charts_handle_negative_and_empty_data() -> None:
 
 
 def test_dashboard_tally_reads_the_day_incrementally(client: redis.Redis, names: Names) -> None:
-    tally = Tally(names, T)
-    tally.update(client)
+    tally, history = Tally(names, T), records.StreamHistory(client, names)
+    tally.update(history)
     assert tally.latencies == []  # nothing yet
     write_day(client, names)
-    tally.update(client)
+    tally.update(history)
     assert tally.latencies == [26.0, 9.0] and tally.fill_rate() == 1.0 and tally.active_orders() == 0
-    t = tally.trading()
-    assert (t["trades"], t["losers"], t["net_pnl"], t["rejected"], t["signals"]) == (1, 1, -12.5, 1, 2)
-    tally.update(client)  # nothing new: the same figures
+    t = tally.trading().total
+    assert (t.trades, t.losing, t.realized_pnl, tally.rejected(), len(tally.origins)) == (
+        1,
+        1,
+        D("-12.5"),
+        1,
+        2,
+    )
+    tally.update(history)  # nothing new: the same figures
     assert len(tally.latencies) == 2
 
 

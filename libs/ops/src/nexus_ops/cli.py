@@ -43,6 +43,7 @@ TO = typer.Option(None, "--to", help="end: ISO time, a date (its whole day), or 
 EXPORT_OUT = typer.Option(Path("export"), "--out", "-o", help="folder for the files")
 UP_SERVICES = typer.Option(None, "--service", "-s", help="start only this one (repeatable)")
 REPORT_OUT = typer.Option(Path("report.html"), "--out", "-o", help="the HTML file")
+STREAMS_ONLY = typer.Option(False, "--streams-only", help="ignore the archive; read the streams alone")
 
 
 @app.callback()
@@ -284,14 +285,17 @@ def replay(
     rate: float = typer.Option(10.0, help="signals published per second at most"),
     timeout: float = typer.Option(60.0, help="seconds to wait for the last final execution"),
     reset: bool = typer.Option(False, help="delete the sandbox's keys first if it is not empty"),
+    streams_only: bool = STREAMS_ONLY,
 ) -> None:
-    """Re-run a window of signals through a sandbox gateway with simulated venues, and compare."""
+    """Re-run a window of signals (from the archive, else the streams) through a sandbox gateway with
+    simulated venues, and compare."""
     from nexus_ops.replay import Replay
     from nexus_ops.views import replay_view
 
     try:
         window = Window.parse(start, end)
         rp = Replay(
+            cu.history(streams_only=streams_only),
             cu.client(),
             cu.redis_url(),
             cu.root(),
@@ -322,6 +326,7 @@ def export(
     end: str = TO,
     out: Path = EXPORT_OUT,
     formats: str = typer.Option("csv,parquet", "--format", help="csv, parquet or both"),
+    streams_only: bool = STREAMS_ONLY,
 ) -> None:
     """Orders, fills, executions, legs and per-venue slippage of a window to CSV and Parquet."""
     from nexus_ops import export as export_mod
@@ -334,29 +339,41 @@ def export(
         window = Window.parse(start, end)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    rec = records.load(cu.client(), Names(cu.namespace()), window, venues=acl_mod.all_venues(cu.config_dir()))
+    history = cu.history(streams_only=streams_only)
+    rec = records.load(history, window, venues=acl_mod.all_venues(cu.config_dir()))
     written = export_mod.export(rec, out, fmts)
     tables = export_mod.tables(rec)
     for name, files in written.items():
         console.print(f"{name:<11} {len(tables[name]):>7} rows  " + "  ".join(str(f) for f in files))
+    console.print(f"read from {cu.describe(history)}")
 
 
 @app.command()
-def report(start: str = FROM, end: str = TO, out: Path = REPORT_OUT) -> None:
-    """An HTML report (inline SVG charts): latency per stage, slippage per venue, fill rate, P&L."""
+def report(
+    start: str = FROM,
+    end: str = TO,
+    out: Path = REPORT_OUT,
+    environment: str = typer.Option(None, "--env", help="whose session day (risk.yaml) the trades belong to"),
+    streams_only: bool = STREAMS_ONLY,
+) -> None:
+    """An HTML report (inline SVG charts): trading metrics (in total, per platform, per symbol),
+    latency per stage, slippage per venue, fill rate, P&L."""
     from nexus_ops import records
     from nexus_ops import report as report_mod
+    from nexus_ops.tally import trading_session
 
     try:
         window = Window.parse(start, end)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    client, names = cu.client(), Names(cu.namespace())
-    rec = records.load(client, names, window, venues=acl_mod.all_venues(cu.config_dir()))
+    history = cu.history(streams_only=streams_only)
+    rec = records.load(history, window, venues=acl_mod.all_venues(cu.config_dir()))
+    session = trading_session(cu.config_dir(), cu.environment(environment))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report_mod.build(client, names, rec))
+    out.write_text(report_mod.build(history, rec, session))
     console.print(
-        f"{out}: {len(rec.signals)} signals, {len(rec.finals())} final executions ({window.describe()})"
+        f"{out}: {len(rec.signals)} signals, {len(rec.finals())} final executions ({window.describe()}); "
+        f"read from {cu.describe(history)}"
     )
 
 
@@ -365,13 +382,20 @@ def dashboard(
     once: bool = typer.Option(False, "--once", help="print one frame and exit"),
     interval: float = typer.Option(1.0, help="seconds between refreshes"),
     environment: str = typer.Option(None, "--env"),
+    streams_only: bool = STREAMS_ONLY,
 ) -> None:
     """The live trading dashboard (q or Ctrl-C quits)."""
     from nexus_ops.dashboard import Dashboard, run
 
     env = cu.environment(environment)
     dash = Dashboard(
-        cu.client(), Names(cu.namespace()), cu.expected(env), env, cu.config_dir(), ttl_ms=cu.ttl_ms()
+        cu.client(),
+        Names(cu.namespace()),
+        cu.expected(env),
+        env,
+        cu.config_dir(),
+        ttl_ms=cu.ttl_ms(),
+        history=cu.history(streams_only=streams_only),
     )
     raise typer.Exit(run(dash, console, once=once, interval_s=interval))
 

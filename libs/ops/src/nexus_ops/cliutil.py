@@ -17,12 +17,16 @@ from urllib.parse import urlsplit
 import redis
 import typer
 from rich.console import Console
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from nexus_mesh.connection import connect
 from nexus_ops import acl as acl_mod
 from nexus_ops import status as status_mod
+from nexus_ops.records import History, StreamHistory
 from nexus_ops.supervisor import compose_files, load_services
 from nexus_protocol.errors import ConfigError
+from nexus_protocol.streams import Names
 
 # Piped output (scripts, CI logs) is never wrapped: one record stays one line; tables get 160 columns.
 console = (
@@ -110,3 +114,67 @@ def expected(env_name: str) -> status_mod.Expected:
 
 def ttl_ms() -> int:
     return int(os.environ.get("NX_HEARTBEAT_TTL_MS", "10000"))
+
+
+def archive_url() -> str | None:
+    """The archive: NX_ARCHIVE_URL, else the recorder's SQLite file under NX_DATA_DIR if it exists."""
+    from nexus_archive.engine import archive_url as resolve
+    from nexus_archive.engine import is_sqlite, sqlite_file
+
+    try:
+        url = resolve(os.environ.get("NX_ARCHIVE_URL"), data_dir())
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if is_sqlite(url) and not sqlite_file(url).exists():
+        return None
+    return url
+
+
+def archive_engine(url: str | None = None) -> Engine:
+    """The archive's engine at this code's schema, or a usage error saying what is wrong."""
+    from nexus_archive.engine import open_engine, redacted
+    from nexus_archive.migrate import ArchiveError, require_head
+
+    url = url or archive_url()
+    if url is None:
+        raise typer.BadParameter(
+            f"no archive: set NX_ARCHIVE_URL, or run the recorder (NX_DATA_DIR={data_dir()})"
+        )
+    engine = open_engine(url)
+    try:
+        require_head(engine)
+    except ArchiveError as exc:
+        raise typer.BadParameter(f"{redacted(url)}: {exc}") from None
+    except SQLAlchemyError as exc:
+        raise typer.BadParameter(f"archive {redacted(url)} unreachable: {exc}") from None
+    return engine
+
+
+def history(*, streams_only: bool = False) -> History:
+    """The archive with the streams for what it has not received, else the streams alone."""
+    from nexus_archive.read import ArchiveReader
+    from nexus_ops.history import ArchiveHistory
+
+    names = Names(namespace())
+    url = None if streams_only else archive_url()
+    try:
+        rc: redis.Redis | None = client()
+    except typer.BadParameter:
+        if url is None:
+            raise
+        rc = None  # no mesh here: the archive alone
+    if url is None:
+        assert rc is not None
+        return StreamHistory(rc, names)
+    return ArchiveHistory(ArchiveReader(archive_engine(url), names.namespace), names, rc)
+
+
+def describe(h: History) -> str:
+    """Where a command read from, for its last line."""
+    from nexus_archive.engine import redacted
+    from nexus_ops.history import ArchiveHistory
+
+    if isinstance(h, ArchiveHistory):
+        url = redacted(str(h.reader.engine.url))
+        return f"archive {url}" + (" + streams past the recorder" if h.client is not None else " alone")
+    return "streams (no archive)"

@@ -19,6 +19,7 @@ import time
 import tty
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import redis
@@ -30,7 +31,9 @@ from rich.text import Text
 
 from nexus_ops import positions as positions_mod
 from nexus_ops import status as status_mod
-from nexus_ops.tally import Tally, session_start
+from nexus_ops.records import History, StreamHistory
+from nexus_ops.tally import Tally, trading_session
+from nexus_ops.trading import num, pct
 from nexus_ops.views import age, money
 from nexus_protocol.streams import Names
 
@@ -47,14 +50,18 @@ class Dashboard:
     config_dir: Path | None
     ttl_ms: int = 10_000
     rediscover_s: float = 15.0  # SCAN walks the whole keyspace: not every frame
+    history: History | None = None  # the archive (+ streams past it); None: the streams alone
     tally: Tally = field(init=False)
     _keys: status_mod.Keys | None = None
     _found_at: float = 0.0
     _added: tuple[float, int] | None = None  # (monotonic time, entries ever added to the streams)
 
     def __post_init__(self) -> None:
-        start = session_start(self.config_dir, self.environment, dt.datetime.now(dt.UTC))
-        self.tally = Tally(self.names, int(start.timestamp() * 1000))
+        session = trading_session(self.config_dir, self.environment)
+        start = session.session_start(dt.datetime.now(dt.UTC))
+        self.tally = Tally(self.names, int(start.timestamp() * 1000), session)
+        if self.history is None:
+            self.history = StreamHistory(self.client, self.names)
 
     def keys(self) -> status_mod.Keys:
         now = time.monotonic()
@@ -72,7 +79,8 @@ class Dashboard:
             ttl_ms=self.ttl_ms,
             keys=keys,
         )
-        self.tally.update(self.client)
+        assert self.history is not None
+        self.tally.update(self.history)
         pos = positions_mod.collect(self.client, self.names, self.config_dir, heartbeats=st.services)
         return Panel(
             Group(
@@ -150,22 +158,37 @@ class Dashboard:
         return Group(Text("PERFORMANCE", style="bold"), t)
 
     def _trading(self) -> RenderableType:
-        tr = self.tally.trading()
+        m = self.tally.trading()
+        tr = m.total
         t = Table.grid(expand=True, padding=(0, 2))
         t.add_column(ratio=1)
         t.add_column(ratio=1)
-        wr, pf = tr["win_rate"], tr["profit_factor"]
-        t.add_row(f"├─ Trades: {tr['trades']}", f"├─ Win Rate: {'-' if wr is None else f'{wr:.1%}'}")
-        t.add_row(f"├─ Winners: {tr['winners']}", f"├─ Avg Win: {money(_f(tr['avg_win']))}")
-        t.add_row(f"├─ Losers: {tr['losers']}", f"├─ Avg Loss: {money(_f(tr['avg_loss']))}")
-        pnl = _f(tr["net_pnl"]) or 0.0
+        t.add_row(f"├─ Trades: {tr.trades}", f"├─ Win Rate: {pct(tr.win_rate)}")
+        t.add_row(f"├─ Winners: {tr.winning}", f"├─ Avg Win: {money(_f(tr.avg_win))}")
+        t.add_row(f"├─ Losers: {tr.losing}", f"├─ Avg Loss: {money(_f(tr.avg_loss))}")
+        t.add_row(f"├─ Max Drawdown: {money(_f(tr.max_drawdown))}", f"├─ Sharpe (daily): {num(tr.sharpe)}")
+        pnl = float(tr.net_pnl)
         t.add_row(
             Text.assemble("└─ Net P&L: ", (money(pnl), "green" if pnl >= 0 else "red")),
-            f"└─ Profit Factor: {'-' if pf is None else f'{pf:.2f}'}",
+            f"└─ Profit Factor: {num(tr.profit_factor)}",
         )
-        return Group(
-            Text(f"TRADING (Today)   signals {tr['signals']}, refused {tr['rejected']}", style="bold"), t
+        by = Table(box=None, padding=(0, 1), show_edge=False, header_style="dim")
+        for col in ("", "trades", "win rate", "net P&L", "fill rate"):
+            by.add_column(col, justify="left" if not col else "right")
+        for label, group in (("platform", m.by_platform), ("symbol", m.by_symbol)):
+            for name, st in group.items():
+                by.add_row(
+                    f"{label} {name}",
+                    str(st.trades),
+                    pct(st.win_rate),
+                    money(_f(st.net_pnl)),
+                    pct(st.fill_rate),
+                )
+        head = Text(
+            f"TRADING (Today)   signals {len(self.tally.origins)}, refused {self.tally.rejected()}",
+            style="bold",
         )
+        return Group(head, t, by) if by.row_count else Group(head, t)
 
     def _positions(self, rows: list[positions_mod.PositionRow]) -> RenderableType:
         lines = [Text("ACTIVE POSITIONS", style="bold")]
@@ -200,7 +223,7 @@ class Dashboard:
         return Group(*lines)
 
 
-def _f(v: float | int | None) -> float | None:
+def _f(v: float | int | Decimal | None) -> float | None:
     return None if v is None else float(v)
 
 

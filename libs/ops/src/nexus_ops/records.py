@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 
@@ -23,12 +23,19 @@ from nexus_protocol.messages import Execution, Fill, Message, Order, Signal, Ven
 from nexus_protocol.streams import Names
 
 _CHUNK = 5_000
+END_OF_TIME_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z: a window open to the future
 _RELATIVE = re.compile(r"-(?P<n>\d+(?:\.\d+)?)(?P<unit>[smhd])")
 _UNIT_S = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
 
 
 def entry_ms(entry_id: Any) -> int:
     return int(as_str(entry_id).split("-", 1)[0])
+
+
+def entry_order(entry_id: str) -> tuple[int, int]:
+    """A Redis entry id as (ms, seq): how entries sort."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
 
 
 def parse_time(value: str, *, now: dt.datetime | None = None, end: bool = False) -> dt.datetime:
@@ -146,9 +153,39 @@ class Record:
         return sorted({e.env.body.venue for e in self.orders if isinstance(e.env.body, Order)})
 
 
+class History(Protocol):
+    """Where the past is read: the streams (`StreamHistory`), or the archive with the streams for
+    what it has not received yet (`nexus_ops.history.ArchiveHistory`)."""
+
+    names: Names
+
+    def entries(self, stream: str, window: Window) -> Iterator[Entry]:
+        """Entries of a logical stream (`signals`, `orders:nt8`...) with an entry time in the window."""
+        ...
+
+    def streams(self, prefix: str) -> list[str]:
+        """Logical streams starting with `prefix` that hold anything."""
+        ...
+
+
+@dataclass
+class StreamHistory:
+    """The streams alone."""
+
+    client: redis.Redis
+    names: Names
+
+    def entries(self, stream: str, window: Window) -> Iterator[Entry]:
+        return entries(self.client, self.names.stream(stream), window)
+
+    def streams(self, prefix: str) -> list[str]:
+        head = self.names.stream(prefix)[:-1]  # `nx:{orders:` of `nx:{orders:}`
+        keys = {as_str(k) for k in self.client.scan_iter(match=f"{head}*}}", count=1000, _type="stream")}
+        return sorted(k[len(self.names.namespace) + 2 : -1] for k in keys)
+
+
 def load(
-    client: redis.Redis,
-    names: Names,
+    history: History,
     window: Window,
     *,
     slack_ms: int = 120_000,
@@ -156,24 +193,24 @@ def load(
 ) -> Record:
     """Signals in the window and what they caused up to `slack_ms` after it."""
     rec = Record(window)
-    for e in entries(client, names.signals, window):
+    for e in history.entries("signals", window):
         body = e.env.body
         if isinstance(body, Signal):
             rec.signals.setdefault(body.signal_id or e.env.id, e)
     wanted = set(rec.signals)
     later = window.widened(slack_ms)
-    for e in entries(client, names.executions, later):
+    for e in history.entries("executions", later):
         body = e.env.body
         if isinstance(body, Execution) and body.signal_id in wanted:
             rec.executions.setdefault(body.signal_id, []).append(e)
-    for e in entries(client, names.orders_routed, later):
+    for e in history.entries("orders:routed", later):
         if isinstance(e.env.body, Order) and e.env.body.signal_id in wanted:
             rec.orders.append(e)
     for v in sorted(set(venues or ()) | set(rec.venues)):
-        for e in entries(client, names.orders(v), later):
+        for e in history.entries(f"orders:{v}", later):
             if isinstance(e.env.body, VenueOrder) and e.env.body.signal_id in wanted:
                 rec.orders.append(e)
-    for e in entries(client, names.fills, later):
+    for e in history.entries("fills", later):
         if isinstance(e.env.body, Fill) and e.env.body.signal_id in wanted:
             rec.fills.append(e)
     return rec

@@ -1,6 +1,7 @@
 """`nexusctl replay`: a window of signals re-run through a sandbox copy of the gateway.
 
-The signals of `nx:{signals}` between two times are copied, ids unchanged, into the sandbox
+The signals of a window (read from the archive, else from `nx:signals`; a day older than the streams'
+retention, or one Redis lost, is replayed from the archive) are copied, ids unchanged, into the sandbox
 namespace's signals stream, and the gateway services with *simulated* venues run for that namespace
 (the supervisor, on the same Redis: the sandbox is just other keys) until every replayed signal has
 a final execution. Then the sandbox's executions are compared with the originals.
@@ -26,7 +27,7 @@ import redis
 from nexus_mesh.connection import as_str
 from nexus_mesh.publish import Output, Publisher
 from nexus_mesh.venues import load_venues_file
-from nexus_ops.records import Window, entries
+from nexus_ops.records import History, Window
 from nexus_ops.supervisor import Supervisor, load_services
 from nexus_protocol.codec import Envelope, decode
 from nexus_protocol.errors import ConfigError
@@ -90,6 +91,7 @@ def _venues_for(config_dir: Path, environment: str) -> dict[str, set[str]]:
 class Replay:
     def __init__(
         self,
+        history: History,
         client: redis.Redis,
         redis_url: str,
         root: Path,
@@ -105,7 +107,7 @@ class Replay:
     ) -> None:
         if source.namespace == sandbox.namespace:
             raise ConfigError("the sandbox namespace must differ from the namespace replayed")
-        self.client, self.redis_url, self.root = client, redis_url, root
+        self.history, self.client, self.redis_url, self.root = history, client, redis_url, root
         self.source, self.sandbox = source, sandbox
         self.environment, self.data_dir = environment, data_dir
         self.rate_per_s, self.timeout_s, self.collar_pct = rate_per_s, timeout_s, collar_pct
@@ -114,7 +116,7 @@ class Replay:
 
     def select(self, window: Window) -> list[Replayed]:
         out, seen = [], set()
-        for e in entries(self.client, self.source.signals, window):
+        for e in self.history.entries("signals", window):
             body = e.env.body
             if isinstance(body, Signal) and body.signal_id and body.signal_id not in seen:
                 seen.add(body.signal_id)
@@ -123,7 +125,7 @@ class Replay:
 
     def originals(self, items: list[Replayed], window: Window) -> None:
         wanted = {r.signal.signal_id: r for r in items}
-        for e in entries(self.client, self.source.executions, window.widened(_DAY_MS)):
+        for e in self.history.entries("executions", window.widened(_DAY_MS)):
             ex = e.env.body
             if isinstance(ex, Execution) and ex.signal_id in wanted:
                 r = wanted[ex.signal_id]

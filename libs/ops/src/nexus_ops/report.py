@@ -16,13 +16,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from html import escape
 
-import redis
-
-from nexus_mesh.connection import as_str
+from nexus_archive.metrics import TradingStats
+from nexus_mesh.session import TradingSession
 from nexus_ops import svg
 from nexus_ops.export import Row, execution_rows, leg_rows, venue_summary
-from nexus_ops.records import Record, Window, percentile, raw_range
-from nexus_protocol.streams import Names
+from nexus_ops.records import History, Record, Window, percentile
+from nexus_ops.trading import Metrics, day_of, finals_of, metrics, num, pct
 
 
 @dataclass
@@ -33,31 +32,30 @@ class Stage:
 
 
 def _headers(
-    client: redis.Redis, key: str, window: Window, traces: set[str], kind: str | None = None
+    history: History, stream: str, window: Window, traces: set[str], kind: str | None = None
 ) -> Iterable[tuple[str, str, float, float]]:
     """(trace, id, entry ms, origin ms) of entries of one stream that belong to `traces`."""
-    for entry_id, f in raw_range(client, key, window):
-        trace = as_str(f.get(b"trace", b""))
-        if trace not in traces or (kind is not None and as_str(f.get(b"type", b"")) != kind):
+    for e in history.entries(stream, window):
+        if e.env.trace not in traces or (kind is not None and e.env.type != kind):
             continue
-        yield trace, as_str(f.get(b"id", b"")), float(entry_id.split("-")[0]), int(f.get(b"ts", b"0")) / 1e6
+        yield e.env.trace, e.env.id, float(e.ms), e.env.ts / 1e6
 
 
-def stage_latencies(client: redis.Redis, names: Names, rec: Record, slack_ms: int = 120_000) -> list[Stage]:
+def stage_latencies(history: History, rec: Record, slack_ms: int = 120_000) -> list[Stage]:
     """Order path (signal -> routed -> venue order) by trace, fill path (report -> normalized ->
     converted -> execution) by fill id; each stage's time since origin and since the stage before."""
     traces, win = set(rec.signals), rec.window.widened(slack_ms)
     order_keys = [
-        ("signal on the bus", [names.signals], None),
-        ("routed (router)", [names.orders_routed], None),
-        ("venue order (normalizer)", [names.orders(v) for v in rec.venues], None),
+        ("signal on the bus", ["signals"], None),
+        ("routed (router)", ["orders:routed"], None),
+        ("venue order (normalizer)", [f"orders:{v}" for v in rec.venues], None),
     ]
     stages: list[Stage] = []
     prev: dict[str, float] = {}
     for label, keys, kind in order_keys:
         st, first = Stage(label), dict[str, float]()
         for key in keys:
-            for trace, _id, ms, origin in _headers(client, key, win, traces, kind):
+            for trace, _id, ms, origin in _headers(history, key, win, traces, kind):
                 st.since_origin_ms.append(ms - origin)
                 first[trace] = min(first.get(trace, ms), ms)
                 if trace in prev:
@@ -65,17 +63,17 @@ def stage_latencies(client: redis.Redis, names: Names, rec: Record, slack_ms: in
         stages.append(st)
         prev = first
     fill_keys = [
-        ("venue report (adapter)", names.fills_raw, None),
-        ("normalized (normalizer)", names.fills_normalized, None),
-        ("in USD (fx)", names.fills, "fill"),
-        ("execution (fills)", names.executions, None),
+        ("venue report (adapter)", "fills:raw", None),
+        ("normalized (normalizer)", "fills:normalized", None),
+        ("in USD (fx)", "fills", "fill"),
+        ("execution (fills)", "executions", None),
     ]
     prev = {}
     for label, key, kind in fill_keys:
         st, seen = Stage(label), dict[str, float]()
-        for _trace, ident, ms, origin in _headers(client, key, win, traces, kind):
-            fill_id = ident.split(":", 1)[1] if key == names.executions else ident
-            if key == names.executions and fill_id == "route":
+        for _trace, ident, ms, origin in _headers(history, key, win, traces, kind):
+            fill_id = ident.split(":", 1)[1] if key == "executions" else ident
+            if key == "executions" and fill_id == "route":
                 continue  # an execution caused by the route, not by a fill
             st.since_origin_ms.append(ms - origin)
             seen.setdefault(fill_id, ms)
@@ -141,10 +139,49 @@ h2{margin-top:32px;border-bottom:1px solid #ccc}
 .note{color:#666;font-size:90%}svg{display:block;margin:8px 0}"""
 
 
-def build(client: redis.Redis, names: Names, rec: Record) -> str:
+STAT_COLUMNS = (
+    "trades", "wins", "losses", "win rate", "avg win", "avg loss", "profit factor",
+    "Sharpe (daily)", "max drawdown", "net P&L", "fill rate",
+)  # fmt: skip
+
+
+def stat_cells(st: TradingStats) -> list[str]:
+    """One row of STAT_COLUMNS (money in USD)."""
+    return [
+        str(st.trades),
+        str(st.winning),
+        str(st.losing),
+        pct(st.win_rate),
+        num(st.avg_win),
+        num(st.avg_loss),
+        num(st.profit_factor),
+        num(st.sharpe),
+        num(st.max_drawdown),
+        num(st.net_pnl),
+        pct(st.fill_rate),
+    ]
+
+
+def trading_section(m: Metrics) -> list[str]:
+    return [
+        "<h2>Trading</h2>",
+        "<p class='note'>A trade: a final execution that filled (per platform: a leg that filled). Win / loss"
+        " by realized P&amp;L (an opening trade is neither); net P&amp;L after fees, USD; Sharpe of the net "
+        "P&amp;L per session day, annualized (&radic;252); max drawdown of cumulative net P&amp;L; fill rate:"
+        " legs filled / legs that reached a venue (docs/archive.md).</p>",
+        _table(["", *STAT_COLUMNS], [["all", *stat_cells(m.total)]]),
+        "<h3>Per platform</h3>",
+        _table(["platform", *STAT_COLUMNS], [[k, *stat_cells(v)] for k, v in m.by_platform.items()]),
+        "<h3>Per symbol</h3>",
+        _table(["symbol", *STAT_COLUMNS], [[k, *stat_cells(v)] for k, v in m.by_symbol.items()]),
+    ]
+
+
+def build(history: History, rec: Record, session: TradingSession | None = None) -> str:
+    names = history.names
     legs = leg_rows(rec)
     venues = venue_summary(legs)
-    stages = stage_latencies(client, names, rec)
+    stages = stage_latencies(history, rec)
     execs = execution_rows(rec)
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     parts = [
@@ -154,6 +191,7 @@ def build(client: redis.Redis, names: Names, rec: Record) -> str:
         f"{escape(rec.window.describe())}, generated {now}</p>",
         "<h2>Summary</h2>",
         _table(["", "value"], summary(rec, legs).items()),
+        *trading_section(metrics(finals_of(rec.finals()), day_of(session or TradingSession()))),
     ]
     parts += [
         "<h2>Latency per stage</h2>",
