@@ -25,6 +25,7 @@ from nexus_ops import acl as acl_mod
 from nexus_ops import cliutil as cu
 from nexus_ops import demo as demo_mod
 from nexus_ops import status as status_mod
+from nexus_ops.cli_archive import archive_app, backup, eod, restore
 from nexus_ops.cli_deploy import COMPOSE_SETTINGS, acl_app, compose, images_app
 from nexus_ops.records import Window
 from nexus_ops.supervisor import Supervisor, stop_detached
@@ -35,6 +36,9 @@ from nexus_protocol.errors import ConfigError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Operate the NEXUS mesh.")
 app.add_typer(acl_app, name="acl")
 app.add_typer(images_app, name="images")
+app.add_typer(archive_app, name="archive")
+for _command in (backup, restore, eod):
+    app.command()(_command)
 app.command(context_settings=COMPOSE_SETTINGS)(compose)
 console = cu.console
 

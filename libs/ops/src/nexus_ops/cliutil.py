@@ -33,6 +33,7 @@ console = (
     Console() if sys.stdout.isatty() else Console(width=int(os.environ.get("COLUMNS", "160")), soft_wrap=True)
 )
 opts: dict[str, Any] = {}
+NO_ARCHIVE = "no archive: set NX_ARCHIVE_URL, or run the recorder (it writes NX_DATA_DIR/archive.db)"
 _REQUIRED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):?\?")
 
 
@@ -116,8 +117,9 @@ def ttl_ms() -> int:
     return int(os.environ.get("NX_HEARTBEAT_TTL_MS", "10000"))
 
 
-def archive_url() -> str | None:
-    """The archive: NX_ARCHIVE_URL, else the recorder's SQLite file under NX_DATA_DIR if it exists."""
+def archive_url(*, must_exist: bool = True) -> str | None:
+    """The archive: NX_ARCHIVE_URL, else the recorder's SQLite file under NX_DATA_DIR (None when it
+    does not exist, unless `must_exist` is False)."""
     from nexus_archive.engine import archive_url as resolve
     from nexus_archive.engine import is_sqlite, sqlite_file
 
@@ -125,7 +127,7 @@ def archive_url() -> str | None:
         url = resolve(os.environ.get("NX_ARCHIVE_URL"), data_dir())
     except ConfigError as exc:
         raise typer.BadParameter(str(exc)) from None
-    if is_sqlite(url) and not sqlite_file(url).exists():
+    if must_exist and is_sqlite(url) and not sqlite_file(url).exists():
         return None
     return url
 

@@ -6,9 +6,11 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from nexus_ops.eod import Checklist
 from nexus_ops.positions import PositionRow
 from nexus_ops.replay import ReplayResult
 from nexus_ops.status import Status
+from nexus_ops.trading import num, pct
 
 
 def age(seconds: float | None) -> str:
@@ -184,3 +186,20 @@ def replay_view(result: ReplayResult) -> RenderableType:
 
 def _px(v: float | None) -> str:
     return "-" if v is None else f"{v:,.2f}"
+
+
+def eod_view(cl: Checklist) -> RenderableType:
+    t = Table(title=f"end of day {cl.day} ({cl.window.describe()})", title_justify="left")
+    for col in ("", "item", "detail"):
+        t.add_column(col)
+    for item in cl.items:
+        t.add_row(_dot(item.ok), item.name, Text(item.detail, style="" if item.ok else "red"))
+    if cl.trading is None:
+        return t
+    m = cl.trading.total
+    trades = Text(
+        f"trades {m.trades}  wins {m.winning}  losses {m.losing}  win rate {pct(m.win_rate)}  "
+        f"net P&L {money(float(m.net_pnl))}  profit factor {num(m.profit_factor)}  "
+        f"max drawdown {money(float(m.max_drawdown))}  fill rate {pct(m.fill_rate)}"
+    )
+    return Group(t, trades)
