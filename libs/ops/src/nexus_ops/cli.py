@@ -42,7 +42,11 @@ for _command in (backup, restore, eod):
 app.command(context_settings=COMPOSE_SETTINGS)(compose)
 console = cu.console
 
-FROM = typer.Option(None, "--from", help="start: ISO time (UTC if naive), a date, or -2h / -1d (default -1d)")
+FROM = typer.Option(
+    None,
+    "--from",
+    help="start: ISO time (UTC if naive), a date, today, yesterday, or -2h / -1d (default -1d)",
+)
 TO = typer.Option(None, "--to", help="end: ISO time, a date (its whole day), or now (default)")
 EXPORT_OUT = typer.Option(Path("export"), "--out", "-o", help="folder for the files")
 UP_SERVICES = typer.Option(None, "--service", "-s", help="start only this one (repeatable)")
@@ -64,7 +68,8 @@ def demo(
     environment: str = typer.Option("dev", "--env", help="venues.yaml environment"),
 ) -> None:
     """Run the whole mesh on an embedded Redis with simulated venues: signals in, executions out."""
-    raise typer.Exit(demo_mod.run(cu.root(), signals=signals, environment=environment))
+    archive = cu.archive_url(must_exist=False)
+    raise typer.Exit(demo_mod.run(cu.root(), signals=signals, environment=environment, archive=archive))
 
 
 @app.command()

@@ -8,7 +8,11 @@ from pathlib import Path
 
 import redis
 from rich.markup import escape
+from sqlalchemy import distinct, func, select
+from sqlalchemy.exc import DBAPIError
 
+from nexus_archive import schema
+from nexus_archive.engine import open_engine, redacted
 from nexus_ops import signals
 from nexus_ops.cliutil import console
 from nexus_ops.supervisor import Supervisor
@@ -17,9 +21,13 @@ from nexus_protocol import Names, Side, Signal
 DEMO_SIGNALS = (("NQ", Side.BUY, 1.0), ("ES", Side.SELL, 1.0), ("WIN", Side.BUY, 2.0), ("NQ", Side.SELL, 1.0))
 
 
-def run(root: Path, signals: int = 4, environment: str = "dev") -> int:
+def run(root: Path, signals: int = 4, environment: str = "dev", archive: str | None = None) -> int:
+    """`archive`: where the recorder writes (default NX_ARCHIVE_URL or the SQLite file under
+    NX_DATA_DIR): it outlives the demo's Redis, so `nexusctl -N demo report` reads the run back."""
     with tempfile.TemporaryDirectory(prefix="nexus-demo-") as tmp:
-        sup = Supervisor(root=root, environment=environment, data_dir=Path(tmp), namespace="demo")
+        sup = Supervisor(
+            root=root, environment=environment, data_dir=Path(tmp), namespace="demo", archive_url=archive
+        )
         t0 = time.monotonic()
         services = sup.start()
         console.print(
@@ -35,12 +43,13 @@ def run(root: Path, signals: int = 4, environment: str = "dev") -> int:
                 return 1
             console.print(f"all services heartbeating after {time.monotonic() - t0:.1f} s")
             assert sup.redis_url is not None
-            return _drive(redis.Redis.from_url(sup.redis_url), Names("demo"), signals)
+            rc, sids = _drive(redis.Redis.from_url(sup.redis_url), Names("demo"), signals)
+            return rc or (_archived(archive, "demo", sids) if archive else 0)
         finally:
             sup.stop()
 
 
-def _drive(client: redis.Redis, names: Names, count: int) -> int:
+def _drive(client: redis.Redis, names: Names, count: int) -> tuple[int, list[str]]:
     _wait_contracts(client, names)
     sent: dict[str, float] = {}
     for i in range(count):
@@ -55,8 +64,36 @@ def _drive(client: redis.Redis, names: Names, count: int) -> int:
     missing = set(sent) - set(finals)
     if missing:
         console.print(f"[red]no final execution for {len(missing)} signal(s) within 20 s[/]")
-        return 1
-    return 0
+        return 1, list(sent)
+    return 0, list(sent)
+
+
+def _archived(url: str, namespace: str, sids: list[str], timeout_s: float = 30.0) -> int:
+    """Wait until the recorder has committed every signal's final execution to the archive."""
+    engine = open_engine(url)
+    t = schema.executions
+    q = select(func.count(distinct(t.c.signal_id))).where(
+        t.c.namespace == namespace, t.c.final, t.c.signal_id.in_(sids)
+    )
+    deadline, n = time.monotonic() + timeout_s, 0
+    try:
+        while time.monotonic() < deadline:
+            try:
+                with engine.connect() as conn:
+                    n = int(conn.execute(q).scalar_one())
+            except DBAPIError:
+                n = 0  # the recorder has not made its tables yet
+            if n == len(sids):
+                break
+            time.sleep(0.1)
+    finally:
+        engine.dispose()
+    style = "green" if n == len(sids) else "red"
+    console.print(
+        f"\n[{style}]archive: {n} of {len(sids)} final executions recorded[/] in {redacted(url)}"
+        f"  (read back, Redis gone: nexusctl -N {namespace} report --from today)"
+    )
+    return 0 if n == len(sids) else 1
 
 
 def _wait_contracts(client: redis.Redis, names: Names, timeout_s: float = 20.0) -> None:

@@ -191,9 +191,13 @@ def run(
     if found is None:
         cl.add("backup", [f"no backup in {backups} (nexusctl backup)"], "")
     else:
-        path, manifest = found
+        _path, manifest = found
         stale = last is not None and dt.datetime.fromisoformat(manifest.created_at) < last
-        problem = f"the latest, {path.name}, predates the archive's last entry ({last}): nexusctl backup"
-        cl.add("backup", [problem] if stale else [], f"{path.name}, {manifest.rows} rows")
+        problem = f"the latest, {manifest.file}, predates the archive's last entry ({last}): nexusctl backup"
+        cl.add(
+            "backup",
+            [problem] if stale else [],
+            f"{manifest.file}, {manifest.rows} rows, {manifest.created_at}",
+        )
     cl.trading = metrics(finals, day_of(session))
     return cl

@@ -39,12 +39,16 @@ def entry_order(entry_id: str) -> tuple[int, int]:
 
 
 def parse_time(value: str, *, now: dt.datetime | None = None, end: bool = False) -> dt.datetime:
-    """ISO 8601 (a naive time is UTC), a date (its start; with `end`, the next day's start),
-    `now`, or a relative `-30m` / `-2h` / `-1d`."""
+    """ISO 8601 (a naive time is UTC), a date, `today` or `yesterday` (UTC; its start, with `end` the
+    next day's start), `now`, or a relative `-30m` / `-2h` / `-1d`."""
     now = now or dt.datetime.now(dt.UTC)
     v = value.strip()
     if v == "now":
         return now
+    if v in ("today", "yesterday"):
+        day = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        day -= dt.timedelta(days=1 if v == "yesterday" else 0)
+        return day + dt.timedelta(days=1) if end else day
     m = _RELATIVE.fullmatch(v)
     if m:
         return now - dt.timedelta(seconds=float(m["n"]) * _UNIT_S[m["unit"]])
@@ -54,7 +58,7 @@ def parse_time(value: str, *, now: dt.datetime | None = None, end: bool = False)
     try:
         t = dt.datetime.fromisoformat(v)
     except ValueError:
-        raise ValueError(f"{value!r}: not a time (ISO 8601, a date, 'now' or '-2h')") from None
+        raise ValueError(f"{value!r}: not a time (ISO 8601, a date, today, 'now' or '-2h')") from None
     return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 

@@ -168,6 +168,7 @@ class Supervisor:
     namespace: str = "nx"
     redis_url: str | None = None
     detached: bool = False
+    archive_url: str | None = None  # the recorder's; None: NX_ARCHIVE_URL, else SQLite under data_dir
     server: RedisServer | None = None
     operator_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -209,6 +210,7 @@ class Supervisor:
                 "NX_DATA_DIR": str(self.data_dir),
                 "NX_CONFIG_DIR": str(self.config_dir),
                 "PYTHONUNBUFFERED": "1",
+                **({"NX_ARCHIVE_URL": self.archive_url} if self.archive_url else {}),
             }
             log_path = self.logs_dir / f"{svc.name}.log"
             self._log_start[svc.name] = log_path.stat().st_size if log_path.exists() else 0
