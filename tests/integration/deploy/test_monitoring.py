@@ -14,6 +14,7 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY
 
+import nexus_gateway.recorder.service  # noqa: F401 - registers the recorder's metrics
 import nexus_mesh.metrics  # noqa: F401 - registers the mesh's metrics
 from nexus_ops import acl
 from nexus_ops.supervisor import load_services

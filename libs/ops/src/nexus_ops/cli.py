@@ -314,6 +314,7 @@ def replay(
             data_dir=(cu.data_dir() / "replay" / sandbox).resolve(),
             rate_per_s=rate,
             timeout_s=timeout,
+            archive_url=cu.archive_url(must_exist=False),
         )
         with console.status("replaying...") as spin:
             result = rp.run(

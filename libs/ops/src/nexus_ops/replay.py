@@ -104,7 +104,10 @@ class Replay:
         timeout_s: float = 60.0,
         collar_pct: float = 1.0,
         start_timeout_s: float = 120.0,
+        archive_url: str | None = None,
     ) -> None:
+        """`archive_url`: where the sandbox's recorder writes (the source's archive, under the sandbox
+        namespace, so `nexusctl --namespace SANDBOX report` finds it); None: under `data_dir`."""
         if source.namespace == sandbox.namespace:
             raise ConfigError("the sandbox namespace must differ from the namespace replayed")
         self.history, self.client, self.redis_url, self.root = history, client, redis_url, root
@@ -112,6 +115,7 @@ class Replay:
         self.environment, self.data_dir = environment, data_dir
         self.rate_per_s, self.timeout_s, self.collar_pct = rate_per_s, timeout_s, collar_pct
         self.start_timeout_s = start_timeout_s
+        self.archive_url = archive_url
         self.venues = _venues_for(root / "deploy" / "config", environment)
 
     def select(self, window: Window) -> list[Replayed]:
@@ -153,6 +157,7 @@ class Replay:
             data_dir=self.data_dir,
             namespace=self.sandbox.namespace,
             redis_url=self.redis_url,
+            archive_url=self.archive_url,
         )
         t0 = time.monotonic()
         result.logs = self.data_dir / "logs"
