@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Insert, Table
@@ -25,6 +26,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 
 from nexus_archive import schema
 from nexus_archive.rows import Row, Rows
+from nexus_archive.types import driver_value
 from nexus_protocol.errors import NexusError
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,39 @@ def _raise_if_transient(exc: SQLAlchemyError) -> None:
         raise Transient(f"archive unavailable: {exc.__class__.__name__}: {exc}") from exc
 
 
+@dataclass(frozen=True, slots=True)
+class _Insert:
+    """An INSERT ... ON CONFLICT DO NOTHING compiled once per table and dialect, with each column's
+    bind processor: a batch goes to the driver's executemany without SQLAlchemy's per-row work."""
+
+    sql: str
+    keys: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    positional: bool
+
+    def params(self, rows: Iterable[Row]) -> list[Any]:
+        pairs = tuple(zip(self.keys, self.processors, strict=True))
+        if self.positional:
+            return [tuple([f(r.get(k)) if f else r.get(k) for k, f in pairs]) for r in rows]
+        return [{k: f(r.get(k)) if f else r.get(k) for k, f in pairs} for r in rows]
+
+
+_INSERTS: dict[tuple[str, str], _Insert] = {}
+
+
+def _insert(conn: Connection, table: Table) -> _Insert:
+    found = _INSERTS.get((conn.dialect.name, table.name))
+    if found is None:
+        dialect = conn.dialect
+        keys = [c.key for c in table.columns]
+        compiled = insert_ignoring_duplicates(conn, table).compile(dialect=dialect, column_keys=keys)
+        positional = bool(compiled.positional)
+        order = tuple(compiled.positiontup or ()) if positional else tuple(keys)
+        processors = tuple(driver_value(table.c[k].type, dialect) for k in order)
+        found = _INSERTS[(dialect.name, table.name)] = _Insert(compiled.string, order, processors, positional)
+    return found
+
+
 def write_rows(conn: Connection, batch: Iterable[Rows]) -> None:
     """Every row of `batch` on `conn` (the caller owns the transaction), parents before legs."""
     by_table: dict[Table, list[Row]] = {}
@@ -62,7 +97,8 @@ def write_rows(conn: Connection, batch: Iterable[Rows]) -> None:
             legs.setdefault(schema.LEG_TABLES[r.table.name], []).extend(r.legs)
     for group in (by_table, legs):
         for table, rows in group.items():
-            conn.execute(insert_ignoring_duplicates(conn, table), rows)
+            ins = _insert(conn, table)
+            conn.exec_driver_sql(ins.sql, ins.params(rows))
 
 
 def _raw(r: Rows, problem: str, *, scrub: bool = False) -> Rows:

@@ -9,6 +9,7 @@ exact value) and reads it back as the same Decimal (`Decimal(repr(x))`, the shor
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -79,3 +80,27 @@ def utc_from_ms(ms: int) -> dt.datetime:
 
 def ms_of(t: dt.datetime) -> int:
     return (t - _EPOCH) // dt.timedelta(milliseconds=1)
+
+
+def _float(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+def _sqlite_time(v: dt.datetime | None) -> str | None:
+    """SQLAlchemy's SQLite DATETIME text, naive UTC, written directly (it is the hot path)."""
+    if v is None:
+        return None
+    if v.tzinfo is None:
+        raise ValueError(f"naive datetime {v!r}: the archive keeps aware UTC times")
+    return v.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def driver_value(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """What turns a value of this column into what the driver takes (None: as it is). The archive's
+    own types convert directly; others use SQLAlchemy's bind processor."""
+    if isinstance(type_, Amount):
+        return _float if dialect.name == "sqlite" else to_decimal
+    if isinstance(type_, UtcTime):
+        return _sqlite_time if dialect.name == "sqlite" else None
+    processor: Callable[[Any], Any] | None = type_.dialect_impl(dialect).bind_processor(dialect)
+    return processor
