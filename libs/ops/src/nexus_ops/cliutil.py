@@ -11,14 +11,12 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import redis
 import typer
 from rich.console import Console
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from nexus_mesh.connection import connect
 from nexus_ops import acl as acl_mod
@@ -27,6 +25,9 @@ from nexus_ops.records import History, StreamHistory
 from nexus_ops.supervisor import compose_files, load_services
 from nexus_protocol.errors import ConfigError
 from nexus_protocol.streams import Names
+
+if TYPE_CHECKING:  # SQLAlchemy loads with the commands that use the archive, not with every command
+    from sqlalchemy import Engine
 
 # Piped output (scripts, CI logs) is never wrapped: one record stays one line; tables get 160 columns.
 console = (
@@ -134,6 +135,9 @@ def archive_url(*, must_exist: bool = True) -> str | None:
 
 def archive_engine(url: str | None = None) -> Engine:
     """The archive's engine at this code's schema, or a usage error saying what is wrong."""
+
+    from sqlalchemy.exc import SQLAlchemyError
+
     from nexus_archive.engine import open_engine, redacted
     from nexus_archive.migrate import ArchiveError, require_head
 

@@ -8,11 +8,7 @@ from pathlib import Path
 
 import redis
 from rich.markup import escape
-from sqlalchemy import distinct, func, select
-from sqlalchemy.exc import DBAPIError
 
-from nexus_archive import schema
-from nexus_archive.engine import open_engine, redacted
 from nexus_ops import signals
 from nexus_ops.cliutil import console
 from nexus_ops.supervisor import Supervisor
@@ -70,6 +66,12 @@ def _drive(client: redis.Redis, names: Names, count: int) -> tuple[int, list[str
 
 def _archived(url: str, namespace: str, sids: list[str], timeout_s: float = 30.0) -> int:
     """Wait until the recorder has committed every signal's final execution to the archive."""
+    from sqlalchemy import distinct, func, select
+    from sqlalchemy.exc import DBAPIError
+
+    from nexus_archive import schema
+    from nexus_archive.engine import open_engine, redacted
+
     engine = open_engine(url)
     t = schema.executions
     q = select(func.count(distinct(t.c.signal_id))).where(
