@@ -260,7 +260,7 @@ def test_restart_reports_fills_made_while_down_once_and_reconciles_positions(
         )
     assert statuses(got) == [A, F]
     assert statuses(fills_of(client, names, filled.client_order_id)) == [A, F]  # re-read, deduped
-    assert mismatch[0].data == {"venue_symbol": "NAS100", "platform": 0.4, "gateway": 0.6}  # 1.0 - 0.4 - 0.2
+    assert mismatch[0].data == {"venue_symbol": "NAS100", "platform": 0.4, "gateway": 0.6, "difference": -0.2}
 
 
 def test_quotes_of_the_instance_symbols_reach_md_raw(

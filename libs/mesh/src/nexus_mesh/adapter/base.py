@@ -38,6 +38,7 @@ from typing import Any
 import redis
 
 from nexus_mesh import metrics
+from nexus_mesh.adapter.drift import Drift, DriftWatch, differences
 from nexus_mesh.adapter.flatten import HeldPosition, closing_order, closing_route
 from nexus_mesh.adapter.flow import OrderFlow
 from nexus_mesh.adapter.intents import IntentState
@@ -70,6 +71,9 @@ class Adapter(OrderFlow):
         self.killswitch = KillSwitch(client, self.names)
         self._awaiting_loaded = False
         self._next_prune = 0.0
+        self._drift = DriftWatch()
+        self._checked_once = False  # reset on every (re)connect: the first comparison reports all
+        self._next_drift = time.monotonic() + settings.drift_check_interval_s
         self._handled_kill: str | None = None
         self.processor = StreamProcessor(
             settings,
@@ -163,7 +167,12 @@ class Adapter(OrderFlow):
                 log.debug("reconnect failed: %s", exc)
         if self.connected():
             if not was:
+                self._checked_once = False
                 self.request_reconcile()
+            interval = self.settings.drift_check_interval_s
+            if interval and time.monotonic() >= self._next_drift:
+                self._next_drift = time.monotonic() + interval
+                self.request_reconcile()  # its position comparison is the drift check
             if self._reconcile_needed:
                 outs += self._reconcile(ctx)
             else:
@@ -234,21 +243,31 @@ class Adapter(OrderFlow):
         }
         prefix = f"{self.venue}|"
         expected = {k[len(prefix) :]: v for k, v in ours.items() if k.startswith(prefix)}
-        outs = []
-        for sym in sorted(set(expected) | set(venue_positions)):
-            want, have = expected.get(sym, 0.0), venue_positions.get(sym, 0.0)
-            if abs(want - have) > 1e-9:
-                outs.append(
-                    ctx.event(
-                        "position_mismatch",
-                        f"{self.venue} {sym}: platform holds {have}, gateway expects {want}",
-                        severity=Severity.CRITICAL,
-                        event_id=derived_id("posdiff", self.venue, sym, time.time_ns()),
-                        venue=self.venue,
-                        data={"venue_symbol": sym, "platform": have, "gateway": want},
-                    )
-                )
-        return outs
+        if self._checked_once:  # a scheduled check: what persists since the last one
+            return [
+                self._drift_event(ctx, "position_drift", d)
+                for d in self._drift.observe(expected, venue_positions)
+            ]
+        self._checked_once = True  # (re)connect: every difference at once
+        self._drift.observe(expected, venue_positions)
+        stamp = time.time_ns()
+        return [
+            self._drift_event(ctx, "position_mismatch", d, stamp)
+            for d in differences(expected, venue_positions).values()
+        ]
+
+    def _drift_event(self, ctx: Context, kind: str, d: Drift, stamp: int = 0) -> Output:
+        what = "differs" if kind == "position_mismatch" else "has drifted (two checks in a row)"
+        return ctx.event(
+            kind,
+            f"{self.venue} {d.venue_symbol} {what}: platform holds {d.platform}, gateway expects "
+            f"{d.gateway} (difference {d.difference:+g})",
+            severity=Severity.CRITICAL,
+            event_id=derived_id(kind, self.venue, d.venue_symbol, repr(d.gateway), repr(d.platform), stamp),
+            venue=self.venue,
+            data={"venue_symbol": d.venue_symbol, "platform": d.platform, "gateway": d.gateway,
+                  "difference": round(d.difference, 10)},
+        )  # fmt: skip
 
     def _apply_killswitch(self, ctx: Context) -> list[Output]:
         """Once per activation (remembered in Redis, so a restart does not apply it again): cancel every

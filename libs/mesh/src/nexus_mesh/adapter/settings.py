@@ -17,6 +17,8 @@ class AdapterSettings(MeshSettings):
     flatten_on_killswitch: bool = True
     # an order the platform took but has not acknowledged is looked up after this long (and on reconnect)
     ack_timeout_s: float = Field(default=10.0, gt=0)
+    # reconcile and compare positions with the gateway's this often (position drift); 0: only on (re)connect
+    drift_check_interval_s: float = Field(default=60.0, ge=0)
 
     @model_validator(mode="before")
     @classmethod
