@@ -121,10 +121,11 @@ def mesh_users(
                 *(n.md_raw(v) for v in venues),
                 *(k for v in venues for k in _stream(n.orders(v))),
                 *_stream(n.fills_normalized),
+                n.state("md") + "*",  # last prices, committed by the processor's script (read+write)
                 *_common(n, "normalizer"),
             ),
             read=(n.contracts,),
-            write=(md_all, n.state("md") + "*"),
+            write=(md_all,),
         ),
         AclUser(
             "fx",
@@ -158,10 +159,11 @@ def mesh_users(
                 *_stream(n.signals),
                 *_stream(n.executions),
                 n.state("bridge") + "*",
+                n.control("bridge"),  # its status, committed by the processor's script (needs read+write)
                 *_common(n, "nexus-bridge"),
             ),
             read=(md_all, n.control() + ":*"),
-            write=(n.control("bridge"), n.killswitch),  # the daily-loss breaker turns the kill switch on
+            write=(n.killswitch,),  # the daily-loss breaker turns the kill switch on
         ),
         AclUser(
             "ingress",
