@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
-from nexus_sierra.codec import (
+from nexus_sierra.dtc.codec import (
     DtcDecodeError,
+    DtcHeartbeat,
     DtcMessage,
     EncodingEnum,
     EncodingResponse,
     FieldSpec,
     FrameReader,
-    Heartbeat,
     LogonRequest,
     LogonResponse,
     LogonStatusEnum,
@@ -243,7 +243,7 @@ def test_reader_hands_over_the_rest_after_the_encoding_response() -> None:
     first = reader.next_message()
     assert isinstance(first, EncodingResponse)
     assert first.encoding is EncodingEnum.JSON
-    assert decode_json(reader.detach()) == Heartbeat(current_date_time_s=1767225600)
+    assert decode_json(reader.detach()) == DtcHeartbeat(current_date_time_s=1767225600)
 
 
 # --- JSON encoding ----------------------------------------------------------------------------
@@ -270,7 +270,7 @@ def test_json_decodes_a_server_logon_response_with_missing_and_extra_fields() ->
     assert msg.trading_is_supported is True
     assert msg.market_data_supported is True  # absent: the default, like a short binary frame
     assert msg.oco_orders_supported is False
-    assert decode_json(b'{"Type":3,"NumDroppedMessages":null}') == Heartbeat()
+    assert decode_json(b'{"Type":3,"NumDroppedMessages":null}') == DtcHeartbeat()
 
 
 def test_json_round_trips_every_reference_vector() -> None:

@@ -5,6 +5,7 @@ final execution; a data-only Bookmap connection is refused by the router with it
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ import redis
 import yaml
 from mesh import Mesh
 
-from nexus_bookmap.testing import ALIAS, BookmapRig
+sys.path.insert(0, str(Path(__file__).parents[1] / "integration" / "bookmap"))
+from bookmap_rig import ALIAS, BookmapRig
+
 from nexus_protocol import Names, OrderStatus, VenueOrder
 from nexus_testing import REPO_ROOT, Services, read_stream, wait_for
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
-from nexus_bookmap.testing import BookmapRig
+sys.path.insert(0, str(Path(__file__).parent))  # bookmap_rig, shared with the Bookmap e2e and chaos tests
+
+from bookmap_rig import BookmapRig
+
 from nexus_protocol import Names
 from nexus_testing import Services
 

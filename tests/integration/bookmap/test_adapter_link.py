@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 import redis
+from bookmap_rig import TOKEN, BookmapRig
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from nexus_bookmap import addon_protocol as ap
-from nexus_bookmap.testing import TOKEN, BookmapRig
 from nexus_protocol import Names
 from nexus_protocol.codec import Envelope
 from nexus_protocol.enums import OrderStatus, OrderType, Side

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
+from bookmap_rig import ALIAS, BookmapRig
 
-from nexus_bookmap.testing import ALIAS, BookmapRig
 from nexus_protocol import Names
 from nexus_protocol.book import BookApplied, DepthBook, resnapshot_key
 from nexus_protocol.codec import Envelope, decode

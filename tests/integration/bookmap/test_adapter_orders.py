@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import redis
+from bookmap_rig import ALIAS, BookmapRig
 
-from nexus_bookmap.testing import ALIAS, BookmapRig
 from nexus_mesh.killswitch import KillSwitch
 from nexus_protocol import Names
 from nexus_protocol.codec import Envelope

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from bookmap_rig import BookmapRig
 
-from nexus_bookmap.testing import BookmapRig
 from nexus_protocol import Names
 from nexus_protocol.messages import DepthSnapshot
 from nexus_testing import read_stream, wait_for

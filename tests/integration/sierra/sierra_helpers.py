@@ -18,9 +18,9 @@ from nexus_protocol import Envelope, Fill, Names, OrderStatus, OrderType, Side, 
 from nexus_protocol.ids import client_order_id, new_signal_id
 from nexus_protocol.messages import Tick
 from nexus_sierra.client import ClientHooks, DtcClient
-from nexus_sierra.codec import BuySellEnum, OrderTypeEnum, SubmitNewSingleOrder, TimeInForceEnum
 from nexus_sierra.config import ClientConfig
-from nexus_sierra.reports import OrderRef
+from nexus_sierra.dtc.codec import BuySellEnum, OrderTypeEnum, SubmitNewSingleOrder, TimeInForceEnum
+from nexus_sierra.mapping import OrderRef
 from nexus_sierra.simulator import ControlClient, SimulatorControl
 from nexus_testing import ServiceProcess, Services, read_stream, wait_for, xadd
 

@@ -15,7 +15,7 @@ from nexus_mesh.adapter import UnknownOutcome
 from nexus_protocol.enums import OrderStatus
 from nexus_protocol.errors import VenueError
 from nexus_sierra.client import DtcClient
-from nexus_sierra.codec import BuySellEnum, OrderTypeEnum
+from nexus_sierra.dtc.codec import BuySellEnum, OrderTypeEnum
 from nexus_sierra.simulator import RunningSimulator
 from nexus_testing import wait_for
 
@@ -203,7 +203,7 @@ def test_a_garbage_frame_is_logged_and_the_client_reconnects(
     connect: Connect, sim: RunningSimulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     c, _ = connect()
-    with caplog.at_level(logging.ERROR, logger="nexus_sierra.connection"):
+    with caplog.at_level(logging.ERROR, logger="nexus_sierra.dtc.connection"):
         sim.inject(b"\x02\x00\x03\x00garbage")  # Size 2: smaller than the header
         wait_for(lambda: c.sessions == 2 and c.ready, timeout_s=5, what="the reconnect")
     assert any("DTC decode error" in r.getMessage() and "Size 2" in r.getMessage() for r in caplog.records)

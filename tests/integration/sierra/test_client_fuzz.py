@@ -21,8 +21,8 @@ from nexus_mesh.adapter import UnknownOutcome
 from nexus_protocol.enums import OrderStatus
 from nexus_protocol.errors import VenueError
 from nexus_sierra.client import DtcClient
-from nexus_sierra.codec import (
-    Heartbeat,
+from nexus_sierra.dtc.codec import (
+    DtcHeartbeat,
     Logoff,
     MarketDataUpdateTrade,
     OrderStatusEnum,
@@ -40,7 +40,7 @@ SAMPLES = [
             order_update_reason=OrderUpdateReasonEnum.NEW_ORDER_ACCEPTED,
         )
     ),
-    encode_binary(Heartbeat(current_date_time_s=1)),
+    encode_binary(DtcHeartbeat(current_date_time_s=1)),
     encode_binary(MarketDataUpdateTrade(symbol_id=1, price=1.0, volume=1.0)),
     encode_binary(Logoff(reason="fuzz")),
 ]

@@ -1,15 +1,18 @@
-"""Order mapping and the retcode table (pure)."""
+"""Orders in MT5 terms, the retcode table, and deals and orders as reports, positions, the marker (pure)."""
 
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 import pytest
 
 from nexus_mt5 import constants as k
 from nexus_mt5 import mapping as m
+from nexus_mt5.client import DealRec, OrderRec, trade_deals
+from nexus_mt5.mapping import Marker, net_positions, order_reports
 from nexus_mt5.simulator import constants as real
-from nexus_protocol.enums import OrderType, Side, TimeInForce
+from nexus_protocol.enums import OrderStatus, OrderType, Side, TimeInForce
 from nexus_protocol.errors import VenueError
 from nexus_protocol.messages import VenueOrder
 
@@ -29,8 +32,8 @@ COID = "01JDX3K7Q8ZP4V5W6X7Y8Z9A0B.mg0"  # 30 characters, as every leg's id
         (k.MarginMode, "ACCOUNT_MARGIN_MODE_"),
         (k.ExecMode, "SYMBOL_TRADE_EXECUTION_"),
         (k.SymbolFilling, "SYMBOL_FILLING_"),
-        (m.Retcode, "TRADE_RETCODE_"),
-        (m.IpcError, "RES_E_"),
+        (k.Retcode, "TRADE_RETCODE_"),
+        (k.IpcError, "RES_E_"),
     ],
 )
 def test_constants_have_the_packages_values(enum: type[IntEnum], prefix: str) -> None:
@@ -40,20 +43,20 @@ def test_constants_have_the_packages_values(enum: type[IntEnum], prefix: str) ->
 
 def test_every_retcode_of_the_package_is_in_the_one_table_once() -> None:
     package = {v for n, v in vars(real).items() if n.startswith("TRADE_RETCODE_")}
-    assert {int(c) for c in m.RETCODES} == package
-    sets = [m.SUCCESS, m.RETRYABLE, m.UNKNOWN, m.DEFINITIVE]
-    assert set().union(*sets) == set(m.Retcode)
-    assert sum(len(s) for s in sets) == len(m.Retcode)  # disjoint
+    assert {int(c) for c in k.RETCODES} == package
+    sets = [k.SUCCESS, k.RETRYABLE, k.UNKNOWN, k.DEFINITIVE]
+    assert set().union(*sets) == set(k.Retcode)
+    assert sum(len(s) for s in sets) == len(k.Retcode)  # disjoint
 
 
 def test_outcomes_of_the_codes_that_matter() -> None:
-    assert {m.Retcode.DONE, m.Retcode.DONE_PARTIAL, m.Retcode.PLACED} <= m.SUCCESS
-    assert {m.Retcode.REQUOTE, m.Retcode.PRICE_CHANGED, m.Retcode.PRICE_OFF} <= m.RETRYABLE
-    assert m.outcome(10004) is m.Outcome.RETRY_PRICE
+    assert {k.Retcode.DONE, k.Retcode.DONE_PARTIAL, k.Retcode.PLACED} <= k.SUCCESS
+    assert {k.Retcode.REQUOTE, k.Retcode.PRICE_CHANGED, k.Retcode.PRICE_OFF} <= k.RETRYABLE
+    assert m.outcome(10004) is k.Outcome.RETRY_PRICE
     for code in (10027, 10019, 10018, 10014, 10030, 10006):
-        assert code in m.DEFINITIVE, code
-    assert m.outcome(10012) is m.Outcome.UNKNOWN  # timed out at the server: maybe executed
-    assert m.outcome(10099) is m.Outcome.UNKNOWN  # a code we do not know: look it up, never resend
+        assert code in k.DEFINITIVE, code
+    assert m.outcome(10012) is k.Outcome.UNKNOWN  # timed out at the server: maybe executed
+    assert m.outcome(10099) is k.Outcome.UNKNOWN  # a code we do not know: look it up, never resend
     assert m.reason(10027, "AutoTrading disabled by client") == (
         "autotrading disabled in the terminal (Algo Trading is off) "
         "(TRADE_RETCODE_CLIENT_DISABLES_AT 10027): AutoTrading disabled by client"
@@ -61,9 +64,9 @@ def test_outcomes_of_the_codes_that_matter() -> None:
 
 
 def test_ipc_failures_are_unknown_and_malformed_requests_definitive() -> None:
-    assert m.ipc_outcome(-2) is m.Outcome.REJECT
+    assert m.ipc_outcome(-2) is k.Outcome.REJECT
     for code in (-10001, -10002, -10004, -10005, -1, -12345):
-        assert m.ipc_outcome(code) is m.Outcome.UNKNOWN
+        assert m.ipc_outcome(code) is k.Outcome.UNKNOWN
 
 
 CFD = m.SymbolTerms(
@@ -223,3 +226,113 @@ def test_hedging_closes_our_oldest_opposite_position_that_absorbs_the_order() ->
     assert m.closable_position(positions, order(side=Side.SELL), 20.0, 77) == 4
     assert m.closable_position(positions, order(side=Side.SELL), 25.0, 77) is None  # opens instead
     assert m.closable_position(positions, order(side=Side.BUY), 1.0, 77) is None  # same side: adds
+
+
+# ---- what the terminal says, as reports ----------------------------------------------------------------
+
+REPORT_COID = "01JDX3K7Q8ZP4V5W6X7Y8Z9A0B.mb0"
+
+
+def order_rec(state: int = 1, volume: float = 8.0, current: float | None = None) -> OrderRec:
+    return OrderRec.of(
+        {
+            "ticket": 100,
+            "symbol": "WINZ25",
+            "state": state,
+            "magic": 7,
+            "volume_initial": volume,
+            "volume_current": volume if current is None else current,
+            "comment": REPORT_COID,
+            "time_setup_msc": 1_000,
+            "time_done_msc": 2_000,
+        }
+    )
+
+
+def deal(ticket: int, volume: float, price: float, **kw: Any) -> DealRec:
+    return DealRec.of(
+        {
+            "ticket": ticket,
+            "order": 100,
+            "type": 1,
+            "magic": 7,
+            "volume": volume,
+            "price": price,
+            "commission": -0.5,
+            "time_msc": 1_500 + ticket,
+            "symbol": "WINZ25",
+            **kw,
+        }
+    )
+
+
+def test_one_report_per_deal_with_running_totals_and_costs_as_positive_fees() -> None:
+    deals = [deal(3, 2, 125_000.0), deal(4, 6, 125_010.0, swap=-1.25, fee=-0.1)]
+    reports = order_reports(REPORT_COID, order_rec(state=4, current=0), deals, server_utc_offset_s=3600)
+    assert [r.status for r in reports] == [OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED]
+    assert [(r.exec_id, r.cum_qty, r.leaves_qty, r.fee) for r in reports] == [
+        ("3", 2.0, 6.0, 0.5),
+        ("4", 8.0, 0.0, 1.85),
+    ]
+    assert reports[1].avg_price == 125_007.5
+    assert reports[0].ts_ns == (1_503 - 3_600_000) * 1_000_000  # server time -> UTC
+    assert {r.venue_order_id for r in reports} == {"100"}
+
+
+def test_working_order_without_deals_is_accepted_and_a_cancelled_one_ends_after_its_fills() -> None:
+    [acc] = order_reports(REPORT_COID, order_rec(state=1), [])
+    assert (acc.status, acc.leaves_qty, acc.is_fill) == (OrderStatus.ACCEPTED, 8.0, False)
+    reports = order_reports(REPORT_COID, order_rec(state=2, current=6), [deal(3, 2, 125_000.0)])
+    assert [r.status for r in reports] == [OrderStatus.PARTIALLY_FILLED, OrderStatus.CANCELLED]
+    assert (reports[-1].cum_qty, reports[-1].leaves_qty) == (2.0, 0.0)
+    [expired] = order_reports(REPORT_COID, order_rec(state=6), [])
+    assert expired.status is OrderStatus.EXPIRED
+
+
+def test_fills_without_their_order_never_claim_filled() -> None:
+    reports = order_reports(REPORT_COID, None, [deal(3, 8, 125_000.0)])
+    assert [r.status for r in reports] == [OrderStatus.PARTIALLY_FILLED]
+    assert (
+        order_reports(REPORT_COID, order_rec(volume=0.0, state=0), [deal(3, 8, 1.0)])[0].status
+        is OrderStatus.PARTIALLY_FILLED
+    )
+
+
+def test_only_trade_deals_are_fills() -> None:
+    records = [
+        {"ticket": 1, "order": 0, "type": 2, "volume": 0.0, "profit": 50_000.0},  # the deposit
+        {"ticket": 5, "order": 101, "type": 0, "volume": 1.0, "price": 1.0},
+        {"ticket": 4, "order": 100, "type": 1, "volume": 1.0, "price": 1.0},
+        {"ticket": 6, "order": 0, "type": 7, "volume": 0.0, "commission": -3.0},  # a commission booking
+    ]
+    assert [d.ticket for d in trade_deals(records)] == [4, 5]
+
+
+def test_positions_are_signed_and_hedging_tickets_summed() -> None:
+    hedging = [
+        {"symbol": "NAS100", "type": 0, "volume": 2.0},
+        {"symbol": "NAS100", "type": 1, "volume": 0.5},
+        {"symbol": "XAUUSD", "type": 1, "volume": 0.1},
+        {"symbol": "US30", "type": 0, "volume": 0.3},
+        {"symbol": "US30", "type": 1, "volume": 0.3},
+    ]
+    assert net_positions(hedging) == {"NAS100": 1.5, "XAUUSD": -0.1}
+    assert net_positions([{"symbol": "WINZ25", "type": 1, "volume": 3.0}]) == {"WINZ25": -3.0}
+    assert net_positions(None) == {}
+
+
+def test_marker_round_trip_and_only_moves_forward() -> None:
+    marker = Marker.parse("200000007:1700000000123")
+    assert marker == Marker(200_000_007, 1_700_000_000_123)
+    assert str(marker) == "200000007:1700000000123"
+    assert Marker.parse(None) is None and Marker.parse("garbage") is None
+    later = marker.after(deal(200_000_009, 1, 1.0, time_msc=1_700_000_000_999))
+    assert later == Marker(200_000_009, 1_700_000_000_999)
+    assert later.after(deal(200_000_008, 1, 1.0)) is later
+
+
+def test_a_marker_from_our_clock_gives_way_to_the_first_deals_server_time() -> None:
+    ours = Marker(0, 1_700_000_000_000 + 3 * 3_600_000)  # we thought the server ran 3 h ahead
+    assert ours.after(deal(200_000_001, 1, 1.0, time_msc=1_700_000_000_000)) == Marker(
+        200_000_001, 1_700_000_000_000
+    )

@@ -38,9 +38,8 @@ import redis
 from nexus_bookmap import addon_protocol as ap
 from nexus_bookmap import mapping
 from nexus_bookmap.book import BookKeeper
+from nexus_bookmap.client import AddonServer, AddonServerConfig, Waiters
 from nexus_bookmap.config import BookmapSettings
-from nexus_bookmap.server import AddonServer, ServerConfig
-from nexus_bookmap.waiters import Waiters
 from nexus_mesh.adapter import (
     Adapter,
     HeldPosition,
@@ -70,7 +69,7 @@ class BookmapAdapter(Adapter):
         self._instance_key = self.names.state(self.owner, "addon_instance")
         self._requests_key = resnapshot_key(self.names, self.venue)
         self.books = BookKeeper(self.venue, batch_s=settings.bookmap_md_batch_ms / 1000)
-        self.server = AddonServer(ServerConfig(
+        self.server = AddonServer(AddonServerConfig(
             host=settings.bookmap_host, port=settings.bookmap_port, token=settings.token,
             ssl_context=settings.ssl_context(), handshake_timeout_s=settings.bookmap_handshake_timeout_s,
             heartbeat_s=settings.bookmap_heartbeat_s, dead_after_s=settings.bookmap_dead_after_s,

@@ -40,12 +40,12 @@ from nexus_mesh.adapter import (
 )
 from nexus_mesh.config_files import load_symbols
 from nexus_mt5 import mapping as m
+from nexus_mt5.client import ApiTerminal, OrderRec, Record, TerminalLinkError, open_terminal
 from nexus_mt5.config import Mt5Settings
-from nexus_mt5.constants import Action, MarginMode, OrderState
+from nexus_mt5.constants import Action, MarginMode, OrderState, Outcome
 from nexus_mt5.history import History
+from nexus_mt5.mapping import Marker, accepted, net_positions, signed_volume
 from nexus_mt5.market import Market
-from nexus_mt5.reports import Marker, OrderRec, accepted, net_positions, signed_volume
-from nexus_mt5.terminal import ApiTerminal, Record, TerminalLinkError, open_terminal
 from nexus_mt5.tracker import Tracker
 from nexus_protocol.enums import OrderStatus, OrderType
 from nexus_protocol.errors import VenueError
@@ -194,14 +194,14 @@ class Mt5Adapter(Adapter):
             self._fault_kill_after_send()
             if result is None:
                 code, text = term.last_error()
-                if m.ipc_outcome(code) is m.Outcome.UNKNOWN:
+                if m.ipc_outcome(code) is Outcome.UNKNOWN:
                     raise UnknownOutcome(f"order_send {order.client_order_id}: last_error {code} {text}")
                 raise VenueError(f"the terminal refused the request: {text}", code=code)
             code, comment = int(result.get("retcode", 0)), str(result.get("comment", ""))
             what = m.outcome(code)
-            if what is m.Outcome.DONE:
+            if what is Outcome.DONE:
                 return self._placed(order, result, request)
-            if what in (m.Outcome.RETRY_PRICE, m.Outcome.RETRY) and resends < self.settings.mt5_max_requotes:
+            if what in (Outcome.RETRY_PRICE, Outcome.RETRY) and resends < self.settings.mt5_max_requotes:
                 resends += 1
                 self.resends += 1
                 log.info(
@@ -214,7 +214,7 @@ class Mt5Adapter(Adapter):
                 )
                 time.sleep(self.settings.mt5_retry_pause_ms / 1000)
                 continue
-            if what is m.Outcome.UNKNOWN:
+            if what is Outcome.UNKNOWN:
                 raise UnknownOutcome(f"order_send {order.client_order_id}: {m.reason(code, comment)}")
             text = m.reason(code, comment)
             raise VenueError(f"{text} (after {resends} re-sends)" if resends else text, code=code)
@@ -301,7 +301,7 @@ class Mt5Adapter(Adapter):
         for o in working:
             result = term.order_send(m.remove_request(o.ticket, self.magic)) or {}
             code = int(result.get("retcode", 0))
-            removed = m.outcome(code) is m.Outcome.DONE
+            removed = m.outcome(code) is Outcome.DONE
             rec = h.order(o.ticket) or o
             reports, covered = h.reports(client_order_id, rec)
             if removed and rec.working:  # the history has not caught up yet

@@ -8,7 +8,7 @@ Python package does not export although `symbol_info().filling_mode` is made of 
 
 from __future__ import annotations
 
-from enum import IntEnum, IntFlag
+from enum import IntEnum, IntFlag, StrEnum
 
 from nexus_protocol.enums import OrderStatus
 
@@ -90,3 +90,139 @@ FINAL_STATES: dict[OrderState, OrderStatus] = {
     OrderState.EXPIRED: OrderStatus.EXPIRED,
     OrderState.FILLED: OrderStatus.FILLED,
 }
+
+
+# ---- answers: every TRADE_RETCODE and what it means for the adapter ---------------------------------
+
+
+class Retcode(IntEnum):  # TRADE_RETCODE_*
+    REQUOTE = 10004
+    REJECT = 10006
+    CANCEL = 10007
+    PLACED = 10008
+    DONE = 10009
+    DONE_PARTIAL = 10010
+    ERROR = 10011
+    TIMEOUT = 10012
+    INVALID = 10013
+    INVALID_VOLUME = 10014
+    INVALID_PRICE = 10015
+    INVALID_STOPS = 10016
+    TRADE_DISABLED = 10017
+    MARKET_CLOSED = 10018
+    NO_MONEY = 10019
+    PRICE_CHANGED = 10020
+    PRICE_OFF = 10021
+    INVALID_EXPIRATION = 10022
+    ORDER_CHANGED = 10023
+    TOO_MANY_REQUESTS = 10024
+    NO_CHANGES = 10025
+    SERVER_DISABLES_AT = 10026
+    CLIENT_DISABLES_AT = 10027
+    LOCKED = 10028
+    FROZEN = 10029
+    INVALID_FILL = 10030
+    CONNECTION = 10031
+    ONLY_REAL = 10032
+    LIMIT_ORDERS = 10033
+    LIMIT_VOLUME = 10034
+    INVALID_ORDER = 10035
+    POSITION_CLOSED = 10036
+    INVALID_CLOSE_VOLUME = 10038
+    CLOSE_ORDER_EXIST = 10039
+    LIMIT_POSITIONS = 10040
+    REJECT_CANCEL = 10041
+    LONG_ONLY = 10042
+    SHORT_ONLY = 10043
+    CLOSE_ONLY = 10044
+    FIFO_CLOSE = 10045
+
+
+class Outcome(StrEnum):
+    DONE = "done"
+    RETRY_PRICE = "retry_price"
+    RETRY = "retry"
+    UNKNOWN = "unknown"
+    REJECT = "reject"
+
+
+_D, _P, _R, _U, _X = Outcome.DONE, Outcome.RETRY_PRICE, Outcome.RETRY, Outcome.UNKNOWN, Outcome.REJECT
+# fmt: off
+RETCODES: dict[Retcode, tuple[Outcome, str]] = {
+    Retcode.REQUOTE:              (_P, "requote"),
+    Retcode.REJECT:               (_X, "rejected by the broker"),
+    Retcode.CANCEL:               (_X, "cancelled by the trader"),
+    Retcode.PLACED:               (_D, "order placed"),
+    Retcode.DONE:                 (_D, "done"),
+    Retcode.DONE_PARTIAL:         (_D, "done partially"),
+    Retcode.ERROR:                (_U, "request processing error"),
+    Retcode.TIMEOUT:              (_U, "request timed out at the trade server"),
+    Retcode.INVALID:              (_X, "invalid request"),
+    Retcode.INVALID_VOLUME:       (_X, "invalid volume"),
+    Retcode.INVALID_PRICE:        (_X, "invalid price"),
+    Retcode.INVALID_STOPS:        (_X, "invalid stops"),
+    Retcode.TRADE_DISABLED:       (_X, "trading disabled for the symbol"),
+    Retcode.MARKET_CLOSED:        (_X, "market closed"),
+    Retcode.NO_MONEY:             (_X, "not enough money"),
+    Retcode.PRICE_CHANGED:        (_P, "prices changed"),
+    Retcode.PRICE_OFF:            (_P, "no quotes to process the request"),
+    Retcode.INVALID_EXPIRATION:   (_X, "invalid expiration"),
+    Retcode.ORDER_CHANGED:        (_X, "order state changed"),
+    Retcode.TOO_MANY_REQUESTS:    (_R, "too many requests"),
+    Retcode.NO_CHANGES:           (_D, "no changes"),
+    Retcode.SERVER_DISABLES_AT:   (_X, "autotrading disabled by the server"),
+    Retcode.CLIENT_DISABLES_AT:   (_X, "autotrading disabled in the terminal (Algo Trading is off)"),
+    Retcode.LOCKED:               (_U, "request locked for processing"),
+    Retcode.FROZEN:               (_X, "order or position frozen"),
+    Retcode.INVALID_FILL:         (_X, "filling mode not supported for the symbol"),
+    Retcode.CONNECTION:           (_X, "no connection to the trade server"),
+    Retcode.ONLY_REAL:            (_X, "only allowed on live accounts"),
+    Retcode.LIMIT_ORDERS:         (_X, "pending orders limit reached"),
+    Retcode.LIMIT_VOLUME:         (_X, "volume limit for the symbol reached"),
+    Retcode.INVALID_ORDER:        (_X, "invalid or prohibited order type"),
+    Retcode.POSITION_CLOSED:      (_X, "position already closed"),
+    Retcode.INVALID_CLOSE_VOLUME: (_X, "close volume exceeds the position"),
+    Retcode.CLOSE_ORDER_EXIST:    (_X, "a close order already exists for the position"),
+    Retcode.LIMIT_POSITIONS:      (_X, "open positions limit reached"),
+    Retcode.REJECT_CANCEL:        (_X, "pending order activation rejected, order cancelled"),
+    Retcode.LONG_ONLY:            (_X, "only long positions allowed for the symbol"),
+    Retcode.SHORT_ONLY:           (_X, "only short positions allowed for the symbol"),
+    Retcode.CLOSE_ONLY:           (_X, "only position closing allowed for the symbol"),
+    Retcode.FIFO_CLOSE:           (_X, "positions must be closed FIFO"),
+}
+# fmt: on
+
+SUCCESS = frozenset(c for c, (o, _) in RETCODES.items() if o is Outcome.DONE)
+RETRYABLE = frozenset(c for c, (o, _) in RETCODES.items() if o in (Outcome.RETRY_PRICE, Outcome.RETRY))
+UNKNOWN = frozenset(c for c, (o, _) in RETCODES.items() if o is Outcome.UNKNOWN)
+DEFINITIVE = frozenset(c for c, (o, _) in RETCODES.items() if o is Outcome.REJECT)
+
+
+class IpcError(IntEnum):  # RES_* of last_error(), when a call answered None
+    FAIL = -1
+    INVALID_PARAMS = -2
+    NO_MEMORY = -3
+    NOT_FOUND = -4
+    INVALID_VERSION = -5
+    AUTH_FAILED = -6
+    UNSUPPORTED = -7
+    AUTO_TRADING_DISABLED = -8
+    INTERNAL_FAIL = -10000
+    INTERNAL_FAIL_SEND = -10001
+    INTERNAL_FAIL_RECEIVE = -10002
+    INTERNAL_FAIL_INIT = -10003
+    INTERNAL_FAIL_CONNECT = -10004
+    INTERNAL_FAIL_TIMEOUT = -10005
+
+
+# order_send answered None: the request was refused in the terminal, or the IPC failed around it.
+IPC_UNKNOWN = frozenset(
+    {
+        IpcError.FAIL,
+        IpcError.INTERNAL_FAIL,
+        IpcError.INTERNAL_FAIL_SEND,
+        IpcError.INTERNAL_FAIL_RECEIVE,
+        IpcError.INTERNAL_FAIL_TIMEOUT,
+    }
+)
+IPC_DISCONNECTED = frozenset({IpcError.INTERNAL_FAIL_INIT, IpcError.INTERNAL_FAIL_CONNECT})

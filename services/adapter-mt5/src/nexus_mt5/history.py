@@ -19,8 +19,8 @@ import time
 from collections.abc import Iterable
 
 from nexus_mesh.adapter import VenueReport
-from nexus_mt5.reports import DealRec, OrderRec, order_reports, trade_deals
-from nexus_mt5.terminal import ApiTerminal, Record
+from nexus_mt5.client import ApiTerminal, DealRec, OrderRec, Record, trade_deals
+from nexus_mt5.mapping import order_reports
 
 DAY_S = 86_400
 COIDS_MAX = 100_000

@@ -1,11 +1,11 @@
 """Our orders in MetaTrader 5's terms, and every answer of the terminal in ours. Pure: no I/O.
 
-- `RETCODES`: every TRADE_RETCODE in ONE table, code -> (outcome, reason). The outcome says what the
+- `constants.RETCODES`: every TRADE_RETCODE in ONE table, code -> (outcome, reason). The outcome says what the
   adapter does: DONE (the request took effect), RETRY_PRICE (not executed: re-send with a fresh price,
   a bounded number of times), RETRY (not executed, transient: re-send after a pause, same bound),
   UNKNOWN (may have taken effect: look the order up by comment, never re-send blindly), REJECT
   (definitive: a rejected report with the reason). A code missing from the table is UNKNOWN.
-- `IPC_ERRORS`: what `last_error()` means when order_send returned None (the request may not even
+- `constants.IpcError`: what `last_error()` means when order_send returned None (the request may not even
   have left the terminal): link failures are UNKNOWN, malformed requests are REJECT.
 - `build_request`: market -> TRADE_ACTION_DEAL at the current bid/ask with the instance's deviation;
   limit -> TRADE_ACTION_PENDING + ORDER_TYPE_BUY_LIMIT/SELL_LIMIT at the limit price rounded to the
@@ -13,124 +13,48 @@
   than asked); filling from the symbol's flags; the client order id in the comment (it must fit).
   On a hedging account an order against one of our open positions closes it (`position=`) rather
   than opening an opposite one (`closable_position`).
+- `order_reports`: one `VenueReport` per deal (a partial fill is a deal): exec_id = the deal ticket,
+  so the same deal read again (after order_send, by the poll, by reconcile, by a lookup after a
+  restart) gives the same fill id and dedupes on publish. Cumulative quantity and average price are
+  recomputed from the order's deals every time, never accumulated in memory, so they are right after
+  any restart. The fee is the deal's commission + swap + fee with the sign flipped (MT5 books costs
+  negative; a fill's fee is a cost), in the account currency (BRL on B3). Deal times are the trade
+  server's clock; `server_utc_offset_s` turns them into UTC nanoseconds.
+- `Marker` (`Reconciliation.marker`): "deal ticket:deal time in ms" of the newest deal reported;
+  reconcile re-reads from a while before it (the publish dedupes), so no deal is lost to clock skew.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import IntEnum, StrEnum
+from decimal import Decimal
 from typing import Any
 
+from nexus_mesh.adapter import VenueReport
+from nexus_mt5.client import DealRec, OrderRec
 from nexus_mt5.config import COMMENT_MAX_LEN
-from nexus_mt5.constants import Action, ExecMode, Filling, OrderKind, PositionType, SymbolFilling, TypeTime
-from nexus_protocol.enums import OrderType, Side, TimeInForce
+from nexus_mt5.constants import (
+    FINAL_STATES,
+    IPC_DISCONNECTED,
+    IPC_UNKNOWN,
+    RETCODES,
+    Action,
+    ExecMode,
+    Filling,
+    IpcError,
+    OrderKind,
+    OrderState,
+    Outcome,
+    PositionType,
+    Retcode,
+    SymbolFilling,
+    TypeTime,
+)
+from nexus_protocol.enums import OrderStatus, OrderType, Side, TimeInForce
 from nexus_protocol.errors import VenueError
 from nexus_protocol.messages import VenueOrder
-
-
-class Retcode(IntEnum):  # TRADE_RETCODE_*
-    REQUOTE = 10004
-    REJECT = 10006
-    CANCEL = 10007
-    PLACED = 10008
-    DONE = 10009
-    DONE_PARTIAL = 10010
-    ERROR = 10011
-    TIMEOUT = 10012
-    INVALID = 10013
-    INVALID_VOLUME = 10014
-    INVALID_PRICE = 10015
-    INVALID_STOPS = 10016
-    TRADE_DISABLED = 10017
-    MARKET_CLOSED = 10018
-    NO_MONEY = 10019
-    PRICE_CHANGED = 10020
-    PRICE_OFF = 10021
-    INVALID_EXPIRATION = 10022
-    ORDER_CHANGED = 10023
-    TOO_MANY_REQUESTS = 10024
-    NO_CHANGES = 10025
-    SERVER_DISABLES_AT = 10026
-    CLIENT_DISABLES_AT = 10027
-    LOCKED = 10028
-    FROZEN = 10029
-    INVALID_FILL = 10030
-    CONNECTION = 10031
-    ONLY_REAL = 10032
-    LIMIT_ORDERS = 10033
-    LIMIT_VOLUME = 10034
-    INVALID_ORDER = 10035
-    POSITION_CLOSED = 10036
-    INVALID_CLOSE_VOLUME = 10038
-    CLOSE_ORDER_EXIST = 10039
-    LIMIT_POSITIONS = 10040
-    REJECT_CANCEL = 10041
-    LONG_ONLY = 10042
-    SHORT_ONLY = 10043
-    CLOSE_ONLY = 10044
-    FIFO_CLOSE = 10045
-
-
-class Outcome(StrEnum):
-    DONE = "done"
-    RETRY_PRICE = "retry_price"
-    RETRY = "retry"
-    UNKNOWN = "unknown"
-    REJECT = "reject"
-
-
-_D, _P, _R, _U, _X = Outcome.DONE, Outcome.RETRY_PRICE, Outcome.RETRY, Outcome.UNKNOWN, Outcome.REJECT
-# fmt: off
-RETCODES: dict[Retcode, tuple[Outcome, str]] = {
-    Retcode.REQUOTE:              (_P, "requote"),
-    Retcode.REJECT:               (_X, "rejected by the broker"),
-    Retcode.CANCEL:               (_X, "cancelled by the trader"),
-    Retcode.PLACED:               (_D, "order placed"),
-    Retcode.DONE:                 (_D, "done"),
-    Retcode.DONE_PARTIAL:         (_D, "done partially"),
-    Retcode.ERROR:                (_U, "request processing error"),
-    Retcode.TIMEOUT:              (_U, "request timed out at the trade server"),
-    Retcode.INVALID:              (_X, "invalid request"),
-    Retcode.INVALID_VOLUME:       (_X, "invalid volume"),
-    Retcode.INVALID_PRICE:        (_X, "invalid price"),
-    Retcode.INVALID_STOPS:        (_X, "invalid stops"),
-    Retcode.TRADE_DISABLED:       (_X, "trading disabled for the symbol"),
-    Retcode.MARKET_CLOSED:        (_X, "market closed"),
-    Retcode.NO_MONEY:             (_X, "not enough money"),
-    Retcode.PRICE_CHANGED:        (_P, "prices changed"),
-    Retcode.PRICE_OFF:            (_P, "no quotes to process the request"),
-    Retcode.INVALID_EXPIRATION:   (_X, "invalid expiration"),
-    Retcode.ORDER_CHANGED:        (_X, "order state changed"),
-    Retcode.TOO_MANY_REQUESTS:    (_R, "too many requests"),
-    Retcode.NO_CHANGES:           (_D, "no changes"),
-    Retcode.SERVER_DISABLES_AT:   (_X, "autotrading disabled by the server"),
-    Retcode.CLIENT_DISABLES_AT:   (_X, "autotrading disabled in the terminal (Algo Trading is off)"),
-    Retcode.LOCKED:               (_U, "request locked for processing"),
-    Retcode.FROZEN:               (_X, "order or position frozen"),
-    Retcode.INVALID_FILL:         (_X, "filling mode not supported for the symbol"),
-    Retcode.CONNECTION:           (_X, "no connection to the trade server"),
-    Retcode.ONLY_REAL:            (_X, "only allowed on live accounts"),
-    Retcode.LIMIT_ORDERS:         (_X, "pending orders limit reached"),
-    Retcode.LIMIT_VOLUME:         (_X, "volume limit for the symbol reached"),
-    Retcode.INVALID_ORDER:        (_X, "invalid or prohibited order type"),
-    Retcode.POSITION_CLOSED:      (_X, "position already closed"),
-    Retcode.INVALID_CLOSE_VOLUME: (_X, "close volume exceeds the position"),
-    Retcode.CLOSE_ORDER_EXIST:    (_X, "a close order already exists for the position"),
-    Retcode.LIMIT_POSITIONS:      (_X, "open positions limit reached"),
-    Retcode.REJECT_CANCEL:        (_X, "pending order activation rejected, order cancelled"),
-    Retcode.LONG_ONLY:            (_X, "only long positions allowed for the symbol"),
-    Retcode.SHORT_ONLY:           (_X, "only short positions allowed for the symbol"),
-    Retcode.CLOSE_ONLY:           (_X, "only position closing allowed for the symbol"),
-    Retcode.FIFO_CLOSE:           (_X, "positions must be closed FIFO"),
-}
-# fmt: on
-
-SUCCESS = frozenset(c for c, (o, _) in RETCODES.items() if o is Outcome.DONE)
-RETRYABLE = frozenset(c for c, (o, _) in RETCODES.items() if o in (Outcome.RETRY_PRICE, Outcome.RETRY))
-UNKNOWN = frozenset(c for c, (o, _) in RETCODES.items() if o is Outcome.UNKNOWN)
-DEFINITIVE = frozenset(c for c, (o, _) in RETCODES.items() if o is Outcome.REJECT)
 
 
 def outcome(retcode: int) -> Outcome:
@@ -148,36 +72,6 @@ def reason(retcode: int, comment: str = "") -> str:
     except ValueError:
         text = f"retcode {retcode}"
     return f"{text}: {comment}" if comment else text
-
-
-class IpcError(IntEnum):  # RES_* of last_error(), when a call answered None
-    FAIL = -1
-    INVALID_PARAMS = -2
-    NO_MEMORY = -3
-    NOT_FOUND = -4
-    INVALID_VERSION = -5
-    AUTH_FAILED = -6
-    UNSUPPORTED = -7
-    AUTO_TRADING_DISABLED = -8
-    INTERNAL_FAIL = -10000
-    INTERNAL_FAIL_SEND = -10001
-    INTERNAL_FAIL_RECEIVE = -10002
-    INTERNAL_FAIL_INIT = -10003
-    INTERNAL_FAIL_CONNECT = -10004
-    INTERNAL_FAIL_TIMEOUT = -10005
-
-
-# order_send answered None: the request was refused in the terminal, or the IPC failed around it.
-IPC_UNKNOWN = frozenset(
-    {
-        IpcError.FAIL,
-        IpcError.INTERNAL_FAIL,
-        IpcError.INTERNAL_FAIL_SEND,
-        IpcError.INTERNAL_FAIL_RECEIVE,
-        IpcError.INTERNAL_FAIL_TIMEOUT,
-    }
-)
-IPC_DISCONNECTED = frozenset({IpcError.INTERNAL_FAIL_INIT, IpcError.INTERNAL_FAIL_CONNECT})
 
 
 def ipc_outcome(code: int) -> Outcome:
@@ -364,3 +258,137 @@ def closable_position(
 
 def remove_request(ticket: int, magic: int) -> dict[str, Any]:
     return {"action": int(Action.REMOVE), "order": ticket, "magic": magic}
+
+
+# ---- what the terminal says, as reports --------------------------------------------------------------
+
+_EPS = 1e-9
+
+
+def order_reports(
+    coid: str, order: OrderRec | None, deals: Sequence[DealRec], *, server_utc_offset_s: int = 0
+) -> list[VenueReport]:
+    """Everything known about one order: accepted (no fill yet), one report per deal, its final state.
+
+    `order` may be None when only its deals are visible (history not synced yet): fills are still
+    reported, as partial until the order says how much it was for."""
+    offset_ns = server_utc_offset_s * 1_000_000_000
+    ticket = str(order.ticket) if order is not None else (str(deals[0].order) if deals else None)
+    wanted = order.volume_initial if order is not None and order.volume_initial > 0 else None
+    out: list[VenueReport] = []
+    cum = Decimal(0)
+    notional = Decimal(0)
+    for deal in sorted(deals, key=lambda d: d.ticket):
+        qty = Decimal(repr(deal.volume))
+        cum += qty
+        notional += qty * Decimal(repr(deal.price))
+        filled = wanted is not None and float(cum) >= wanted - _EPS
+        leaves = 0.0 if wanted is None or filled else max(wanted - float(cum), 0.0)
+        out.append(
+            VenueReport(
+                client_order_id=coid,
+                status=OrderStatus.FILLED if filled else OrderStatus.PARTIALLY_FILLED,
+                exec_id=str(deal.ticket),
+                last_qty=deal.volume,
+                last_price=deal.price,
+                cum_qty=float(cum),
+                avg_price=float(notional / cum),
+                leaves_qty=leaves,
+                fee=deal.cost,
+                venue_order_id=ticket,
+                ts_ns=deal.time_msc * 1_000_000 - offset_ns,
+            )
+        )
+    if order is None:
+        return out
+    avg = float(notional / cum) if cum else None
+    state = _state(order.state)
+    final = FINAL_STATES.get(state) if state is not None else None
+    if final is None:  # still working (placed, partial, or a request in flight)
+        if not out:
+            out.insert(
+                0,
+                VenueReport(
+                    client_order_id=coid,
+                    status=OrderStatus.ACCEPTED,
+                    venue_order_id=ticket,
+                    leaves_qty=order.volume_current or order.volume_initial,
+                    ts_ns=order.time_setup_msc * 1_000_000 - offset_ns,
+                ),
+            )
+        return out
+    if final is OrderStatus.FILLED:
+        # filled: the last deal says FILLED; if the history has not shown every deal yet, say nothing more
+        return out
+    out.append(
+        VenueReport(
+            client_order_id=coid,
+            status=final,
+            cum_qty=float(cum),
+            avg_price=avg,
+            leaves_qty=0.0,
+            venue_order_id=ticket,
+            ts_ns=(order.time_done_msc or order.time_setup_msc) * 1_000_000 - offset_ns,
+            reason=f"order {final.value} at the terminal"
+            if final is not OrderStatus.REJECTED
+            else "rejected at the terminal",
+        )
+    )
+    return out
+
+
+def accepted(coid: str, ticket: int, volume: float) -> VenueReport:
+    return VenueReport(
+        client_order_id=coid, status=OrderStatus.ACCEPTED, venue_order_id=str(ticket), leaves_qty=volume
+    )
+
+
+def _state(value: int) -> OrderState | None:
+    try:
+        return OrderState(value)
+    except ValueError:
+        return None
+
+
+def net_positions(records: Iterable[Mapping[str, Any]] | None) -> dict[str, float]:
+    """Signed volume per symbol. Netting accounts have one position per symbol; hedging accounts one
+    per ticket, summed here (a long 2 and a short 1 hold 1)."""
+    out: dict[str, Decimal] = {}
+    for r in records or ():
+        sym = str(r.get("symbol", ""))
+        out[sym] = out.get(sym, Decimal(0)) + Decimal(repr(signed_volume(r)))
+    return {s: float(v) for s, v in out.items() if v != 0}
+
+
+def signed_volume(position: Mapping[str, Any]) -> float:
+    """A position's volume, negative when it is short."""
+    sign = 1 if int(position.get("type", 0)) == PositionType.BUY else -1
+    return sign * float(position.get("volume", 0.0))
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """Where fills were reported up to: the newest deal's ticket and its (server) time in ms."""
+
+    ticket: int = 0
+    time_msc: int = 0
+
+    @classmethod
+    def parse(cls, text: str | None) -> Marker | None:
+        if not text:
+            return None
+        ticket, _, msc = text.partition(":")
+        try:
+            return cls(int(ticket), int(msc or 0))
+        except ValueError:
+            return None
+
+    def __str__(self) -> str:
+        return f"{self.ticket}:{self.time_msc}"
+
+    def after(self, deal: DealRec) -> Marker:
+        """Moved to `deal` if it is newer. A marker without a deal (ticket 0) holds a time from our
+        own clock, which may not be the server's: the first deal's server time replaces it."""
+        if deal.ticket <= self.ticket:
+            return self
+        return Marker(deal.ticket, max(deal.time_msc, self.time_msc) if self.ticket else deal.time_msc)

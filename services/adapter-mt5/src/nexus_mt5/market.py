@@ -17,10 +17,10 @@ from collections.abc import Callable
 import redis
 
 from nexus_mesh.connection import as_str
+from nexus_mt5.client import ApiTerminal
 from nexus_mt5.config import Mt5Settings
-from nexus_mt5.constants import ExecMode
-from nexus_mt5.mapping import Retcode, SymbolTerms
-from nexus_mt5.terminal import ApiTerminal
+from nexus_mt5.constants import ExecMode, Retcode
+from nexus_mt5.mapping import SymbolTerms
 from nexus_protocol.errors import DecodeError, VenueError
 from nexus_protocol.messages import Tick
 from nexus_protocol.streams import Names

@@ -17,8 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nexus_mesh.adapter import VenueReport
+from nexus_mt5.client import DealRec, OrderRec
 from nexus_mt5.history import DAY_S, History
-from nexus_mt5.reports import DealRec, Marker, OrderRec
+from nexus_mt5.mapping import Marker
 
 POLL_SLACK_S = 300  # the poll re-reads deals this far before the newest one seen (late-booked deals)
 SEEN_MAX = 100_000

@@ -37,7 +37,7 @@ from nexus_mesh.connection import as_str
 from nexus_nt8 import mapping
 from nexus_nt8.client import BridgeLink, LinkDown
 from nexus_nt8.config import Nt8Settings
-from nexus_nt8.server import ServerConfig, wait_until
+from nexus_nt8.server import BridgeServerConfig, wait_until
 from nexus_protocol.bridge import (
     RETRYABLE_ERROR_CODES,
     BridgeTick,
@@ -67,7 +67,7 @@ class Nt8Adapter(Adapter):
         self.account = settings.account
         token = settings.nt8_auth_token
         assert token is not None  # settings.check() refuses bridge mode without one
-        config = ServerConfig(
+        config = BridgeServerConfig(
             host=settings.nt8_host, port=settings.nt8_port, auth_token=token, platform=self.profile.platform,
             heartbeat_interval_ms=settings.nt8_heartbeat_interval_ms,
             handshake_timeout_s=settings.nt8_handshake_timeout_s, ssl_context=settings.ssl_context(),

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from nexus_nt8.server import BridgeServer, BridgeSession, ServerConfig, SessionClosed
+from nexus_nt8.server import BridgeServer, BridgeServerConfig, BridgeSession, SessionClosed
 from nexus_protocol.bridge import (
     AccountSnapshot,
     BridgeMessage,
@@ -71,7 +71,7 @@ class _Waiter:
 
 
 class BridgeLink:
-    def __init__(self, config: ServerConfig, listener: LinkListener) -> None:
+    def __init__(self, config: BridgeServerConfig, listener: LinkListener) -> None:
         self.listener = listener
         self.server = BridgeServer(config, self)
         self._lock = threading.Lock()

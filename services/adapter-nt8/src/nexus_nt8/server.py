@@ -56,7 +56,7 @@ class SessionClosed(ConnectionError):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class ServerConfig:
+class BridgeServerConfig:
     host: str
     port: int
     auth_token: SecretStr
@@ -140,7 +140,7 @@ class BridgeSession:
 class BridgeServer:
     """Accepts platform connections and runs one thread per connection."""
 
-    def __init__(self, config: ServerConfig, handler: SessionHandler) -> None:
+    def __init__(self, config: BridgeServerConfig, handler: SessionHandler) -> None:
         self.config = config
         self.handler = handler
         self._listener: socket.socket | None = None

@@ -22,33 +22,15 @@ import threading
 import redis
 
 from nexus_mesh.adapter import Adapter, HeldPosition, Reconciliation, VenueReport, held
-from nexus_protocol.enums import OrderType, Side, TimeInForce
+from nexus_mesh.connection import as_str
 from nexus_protocol.errors import VenueError
 from nexus_protocol.messages import Tick, VenueOrder
+from nexus_sierra import mapping
 from nexus_sierra.client import ClientHooks, DtcClient
-from nexus_sierra.codec import (
-    BuySellEnum,
-    DtcEncodeError,
-    OrderTypeEnum,
-    SubmitNewSingleOrder,
-    TimeInForceEnum,
-    encode_binary,
-)
 from nexus_sierra.config import SierraSettings
-from nexus_sierra.reports import OrderRef
+from nexus_sierra.mapping import OrderRef
 
 log = logging.getLogger(__name__)
-_TYPES = {
-    OrderType.MARKET: OrderTypeEnum.MARKET,
-    OrderType.LIMIT: OrderTypeEnum.LIMIT,
-    OrderType.STOP: OrderTypeEnum.STOP,
-}
-_TIF = {
-    TimeInForce.DAY: TimeInForceEnum.DAY,
-    TimeInForce.GTC: TimeInForceEnum.GOOD_TILL_CANCELED,
-    TimeInForce.IOC: TimeInForceEnum.IMMEDIATE_OR_CANCEL,
-    TimeInForce.FOK: TimeInForceEnum.FILL_OR_KILL,
-}
 
 
 class SierraAdapter(Adapter):
@@ -83,7 +65,10 @@ class SierraAdapter(Adapter):
         return self.dtc.ready
 
     def submit(self, order: VenueOrder) -> list[VenueReport]:
-        return self.dtc.submit(self._dtc_order(order))
+        cfg = self.dtc.cfg
+        return self.dtc.submit(
+            mapping.dtc_order(order, cfg.wire_symbol(order.venue_symbol), cfg.exchange, self.dtc.account)
+        )
 
     def cancel(self, client_order_id: str) -> list[VenueReport]:
         return self.dtc.cancel(client_order_id)
@@ -107,31 +92,6 @@ class SierraAdapter(Adapter):
 
     # ---- helpers --------------------------------------------------------------------------------
 
-    def _dtc_order(self, order: VenueOrder) -> SubmitNewSingleOrder:
-        if order.order_type is OrderType.LIMIT and order.limit_price is None:
-            raise VenueError("limit order without a limit price")
-        if order.order_type is OrderType.STOP and order.stop_price is None:
-            raise VenueError("stop order without a stop price")
-        price1 = order.limit_price if order.order_type is OrderType.LIMIT else order.stop_price
-        msg = SubmitNewSingleOrder(
-            symbol=self.dtc.cfg.wire_symbol(order.venue_symbol),
-            exchange=self.settings.sierra_exchange,
-            trade_account=self.dtc.account,
-            client_order_id=order.client_order_id,
-            order_type=_TYPES[order.order_type],
-            buy_sell=BuySellEnum.BUY if order.side is Side.BUY else BuySellEnum.SELL,
-            price1=price1 or 0.0,
-            quantity=order.venue_quantity,
-            time_in_force=_TIF[order.time_in_force],
-            is_automated_order=True,
-            free_form_text=f"NEXUS {order.signal_id}"[:47],
-        )
-        try:
-            encode_binary(msg)
-        except DtcEncodeError as exc:
-            raise VenueError(f"cannot be sent over DTC: {exc}") from exc
-        return msg
-
     def _session(self, recovery: Reconciliation) -> None:
         with self._lock:
             self._recovery = recovery
@@ -148,20 +108,16 @@ class SierraAdapter(Adapter):
             )
 
     def _resolve(self, sid: str) -> OrderRef | None:
-        coid = _text(self.redis.hget(self._ids_key, f"s:{sid}"))
-        if coid is None:
+        raw = self.redis.hget(self._ids_key, f"s:{sid}")
+        if raw is None:
             return None
+        coid = as_str(raw)
         order = self.intents.order(coid)
         return OrderRef(coid, order.venue_quantity if order is not None else None)
 
     def _server_order_id(self, coid: str) -> str | None:
-        return _text(self.redis.hget(self._ids_key, f"c:{coid}"))
-
-
-def _text(raw: object) -> str | None:
-    if raw is None:
-        return None
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
+        raw = self.redis.hget(self._ids_key, f"c:{coid}")
+        return as_str(raw) if raw is not None else None
 
 
 class _Hooks(ClientHooks):

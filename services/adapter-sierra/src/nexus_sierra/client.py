@@ -35,7 +35,8 @@ from nexus_mesh.adapter import Reconciliation, UnknownOutcome, VenueReport
 from nexus_protocol.enums import OrderStatus
 from nexus_protocol.errors import VenueError
 from nexus_protocol.messages import Tick
-from nexus_sierra.codec import (
+from nexus_sierra.config import ClientConfig
+from nexus_sierra.dtc.codec import (
     AlertMessage,
     CancelOrder,
     CurrentPositionsReject,
@@ -59,12 +60,11 @@ from nexus_sierra.codec import (
     TradeAccountResponse,
     UserMessage,
 )
-from nexus_sierra.config import ClientConfig
-from nexus_sierra.connection import ConnectionClosed, DtcConnection, NotSent
-from nexus_sierra.handshake import SessionError, handshake
+from nexus_sierra.dtc.connection import ConnectionClosed, DtcConnection, NotSent
+from nexus_sierra.dtc.handshake import SessionError, handshake
+from nexus_sierra.dtc.waiters import Done, RequestRejected, Waiters
+from nexus_sierra.mapping import MarketDataBook, OrderRef, open_order_report, order_update_reports
 from nexus_sierra.recovery import OrderIds, Recoverer
-from nexus_sierra.reports import MarketDataBook, OrderRef, open_order_report, order_update_reports
-from nexus_sierra.waiters import Done, RequestRejected, Waiters
 
 log = logging.getLogger(__name__)
 Reason = OrderUpdateReasonEnum

@@ -29,7 +29,8 @@ from collections.abc import Callable
 
 from nexus_mesh.adapter import Reconciliation, VenueReport
 from nexus_protocol.enums import OrderStatus
-from nexus_sierra.codec import (
+from nexus_sierra.config import ClientConfig
+from nexus_sierra.dtc.codec import (
     CurrentPositionsRequest,
     DtcMessage,
     HistoricalOrderFillResponse,
@@ -39,8 +40,7 @@ from nexus_sierra.codec import (
     OrderUpdate,
     PositionUpdate,
 )
-from nexus_sierra.config import ClientConfig
-from nexus_sierra.reports import (
+from nexus_sierra.mapping import (
     OrderRef,
     fill_reports,
     final_state_report,

@@ -32,11 +32,11 @@ from nexus_mt5.simulator.trading import Trader
 from nexus_mt5.simulator.types import (
     AccountInfo,
     BookInfo,
+    MqlTick,
     OrderCheckResult,
     OrderSendResult,
     SymbolInfo,
     TerminalInfo,
-    Tick,
     TradeDeal,
     TradeOrder,
     TradePosition,
@@ -180,7 +180,7 @@ class Terminal:
         return self.views.symbol_info(spec)
 
     @_api
-    def symbol_info_tick(self, symbol: str) -> Tick | None:
+    def symbol_info_tick(self, symbol: str) -> MqlTick | None:
         name = str(symbol)
         if self.venue.spec(name) is None or name not in self.venue.selected:
             self._fail(c.RES_E_NOT_FOUND)  # unknown, or not in Market Watch

@@ -191,7 +191,7 @@ class SymbolInfo(NamedTuple):
     path: str = ""
 
 
-class Tick(NamedTuple):
+class MqlTick(NamedTuple):
     time: int = 0
     bid: float = 0.0
     ask: float = 0.0
@@ -326,7 +326,7 @@ class TradeDeal(NamedTuple):
 
 
 for _struct in (
-    TerminalInfo, AccountInfo, SymbolInfo, Tick, BookInfo, TradeRequest,
+    TerminalInfo, AccountInfo, SymbolInfo, MqlTick, BookInfo, TradeRequest,
     OrderCheckResult, OrderSendResult, TradeOrder, TradePosition, TradeDeal,
 ):  # fmt: skip
     setattr(_struct, "__reduce__", _reduce)  # noqa: B010

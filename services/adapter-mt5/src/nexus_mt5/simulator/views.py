@@ -17,7 +17,14 @@ from typing import Any
 from nexus_mt5.simulator import constants as c
 from nexus_mt5.simulator.ledger import OrderMeta
 from nexus_mt5.simulator.profiles import SymbolSpec
-from nexus_mt5.simulator.types import AccountInfo, SymbolInfo, TerminalInfo, Tick, TradeOrder, TradePosition
+from nexus_mt5.simulator.types import (
+    AccountInfo,
+    MqlTick,
+    SymbolInfo,
+    TerminalInfo,
+    TradeOrder,
+    TradePosition,
+)
 from nexus_mt5.simulator.venue import Venue
 from nexus_protocol.enums import OrderStatus, OrderType, Side
 from nexus_sim import OrderState, Position
@@ -162,9 +169,9 @@ class Views:
             path=spec.path,
         )
 
-    def tick(self, symbol: str) -> Tick:
+    def tick(self, symbol: str) -> MqlTick:
         q = self.venue.quote(symbol)
-        return Tick(
+        return MqlTick(
             time=q.ts_ns // _NS_PER_S,
             bid=q.bid,
             ask=q.ask,

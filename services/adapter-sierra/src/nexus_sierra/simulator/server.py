@@ -25,15 +25,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from nexus_sierra.codec import (
+from nexus_sierra.dtc.codec import (
     CancelOrder,
     CurrentPositionsRequest,
     DtcDecodeError,
+    DtcHeartbeat,
     EncodingEnum,
     EncodingRequest,
     EncodingResponse,
     FrameReader,
-    Heartbeat,
     HistoricalOrderFillsRequest,
     Logoff,
     LogonRequest,
@@ -121,7 +121,7 @@ class _Session:
             factor = faults.slow_factor if faults.heartbeat_mode == "slow" else 1.0
             await asyncio.sleep(self.heartbeat_interval_s * factor)
             if self.server.faults.heartbeat_mode != "missing":
-                self.send(Heartbeat(current_date_time_s=int(time.time())))
+                self.send(DtcHeartbeat(current_date_time_s=int(time.time())))
 
     def handle(self, msg: Message) -> None:
         venue, server = self.server.venue, self.server
@@ -129,7 +129,7 @@ class _Session:
             self.send(EncodingResponse(encoding=EncodingEnum.BINARY))
         elif isinstance(msg, LogonRequest):
             self.logon(msg)
-        elif isinstance(msg, Heartbeat):
+        elif isinstance(msg, DtcHeartbeat):
             pass
         elif isinstance(msg, Logoff):
             self.close(f"client logged off: {msg.reason!r}")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from nexus_mesh.config_files import load_symbols
 from nexus_protocol.enums import OrderStatus, OrderType, Side, TimeInForce
-from nexus_sierra.codec import (
+from nexus_sierra.dtc.codec import (
     DBL_MAX,
     BuySellEnum,
     HistoricalOrderFillResponse,

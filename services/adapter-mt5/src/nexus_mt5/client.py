@@ -17,7 +17,8 @@ call is one round trip and nothing we hold is a netref that dies with the connec
 
 A call that fails on the link (connection reset, EOF, rpyc's request timeout) raises
 `TerminalLinkError` (an OSError) and marks the terminal down; the adapter reconnects. Calls the
-terminal refuses return None/False with `last_error()`, as in the package.
+terminal refuses return None/False with `last_error()`, as in the package. Orders and deals read
+back are typed (`OrderRec`, `DealRec`); booking deals (balance, credit, ...) are not trades.
 """
 
 from __future__ import annotations
@@ -27,14 +28,18 @@ import inspect
 import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Protocol
 
 from nexus_mt5.config import Mt5Settings
+from nexus_mt5.constants import FINAL_STATES, DealType
 
 log = logging.getLogger(__name__)
 
 Record = dict[str, Any]
+_CENT = Decimal("0.01")
 
 
 class TerminalLinkError(ConnectionError):
@@ -280,3 +285,88 @@ def open_terminal(settings: Mt5Settings) -> ApiTerminal:
     if settings.mt5_mode == "native":
         return NativeTerminal()
     return RpycTerminal(settings)
+
+
+# ---- the terminal's records, typed ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRec:
+    ticket: int
+    symbol: str
+    state: int
+    magic: int
+    volume_initial: float
+    volume_current: float
+    comment: str
+    time_setup_msc: int
+    time_done_msc: int
+
+    @classmethod
+    def of(cls, r: Mapping[str, Any]) -> OrderRec:
+        return cls(
+            ticket=int(r["ticket"]),
+            symbol=str(r.get("symbol", "")),
+            state=int(r.get("state", 0)),
+            magic=int(r.get("magic", 0)),
+            volume_initial=float(r.get("volume_initial", 0.0)),
+            volume_current=float(r.get("volume_current", 0.0)),
+            comment=str(r.get("comment", "")),
+            time_setup_msc=int(r.get("time_setup_msc", 0)),
+            time_done_msc=int(r.get("time_done_msc", 0)),
+        )
+
+    @property
+    def working(self) -> bool:
+        return self.state not in FINAL_STATES
+
+
+@dataclass(frozen=True, slots=True)
+class DealRec:
+    ticket: int
+    order: int
+    type: int
+    magic: int
+    volume: float
+    price: float
+    commission: float
+    swap: float
+    fee: float
+    time_msc: int
+    symbol: str
+    comment: str
+
+    @classmethod
+    def of(cls, r: Mapping[str, Any]) -> DealRec:
+        return cls(
+            ticket=int(r["ticket"]),
+            order=int(r.get("order", 0)),
+            type=int(r.get("type", -1)),
+            magic=int(r.get("magic", 0)),
+            volume=float(r.get("volume", 0.0)),
+            price=float(r.get("price", 0.0)),
+            commission=float(r.get("commission", 0.0)),
+            swap=float(r.get("swap", 0.0)),
+            fee=float(r.get("fee", 0.0)),
+            time_msc=int(r.get("time_msc", 0)),
+            symbol=str(r.get("symbol", "")),
+            comment=str(r.get("comment", "")),
+        )
+
+    @property
+    def is_trade(self) -> bool:
+        """Buys and sells of an order; balance, credit, commission and other booking deals are not fills."""
+        return self.type in (DealType.BUY, DealType.SELL) and self.order > 0 and self.volume > 0
+
+    @property
+    def cost(self) -> float:
+        return float(
+            (-(Decimal(repr(self.commission)) + Decimal(repr(self.swap)) + Decimal(repr(self.fee)))).quantize(
+                _CENT
+            )
+        )
+
+
+def trade_deals(records: Iterable[Mapping[str, Any]] | None) -> list[DealRec]:
+    deals = [DealRec.of(r) for r in records or ()]
+    return sorted((d for d in deals if d.is_trade), key=lambda d: d.ticket)

@@ -13,15 +13,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nexus_sierra.codec import (
+from nexus_sierra.dtc.codec import (
     DBL_MAX,
     FLT_MAX,
     DtcDecodeError,
     DtcEncodeError,
+    DtcHeartbeat,
     DtcMessage,
     FieldSpec,
     FrameReader,
-    Heartbeat,
     JsonFrameReader,
     MarketDataUpdateBidAsk,
     OrderStatusEnum,
@@ -245,8 +245,8 @@ def test_json_reader_on_arbitrary_bytes_terminates(data: bytes, cuts: list[int])
         (SubmitNewSingleOrder(symbol="é" * 32), "symbol"),  # 64 UTF-8 bytes: one too many
         (SubmitNewSingleOrder(symbol="NQ\0Z5"), "symbol"),
         (SubmitNewSingleOrder(symbol="\ud800"), "symbol"),
-        (Heartbeat(num_dropped_messages=-1), "num_dropped_messages"),
-        (Heartbeat(current_date_time_s=2**63), "current_date_time_s"),
+        (DtcHeartbeat(num_dropped_messages=-1), "num_dropped_messages"),
+        (DtcHeartbeat(current_date_time_s=2**63), "current_date_time_s"),
         (MarketDataUpdateBidAsk(bid_quantity=1e39), "bid_quantity"),
         (OrderUpdate(order_status=OrderStatusEnum(2**31)), "order_status"),
         (OrderUpdate(price1="1.5"), "price1"),  # type: ignore[arg-type]

@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from nexus_sierra import messages, messages_market, messages_trading  # noqa: F401  (registers the message classes)
-from nexus_sierra.dtc_fields import (
+from nexus_sierra.dtc import messages, messages_market, messages_trading  # noqa: F401  (registers the message classes)
+from nexus_sierra.dtc.fields import (
     DtcDecodeError,
     DtcEncodeError,
     Message,

@@ -1,4 +1,5 @@
-"""DTC order, fill, position and market-data messages in the adapter base's terms. Pure: no I/O.
+"""Orders to DTC, and DTC's order, fill, position and market-data messages in the adapter base's terms.
+Pure: no I/O.
 
 The venue execution id of a fill (`VenueReport.exec_id`, from which the Fill id is derived, so a fill
 seen twice publishes once) is chosen so the *same* fill gets the *same* id whichever way it arrives:
@@ -25,10 +26,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from nexus_mesh.adapter import VenueReport
-from nexus_protocol.enums import OrderStatus
-from nexus_protocol.messages import Tick
-from nexus_sierra.codec import (
+from nexus_protocol.enums import OrderStatus, OrderType, Side, TimeInForce
+from nexus_protocol.errors import VenueError
+from nexus_protocol.messages import Tick, VenueOrder
+from nexus_sierra.dtc.codec import (
     FLT_MAX,
+    BuySellEnum,
+    DtcEncodeError,
     HistoricalOrderFillResponse,
     MarketDataSnapshot,
     MarketDataUpdateBidAsk,
@@ -38,11 +42,20 @@ from nexus_sierra.codec import (
     MarketDataUpdateTradeCompact,
     Message,
     OrderStatusEnum,
+    OrderTypeEnum,
     OrderUpdate,
     OrderUpdateReasonEnum,
     PositionUpdate,
+    SubmitNewSingleOrder,
+    TimeInForceEnum,
+    encode_binary,
 )
 
+_TYPES = {OrderType.MARKET: OrderTypeEnum.MARKET, OrderType.LIMIT: OrderTypeEnum.LIMIT,
+          OrderType.STOP: OrderTypeEnum.STOP}  # fmt: skip
+_TIF = {TimeInForce.DAY: TimeInForceEnum.DAY, TimeInForce.GTC: TimeInForceEnum.GOOD_TILL_CANCELED,
+        TimeInForce.IOC: TimeInForceEnum.IMMEDIATE_OR_CANCEL,
+        TimeInForce.FOK: TimeInForceEnum.FILL_OR_KILL}  # fmt: skip
 _UNSET = FLT_MAX * 0.999  # anything this large is one of DTC's "unset" markers (FLT_MAX, DBL_MAX)
 _EPS = 1e-9
 _SECONDS_BEFORE_MS = 10**11  # a LastFillDateTime below this is seconds (pre-2022 header), not ms
@@ -294,3 +307,25 @@ class MarketDataBook:
             last_size=q.last_size,
             venue_ts_ns=round(t * 1e9) if t and 0 < t < 1e11 else None,
         )
+
+
+def dtc_order(order: VenueOrder, wire_symbol: str, exchange: str, account: str) -> SubmitNewSingleOrder:
+    """The SUBMIT_NEW_SINGLE_ORDER for `order`: ClientOrderID = our client order id, IsAutomatedOrder,
+    FreeFormText "NEXUS {signal}". VenueError (definitive, nothing sent) when DTC cannot carry it."""
+    if order.order_type is OrderType.LIMIT and order.limit_price is None:
+        raise VenueError("limit order without a limit price")
+    if order.order_type is OrderType.STOP and order.stop_price is None:
+        raise VenueError("stop order without a stop price")
+    price1 = order.limit_price if order.order_type is OrderType.LIMIT else order.stop_price
+    msg = SubmitNewSingleOrder(
+        symbol=wire_symbol, exchange=exchange, trade_account=account, client_order_id=order.client_order_id,
+        order_type=_TYPES[order.order_type],
+        buy_sell=BuySellEnum.BUY if order.side is Side.BUY else BuySellEnum.SELL,
+        price1=price1 or 0.0, quantity=order.venue_quantity, time_in_force=_TIF[order.time_in_force],
+        is_automated_order=True, free_form_text=f"NEXUS {order.signal_id}"[:47],
+    )  # fmt: skip
+    try:
+        encode_binary(msg)
+    except DtcEncodeError as exc:
+        raise VenueError(f"cannot be sent over DTC: {exc}") from exc
+    return msg

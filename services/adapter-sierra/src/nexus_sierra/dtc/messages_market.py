@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from nexus_sierra.dtc_enums import (
+from nexus_sierra.dtc.enums import (
     DBL_MAX,
     FLT_MAX,
     UINT_MAX,
@@ -20,7 +20,7 @@ from nexus_sierra.dtc_enums import (
     RequestActionEnum,
     TradingStatusEnum,
 )
-from nexus_sierra.dtc_fields import DtcMessage, enum, f32, f64, flag, message, text, u32
+from nexus_sierra.dtc.fields import DtcMessage, enum, f32, f64, flag, message, text, u32
 
 __all__ = [
     "MarketDataFeedStatus",

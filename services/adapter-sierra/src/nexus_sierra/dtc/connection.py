@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from nexus_sierra.codec import DtcDecodeError, FrameReader, Heartbeat, Message, encode_binary
+from nexus_sierra.dtc.codec import DtcDecodeError, DtcHeartbeat, FrameReader, Message, encode_binary
 
 log = logging.getLogger(__name__)
 _POLL_S = 0.05  # how often the reader looks at the heartbeat clocks when nothing arrives
@@ -157,7 +157,7 @@ class DtcConnection:
         if now >= self._next_hb_tx:
             self._next_hb_tx = now + self._hb_interval_s
             try:
-                self.send(Heartbeat(current_date_time_s=int(time.time())))
+                self.send(DtcHeartbeat(current_date_time_s=int(time.time())))
             except ConnectionClosed:
                 return False
         return True
@@ -172,7 +172,7 @@ class DtcConnection:
             if self.closed:
                 return
             self.messages_received += 1
-            if isinstance(msg, Heartbeat):
+            if isinstance(msg, DtcHeartbeat):
                 self.heartbeats_received += 1
                 self._last_hb_rx = time.monotonic()
                 continue

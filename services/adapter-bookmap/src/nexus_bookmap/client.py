@@ -1,4 +1,5 @@
-"""The WebSocket server the Bookmap add-on dials: authentication, one session, frames in order.
+"""The platform link: the WebSocket server the Bookmap add-on dials (authentication, one session, frames
+in order) and the requests that wait for the add-on's answer.
 
 It runs an asyncio event loop in a thread of its own (the adapter base's processor loop is synchronous)
 and hands everything it receives to one dispatcher thread, in arrival order, so the adapter's protocol
@@ -17,6 +18,14 @@ Guarantees, per connection:
   interval, as the schema asks (the add-on drops a link it has heard nothing from for three intervals).
 - A frame that does not decode is logged, answered with `error` `bad_message` and skipped: JSON frames
   are self-delimiting, so one bad frame does not put the stream out of step.
+
+Requests that wait (`Waiters`): a submit for the add-on's answer, a query for its
+`open_orders_snapshot`. The waiting side is the adapter's processor thread; answers arrive on the
+dispatcher thread. A waiter belongs to one session: when that session closes, every waiter on it wakes
+up unanswered, so the caller turns it into an unknown outcome at once instead of sitting out its
+timeout. A submit is answered only by proof that Bookmap has the order or that the add-on refused it
+(`mapping.answers_submit`); the reports themselves go through the adapter base, which holds those of a
+running submit and publishes them with its result.
 """
 
 from __future__ import annotations
@@ -30,7 +39,9 @@ import queue
 import ssl
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -56,7 +67,7 @@ class Listener(Protocol):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class ServerConfig:
+class AddonServerConfig:
     host: str = "127.0.0.1"
     port: int = 9003
     token: str = field(default="", repr=False)
@@ -79,7 +90,7 @@ class _Session:
 class AddonServer:
     """Listens for the add-on; `send` from any thread; events to a `Listener` on the dispatcher thread."""
 
-    def __init__(self, config: ServerConfig, listener: Listener) -> None:
+    def __init__(self, config: AddonServerConfig, listener: Listener) -> None:
         self.config = config
         self.listener = listener
         self._events: queue.Queue[tuple[str, int, object]] = queue.Queue()
@@ -296,3 +307,75 @@ class AddonServer:
                     self.listener.on_idle()
             except Exception:
                 log.exception("the adapter failed to handle %s from session %d; going on", kind, number)
+
+
+# ---- requests waiting for the add-on ---------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class SubmitWaiter:
+    session: int
+    done: threading.Event = field(default_factory=threading.Event)
+    answered: bool = False
+
+
+@dataclass(slots=True)
+class QueryWaiter:
+    session: int
+    done: threading.Event = field(default_factory=threading.Event)
+    answer: ap.AddonOrdersSnapshot | None = None
+
+
+class Waiters:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._submits: dict[str, SubmitWaiter] = {}
+        self._queries: dict[str, QueryWaiter] = {}
+        self._ids = 0
+
+    @contextmanager
+    def submit(self, coid: str, session: int) -> Iterator[SubmitWaiter]:
+        """Wait for the answer to `coid`'s order_submit inside the block."""
+        waiter = SubmitWaiter(session=session)
+        with self._lock:
+            self._submits[coid] = waiter
+        try:
+            yield waiter
+        finally:
+            with self._lock:
+                self._submits.pop(coid, None)
+
+    @contextmanager
+    def query(self, session: int) -> Iterator[tuple[str, QueryWaiter]]:
+        """A fresh request id and the waiter its snapshot will wake."""
+        with self._lock:
+            self._ids += 1
+            request_id = f"q{self._ids}"
+            waiter = self._queries[request_id] = QueryWaiter(session=session)
+        try:
+            yield request_id, waiter
+        finally:
+            with self._lock:
+                self._queries.pop(request_id, None)
+
+    def answered(self, coid: str) -> None:
+        """The add-on answered `coid`'s submit (if one waits)."""
+        with self._lock:
+            waiter = self._submits.get(coid)
+        if waiter is not None:
+            waiter.answered = True
+            waiter.done.set()
+
+    def answer(self, snapshot: ap.AddonOrdersSnapshot) -> None:
+        with self._lock:
+            waiter = self._queries.get(snapshot.request_id)
+        if waiter is not None:
+            waiter.answer = snapshot
+            waiter.done.set()
+
+    def session_closed(self, session: int) -> None:
+        with self._lock:
+            waiting: list[SubmitWaiter | QueryWaiter] = [*self._submits.values(), *self._queries.values()]
+        for waiter in waiting:
+            if waiter.session == session:
+                waiter.done.set()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from nexus_sierra.dtc_enums import (
+from nexus_sierra.dtc.enums import (
     CURRENT_VERSION,
     EncodingEnum,
     LogonStatusEnum,
@@ -23,7 +23,7 @@ from nexus_sierra.dtc_enums import (
     PutCallEnum,
     SecurityTypeEnum,
 )
-from nexus_sierra.dtc_fields import (
+from nexus_sierra.dtc.fields import (
     DtcMessage,
     enum,
     f32,
@@ -38,10 +38,10 @@ from nexus_sierra.dtc_fields import (
 
 __all__ = [
     "AlertMessage",
+    "DtcHeartbeat",
     "EncodingRequest",
     "EncodingResponse",
     "GeneralLogMessage",
-    "Heartbeat",
     "Logoff",
     "LogonRequest",
     "LogonResponse",
@@ -122,7 +122,7 @@ class LogonResponse(DtcMessage):
 
 
 @message
-class Heartbeat(DtcMessage):
+class DtcHeartbeat(DtcMessage):
     TYPE: ClassVar[int] = MessageType.HEARTBEAT
     num_dropped_messages: int = u32("NumDroppedMessages")
     current_date_time_s: int = i64("CurrentDateTime")

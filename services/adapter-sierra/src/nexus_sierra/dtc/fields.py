@@ -22,7 +22,7 @@ from enum import IntEnum
 from typing import Any, ClassVar, TypeVar, cast, dataclass_transform
 
 from nexus_protocol.errors import DecodeError, NexusError
-from nexus_sierra.dtc_enums import DtcIntEnum
+from nexus_sierra.dtc.enums import DtcIntEnum
 
 # Primitive C types: struct code and size (= alignment under pack(8)).
 _PRIMITIVES: dict[str, tuple[str, int]] = {

@@ -3,8 +3,8 @@ calls the rpyc side makes, with results as plain data."""
 
 from __future__ import annotations
 
+from nexus_mt5.client import NativeTerminal, plain
 from nexus_mt5.simulator.types import TradeDeal
-from nexus_mt5.terminal import NativeTerminal, plain
 
 from .conftest import SimFactory
 

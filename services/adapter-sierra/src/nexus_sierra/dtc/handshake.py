@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from nexus_sierra.codec import (
+from nexus_sierra.config import ClientConfig
+from nexus_sierra.dtc.codec import (
     DtcMessage,
     EncodingEnum,
     EncodingRequest,
@@ -28,9 +29,8 @@ from nexus_sierra.codec import (
     TradeAccountResponse,
     TradeAccountsRequest,
 )
-from nexus_sierra.config import ClientConfig
-from nexus_sierra.connection import DtcConnection
-from nexus_sierra.waiters import Waiters
+from nexus_sierra.dtc.connection import DtcConnection
+from nexus_sierra.dtc.waiters import Waiters
 
 M = TypeVar("M", bound=DtcMessage)
 

@@ -8,22 +8,28 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nexus_protocol.enums import OrderStatus
-from nexus_sierra.codec import (
+from nexus_protocol.enums import OrderStatus, OrderType, Side, TimeInForce
+from nexus_protocol.errors import VenueError
+from nexus_protocol.messages import VenueOrder
+from nexus_sierra.config import ClientConfig
+from nexus_sierra.dtc.codec import (
     DBL_MAX,
+    BuySellEnum,
     HistoricalOrderFillResponse,
     MarketDataSnapshot,
     MarketDataUpdateBidAsk,
     MarketDataUpdateTrade,
     OrderStatusEnum,
+    OrderTypeEnum,
     OrderUpdate,
     OrderUpdateReasonEnum,
     PositionUpdate,
+    TimeInForceEnum,
 )
-from nexus_sierra.config import ClientConfig
-from nexus_sierra.reports import (
+from nexus_sierra.mapping import (
     MarketDataBook,
     OrderRef,
+    dtc_order,
     fallback_exec_id,
     fill_reports,
     order_update_reports,
@@ -208,3 +214,29 @@ def test_market_data_becomes_ticks_for_subscribed_symbols() -> None:
     assert t is not None
     assert (t.last, t.last_size) == (10.5, 2.0)
     assert book.apply(MarketDataUpdateTrade(symbol_id=2, price=1.0)) is None
+
+
+def test_an_order_becomes_one_automated_submit_carrying_our_client_order_id() -> None:
+    coid = "01JD3ZK6Q9X8V7W5T4S3R2P1N0.sc0"
+    order = VenueOrder(client_order_id=coid, signal_id=coid[:26], venue="sierra", symbol="NQ", side=Side.SELL,
+                       quantity=1, order_type=OrderType.LIMIT, limit_price=21000.25, venue_symbol="NQH25",
+                       venue_quantity=1, time_in_force=TimeInForce.GTC)  # fmt: skip
+    msg = dtc_order(order, "NQH25-CME", "CME", "Sim1")
+    assert (msg.symbol, msg.exchange, msg.trade_account, msg.client_order_id) == (
+        "NQH25-CME",
+        "CME",
+        "Sim1",
+        coid,
+    )
+    assert (msg.order_type, msg.buy_sell, msg.price1, msg.time_in_force) == (
+        OrderTypeEnum.LIMIT,
+        BuySellEnum.SELL,
+        21000.25,
+        TimeInForceEnum.GOOD_TILL_CANCELED,
+    )
+    assert msg.is_automated_order
+    assert msg.free_form_text == f"NEXUS {coid[:26]}"
+    with pytest.raises(VenueError, match="without a limit price"):
+        dtc_order(order.model_copy(update={"limit_price": None}), "NQH25", "", "Sim1")
+    with pytest.raises(VenueError, match="cannot be sent over DTC"):
+        dtc_order(order.model_copy(update={"client_order_id": "x" * 40}), "NQH25", "", "Sim1")

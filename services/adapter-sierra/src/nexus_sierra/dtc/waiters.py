@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from nexus_sierra.codec import DtcMessage, Message
-from nexus_sierra.connection import ConnectionClosed, DtcConnection, NotSent
+from nexus_sierra.dtc.codec import DtcMessage, Message
+from nexus_sierra.dtc.connection import ConnectionClosed, DtcConnection, NotSent
 
 K = TypeVar("K", int, str)
 Done = Callable[[Message], bool]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from nexus_sierra.dtc_enums import (
+from nexus_sierra.dtc.enums import (
     DBL_MAX,
     BuySellEnum,
     MessageType,
@@ -20,7 +20,7 @@ from nexus_sierra.dtc_enums import (
     OrderUpdateReasonEnum,
     TimeInForceEnum,
 )
-from nexus_sierra.dtc_fields import DtcMessage, enum, f64, flag, i32, i64, message, text, u32, u64
+from nexus_sierra.dtc.fields import DtcMessage, enum, f64, flag, i32, i64, message, text, u32, u64
 
 __all__ = [
     "AccountBalanceReject",

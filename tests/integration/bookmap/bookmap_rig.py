@@ -5,8 +5,8 @@ host, and the real add-on script that the host starts on the real `bookmap` pack
     rig.host.set_price("NQH5", 20990.0)                    # drive the simulated market
     rig.adapter.sigkill(); rig.start_adapter()             # the adapter restarts on the same port
 
-For tests only (it uses `nexus_testing`). No fakes: Redis, the adapter, the add-on and the
-`bookmap` package are the real ones; only Bookmap itself is simulated.
+Shared by the Bookmap integration and e2e tests (they put this folder on the path). No fakes: Redis,
+the adapter, the add-on and the `bookmap` package are the real ones; only Bookmap itself is simulated.
 """
 
 from __future__ import annotations

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import struct
 
-from nexus_sierra import dtc_enums, dtc_fields, messages, messages_market, messages_trading
-from nexus_sierra.dtc_enums import *  # noqa: F403  (re-exported: enums and constants)
-from nexus_sierra.dtc_fields import (
+from nexus_sierra.dtc import enums as dtc_enums
+from nexus_sierra.dtc import fields as dtc_fields
+from nexus_sierra.dtc import messages, messages_market, messages_trading
+from nexus_sierra.dtc.enums import *  # noqa: F403  (re-exported: enums and constants)
+from nexus_sierra.dtc.fields import (
     HEADER,
     DtcDecodeError,
     DtcEncodeError,
@@ -35,10 +37,10 @@ from nexus_sierra.dtc_fields import (
     message_class,
     message_classes,
 )
-from nexus_sierra.json_codec import JsonFrameReader, decode_json, encode_json
-from nexus_sierra.messages import *  # noqa: F403  (re-exported: message classes)
-from nexus_sierra.messages_market import *  # noqa: F403
-from nexus_sierra.messages_trading import *  # noqa: F403
+from nexus_sierra.dtc.json_codec import JsonFrameReader, decode_json, encode_json
+from nexus_sierra.dtc.messages import *  # noqa: F403  (re-exported: message classes)
+from nexus_sierra.dtc.messages_market import *  # noqa: F403
+from nexus_sierra.dtc.messages_trading import *  # noqa: F403
 
 MAX_FRAME_BYTES = 0xFFFF
 """Size is a uint16, so no binary DTC frame exceeds 65535 bytes; a reader may set a lower cap."""
