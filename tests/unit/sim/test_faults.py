@@ -15,12 +15,12 @@ from nexus_sim import (
     ManualClock,
     Market,
     MatchingEngine,
-    Order,
     OrderStatus,
     OrderType,
     RejectReason,
     ReportKind,
     Side,
+    SimOrder,
 )
 
 pytestmark = pytest.mark.unit
@@ -28,9 +28,9 @@ pytestmark = pytest.mark.unit
 EngineFactory = Callable[..., MatchingEngine]
 
 
-def order(coid: str, side: Side = Side.BUY, qty: float = 1, **kw: Any) -> Order:
+def order(coid: str, side: Side = Side.BUY, qty: float = 1, **kw: Any) -> SimOrder:
     fields: dict[str, Any] = {"symbol": "NQZ5", **kw}
-    return Order(client_order_id=coid, side=side, quantity=qty, **fields)
+    return SimOrder(client_order_id=coid, side=side, quantity=qty, **fields)
 
 
 def test_ack_latency_delays_the_venue_processing(make_engine: EngineFactory, clock: ManualClock) -> None:

@@ -12,13 +12,13 @@ from nexus_sim import (
     ManualClock,
     Market,
     MatchingEngine,
-    Order,
     OrderStatus,
     OrderType,
     RejectReason,
     Report,
     ReportKind,
     Side,
+    SimOrder,
     TimeInForce,
 )
 
@@ -27,9 +27,9 @@ pytestmark = pytest.mark.unit
 EngineFactory = Callable[..., MatchingEngine]
 
 
-def order(coid: str, side: Side = Side.BUY, qty: float = 1, **kw: Any) -> Order:
+def order(coid: str, side: Side = Side.BUY, qty: float = 1, **kw: Any) -> SimOrder:
     fields: dict[str, Any] = {"symbol": "NQZ5", **kw}
-    return Order(client_order_id=coid, side=side, quantity=qty, **fields)
+    return SimOrder(client_order_id=coid, side=side, quantity=qty, **fields)
 
 
 def kinds(reports: list[Report]) -> list[tuple[ReportKind, OrderStatus]]:

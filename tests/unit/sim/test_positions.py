@@ -11,11 +11,11 @@ import pytest
 from nexus_sim import (
     Market,
     MatchingEngine,
-    Order,
     OrderStatus,
     OrderType,
     RejectReason,
     Side,
+    SimOrder,
 )
 
 pytestmark = pytest.mark.unit
@@ -23,12 +23,12 @@ pytestmark = pytest.mark.unit
 EngineFactory = Callable[..., MatchingEngine]
 
 
-def order(coid: str, side: Side = Side.BUY, qty: float = 1, **kw: Any) -> Order:
+def order(coid: str, side: Side = Side.BUY, qty: float = 1, **kw: Any) -> SimOrder:
     fields: dict[str, Any] = {"symbol": "NQZ5", **kw}
-    return Order(client_order_id=coid, side=side, quantity=qty, **fields)
+    return SimOrder(client_order_id=coid, side=side, quantity=qty, **fields)
 
 
-def trade(engine: MatchingEngine, market: Market, o: Order, price: float) -> None:
+def trade(engine: MatchingEngine, market: Market, o: SimOrder, price: float) -> None:
     """Fill a market order at exactly `price` (the quote is placed so the far side is `price`)."""
     tick = market.instrument(o.symbol).tick_size
     if o.side is Side.BUY:
@@ -122,7 +122,7 @@ def test_hedging_close_rejects(make_engine: EngineFactory, market: Market) -> No
     (ticket,) = (p.ticket for p in engine.positions())
     assert ticket is not None
 
-    def reason(o: Order) -> RejectReason | None:
+    def reason(o: SimOrder) -> RejectReason | None:
         return engine.submit(o)[-1].reason
 
     assert reason(order("x1", Side.SELL, position_ticket=999)) is RejectReason.UNKNOWN_POSITION

@@ -14,12 +14,12 @@ from nexus_sim import (
     Market,
     MatchingConfig,
     MatchingEngine,
-    Order,
     OrderStatus,
     OrderType,
     RejectReason,
     ReportKind,
     Side,
+    SimOrder,
 )
 
 pytestmark = pytest.mark.unit
@@ -27,12 +27,12 @@ pytestmark = pytest.mark.unit
 EngineFactory = Callable[..., MatchingEngine]
 
 
-def order(coid: str, side: Side = Side.BUY, qty: float = 1, **kw: Any) -> Order:
+def order(coid: str, side: Side = Side.BUY, qty: float = 1, **kw: Any) -> SimOrder:
     fields: dict[str, Any] = {"symbol": "NQZ5", **kw}
-    return Order(client_order_id=coid, side=side, quantity=qty, **fields)
+    return SimOrder(client_order_id=coid, side=side, quantity=qty, **fields)
 
 
-def reject_reason(engine: MatchingEngine, o: Order) -> RejectReason | None:
+def reject_reason(engine: MatchingEngine, o: SimOrder) -> RejectReason | None:
     (report,) = engine.submit(o)
     assert (report.kind, report.status) == (ReportKind.REJECTED, OrderStatus.REJECTED)
     return report.reason

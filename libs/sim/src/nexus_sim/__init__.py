@@ -1,14 +1,14 @@
 """Simulated market and matching engine shared by every platform simulator.
 
 Pure Python, in memory, synchronous and clock-driven: no Redis, no sockets, no threads. A platform
-simulator owns a `Market` and a `MatchingEngine`, translates its wire protocol into `Order`s and engine
+simulator owns a `Market` and a `MatchingEngine`, translates its wire protocol into `SimOrder`s and engine
 calls, and translates `Report`s back; it calls `market.step()` then `engine.process()` on its own loop.
 
     clock = ManualClock()
     market = Market(seed=7, clock=clock)
     market.add_instrument(InstrumentSpec(symbol="NQZ5", tick_size=0.25, start_price=21000.0, point_value=20))
     engine = MatchingEngine(market, config=MatchingConfig(fill_parts=2))
-    engine.submit(Order(client_order_id="01J...A.MT0", symbol="NQZ5", side=Side.BUY, quantity=2))
+    engine.submit(SimOrder(client_order_id="01J...A.MT0", symbol="NQZ5", side=Side.BUY, quantity=2))
     clock.advance(ms=100); market.step(); engine.process()
 """
 
@@ -24,13 +24,13 @@ from nexus_sim.model import (
     AccountInfo,
     Depth,
     DepthLevel,
-    Order,
     OrderState,
-    Position,
     Quote,
     RejectReason,
     Report,
     ReportKind,
+    SimOrder,
+    SimPosition,
 )
 from nexus_sim.replay import TickFileError, load_ticks, parse_ts_ns, quotes_from_rows
 
@@ -50,17 +50,17 @@ __all__ = [
     "Market",
     "MatchingConfig",
     "MatchingEngine",
-    "Order",
     "OrderState",
     "OrderStatus",
     "OrderType",
-    "Position",
     "Quote",
     "RejectReason",
     "Report",
     "ReportKind",
     "Session",
     "Side",
+    "SimOrder",
+    "SimPosition",
     "SystemClock",
     "TickFileError",
     "TimeInForce",

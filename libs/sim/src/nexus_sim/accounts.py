@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from nexus_protocol.enums import Side
 from nexus_sim.instruments import InstrumentSpec
-from nexus_sim.model import Position, Quote, RejectReason
+from nexus_sim.model import Quote, RejectReason, SimPosition
 
 ZERO = Decimal(0)
 
@@ -61,8 +61,8 @@ class _Holding:
             self.avg = ZERO
         return pnl
 
-    def snapshot(self, account: str) -> Position:
-        return Position(
+    def snapshot(self, account: str) -> SimPosition:
+        return SimPosition(
             account=account,
             symbol=self.symbol,
             quantity=float(self.qty),
@@ -163,7 +163,7 @@ class Account:
 
     # -- queries -------------------------------------------------------------------------------------
 
-    def positions(self, *, include_flat: bool = False) -> list[Position]:
+    def positions(self, *, include_flat: bool = False) -> list[SimPosition]:
         holdings = self._tickets.values() if self.hedging else self._net.values()
         chosen = [h for h in holdings if include_flat or h.qty != 0]
         chosen.sort(key=lambda h: (h.symbol, h.ticket or 0))

@@ -30,12 +30,12 @@ from nexus_sim.market import Market
 from nexus_sim.model import (
     DEFAULT_ACCOUNT,
     AccountInfo,
-    Order,
     OrderState,
-    Position,
     RejectReason,
     Report,
     ReportKind,
+    SimOrder,
+    SimPosition,
 )
 from nexus_sim.orders import OrderBook
 from nexus_sim.rules import Problem, check_prices, check_quantity
@@ -124,7 +124,7 @@ class MatchingEngine:
 
     # -- requests ------------------------------------------------------------------------------------
 
-    def submit(self, order: Order) -> list[Report]:
+    def submit(self, order: SimOrder) -> list[Report]:
         """Send a new order. Returns its reports so far: NEW (+ fills) or REJECTED, or PENDING_NEW when
         acknowledgement latency is injected; [] when a `before_submit` disconnect ate the request."""
         if self.faults.should_disconnect(FaultEvent.BEFORE_SUBMIT):
@@ -185,7 +185,7 @@ class MatchingEngine:
             return []
         now = self.clock.now_ns()
         rec, problem = self._book.find_open(client_order_id, venue_order_id)
-        amended: Order | None = None
+        amended: SimOrder | None = None
         if rec is not None and problem is None:
             o = rec.order
             amended = replace(
@@ -238,7 +238,7 @@ class MatchingEngine:
 
     # -- validation (called by the book when an order reaches the venue) -----------------------------
 
-    def validate(self, order: Order, now_ns: int) -> Problem | None:
+    def validate(self, order: SimOrder, now_ns: int) -> Problem | None:
         """Every check a new order passes before it is accepted, in the venue's order."""
         account = self._accounts.get(order.account)
         if account is None:
@@ -263,7 +263,7 @@ class MatchingEngine:
             return self._check_margin(account, order, qty)
         return None
 
-    def _check_margin(self, account: Account, order: Order, qty: Decimal) -> Problem | None:
+    def _check_margin(self, account: Account, order: SimOrder, qty: Decimal) -> Problem | None:
         spec = self.market.instrument(order.symbol)
         quote = self.market.quote(order.symbol)
         price = order.limit_price or order.stop_price or (quote.ask if order.side is Side.BUY else quote.bid)
@@ -317,7 +317,7 @@ class MatchingEngine:
             if (ts_ns is None or f.ts_ns >= ts_ns) and (account is None or f.account == account)
         ]
 
-    def positions(self, *, account: str | None = None, include_flat: bool = False) -> list[Position]:
+    def positions(self, *, account: str | None = None, include_flat: bool = False) -> list[SimPosition]:
         """Open positions (all accounts unless one is named): net per symbol, or one per hedging ticket."""
         chosen = self._accounts.values() if account is None else [self._accounts[account]]
         return [p for acc in chosen for p in acc.positions(include_flat=include_flat)]

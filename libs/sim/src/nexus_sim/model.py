@@ -92,7 +92,7 @@ class ReportKind(StrEnum):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Order:
+class SimOrder:
     """A new-order request as a client sends it."""
 
     client_order_id: str
@@ -116,7 +116,7 @@ class Order:
 class OrderState:
     """The venue's view of one order (what `order_by_client_id` returns)."""
 
-    order: Order  # as currently working: after a replace, the new id, quantity and prices
+    order: SimOrder  # as currently working: after a replace, the new id, quantity and prices
     venue_order_id: str  # "" for orders rejected before they were given one
     status: OrderStatus
     cum_qty: float
@@ -191,7 +191,7 @@ class Report:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Position:
+class SimPosition:
     """A net position (netting accounts) or one position ticket (hedging accounts)."""
 
     account: str

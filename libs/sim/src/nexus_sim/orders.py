@@ -20,7 +20,7 @@ from nexus_protocol.enums import OrderStatus, OrderType, Side, TimeInForce
 from nexus_sim.accounts import ZERO, Account
 from nexus_sim.faults import FaultEvent
 from nexus_sim.instruments import to_decimal
-from nexus_sim.model import Order, OrderState, RejectReason, Report, ReportKind
+from nexus_sim.model import OrderState, RejectReason, Report, ReportKind, SimOrder
 from nexus_sim.rules import (
     Problem,
     check_prices,
@@ -45,7 +45,7 @@ _CLOSING_KIND = {
 
 @dataclass(slots=True, eq=False)
 class OrderRecord:
-    order: Order
+    order: SimOrder
     venue_order_id: str
     status: OrderStatus
     created_ts_ns: int
@@ -108,7 +108,7 @@ class OrderBook:
     def order_count(self) -> int:
         return len(self._all)
 
-    def record(self, order: Order, now: int, *, arrive_ns: int) -> OrderRecord:
+    def record(self, order: SimOrder, now: int, *, arrive_ns: int) -> OrderRecord:
         venue_order_id = str(self._next_order_id)
         self._next_order_id += 1
         rec = OrderRecord(order, venue_order_id, OrderStatus.PENDING, now, now, arrive_ns)
@@ -205,7 +205,7 @@ class OrderBook:
             realized_pnl=realized_pnl,
         )
 
-    def duplicate_reject(self, order: Order, existing: OrderRecord, now: int) -> Report:
+    def duplicate_reject(self, order: SimOrder, existing: OrderRecord, now: int) -> Report:
         """Refuse a reused client id without touching the order that owns it (not recorded)."""
         return Report(
             kind=ReportKind.REJECTED,
@@ -379,7 +379,7 @@ class OrderBook:
 
     # -- cancel-replace ------------------------------------------------------------------------------
 
-    def check_replace(self, rec: OrderRecord, amended: Order) -> Problem | None:
+    def check_replace(self, rec: OrderRecord, amended: SimOrder) -> Problem | None:
         o, market = rec.order, self._engine.market
         if rec.status is OrderStatus.PENDING:
             return RejectReason.ORDER_NOT_OPEN, "order not yet acknowledged"
@@ -402,7 +402,7 @@ class OrderBook:
                 )
         return check_prices(spec, o.order_type, amended.limit_price, amended.stop_price, quote)
 
-    def apply_replace(self, rec: OrderRecord, amended: Order, now: int) -> list[Report]:
+    def apply_replace(self, rec: OrderRecord, amended: SimOrder, now: int) -> list[Report]:
         old_id = rec.order.client_order_id
         rec.order = amended
         if amended.client_order_id != old_id:

@@ -38,9 +38,9 @@ from nexus_sim import (
     Market,
     MatchingConfig,
     MatchingEngine,
-    Order,
     Report,
     ReportKind,
+    SimOrder,
 )
 
 log = logging.getLogger("nexus_bookmap.simulator")
@@ -213,7 +213,7 @@ class BookmapVenue:
             pending = wire.order_info_update(status="PENDING_SUBMIT", **info)
             rejected = wire.order_info_update(status="REJECTED", changed=("status",), **info)
             return [wire.update_order(pending), wire.update_order(rejected)]
-        order = Order(
+        order = SimOrder(
             client_order_id=client_id,
             symbol=req.alias,
             side=Side.BUY if req.is_buy else Side.SELL,

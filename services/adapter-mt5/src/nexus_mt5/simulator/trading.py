@@ -22,7 +22,7 @@ from nexus_mt5.simulator.profiles import SymbolSpec
 from nexus_mt5.simulator.types import OrderCheckResult, OrderSendResult, TradeDeal, TradeRequest
 from nexus_mt5.simulator.venue import Venue
 from nexus_protocol.enums import OrderStatus, OrderType, Side, TimeInForce
-from nexus_sim import Order, RejectReason, Report, ReportKind
+from nexus_sim import RejectReason, Report, ReportKind, SimOrder
 from nexus_sim.rules import check_quantity
 
 Refusal = tuple[int, str]
@@ -165,7 +165,7 @@ class Trader:
             )
         return None
 
-    def _order(self, req: TradeRequest, client_id: str) -> Order:
+    def _order(self, req: TradeRequest, client_id: str) -> SimOrder:
         v = self.venue
         spec = v.specs[req.symbol]
         tif = TimeInForce.DAY if req.type_time == c.ORDER_TIME_DAY else TimeInForce.GTC
@@ -175,7 +175,7 @@ class Trader:
             if v.profile.deviation_applies and req.price > 0:
                 expected = req.price
                 deviation = int(req.deviation * spec.point / spec.tick_size + 1e-9)
-            return Order(
+            return SimOrder(
                 client_order_id=client_id,
                 symbol=req.symbol,
                 side=_MARKET_TYPES[req.type],
@@ -186,7 +186,7 @@ class Trader:
                 position_ticket=position,
             )
         side, order_type = _PENDING_TYPES[req.type]
-        return Order(
+        return SimOrder(
             client_order_id=client_id,
             symbol=req.symbol,
             side=side,

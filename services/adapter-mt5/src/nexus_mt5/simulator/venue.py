@@ -28,10 +28,10 @@ from nexus_sim import (
     Market,
     MatchingConfig,
     MatchingEngine,
-    Position,
     Quote,
     RejectReason,
     Report,
+    SimPosition,
 )
 
 
@@ -184,7 +184,7 @@ class Venue:
             margin_level=money(level),
         )
 
-    def position_profit(self, position: Position) -> float:
+    def position_profit(self, position: SimPosition) -> float:
         """Open P&L of one position, marked where it could be closed now (longs at bid, shorts at ask)."""
         spec = self.market.instrument(position.symbol)
         q = self.quote(position.symbol)

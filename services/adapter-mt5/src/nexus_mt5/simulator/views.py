@@ -27,7 +27,7 @@ from nexus_mt5.simulator.types import (
 )
 from nexus_mt5.simulator.venue import Venue
 from nexus_protocol.enums import OrderStatus, OrderType, Side
-from nexus_sim import OrderState, Position
+from nexus_sim import OrderState, SimPosition
 
 _NS_PER_S = 1_000_000_000
 _NS_PER_MS = 1_000_000
@@ -226,7 +226,7 @@ class Views:
             out.append((meta, self.order(meta, state)))
         return out
 
-    def position(self, p: Position) -> TradePosition:
+    def position(self, p: SimPosition) -> TradePosition:
         v = self.venue
         ident = p.ticket if p.ticket is not None else v.ledger.netting_identifier(p.symbol)
         meta = v.ledger.position_meta.get(ident)

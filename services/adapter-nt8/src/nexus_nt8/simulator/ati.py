@@ -24,7 +24,7 @@ from nexus_nt8.ati_client import (
 )
 from nexus_nt8.simulator.venue import SimPlatform, UnknownInstrument
 from nexus_protocol.enums import OrderType, Side, TimeInForce
-from nexus_sim import Order, OrderState, Report
+from nexus_sim import OrderState, Report, SimOrder
 
 log = logging.getLogger(__name__)
 _TYPES = {
@@ -128,7 +128,7 @@ class AtiSimulator:
             return
         try:
             self.venue.ensure(cmd.instrument)
-            order = Order(
+            order = SimOrder(
                 client_order_id=cmd.order_id,
                 symbol=cmd.instrument,
                 side=Side.BUY if cmd.action == "BUY" else Side.SELL,

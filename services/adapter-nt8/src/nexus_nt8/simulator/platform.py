@@ -30,7 +30,7 @@ from nexus_protocol.bridge import (
     PositionSnapshot,
 )
 from nexus_protocol.enums import OrderStatus, OrderType
-from nexus_sim import Order, Report, ReportKind
+from nexus_sim import Report, ReportKind, SimOrder
 
 _STATUS = {
     ReportKind.NEW: OrderStatus.ACCEPTED,
@@ -64,7 +64,7 @@ class PlatformSide:
                                    client_order_id=msg.client_order_id))  # fmt: skip
             return None
         limit = msg.limit_price if msg.order_type is OrderType.LIMIT else None
-        return self.venue.submit(Order(
+        return self.venue.submit(SimOrder(
             client_order_id=msg.client_order_id, symbol=msg.instrument, side=msg.side, quantity=msg.quantity,
             order_type=msg.order_type, limit_price=limit, stop_price=msg.stop_price,
             time_in_force=msg.time_in_force, account=msg.account,

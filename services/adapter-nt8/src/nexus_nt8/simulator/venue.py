@@ -22,11 +22,11 @@ from nexus_sim import (
     Market,
     MatchingConfig,
     MatchingEngine,
-    Order,
     OrderState,
-    Position,
     Quote,
     Report,
+    SimOrder,
+    SimPosition,
 )
 
 
@@ -102,7 +102,7 @@ class SimPlatform:
             self.market.set_quote(instrument, bid=price, ask=price, last=price)
             return self.engine.process()
 
-    def submit(self, order: Order) -> list[Report]:
+    def submit(self, order: SimOrder) -> list[Report]:
         with self.lock:
             return self.engine.submit(order)
 
@@ -129,6 +129,6 @@ class SimPlatform:
         with self.lock:
             return self.engine.orders()
 
-    def positions(self, account: str) -> list[Position]:
+    def positions(self, account: str) -> list[SimPosition]:
         with self.lock:
             return self.engine.positions(account=account)

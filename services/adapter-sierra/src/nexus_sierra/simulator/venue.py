@@ -43,10 +43,10 @@ from nexus_sim import (
     Market,
     MatchingConfig,
     MatchingEngine,
-    Order,
     OrderState,
     Report,
     ReportKind,
+    SimOrder,
 )
 
 REGISTRY_VENUE = "sierra"
@@ -194,7 +194,7 @@ class SimulatedTradingService:
         self.ensure_instrument(msg.symbol)  # an unknown symbol stays unknown: the engine rejects it
         return self._updates(
             self.engine.submit(
-                Order(
+                SimOrder(
                     client_order_id=msg.client_order_id,
                     symbol=msg.symbol,
                     side=Side.BUY if msg.buy_sell is BuySellEnum.BUY else Side.SELL,

@@ -17,50 +17,15 @@ from typing import Any
 import redis
 
 from nexus_gateway.sim_venue.config import SimMarketConfig, SimVenueSettings
+from nexus_gateway.sim_venue.mapping import engine_order, reports, tick
 from nexus_mesh.adapter import Adapter, HeldPosition, Reconciliation, VenueReport, held
 from nexus_mesh.config_files import load_model, load_symbols
 from nexus_mesh.connection import as_str
-from nexus_protocol.enums import OrderStatus, OrderType
+from nexus_protocol.enums import OrderStatus
 from nexus_protocol.errors import VenueError
-from nexus_protocol.messages import Tick, VenueOrder
+from nexus_protocol.messages import VenueOrder
 from nexus_protocol.symbols import Contract
-from nexus_sim import InstrumentSpec, Market, MatchingConfig, MatchingEngine, Order, Report, ReportKind
-
-_STATUS = {
-    ReportKind.NEW: OrderStatus.ACCEPTED,
-    ReportKind.REJECTED: OrderStatus.REJECTED,
-    ReportKind.CANCELLED: OrderStatus.CANCELLED,
-    ReportKind.EXPIRED: OrderStatus.EXPIRED,
-}
-
-
-def to_venue_report(r: Report) -> VenueReport | None:
-    if r.kind is ReportKind.FILL:
-        return VenueReport(
-            client_order_id=r.client_order_id,
-            status=r.status,
-            exec_id=r.exec_id,
-            last_qty=r.last_qty,
-            last_price=r.last_price,
-            cum_qty=r.cum_qty,
-            avg_price=r.avg_price,
-            leaves_qty=r.leaves_qty,
-            venue_order_id=r.venue_order_id or None,
-            ts_ns=r.ts_ns,
-        )
-    status = _STATUS.get(r.kind)
-    if status is None:
-        return None
-    return VenueReport(
-        client_order_id=r.client_order_id,
-        status=status,
-        cum_qty=r.cum_qty,
-        avg_price=r.avg_price,
-        leaves_qty=r.leaves_qty,
-        reason=(r.text or (r.reason.value if r.reason else None)),
-        venue_order_id=r.venue_order_id or None,
-        ts_ns=r.ts_ns,
-    )
+from nexus_sim import InstrumentSpec, Market, MatchingConfig, MatchingEngine, Report
 
 
 class SimVenue(Adapter):
@@ -95,23 +60,12 @@ class SimVenue(Adapter):
         with self._lock:
             self._ensure_instrument(order.venue_symbol)
             crossed = self._apply_control_prices()  # resting orders the new price reached
-            reports = crossed + self.engine.submit(
-                Order(
-                    client_order_id=order.client_order_id,
-                    symbol=order.venue_symbol,
-                    side=order.side,
-                    quantity=order.venue_quantity,
-                    order_type=order.order_type,
-                    limit_price=order.limit_price if order.order_type is OrderType.LIMIT else None,
-                    stop_price=order.stop_price,
-                    time_in_force=order.time_in_force,
-                )
-            )
-        return [v for v in map(to_venue_report, reports) if v is not None]
+            done = crossed + self.engine.submit(engine_order(order))
+        return reports(done)
 
     def cancel(self, client_order_id: str) -> list[VenueReport]:
         with self._lock:
-            return [v for v in map(to_venue_report, self.engine.cancel(client_order_id)) if v is not None]
+            return reports(self.engine.cancel(client_order_id))
 
     def lookup(self, client_order_id: str) -> list[VenueReport] | None:
         with self._lock:
@@ -119,7 +73,7 @@ class SimVenue(Adapter):
             if state is None:
                 return None
             fills = [r for r in self.engine.fills_since() if r.client_order_id == client_order_id]
-        out = [v for v in map(to_venue_report, fills) if v is not None]
+        out = reports(fills)
         if not out:
             out.append(
                 VenueReport(
@@ -136,7 +90,6 @@ class SimVenue(Adapter):
             fills = self.engine.fills_since(exec_id=since) if since else self.engine.fills_since()
             open_orders = self.engine.open_orders()
             positions = {p.symbol: p.quantity for p in self.engine.positions()}
-        reports = [v for v in map(to_venue_report, fills) if v is not None]
         marker = fills[-1].exec_id if fills else since
         working = [
             VenueReport(
@@ -148,7 +101,7 @@ class SimVenue(Adapter):
             )
             for o in open_orders
         ]
-        return Reconciliation(open_orders=working, reports=reports, positions=positions, marker=marker)
+        return Reconciliation(open_orders=working, reports=reports(fills), positions=positions, marker=marker)
 
     def flatten(self) -> list[HeldPosition]:
         with self._lock:
@@ -215,20 +168,7 @@ class SimVenue(Adapter):
             for sym in self._venue_symbols():
                 self._ensure_instrument(sym)
             self.market.step()
-            reports = self._apply_control_prices() + self.engine.process()
+            done = self._apply_control_prices() + self.engine.process()
             quotes = self.market.quotes()
-        self.emit_reports(v for v in map(to_venue_report, reports) if v is not None)
-        for q in quotes.values():
-            self.emit_tick(
-                Tick(
-                    venue=self.venue,
-                    symbol=q.symbol,
-                    bid=q.bid,
-                    ask=q.ask,
-                    last=q.last,
-                    bid_size=q.bid_size,
-                    ask_size=q.ask_size,
-                    last_size=q.last_size,
-                    venue_ts_ns=q.ts_ns,
-                )
-            )
+        self.emit_reports(reports(done))
+        self.emit_market_data([tick(self.venue, q) for q in quotes.values()])
