@@ -27,10 +27,11 @@ import pyarrow.parquet as pq
 import pytest
 import redis
 
+from nexus_mesh.adapter.flatten import FLATTEN_CODE
 from nexus_mesh.embedded import free_port
 from nexus_mesh.publish import Output, Publisher
 from nexus_protocol import Envelope, Execution, Names, Side, Signal, decode
-from nexus_protocol.ids import new_signal_id
+from nexus_protocol.ids import new_signal_id, parse_client_order_id
 from nexus_testing import REPO_ROOT, wait_for
 
 NEXUSCTL = str(Path(sys.executable).parent / "nexusctl")
@@ -345,6 +346,30 @@ def test_killswitch_refuses_new_signals_and_shows_in_status(ctl: Ctl) -> None:
     finally:
         ctl("killswitch", "off")
     assert json.loads(ctl("status", "--json").stdout)["killswitch"]["on"] is False
+
+
+def test_killswitch_flatten_closes_every_venues_positions_with_final_executions(ctl: Ctl) -> None:
+    ctl.final(ctl.signal("NQ", "buy", 1, ref=21010.0))  # every NQ venue holds something
+    assert "kill switch on" in ctl("killswitch", "on", "--flatten", "--reason", "e2e flatten").stdout
+    try:
+
+        def flat() -> bool:
+            rows = json.loads(ctl("positions", "--json").stdout)
+            return all(abs(r["universal_quantity"]) < 1e-9 for r in rows)
+
+        wait_for(flat, timeout_s=30, interval_s=0.5, what="every position closed")
+        assert ctl.client is not None
+        closing = {
+            leg.venue: ex
+            for _id, f in ctl.client.xrange(ctl.names.executions)
+            if isinstance(ex := decode(f).body, Execution) and ex.final
+            for leg in ex.legs
+            if parse_client_order_id(leg.client_order_id)[1] == FLATTEN_CODE
+        }
+        assert set(closing) == set(VENUES_NQ), closing  # one closing leg per venue, each a final execution
+        assert all(ex.status.value == "filled" and ex.side is Side.SELL for ex in closing.values()), closing
+    finally:
+        ctl("killswitch", "off")
 
 
 @pytest.mark.slow

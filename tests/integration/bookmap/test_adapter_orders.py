@@ -16,6 +16,7 @@ from nexus_protocol.enums import OrderStatus, OrderType, Side
 from nexus_protocol.ids import client_order_id, new_signal_id
 from nexus_protocol.messages import Event, Fill, VenueOrder
 from nexus_testing import read_stream, wait_for, xadd
+from nexus_testing.flatten import flatten_and_check
 
 
 def send(client: redis.Redis, names: Names, qty: float = 1.0, side: Side = Side.BUY,
@@ -155,3 +156,18 @@ def test_the_kill_switch_cancels_working_orders_through_the_add_on(
     assert state is not None
     assert state.status is OrderStatus.CANCELLED
     assert events(client, names, "killswitch_applied")
+
+
+def test_the_kill_switch_flattens_the_position_through_the_add_on(
+    bookmap_rig: Callable[..., BookmapRig], client: redis.Redis, names: Names
+) -> None:
+    rig = bookmap_rig().start()
+    order = send(client, names, qty=2)
+    final(client, names, order.client_order_id)
+
+    def held() -> float:
+        return sum(p.quantity for p in rig.host.venue.engine.positions() if p.symbol == ALIAS)
+
+    [closing] = flatten_and_check(client, names, "bookmap", held)
+    assert (closing.side, closing.cum_qty, closing.venue_symbol) == (Side.SELL, 2.0, ALIAS)
+    assert len(rig.host.venue.engine.orders()) == 2  # the order and the one that closed it

@@ -31,6 +31,7 @@ from nexus_mt5.simulator import SimulatorProcess
 from nexus_protocol import Names, OrderStatus, OrderType, Side
 from nexus_protocol.errors import VenueError
 from nexus_testing import wait_for
+from nexus_testing.flatten import flatten_and_check
 
 A, P, F, C, R = (
     OrderStatus.ACCEPTED,
@@ -367,3 +368,35 @@ def test_the_poll_does_not_depend_on_the_configured_server_clock_offset(
         wait_for(
             lambda: statuses(fills_of(client, names, order.client_order_id)) == [A, P, P], what="the 2nd deal"
         )
+
+
+def held(view: TerminalView, symbol: str) -> float:
+    """What the terminal holds in `symbol`, netted (a long ticket is +volume, a short one -volume)."""
+    return sum(
+        p["volume"] * (1 if p["type"] == 0 else -1) for p in view("positions_get") if p["symbol"] == symbol
+    )
+
+
+def test_the_kill_switch_flattens_every_ticket_of_a_hedging_account(
+    fx: TerminalView, make: Make, client: redis.Redis, names: Names
+) -> None:
+    with running(make("mt5-global"), client, names):
+        for qty in (0.5, 0.3):  # two tickets on a hedging account
+            order = new_order("mt5-global", "NAS100", qty)
+            send(client, names, order)
+            final_fill(client, names, order.client_order_id)
+        assert len(fx("positions_get")) == 2
+        closing = flatten_and_check(client, names, "mt5-global", lambda: held(fx, "NAS100"))
+    assert sorted(f.cum_qty for f in closing) == [0.3, 0.5]  # one closing order per ticket
+    assert fx("positions_get") == ()  # closed, not hedged by opposite tickets
+
+
+def test_the_kill_switch_flattens_a_netting_b3_position(
+    b3: TerminalView, make: Make, client: redis.Redis, names: Names
+) -> None:
+    with running(make("mt5-brazil"), client, names):
+        order = new_order("mt5-brazil", "WINZ25", 4, Side.SELL)
+        send(client, names, order)
+        final_fill(client, names, order.client_order_id)
+        [closing] = flatten_and_check(client, names, "mt5-brazil", lambda: held(b3, "WINZ25"))
+    assert (closing.side, closing.cum_qty, closing.currency) == (Side.BUY, 4.0, "BRL")

@@ -19,6 +19,7 @@ from nexus_protocol.enums import OrderType, TimeInForce
 from nexus_protocol.ids import client_order_id, new_signal_id
 from nexus_protocol.messages import Cancel, Heartbeat, Tick
 from nexus_testing import Services, read_stream, wait_for, xadd
+from nexus_testing.flatten import flatten_and_check
 
 Rig = Any  # tests/integration/nt8/conftest.py: Rig (test modules cannot import each other)
 
@@ -215,3 +216,22 @@ def test_simulator_runs_as_a_process(services: Services, client: redis.Redis, na
     )
     assert sim.alive()
     assert sim.terminate() == 0
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_the_kill_switch_flattens_the_account_at_the_platform(
+    rig_factory: Callable[..., Rig], venue: str
+) -> None:
+    rig = rig_factory(venue)
+    rig.wait_connected()
+    rig.sim.set_price(rig.instrument, 21000.0)
+    order = rig.order(qty=3, side=Side.SELL)
+    rig.send(order)
+    wait_for(lambda: rig.filled(order.client_order_id), what="FILLED fill")
+    account = rig.profile.default_account
+
+    def held() -> float:
+        return sum(p.quantity for p in rig.sim.venue.positions(account) if p.symbol == rig.instrument)
+
+    [closing] = flatten_and_check(rig.client, rig.names, venue, held)
+    assert (closing.side, closing.cum_qty, closing.venue_symbol) == (Side.BUY, 3.0, rig.instrument)

@@ -1,5 +1,6 @@
 """The Sierra adapter as a process (`python -m nexus_sierra`) against the DTC simulator as a process:
-orders from nx:orders:sierra, fills on nx:fills:raw, ticks on nx:md:raw:sierra, replays never resent."""
+orders from nx:orders:sierra, fills on nx:fills:raw, ticks on nx:md:raw:sierra, replays never resent,
+the kill switch's flatten closing the position at Sierra."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from sierra_helpers import (
     venue_order,
 )
 
-from nexus_protocol import Names, OrderStatus
+from nexus_protocol import Names, OrderStatus, Side
 from nexus_protocol.messages import Tick
 from nexus_testing import Services, read_stream, wait_for
+from nexus_testing.flatten import flatten_and_check
 
 
 def test_an_order_is_filled_and_reported_once_and_a_replay_is_not_resent(
@@ -82,3 +84,27 @@ def test_a_reject_reaches_the_fills_stream_with_sierras_reason(
     [rej] = wait_for(lambda: fills_of(client, names, order.client_order_id), timeout_s=10, what="the reject")
     assert (rej.status, rej.reason) == (OrderStatus.REJECTED, "order quantity above the account limit")
     control.close()
+
+
+def test_the_kill_switch_flattens_the_position_at_sierra_and_a_restart_does_not_close_twice(
+    client: redis.Redis, names: Names, services: Services
+) -> None:
+    _sim, port, control = start_simulator(services)
+    control.set_price("NQH25", 21000.0)
+    adapter = start_adapter(services, port)
+    wait_for(lambda: venue_connected(client, names), timeout_s=15, what="the adapter's venue heartbeat")
+    order = venue_order(qty=3)
+    send(client, names, order)
+    wait_for(lambda: final_fills(client, names, order.client_order_id), timeout_s=10, what="the fill")
+
+    def held() -> float:
+        return float(control.stats()["positions"].get("NQH25", 0.0))
+
+    [closing] = flatten_and_check(client, names, "sierra", held)
+    assert (closing.side, closing.cum_qty, closing.venue_symbol) == (Side.SELL, 3.0, "NQH25")
+    adapter.sigkill()
+    start_adapter(services, port)  # the activation is remembered as applied: nothing is closed again
+    wait_for(lambda: venue_connected(client, names), timeout_s=15, what="the adapter back")
+    settle(1.0)
+    assert control.submits(closing.client_order_id) == 1
+    assert len(control.stats()["orders"]) == 2

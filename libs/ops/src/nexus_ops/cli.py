@@ -272,7 +272,7 @@ def send(
 def killswitch(
     state: str = typer.Argument(..., help="on or off"),
     reason: str = typer.Option("operator"),
-    flatten: bool = typer.Option(False, help="also close positions (adapters configured to flatten)"),
+    flatten: bool = typer.Option(False, help="also close every position: each adapter sends closing orders"),
 ) -> None:
     """Switch the kill switch: nothing new is routed; adapters cancel working orders. Recorded on events."""
     if state not in ("on", "off"):
