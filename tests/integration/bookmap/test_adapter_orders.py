@@ -4,6 +4,7 @@ Bookmap drops mid-order or the adapter is SIGKILLed between the send and the fil
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import redis
@@ -171,3 +172,29 @@ def test_the_kill_switch_flattens_the_position_through_the_add_on(
     [closing] = flatten_and_check(client, names, "bookmap", held)
     assert (closing.side, closing.cum_qty, closing.venue_symbol) == (Side.SELL, 2.0, ALIAS)
     assert len(rig.host.venue.engine.orders()) == 2  # the order and the one that closed it
+
+
+def test_an_order_sent_just_after_bookmap_dropped_the_add_on_becomes_final_once_the_add_on_is_back(
+    bookmap_rig: Callable[..., BookmapRig], client: redis.Redis, names: Names
+) -> None:
+    """Issue 16: Bookmap drops the add-on and an order reaches the add-on 0-100 ms later. The add-on hands
+    it to Bookmap, which never gets it, and exits; it answers nothing for Bookmap, so the outcome is
+    unknown, and the new add-on process (which asks Bookmap) does not know the order: rejected, never
+    sent late, never left 'sent'."""
+    rig = bookmap_rig(NX_BOOKMAP_SUBMIT_TIMEOUT_S="3").start()
+    for delay_s in (0.0, 0.05, 0.1):
+        proc = rig.host.addon_process
+        assert proc is not None
+        rig.host.drop_connection()  # Bookmap goes away
+        time.sleep(delay_s)
+        order = send(client, names)
+        assert proc.wait(timeout=10) == 2  # the add-on exits when Bookmap goes away
+        rig.launch_addon()  # the user enables the add-on again: a new process, a new hello, a reconcile
+        reports = final(client, names, order.client_order_id)
+        assert [f.status for f in reports] == [OrderStatus.REJECTED], (delay_s, reports)
+        assert reports[0].reason in (  # the add-on took it (looked up: not at Bookmap) or had already gone
+            "not found at bookmap after an unknown outcome; not resent",
+            "bookmap is not connected",
+        ), reports[0].reason
+        assert rig.host.venue.engine.order_by_client_id(order.client_order_id) is None
+        rig.wait_connected()

@@ -271,3 +271,22 @@ def test_bookmap_drop_after_accept_then_restart_recovers_the_fill(
     )
     assert order.avg_price is not None
     assert order.is_buy is False
+
+
+def test_an_order_bookmap_never_received_is_never_acknowledged_by_the_add_on(
+    adapter: FakeAdapter, start_host: Callable[..., BookmapHost]
+) -> None:
+    """The add-on answers an order_submit only with Bookmap's own update: an order handed to Bookmap just
+    after Bookmap went away gets no answer at all (never a 'pending' of the add-on's own), so the adapter
+    cannot take it for an order Bookmap has."""
+    host = start_host()
+    adapter.expect_type(ap.AddonHello)
+    adapter.expect_type(ap.AddonInstrument, alias="NQZ5")
+    host.drop_connection()  # Bookmap goes away...
+    adapter.send(submit())  # ...and the order arrives just after
+    adapter.expect_type(ap.AddonError, code="bookmap_disconnected")
+    proc = host.addon_process
+    assert proc is not None
+    assert proc.wait(timeout=10) == 2
+    assert not [m for _, m in adapter.seen if isinstance(m, ap.AddonOrderUpdate) and m.client_id == COID]
+    assert host.venue.engine.order_by_client_id(COID) is None

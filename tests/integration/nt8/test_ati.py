@@ -3,6 +3,7 @@ order instruction files in, state files out, fills synthesized with deterministi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from nexus_protocol import Envelope, Fill, Names, OrderStatus, Side, VenueOrder
 from nexus_protocol.enums import OrderType
 from nexus_protocol.ids import client_order_id, new_signal_id
 from nexus_protocol.messages import Cancel
-from nexus_testing import REPO_ROOT, ServiceProcess, Services, read_stream, wait_for, xadd
+from nexus_testing import REPO_ROOT, ServiceProcess, Services, read_stream, venue_connected, wait_for, xadd
 
 INSTRUMENT = "NQ 03-25"
 
@@ -30,7 +31,7 @@ class AtiRig:
     client: redis.Redis
     names: Names
 
-    def start_adapter(self, submit_timeout_s: float = 3.0) -> ServiceProcess:
+    def start_adapter(self, submit_timeout_s: float = 3.0, **env: str) -> ServiceProcess:
         self.adapter = self.services.start(
             "nexus_nt8",
             name="adapter-nt8-oif",
@@ -40,6 +41,7 @@ class AtiRig:
             NX_TICK_INTERVAL_S="0.05",
             NX_NT8_SUBMIT_TIMEOUT_S=str(submit_timeout_s),
             NX_NT8_ATI_GRACE_S="0.5",
+            **env,
         )
         return self.adapter
 
@@ -197,3 +199,32 @@ def test_an_order_written_while_ninjatrader_is_not_reading_is_placed_once_it_rea
         assert len(venue.orders()) == 1
     finally:
         sim.stop()
+
+
+def test_an_order_ninjatrader_lost_before_acknowledging_it_is_rejected_within_the_ack_timeout(
+    ati: AtiRig,
+) -> None:
+    """NinjaTrader takes the order (SUBMITTED), then restarts before accepting it and clears its outgoing
+    folder: the leg is looked up once its acknowledgement is overdue, not found, and rejected."""
+    ati.sim.stop()  # NinjaTrader is played by the test for this order
+    ati.adapter.terminate(timeout_s=10)
+    ati.start_adapter(NX_ACK_TIMEOUT_S="1")
+    wait_for(lambda: venue_connected(ati.client, ati.names, "nt8"), timeout_s=15, what="the adapter up")
+    order = ati.order(qty=1)
+    ati.send(order)
+    coid = order.client_order_id
+    place = ati.folder / "incoming" / f"oifnx-{coid}-place.txt"
+    wait_for(place.exists, what="the order instruction file")
+    place.unlink()  # NinjaTrader read it...
+    state = ati.folder / "outgoing" / f"{coid}.txt"
+    state.write_text("SUBMITTED;0;0\n")  # ...and took it, without accepting it yet
+    time.sleep(0.5)
+    assert ati.fills(coid) == []  # taken, not acknowledged: nothing to report
+    state.unlink()  # NinjaTrader restarts: its outgoing folder is cleared, the order is gone
+    [rejected] = wait_for(
+        lambda: [f for f in ati.fills(coid) if f.status.terminal], timeout_s=10, what="the leg final"
+    )
+    assert rejected.status is OrderStatus.REJECTED
+    assert rejected.reason == "sent to nt8, never acknowledged, and not found there; not resent"
+    time.sleep(0.5)
+    assert len(ati.fills(coid)) == 1
