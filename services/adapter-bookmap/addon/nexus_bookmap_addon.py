@@ -297,7 +297,7 @@ class Instrument:
         )
 
 
-class Order:
+class AddonOrder:
     """What the add-on knows about one order (ours, or one Bookmap reported)."""
 
     def __init__(self, client_id, alias, is_buy, size, order_type, limit_price, stop_price):
@@ -644,7 +644,7 @@ class Addon:
             order = st.by_order_id.get(order_id) or self._match_pending(info)
             if order is None:  # not ours (manual) or older than this process: keep Bookmap's clientId
                 client_id = info.get("clientId") or None
-                order = Order(
+                order = AddonOrder(
                     client_id, alias, bool(info.get("isBuy")), 0.0, _TYPES.get(info.get("type")), None, None
                 )
                 st.remember(client_id if client_id else "bm:" + order_id, order)
@@ -778,7 +778,9 @@ class Addon:
                 self.link.put(existing.message())
                 return
             inst = self.state.instruments.get(alias)
-            order = Order(client_id, alias, is_buy, float(msg["size"]), order_type, limit_price, stop_price)
+            order = AddonOrder(
+                client_id, alias, is_buy, float(msg["size"]), order_type, limit_price, stop_price
+            )
             self.state.remember(client_id, order)
             reason = self._refusal(inst, msg)
             if reason is not None:

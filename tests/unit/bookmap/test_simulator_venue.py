@@ -184,4 +184,4 @@ def test_orders_are_silent_without_an_order_info_subscription(clock: ManualClock
     venue = make_venue(clock)
     assert venue.on_line(send("NQZ5", True, 1, client_id=COID)) == []
     assert venue.engine.order_by_client_id(COID) is not None
-    assert wire.parse(f"13{SEP}NQZ5") == wire.Other(13, ("NQZ5",))
+    assert wire.parse(f"13{SEP}NQZ5") == wire.OtherLine(13, ("NQZ5",))

@@ -119,20 +119,22 @@ def test_order_events_parse_as_the_package_expects() -> None:
 
 def test_what_the_package_sends_parses_as_bookmap_reads_it() -> None:
     req = wire.parse(package_sends(bm.subscribe_to_order_info, "NQZ5", 7))
-    assert req == wire.ReqData("NQZ5", 7, int(T.ORDER_INFO), ())
+    assert req == wire.ReqDataLine("NQZ5", 7, int(T.ORDER_INFO), ())
     params = bm.OrderSendParameters("NQZ5", False, 3)
     params.limit_price = 21010.25
     params.client_id = "01JD3ZK6Q9X8V7W5T4S3R2P1N0.bm0"
     params.duration = "DAY"
     order = wire.parse(package_sends(bm.send_order, params))
-    assert order == wire.SendOrder("NQZ5", False, 3, 21010.25, None, "DAY", "01JD3ZK6Q9X8V7W5T4S3R2P1N0.bm0")
+    assert order == wire.SendOrderLine(
+        "NQZ5", False, 3, 21010.25, None, "DAY", "01JD3ZK6Q9X8V7W5T4S3R2P1N0.bm0"
+    )
     market = wire.parse(package_sends(bm.send_order, bm.OrderSendParameters("NQZ5", True, 1)))
-    assert market == wire.SendOrder("NQZ5", True, 1, None, None, None, None)
+    assert market == wire.SendOrderLine("NQZ5", True, 1, None, None, None, None)
     cancel = wire.parse(package_sends(bm.cancel_order, "NQZ5", "3"))
-    assert cancel == wire.CancelOrder("NQZ5", "3", True, None)
+    assert cancel == wire.CancelOrderLine("NQZ5", "3", True, None)
     batch = wire.parse(package_sends(bm.cancel_order, "NQZ5", "4", False, 12))
-    assert batch == wire.CancelOrder("NQZ5", "4", False, 12)
-    assert wire.parse(bm_impl.CLIENT_INIT) == wire.Other(int(T.CLIENT_INIT), ())
+    assert batch == wire.CancelOrderLine("NQZ5", "4", False, 12)
+    assert wire.parse(bm_impl.CLIENT_INIT) == wire.OtherLine(int(T.CLIENT_INIT), ())
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ COID = "01JDX3K7Q8ZP4V5W6X7Y8Z9A0B.mg0"  # 30 characters, as every leg's id
         (k.OrderKind, "ORDER_TYPE_"),
         (k.Filling, "ORDER_FILLING_"),
         (k.TypeTime, "ORDER_TIME_"),
-        (k.OrderState, "ORDER_STATE_"),
+        (k.Mt5OrderState, "ORDER_STATE_"),
         (k.DealType, "DEAL_TYPE_"),
         (k.PositionType, "POSITION_TYPE_"),
         (k.MarginMode, "ACCOUNT_MARGIN_MODE_"),
@@ -52,11 +52,11 @@ def test_every_retcode_of_the_package_is_in_the_one_table_once() -> None:
 def test_outcomes_of_the_codes_that_matter() -> None:
     assert {k.Retcode.DONE, k.Retcode.DONE_PARTIAL, k.Retcode.PLACED} <= k.SUCCESS
     assert {k.Retcode.REQUOTE, k.Retcode.PRICE_CHANGED, k.Retcode.PRICE_OFF} <= k.RETRYABLE
-    assert m.outcome(10004) is k.Outcome.RETRY_PRICE
+    assert m.outcome(10004) is k.RetcodeOutcome.RETRY_PRICE
     for code in (10027, 10019, 10018, 10014, 10030, 10006):
         assert code in k.DEFINITIVE, code
-    assert m.outcome(10012) is k.Outcome.UNKNOWN  # timed out at the server: maybe executed
-    assert m.outcome(10099) is k.Outcome.UNKNOWN  # a code we do not know: look it up, never resend
+    assert m.outcome(10012) is k.RetcodeOutcome.UNKNOWN  # timed out at the server: maybe executed
+    assert m.outcome(10099) is k.RetcodeOutcome.UNKNOWN  # a code we do not know: look it up, never resend
     assert m.reason(10027, "AutoTrading disabled by client") == (
         "autotrading disabled in the terminal (Algo Trading is off) "
         "(TRADE_RETCODE_CLIENT_DISABLES_AT 10027): AutoTrading disabled by client"
@@ -64,9 +64,9 @@ def test_outcomes_of_the_codes_that_matter() -> None:
 
 
 def test_ipc_failures_are_unknown_and_malformed_requests_definitive() -> None:
-    assert m.ipc_outcome(-2) is k.Outcome.REJECT
+    assert m.ipc_outcome(-2) is k.RetcodeOutcome.REJECT
     for code in (-10001, -10002, -10004, -10005, -1, -12345):
-        assert m.ipc_outcome(code) is k.Outcome.UNKNOWN
+        assert m.ipc_outcome(code) is k.RetcodeOutcome.UNKNOWN
 
 
 CFD = m.SymbolTerms(

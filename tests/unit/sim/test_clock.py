@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from nexus_sim import Clock, ManualClock, SystemClock
+from nexus_sim import ManualClock, SimClock, SystemClock
 
 pytestmark = pytest.mark.unit
 
@@ -33,5 +33,5 @@ def test_system_clock_is_wall_time_and_both_satisfy_the_protocol() -> None:
     before = time.time_ns()
     now = SystemClock().now_ns()
     assert before <= now <= time.time_ns()
-    assert isinstance(SystemClock(), Clock)
-    assert isinstance(ManualClock(), Clock)
+    assert isinstance(SystemClock(), SimClock)
+    assert isinstance(ManualClock(), SimClock)

@@ -14,14 +14,13 @@ calls, and translates `Report`s back; it calls `market.step()` then `engine.proc
 
 from nexus_protocol.enums import OrderStatus, OrderType, Side, TimeInForce
 from nexus_sim.accounts import Account
-from nexus_sim.clock import Clock, ManualClock, SystemClock
+from nexus_sim.clock import ManualClock, SimClock, SystemClock
 from nexus_sim.faults import DisconnectRule, FaultConfig, FaultEvent, Faults
 from nexus_sim.instruments import InstrumentSpec
 from nexus_sim.market import Market, Session, UnknownSymbolError
 from nexus_sim.matching import MatchingConfig, MatchingEngine
 from nexus_sim.model import (
     DEFAULT_ACCOUNT,
-    AccountInfo,
     Depth,
     DepthLevel,
     OrderState,
@@ -29,6 +28,7 @@ from nexus_sim.model import (
     RejectReason,
     Report,
     ReportKind,
+    SimAccountInfo,
     SimOrder,
     SimPosition,
 )
@@ -37,8 +37,6 @@ from nexus_sim.replay import TickFileError, load_ticks, parse_ts_ns, quotes_from
 __all__ = [
     "DEFAULT_ACCOUNT",
     "Account",
-    "AccountInfo",
-    "Clock",
     "Depth",
     "DepthLevel",
     "DisconnectRule",
@@ -59,6 +57,8 @@ __all__ = [
     "ReportKind",
     "Session",
     "Side",
+    "SimAccountInfo",
+    "SimClock",
     "SimOrder",
     "SimPosition",
     "SystemClock",

@@ -1,6 +1,6 @@
 """Injectable time for the simulators.
 
-Everything in `nexus_sim` reads time through a `Clock`, never `time.time()` directly, so the market and
+Everything in `nexus_sim` reads time through a `SimClock`, never `time.time()` directly, so the market and
 the matching engine stay synchronous and deterministic: tests drive a `ManualClock` and get the same
 reports on every run; a platform simulator serving real clients uses `SystemClock`, and the same latency
 settings then mean wall-clock nanoseconds.
@@ -16,7 +16,7 @@ DEFAULT_START_NS = 1_700_000_000_000_000_000
 
 
 @runtime_checkable
-class Clock(Protocol):
+class SimClock(Protocol):
     """A source of the current time in integer nanoseconds since the epoch."""
 
     def now_ns(self) -> int: ...

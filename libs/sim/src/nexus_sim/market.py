@@ -6,7 +6,7 @@ Guarantees:
   and depth is a pure function of (seed, symbol, quote). `step` is the only thing that moves a walk.
 - On the grid: walk prices are whole ticks (see `instruments`), bid < ask always.
 - Synchronous: nothing happens between calls; the platform simulator decides when to `step` and with
-  what time (from its `Clock`), then lets the matching engine `process` against the new quotes.
+  what time (from its `SimClock`), then lets the matching engine `process` against the new quotes.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Protocol
 
-from nexus_sim.clock import Clock, SystemClock
+from nexus_sim.clock import SimClock, SystemClock
 from nexus_sim.instruments import InstrumentSpec
 from nexus_sim.model import Depth, DepthLevel, Quote
 
@@ -113,9 +113,9 @@ class _Replay:
 class Market:
     """All simulated instruments of one venue."""
 
-    def __init__(self, *, seed: int = 0, clock: Clock | None = None) -> None:
+    def __init__(self, *, seed: int = 0, clock: SimClock | None = None) -> None:
         self._seed = seed
-        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._clock: SimClock = clock if clock is not None else SystemClock()
         self._specs: dict[str, InstrumentSpec] = {}
         self._sources: dict[str, _Source] = {}
         self._sessions: dict[str, Session] = {}
@@ -128,7 +128,7 @@ class Market:
         return self._seed
 
     @property
-    def clock(self) -> Clock:
+    def clock(self) -> SimClock:
         return self._clock
 
     @property

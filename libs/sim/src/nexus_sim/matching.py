@@ -23,21 +23,21 @@ from decimal import Decimal
 
 from nexus_protocol.enums import OrderStatus, Side, TimeInForce
 from nexus_sim.accounts import ZERO, Account
-from nexus_sim.clock import Clock
+from nexus_sim.clock import SimClock
 from nexus_sim.faults import FaultConfig, FaultEvent, Faults
 from nexus_sim.instruments import to_decimal
 from nexus_sim.market import Market
 from nexus_sim.model import (
     DEFAULT_ACCOUNT,
-    AccountInfo,
     OrderState,
     RejectReason,
     Report,
     ReportKind,
+    SimAccountInfo,
     SimOrder,
     SimPosition,
 )
-from nexus_sim.orders import OrderBook
+from nexus_sim.orders import EngineOrders
 from nexus_sim.rules import Problem, check_prices, check_quantity
 
 
@@ -72,14 +72,14 @@ class MatchingEngine:
         *,
         config: MatchingConfig | None = None,
         faults: Faults | FaultConfig | None = None,
-        clock: Clock | None = None,
+        clock: SimClock | None = None,
     ) -> None:
         self.market = market
         self.config = config if config is not None else MatchingConfig()
         self.faults = faults if isinstance(faults, Faults) else Faults(faults)
         self.clock = clock if clock is not None else market.clock
         self._accounts: dict[str, Account] = {}
-        self._book = OrderBook(self, first_order_id=self.config.first_order_id)
+        self._book = EngineOrders(self, first_order_id=self.config.first_order_id)
         self._next_exec_id = self.config.first_exec_id
         self.add_account(
             self.config.default_account,
@@ -337,7 +337,7 @@ class MatchingEngine:
             (acc.unrealized(self.market.instrument, self.market.quote, symbol) for acc in chosen), ZERO
         )
 
-    def account_info(self, account: str | None = None) -> AccountInfo:
+    def account_info(self, account: str | None = None) -> SimAccountInfo:
         """Balance, equity and margin of `account` (default: the default account)."""
         acc = self.account(account)
         realized = acc.realized()
@@ -345,7 +345,7 @@ class MatchingEngine:
         margin = acc.position_margin(self.market.instrument) + self._book.working_margin(acc)
         balance = None if acc.cash is None else acc.cash + realized
         equity = None if balance is None else balance + unrealized
-        return AccountInfo(
+        return SimAccountInfo(
             account=acc.account_id,
             currency=acc.currency,
             hedging=acc.hedging,

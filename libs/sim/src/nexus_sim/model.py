@@ -213,7 +213,7 @@ class SimPosition:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class AccountInfo:
+class SimAccountInfo:
     account: str
     currency: str
     hedging: bool

@@ -89,7 +89,7 @@ class OrderRecord:
         )
 
 
-class OrderBook:
+class EngineOrders:
     """Every order of one engine, indexed by client id and venue id, plus the fill journal."""
 
     def __init__(self, engine: MatchingEngine, *, first_order_id: int) -> None:

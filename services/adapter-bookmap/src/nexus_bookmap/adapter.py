@@ -38,7 +38,7 @@ import redis
 from nexus_bookmap import addon_protocol as ap
 from nexus_bookmap import mapping
 from nexus_bookmap.book import BookKeeper
-from nexus_bookmap.client import AddonServer, AddonServerConfig, Waiters
+from nexus_bookmap.client import AddonServer, AddonServerConfig, AddonWaiters
 from nexus_bookmap.config import BookmapSettings
 from nexus_mesh.adapter import (
     Adapter,
@@ -82,7 +82,7 @@ class BookmapAdapter(Adapter):
         self._hello: ap.AddonHello | None = None
         self._can_trade: bool | None = None  # the add-on's last word; kept while it is away
         self._instruments: dict[str, ap.AddonInstrument] = {}
-        self.waiters = Waiters()
+        self.waiters = AddonWaiters()
         self._waited = False
         self._next_requests = 0.0
 

@@ -19,7 +19,7 @@ Guarantees, per connection:
 - A frame that does not decode is logged, answered with `error` `bad_message` and skipped: JSON frames
   are self-delimiting, so one bad frame does not put the stream out of step.
 
-Requests that wait (`Waiters`): a submit for the add-on's answer, a query for its
+Requests that wait (`AddonWaiters`): a submit for the add-on's answer, a query for its
 `open_orders_snapshot`. The waiting side is the adapter's processor thread; answers arrive on the
 dispatcher thread. A waiter belongs to one session: when that session closes, every waiter on it wakes
 up unanswered, so the caller turns it into an unknown outcome at once instead of sitting out its
@@ -80,7 +80,7 @@ class AddonServerConfig:
 
 
 @dataclass(slots=True)
-class _Session:
+class _AddonSession:
     number: int
     ws: ServerConnection
     hello: ap.AddonHello
@@ -96,7 +96,7 @@ class AddonServer:
         self._events: queue.Queue[tuple[str, int, object]] = queue.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: Server | None = None
-        self._session: _Session | None = None
+        self._session: _AddonSession | None = None
         self._numbers = itertools.count(1)
         self._started = threading.Event()
         self._start_error: BaseException | None = None
@@ -208,7 +208,7 @@ class AddonServer:
         finally:
             beat.cancel()
 
-    async def _send(self, s: _Session, text: str) -> None:
+    async def _send(self, s: _AddonSession, text: str) -> None:
         await s.ws.send(text)
         s.last_sent = time.monotonic()
 
@@ -225,7 +225,7 @@ class AddonServer:
         if hello is None:
             self.refused += 1
             return
-        s = _Session(number=next(self._numbers), ws=ws, hello=hello)
+        s = _AddonSession(number=next(self._numbers), ws=ws, hello=hello)
         old, self._session = self._session, s
         if old is not None:
             log.info("add-on session %d replaces session %d", s.number, old.number)
@@ -326,7 +326,7 @@ class QueryWaiter:
     answer: ap.AddonOrdersSnapshot | None = None
 
 
-class Waiters:
+class AddonWaiters:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._submits: dict[str, SubmitWaiter] = {}

@@ -16,7 +16,7 @@ reconcile on every reconnect, deterministic fill ids):
   history right after order_send, then by the poll for deals made later (resting limits, B3 partial
   fills that keep working), and by reconcile after a restart from the marker (newest deal reported)
   minus an overlap. Re-reading a deal is harmless: its fill id dedupes on publish.
-- Market data: symbol_info_tick of the instance's symbols on each poll -> nx:md:raw:{venue}.
+- MarketWatch data: symbol_info_tick of the instance's symbols on each poll -> nx:md:raw:{venue}.
 """
 
 from __future__ import annotations
@@ -42,10 +42,10 @@ from nexus_mesh.config_files import load_symbols
 from nexus_mt5 import mapping as m
 from nexus_mt5.client import ApiTerminal, OrderRec, Record, TerminalLinkError, open_terminal
 from nexus_mt5.config import Mt5Settings
-from nexus_mt5.constants import Action, MarginMode, OrderState, Outcome
+from nexus_mt5.constants import Action, MarginMode, Mt5OrderState, RetcodeOutcome
 from nexus_mt5.history import History
 from nexus_mt5.mapping import Marker, accepted, net_positions, signed_volume
-from nexus_mt5.market import Market
+from nexus_mt5.market import MarketWatch
 from nexus_mt5.tracker import Tracker
 from nexus_protocol.enums import OrderStatus, OrderType
 from nexus_protocol.errors import VenueError
@@ -69,7 +69,7 @@ class Mt5Adapter(Adapter):
         self.history: History | None = None
         self.magic = settings.magic
         self.account: Record = {}
-        self.market = Market(settings, load_symbols(settings.config_dir), client, self.names, self._term)
+        self.market = MarketWatch(settings, load_symbols(settings.config_dir), client, self.names, self._term)
         self.tracker = Tracker(self.magic)
         self._trade_server_up = False
         self._next_open = 0.0
@@ -194,14 +194,17 @@ class Mt5Adapter(Adapter):
             self._fault_kill_after_send()
             if result is None:
                 code, text = term.last_error()
-                if m.ipc_outcome(code) is Outcome.UNKNOWN:
+                if m.ipc_outcome(code) is RetcodeOutcome.UNKNOWN:
                     raise UnknownOutcome(f"order_send {order.client_order_id}: last_error {code} {text}")
                 raise VenueError(f"the terminal refused the request: {text}", code=code)
             code, comment = int(result.get("retcode", 0)), str(result.get("comment", ""))
             what = m.outcome(code)
-            if what is Outcome.DONE:
+            if what is RetcodeOutcome.DONE:
                 return self._placed(order, result, request)
-            if what in (Outcome.RETRY_PRICE, Outcome.RETRY) and resends < self.settings.mt5_max_requotes:
+            if (
+                what in (RetcodeOutcome.RETRY_PRICE, RetcodeOutcome.RETRY)
+                and resends < self.settings.mt5_max_requotes
+            ):
                 resends += 1
                 self.resends += 1
                 log.info(
@@ -214,7 +217,7 @@ class Mt5Adapter(Adapter):
                 )
                 time.sleep(self.settings.mt5_retry_pause_ms / 1000)
                 continue
-            if what is Outcome.UNKNOWN:
+            if what is RetcodeOutcome.UNKNOWN:
                 raise UnknownOutcome(f"order_send {order.client_order_id}: {m.reason(code, comment)}")
             text = m.reason(code, comment)
             raise VenueError(f"{text} (after {resends} re-sends)" if resends else text, code=code)
@@ -269,7 +272,7 @@ class Mt5Adapter(Adapter):
         asked = OrderRec(
             ticket=ticket,
             symbol=str(request["symbol"]),
-            state=int(OrderState.STARTED),
+            state=int(Mt5OrderState.STARTED),
             magic=self.magic,
             volume_initial=volume,
             volume_current=volume,
@@ -301,7 +304,7 @@ class Mt5Adapter(Adapter):
         for o in working:
             result = term.order_send(m.remove_request(o.ticket, self.magic)) or {}
             code = int(result.get("retcode", 0))
-            removed = m.outcome(code) is Outcome.DONE
+            removed = m.outcome(code) is RetcodeOutcome.DONE
             rec = h.order(o.ticket) or o
             reports, covered = h.reports(client_order_id, rec)
             if removed and rec.working:  # the history has not caught up yet
@@ -315,7 +318,7 @@ class Mt5Adapter(Adapter):
                         venue_order_id=str(o.ticket),
                     )
                 )
-                rec = OrderRec(**{**_fields(rec), "state": int(OrderState.CANCELED)})
+                rec = OrderRec(**{**_fields(rec), "state": int(Mt5OrderState.CANCELED)})
             elif not removed:
                 log.warning(
                     "%s: cancel %s (order %d): %s",

@@ -1,6 +1,6 @@
 """Access to one MetaTrader 5 terminal through the MetaTrader5 package's API, in-process or over rpyc.
 
-Two ways to reach the same API, behind one small protocol (`Terminal`), so the adapter is the same:
+Two ways to reach the same API, behind one small class (`ApiTerminal`), so the adapter is the same:
 
 - `native`: `import MetaTrader5` in this process (Windows only: the package ships Windows wheels and
   talks to the terminal over the terminal's local IPC).
@@ -31,7 +31,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from nexus_mt5.config import Mt5Settings
 from nexus_mt5.constants import FINAL_STATES, DealType
@@ -53,51 +53,6 @@ def plain(value: Any) -> Any:
     if isinstance(value, (tuple, list)):  # a tuple, not X | Y: this runs on the bridge's Python too
         return tuple(plain(v) for v in value)
     return value
-
-
-class Terminal(Protocol):
-    """The part of the MetaTrader5 API the adapter uses; every result is plain data."""
-
-    @property
-    def up(self) -> bool: ...
-
-    def initialize(
-        self,
-        *,
-        path: str | None,
-        login: int | None,
-        password: str | None,
-        server: str | None,
-        timeout_ms: int,
-    ) -> bool: ...
-
-    def login(self, login: int, *, password: str | None, server: str | None, timeout_ms: int) -> bool: ...
-
-    def last_error(self) -> tuple[int, str]: ...
-
-    def terminal_info(self) -> Record | None: ...
-
-    def account_info(self) -> Record | None: ...
-
-    def symbol_info(self, symbol: str) -> Record | None: ...
-
-    def symbol_select(self, symbol: str, enable: bool = True) -> bool: ...
-
-    def ticks(self, symbols: Sequence[str]) -> dict[str, Record | None]: ...
-
-    def order_check(self, request: Mapping[str, Any]) -> Record | None: ...
-
-    def order_send(self, request: Mapping[str, Any]) -> Record | None: ...
-
-    def orders_get(self, **filters: Any) -> list[Record] | None: ...
-
-    def positions_get(self, **filters: Any) -> list[Record] | None: ...
-
-    def history_orders_get(self, *window: int, **filters: Any) -> list[Record] | None: ...
-
-    def history_deals_get(self, *window: int, **filters: Any) -> list[Record] | None: ...
-
-    def close(self) -> None: ...
 
 
 class ApiTerminal(ABC):

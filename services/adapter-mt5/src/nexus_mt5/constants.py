@@ -54,7 +54,7 @@ class ExecMode(IntEnum):  # SYMBOL_TRADE_EXECUTION_*
     EXCHANGE = 3
 
 
-class OrderState(IntEnum):  # ORDER_STATE_*
+class Mt5OrderState(IntEnum):  # ORDER_STATE_*
     STARTED = 0
     PLACED = 1
     CANCELED = 2
@@ -84,11 +84,11 @@ class MarginMode(IntEnum):  # ACCOUNT_MARGIN_MODE_*
 
 
 # A finished order's terminal state; working states are reported from the order's fills instead.
-FINAL_STATES: dict[OrderState, OrderStatus] = {
-    OrderState.CANCELED: OrderStatus.CANCELLED,
-    OrderState.REJECTED: OrderStatus.REJECTED,
-    OrderState.EXPIRED: OrderStatus.EXPIRED,
-    OrderState.FILLED: OrderStatus.FILLED,
+FINAL_STATES: dict[Mt5OrderState, OrderStatus] = {
+    Mt5OrderState.CANCELED: OrderStatus.CANCELLED,
+    Mt5OrderState.REJECTED: OrderStatus.REJECTED,
+    Mt5OrderState.EXPIRED: OrderStatus.EXPIRED,
+    Mt5OrderState.FILLED: OrderStatus.FILLED,
 }
 
 
@@ -138,7 +138,7 @@ class Retcode(IntEnum):  # TRADE_RETCODE_*
     FIFO_CLOSE = 10045
 
 
-class Outcome(StrEnum):
+class RetcodeOutcome(StrEnum):
     DONE = "done"
     RETRY_PRICE = "retry_price"
     RETRY = "retry"
@@ -146,9 +146,15 @@ class Outcome(StrEnum):
     REJECT = "reject"
 
 
-_D, _P, _R, _U, _X = Outcome.DONE, Outcome.RETRY_PRICE, Outcome.RETRY, Outcome.UNKNOWN, Outcome.REJECT
+_D, _P, _R, _U, _X = (
+    RetcodeOutcome.DONE,
+    RetcodeOutcome.RETRY_PRICE,
+    RetcodeOutcome.RETRY,
+    RetcodeOutcome.UNKNOWN,
+    RetcodeOutcome.REJECT,
+)
 # fmt: off
-RETCODES: dict[Retcode, tuple[Outcome, str]] = {
+RETCODES: dict[Retcode, tuple[RetcodeOutcome, str]] = {
     Retcode.REQUOTE:              (_P, "requote"),
     Retcode.REJECT:               (_X, "rejected by the broker"),
     Retcode.CANCEL:               (_X, "cancelled by the trader"),
@@ -192,10 +198,12 @@ RETCODES: dict[Retcode, tuple[Outcome, str]] = {
 }
 # fmt: on
 
-SUCCESS = frozenset(c for c, (o, _) in RETCODES.items() if o is Outcome.DONE)
-RETRYABLE = frozenset(c for c, (o, _) in RETCODES.items() if o in (Outcome.RETRY_PRICE, Outcome.RETRY))
-UNKNOWN = frozenset(c for c, (o, _) in RETCODES.items() if o is Outcome.UNKNOWN)
-DEFINITIVE = frozenset(c for c, (o, _) in RETCODES.items() if o is Outcome.REJECT)
+SUCCESS = frozenset(c for c, (o, _) in RETCODES.items() if o is RetcodeOutcome.DONE)
+RETRYABLE = frozenset(
+    c for c, (o, _) in RETCODES.items() if o in (RetcodeOutcome.RETRY_PRICE, RetcodeOutcome.RETRY)
+)
+UNKNOWN = frozenset(c for c, (o, _) in RETCODES.items() if o is RetcodeOutcome.UNKNOWN)
+DEFINITIVE = frozenset(c for c, (o, _) in RETCODES.items() if o is RetcodeOutcome.REJECT)
 
 
 class IpcError(IntEnum):  # RES_* of last_error(), when a call answered None

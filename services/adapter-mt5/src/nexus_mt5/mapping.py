@@ -44,11 +44,11 @@ from nexus_mt5.constants import (
     ExecMode,
     Filling,
     IpcError,
+    Mt5OrderState,
     OrderKind,
-    OrderState,
-    Outcome,
     PositionType,
     Retcode,
+    RetcodeOutcome,
     SymbolFilling,
     TypeTime,
 )
@@ -57,11 +57,11 @@ from nexus_protocol.errors import VenueError
 from nexus_protocol.messages import VenueOrder
 
 
-def outcome(retcode: int) -> Outcome:
+def outcome(retcode: int) -> RetcodeOutcome:
     try:
         return RETCODES[Retcode(retcode)][0]
     except ValueError:
-        return Outcome.UNKNOWN  # a code this table does not know: the order may exist; look it up
+        return RetcodeOutcome.UNKNOWN  # a code this table does not know: the order may exist; look it up
 
 
 def reason(retcode: int, comment: str = "") -> str:
@@ -74,13 +74,13 @@ def reason(retcode: int, comment: str = "") -> str:
     return f"{text}: {comment}" if comment else text
 
 
-def ipc_outcome(code: int) -> Outcome:
+def ipc_outcome(code: int) -> RetcodeOutcome:
     """Refusals of the request itself are definitive; anything on the IPC path is unknown."""
     try:
         err = IpcError(code)
     except ValueError:
-        return Outcome.UNKNOWN
-    return Outcome.UNKNOWN if err in IPC_UNKNOWN | IPC_DISCONNECTED else Outcome.REJECT
+        return RetcodeOutcome.UNKNOWN
+    return RetcodeOutcome.UNKNOWN if err in IPC_UNKNOWN | IPC_DISCONNECTED else RetcodeOutcome.REJECT
 
 
 # ---- symbols and requests --------------------------------------------------------------------------
@@ -343,9 +343,9 @@ def accepted(coid: str, ticket: int, volume: float) -> VenueReport:
     )
 
 
-def _state(value: int) -> OrderState | None:
+def _state(value: int) -> Mt5OrderState | None:
     try:
-        return OrderState(value)
+        return Mt5OrderState(value)
     except ValueError:
         return None
 

@@ -2,7 +2,7 @@
 
 The instance's symbols are `NX_MT5_SYMBOLS`, or the symbol registry's for the venue (a dated B3
 contract in its active contract, from the rollover service's `nx:contracts`), kept to those the
-terminal has (selected into Market Watch, which `symbol_info_tick` needs). The list is refreshed
+terminal has (selected into MarketWatch Watch, which `symbol_info_tick` needs). The list is refreshed
 every 30 s, so a roll moves the quotes to the new contract. A quote goes out when it changed, and
 at least every `NX_MT5_MD_REFRESH_S` (fx takes USDBRL from WDO ticks and calls old ones stale).
 """
@@ -34,7 +34,7 @@ SYMBOLS_RETRY_S = 2.0
 Quote = tuple[float, float, float, int]  # bid, ask, last, time_msc
 
 
-class Market:
+class MarketWatch:
     """Symbol terms (cached per connection), quotes for orders, and the instance's ticks."""
 
     def __init__(
@@ -57,7 +57,7 @@ class Market:
         self._sent: dict[str, tuple[Quote, float]] = {}
 
     def reset(self) -> None:
-        """A new connection: symbol terms and Market Watch are read again."""
+        """A new connection: symbol terms and MarketWatch Watch are read again."""
         self._terms.clear()
         self._symbols_at = -math.inf
 

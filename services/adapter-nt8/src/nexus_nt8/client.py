@@ -32,7 +32,6 @@ from nexus_protocol.bridge import (
     MdSubscribe,
     OpenOrdersQuery,
     OpenOrdersSnapshot,
-    OrderUpdate,
     PositionSnapshot,
 )
 

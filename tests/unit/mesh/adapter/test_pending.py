@@ -21,10 +21,13 @@ def test_pushes_for_a_running_submit_wait_for_it_and_come_back_in_order() -> Non
     fill = VenueExecution(A, "x1", 1.0, 100.0)
     done = VenueReport(A, OrderStatus.FILLED, exec_id="x2", last_qty=1.0, last_price=100.0, cum_qty=2.0)
     other = VenueReport(B, OrderStatus.ACCEPTED)
-    assert box.take([fill, other, done]) == [other]  # B's submit is not running: out now
+    assert box.take([fill, other]) == [other]  # B's submit is not running: out now
     assert box.take() == []
-    assert box.release(A) == [fill, done]
+    assert box.drain(A) == [fill]  # with the submit's answer
+    assert box.take([done]) == []  # after the answer, before it is published: still waits
+    assert box.release(A) == [done]
     assert box.release(A) == []
+    assert box.drain(A) == []
     assert box.take([VenueReport(A, OrderStatus.CANCELLED)]) == [VenueReport(A, OrderStatus.CANCELLED)]
 
 

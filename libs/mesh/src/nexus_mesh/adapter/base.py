@@ -285,7 +285,7 @@ class Adapter(OrderFlow):
         for coid in self.open_orders():
             outs += self._outputs(self.cancel(coid))
         flatten = state.flatten and self.settings.flatten_on_killswitch
-        closed, kept = self._flatten(state, outs) if flatten else ([], [])
+        closed, kept = self._flatten(state) if flatten else ([], [])
         what = "working orders cancelled" + (f", {len(closed)} positions closed" if flatten else "")
         if kept:
             what += f"; left open (not in the symbol registry for {self.venue}): {', '.join(kept)}"
@@ -299,8 +299,9 @@ class Adapter(OrderFlow):
         self._handled_kill = state.activation
         return []
 
-    def _flatten(self, state: KillSwitchState, outs: list[Output]) -> tuple[list[str], list[str]]:
-        """A closing order per held position, each a leg of its own (a Route, an intent, a submit)."""
+    def _flatten(self, state: KillSwitchState) -> tuple[list[str], list[str]]:
+        """A closing order per held position, each a leg of its own: its Route first, then an intent
+        and a submit, as an order from the stream is handled."""
         registry = load_symbols(self.settings.config_dir)
         closed, kept = [], []
         for position in self.flatten():
@@ -309,11 +310,11 @@ class Adapter(OrderFlow):
             except DecodeError:
                 kept.append(position.venue_symbol)
                 continue
-            outs.append(Output(self.names.fills, Envelope.new(closing_route(order), id=order.signal_id,
-                                                               trace=order.signal_id)))  # fmt: skip
+            route = Envelope.new(closing_route(order), id=order.signal_id, trace=order.signal_id)
+            self.publisher.publish([Output(self.names.fills, route)])
             found = self._claim(order)
-            reports = self._resume(order, found) if found is not None else self._send(order)
-            outs += self._outputs(reports, order)
+            with self._held(order.client_order_id):
+                self.publisher.publish(self._outputs(self._handle(order, found), order))
             closed.append(f"{position.venue_symbol} {position.quantity:+g}")
         return closed, kept
 

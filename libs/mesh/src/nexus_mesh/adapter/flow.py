@@ -19,7 +19,8 @@ from __future__ import annotations
 import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -125,20 +126,35 @@ class OrderFlow(ABC):
             return self._outputs([rejected(msg.client_order_id, reason)], msg)
         coid = msg.client_order_id
         state = self._claim(msg)  # recorded before anything is sent
+        with self._held(coid):
+            outs = self._outputs(self._handle(msg, state), msg)
+            if self._urgent:
+                self._flush_marks()
+            self.publisher.publish(outs)  # before anything the platform pushes after this answer
+        return []
+
+    def _handle(self, order: VenueOrder, state: IntentState | None) -> Sequence[PlatformReport]:
+        coid = order.client_order_id
         if state is not None:
-            reports = self._resume(msg, state)
-        elif self._kill_on and not msg.reduce_only:
+            return self._resume(order, state)
+        if self._kill_on and not order.reduce_only:
             self._mark(coid, IntentState.REJECTED)
-            reports = [rejected(coid, "kill switch is on")]
-        elif not self.connected():
+            return [rejected(coid, "kill switch is on")]
+        if not self.connected():
             self._mark(coid, IntentState.REJECTED)
-            reports = [rejected(coid, f"{self.venue} is not connected")]
-        else:
-            reports = self._send(msg)
-        outs = self._outputs(reports, msg)
-        if self._urgent:
-            self._flush_marks()
-        return outs
+            return [rejected(coid, f"{self.venue} is not connected")]
+        return self._send(order)
+
+    @contextmanager
+    def _held(self, coid: str) -> Iterator[None]:
+        """What the platform pushes for `coid` inside the block waits, and is published after it."""
+        self._outbox.hold(coid)
+        try:
+            yield
+        finally:
+            late = self._outbox.release(coid)
+            if late:
+                self._emit(late)
 
     def _claim(self, order: VenueOrder) -> IntentState | None:
         with self._marks_lock:
@@ -203,8 +219,8 @@ class OrderFlow(ABC):
         return [rejected(coid, f"not found at {self.venue} after an unknown outcome; not resent")]
 
     def _send(self, order: VenueOrder) -> Sequence[PlatformReport]:
+        """Submit; what the platform pushed meanwhile (held, see `_held`) comes back after its answer."""
         coid = order.client_order_id
-        self._outbox.hold(coid)
         try:
             reports = self.submit(order)
         except VenueError as exc:
@@ -213,9 +229,9 @@ class OrderFlow(ABC):
             reason = exc.reason
             if exc.retryable:
                 reason = f"{self.venue} could not take the order now: {reason}"
-            return [*self._outbox.release(coid), rejected(coid, reason)]
+            return [*self._outbox.drain(coid), rejected(coid, reason)]
         except (UnknownOutcome, OSError, TimeoutError) as exc:
-            early = self._outbox.release(coid)
+            early = self._outbox.drain(coid)
             if any(r.acknowledges for r in early):  # the platform's own reports show it has the order
                 log.info("%s: %s answered while the call failed (%s)", self.venue, coid, exc)
                 return self._sent(coid, early)
@@ -223,10 +239,7 @@ class OrderFlow(ABC):
             self._mark(coid, IntentState.UNKNOWN)
             self.request_reconcile()
             return early
-        except BaseException:
-            self._outbox.release(coid)
-            raise
-        early = [r for r in self._outbox.release(coid) if r not in reports]  # the answer may be pushed too
+        early = [r for r in self._outbox.drain(coid) if r not in reports]  # the answer may be pushed too
         return self._sent(coid, [*reports, *early])
 
     def _sent(self, coid: str, reports: Sequence[PlatformReport]) -> Sequence[PlatformReport]:

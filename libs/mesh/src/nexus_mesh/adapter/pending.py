@@ -2,7 +2,8 @@
 
 - `Outbox`: what the platform pushes (reports, executions) and events, on their way to Redis.
   A push for an order whose `submit` is still running is held and handed to that submit's result,
-  after it: one policy for a report that arrives before submit returns, the same on every platform.
+  after it; one that arrives after submit returned waits until that result is published: one
+  policy for a report that arrives before submit returns, the same on every platform.
   What could not be published (Redis down) waits in a backlog, in order, and goes first next time.
 - `AwaitingAck`: orders sent without an acknowledgement from the platform yet, each with a deadline.
   Past it (and after every reconnect) the base looks the order up; an order the platform never had
@@ -32,8 +33,17 @@ class Outbox:
         with self._lock:
             self._submitting.setdefault(coid, [])
 
+    def drain(self, coid: str) -> list[PlatformReport]:
+        """What was pushed for `coid` so far, in arrival order; later pushes still wait."""
+        with self._lock:
+            held = self._submitting.get(coid)
+            if held is None:
+                return []
+            self._submitting[coid] = []
+        return [p for p in held if not isinstance(p, Output)]
+
     def release(self, coid: str) -> list[PlatformReport]:
-        """`coid`'s submit ended: what was pushed for it meanwhile, in arrival order."""
+        """`coid`'s answer is out: what was pushed for it since the last `drain`; no more waiting."""
         with self._lock:
             return [p for p in self._submitting.pop(coid, []) if not isinstance(p, Output)]
 

@@ -251,7 +251,7 @@ class BookmapHost:
         except wire.WireError as exc:
             log.warning("%s", exc)  # Bookmap logs a failed conversion and carries on
             return
-        if isinstance(msg, wire.Other):
+        if isinstance(msg, wire.OtherLine):
             if msg.type == T.INITIALIZATION_FINISHED and msg.fields:
                 self._initialized.add(msg.fields[0])
                 self._next_instrument()

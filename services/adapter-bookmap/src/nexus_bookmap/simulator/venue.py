@@ -32,7 +32,6 @@ from nexus_bookmap.simulator import wire
 from nexus_bookmap.simulator.wire import T
 from nexus_protocol.enums import OrderStatus, OrderType, Side, TimeInForce
 from nexus_sim import (
-    Clock,
     FaultConfig,
     InstrumentSpec,
     Market,
@@ -40,6 +39,7 @@ from nexus_sim import (
     MatchingEngine,
     Report,
     ReportKind,
+    SimClock,
     SimOrder,
 )
 
@@ -82,7 +82,7 @@ class BookmapVenue:
         *,
         can_trade: bool = True,
         seed: int = 7,
-        clock: Clock | None = None,
+        clock: SimClock | None = None,
         matching: MatchingConfig | None = None,
         faults: FaultConfig | None = None,
     ) -> None:
@@ -149,15 +149,15 @@ class BookmapVenue:
 
     def on_line(self, text: str) -> list[str]:
         msg = wire.parse(text)
-        if isinstance(msg, wire.ReqData):
+        if isinstance(msg, wire.ReqDataLine):
             return self._subscribe(msg)
-        if isinstance(msg, wire.SendOrder):
+        if isinstance(msg, wire.SendOrderLine):
             return self._send_order(msg)
-        if isinstance(msg, wire.CancelOrder):
+        if isinstance(msg, wire.CancelOrderLine):
             return self._engine_call(lambda: self.engine.cancel(venue_order_id=msg.order_id))
         return []
 
-    def _subscribe(self, req: wire.ReqData) -> list[str]:
+    def _subscribe(self, req: wire.ReqDataLine) -> list[str]:
         if req.alias not in self.instruments:
             log.warning("REQ_DATA for unknown alias %r", req.alias)
             return []
@@ -174,7 +174,7 @@ class BookmapVenue:
             out.append(self._balance())
         return out
 
-    def _send_order(self, req: wire.SendOrder) -> list[str]:
+    def _send_order(self, req: wire.SendOrderLine) -> list[str]:
         inst = self.instruments.get(req.alias)
         if inst is None:
             log.warning("SEND_ORDER for unknown alias %r (Bookmap ignores it)", req.alias)
@@ -225,7 +225,7 @@ class BookmapVenue:
         )
         return self._engine_call(lambda: self.engine.submit(order), pending_first=True)
 
-    def _refusal(self, req: wire.SendOrder) -> str | None:
+    def _refusal(self, req: wire.SendOrderLine) -> str | None:
         if not self.can_trade:
             return "trading is not supported on this connection"
         if req.limit_price is not None and req.stop_price is not None:

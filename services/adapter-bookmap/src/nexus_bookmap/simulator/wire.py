@@ -291,7 +291,7 @@ def balance_info(
 
 
 @dataclass(frozen=True, slots=True)
-class ReqData:
+class ReqDataLine:
     alias: str
     req_id: int
     data_type: int
@@ -299,7 +299,7 @@ class ReqData:
 
 
 @dataclass(frozen=True, slots=True)
-class SendOrder:
+class SendOrderLine:
     alias: str
     is_buy: bool
     size: int
@@ -310,7 +310,7 @@ class SendOrder:
 
 
 @dataclass(frozen=True, slots=True)
-class CancelOrder:
+class CancelOrderLine:
     alias: str
     order_id: str
     is_batch_end: bool
@@ -318,14 +318,14 @@ class CancelOrder:
 
 
 @dataclass(frozen=True, slots=True)
-class Other:
+class OtherLine:
     """Anything else the add-on sends (CLIENT_INIT, INITIALIZATION_FINISHED, settings, indicators...)."""
 
     type: int
     fields: tuple[str, ...]
 
 
-Incoming = ReqData | SendOrder | CancelOrder | Other
+Incoming = ReqDataLine | SendOrderLine | CancelOrderLine | OtherLine
 
 
 class WireError(ValueError):
@@ -340,22 +340,22 @@ def parse(text: str) -> Incoming:
     try:
         kind = int(fields[0])
         if kind == T.REQ_DATA:
-            return ReqData(fields[1], int(fields[2]), int(fields[3]), tuple(fields[4:]))
+            return ReqDataLine(fields[1], int(fields[2]), int(fields[3]), tuple(fields[4:]))
         if kind == T.SEND_ORDER:
             return _send_order(json.loads(fields[1]))
         if kind == T.CANCEL_ORDER:
             batch = None if fields[4] == "nan" else int(fields[4])
-            return CancelOrder(fields[1], fields[2], fields[3].lower() == "true", batch)
+            return CancelOrderLine(fields[1], fields[2], fields[3].lower() == "true", batch)
     except (IndexError, ValueError, KeyError, TypeError) as exc:
         raise WireError(f"bad message {text!r}: {exc}") from exc
-    return Other(kind, tuple(fields[1:]))
+    return OtherLine(kind, tuple(fields[1:]))
 
 
-def _send_order(data: Mapping[str, Any]) -> SendOrder:
+def _send_order(data: Mapping[str, Any]) -> SendOrderLine:
     def price(key: str) -> float | None:
         return None if key not in data else float(data[key])
 
-    return SendOrder(
+    return SendOrderLine(
         alias=str(data["alias"]),
         is_buy=bool(data["isBuy"]),
         size=int(data["size"]),

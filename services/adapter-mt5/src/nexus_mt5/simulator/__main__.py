@@ -18,7 +18,7 @@ from nexus_mt5.simulator.profiles import PROFILES, profile
 from nexus_mt5.simulator.server import SimulatorServer
 from nexus_mt5.simulator.terminal import Terminal
 from nexus_mt5.simulator.types import pickle_like_real_terminal
-from nexus_sim import Clock, ManualClock
+from nexus_sim import ManualClock, SimClock
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -46,7 +46,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _clock(args: argparse.Namespace) -> Clock:
+def _clock(args: argparse.Namespace) -> SimClock:
     if args.clock == "wall":
         return OffsetClock()
     if args.start:

@@ -56,7 +56,7 @@ def drop_current_connection() -> None:
     log.warning("dropped the client connection after order_send (injected fault)")
 
 
-class Ticker(threading.Thread):
+class QuoteTicker(threading.Thread):
     """Moves the market every `interval_s` (a live-looking terminal); off unless asked for."""
 
     def __init__(self, terminal: Terminal, interval_s: float) -> None:
@@ -91,7 +91,7 @@ class SimulatorServer:
         self.terminal = terminal
         self.control: Control = install(terminal)
         terminal.on_drop = drop_current_connection
-        self.ticker = Ticker(terminal, tick_ms / 1000) if tick_ms > 0 else None
+        self.ticker = QuoteTicker(terminal, tick_ms / 1000) if tick_ms > 0 else None
         self._server = ThreadedServer(
             SimulatorService,
             hostname=host,

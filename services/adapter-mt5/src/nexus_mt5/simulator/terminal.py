@@ -45,7 +45,7 @@ from nexus_mt5.simulator.types import (
 from nexus_mt5.simulator.venue import Venue
 from nexus_mt5.simulator.views import Views, epoch_ms, in_group
 from nexus_protocol.enums import Side
-from nexus_sim import Clock, ManualClock
+from nexus_sim import ManualClock, SimClock
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -75,9 +75,9 @@ def _api(fn: Callable[Concatenate[Terminal, P], R]) -> Callable[Concatenate[Term
 class Terminal:
     """A simulated MT5 terminal with the MetaTrader5 package's functions as methods."""
 
-    def __init__(self, profile: Profile | str = "global", *, clock: Clock | None = None) -> None:
+    def __init__(self, profile: Profile | str = "global", *, clock: SimClock | None = None) -> None:
         self.profile = named_profile(profile) if isinstance(profile, str) else profile
-        self.clock: Clock = clock if clock is not None else ManualClock()
+        self.clock: SimClock = clock if clock is not None else ManualClock()
         self.lock = threading.RLock()
         self.on_drop: Callable[[], None] | None = None
         self.reset()

@@ -23,7 +23,6 @@ from nexus_mt5.simulator.ledger import Ledger, money
 from nexus_mt5.simulator.profiles import Profile, SymbolSpec
 from nexus_protocol.enums import Side
 from nexus_sim import (
-    Clock,
     Faults,
     Market,
     MatchingConfig,
@@ -31,6 +30,7 @@ from nexus_sim import (
     Quote,
     RejectReason,
     Report,
+    SimClock,
     SimPosition,
 )
 
@@ -84,7 +84,7 @@ class Money:
 class Venue:
     """Everything one simulated terminal trades against."""
 
-    def __init__(self, profile: Profile, clock: Clock) -> None:
+    def __init__(self, profile: Profile, clock: SimClock) -> None:
         self.profile = profile
         self.clock = clock
         self.market = Market(seed=profile.seed, clock=clock)

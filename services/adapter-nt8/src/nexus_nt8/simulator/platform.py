@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from nexus_nt8.config import PlatformProfile
-from nexus_nt8.simulator.registry import Entry, Registry
+from nexus_nt8.simulator.registry import Registry, RegistryEntry
 from nexus_nt8.simulator.venue import SimPlatform, UnknownInstrument
 from nexus_protocol.bridge import (
     AccountSnapshot,
@@ -134,7 +134,7 @@ class PlatformSide:
         problem = self.subscribe_problem(msg.instrument)
         return None if problem is None else (BridgeErrorCode.UNKNOWN_INSTRUMENT, problem)
 
-    def _fill(self, entry: Entry, r: Report, send: Callable[[BridgeMessage], None]) -> None:
+    def _fill(self, entry: RegistryEntry, r: Report, send: Callable[[BridgeMessage], None]) -> None:
         qty, s = round(r.last_qty), entry.submit
         x = ExecutionRecord(
             execution_id=f"{self.profile.execution_prefix}-X{r.exec_id}", account=s.account,

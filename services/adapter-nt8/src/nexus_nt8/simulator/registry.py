@@ -18,14 +18,13 @@ from nexus_protocol.bridge import (
     OpenOrdersQuery,
     OpenOrdersSnapshot,
     OrderSubmit,
-    OrderUpdate,
     WorkingOrder,
 )
 from nexus_protocol.enums import OrderStatus
 
 
 @dataclass(slots=True)
-class Entry:
+class RegistryEntry:
     submit: OrderSubmit
     platform_order_id: str | None = None
     status: OrderStatus = OrderStatus.PENDING
@@ -71,24 +70,24 @@ class Registry:
         self._journal: list[ExecutionRecord] = []
         self._max = max_executions
 
-    def add(self, submit: OrderSubmit) -> tuple[Entry, bool]:
+    def add(self, submit: OrderSubmit) -> tuple[RegistryEntry, bool]:
         """The entry for this id, and whether it is new (False: a repeated submit, place nothing)."""
         with self._lock:
             existing = self._entries.get(submit.client_order_id)
             if existing is not None:
                 return existing, False
-            entry = self._entries[submit.client_order_id] = Entry(submit)
+            entry = self._entries[submit.client_order_id] = RegistryEntry(submit)
             return entry, True
 
     def remove(self, coid: str) -> None:
         with self._lock:
             self._entries.pop(coid, None)
 
-    def find(self, coid: str) -> Entry | None:
+    def find(self, coid: str) -> RegistryEntry | None:
         with self._lock:
             return self._entries.get(coid)
 
-    def entries(self) -> list[Entry]:
+    def entries(self) -> list[RegistryEntry]:
         with self._lock:
             return list(self._entries.values())
 
