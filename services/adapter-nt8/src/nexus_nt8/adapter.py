@@ -45,6 +45,7 @@ from nexus_protocol.bridge import (
     ExecutionUpdate,
     OpenOrdersSnapshot,
     OrderCancel,
+    OrderUpdate,
 )
 from nexus_protocol.enums import OrderStatus
 from nexus_protocol.errors import ConfigError, VenueError

@@ -32,6 +32,7 @@ from nexus_protocol.bridge import (
     MdSubscribe,
     OpenOrdersQuery,
     OpenOrdersSnapshot,
+    OrderUpdate,
     PositionSnapshot,
 )
 

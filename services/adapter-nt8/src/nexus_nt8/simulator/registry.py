@@ -18,6 +18,7 @@ from nexus_protocol.bridge import (
     OpenOrdersQuery,
     OpenOrdersSnapshot,
     OrderSubmit,
+    OrderUpdate,
     WorkingOrder,
 )
 from nexus_protocol.enums import OrderStatus
