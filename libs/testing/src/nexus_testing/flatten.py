@@ -53,8 +53,8 @@ def flatten_and_check(
     assert abs(held) > 1e-9, f"{venue} holds nothing to flatten"
     switch_on(client, names)
     wait_for(lambda: abs(held_at_platform()) < 1e-9, timeout_s, what=f"{venue} flat at the platform")
-    fills = wait_for(
-        lambda: (f := closing_fills(client, names, venue)) and f, timeout_s, what=f"{venue}'s closing fills"
+    fills: list[Fill] = wait_for(
+        lambda: closing_fills(client, names, venue), timeout_s, what=f"{venue}'s closing fills"
     )
     closed = sum(f.cum_qty * f.side.sign for f in fills)
     assert abs(closed + held) < 1e-9, (held, fills)

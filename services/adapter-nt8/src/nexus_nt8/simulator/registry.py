@@ -67,7 +67,7 @@ class RegistryEntry:
 class Registry:
     def __init__(self, max_executions: int = 10_000) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[str, Entry] = {}
+        self._entries: dict[str, RegistryEntry] = {}
         self._journal: list[ExecutionRecord] = []
         self._max = max_executions
 
