@@ -10,7 +10,9 @@ run, and whether it keeps up with the mesh at the rate bench/roundtrip.py reache
    one table with the driver's executemany, same batch size, same commit-then-XACK). Entries/s is
    measured from Redis (acknowledged entries over time, from the first acknowledgement to the last),
    so start-up is not counted. Target: recorder >= 0.8x the bare loop.
-2. Keeping up: the gateway stages and a simulated venue (as bench/roundtrip.py starts them) plus the
+2. Where the time goes: per entry, in-process, the recorder's parts (decode with validation, rows,
+   the typed write with its indexes) beside the bare loop's (msgpack header and body, one-table write).
+3. Keeping up: the gateway stages and a simulated venue (as bench/roundtrip.py starts them) plus the
    recorder; signals one at a time as roundtrip.py sends them. Reported: signals/s reached, entries
    recorded per signal, the entries/s the recorder must sustain, its largest backlog during the run,
    and how long after the last final execution the archive held everything.
@@ -217,6 +219,104 @@ def keep_up(server: RedisServer, kind: str, signals: int, tmp: Path) -> dict[str
         r.close()
 
 
+def costs(kind: str, signals: int, tmp: Path) -> dict[str, float]:
+    """Microseconds per entry of each part, best of 3, on entries as Redis returns them."""
+    import datetime as dt
+
+    import msgpack
+
+    from nexus_archive.engine import open_engine
+    from nexus_archive.migrate import upgrade
+    from nexus_archive.rows import rows
+    from nexus_archive.store import ArchiveStore
+    from nexus_protocol.codec import decode
+
+    samples = [s for i in range(signals) for s in signal_life(f"C{i:07d}", 1_795_000_000_000 + i)]
+    fields = [
+        {k.encode(): v if isinstance(v, bytes) else v.encode() for k, v in encode(s.env).items()}
+        for s in samples
+    ]
+    now, n = dt.datetime.now(dt.UTC), len(samples)
+
+    def best(fn: Callable[[], object]) -> float:
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return min(times) / n * 1e6
+
+    envs = [decode(f) for f in fields]
+    batch = [rows("nx", s.stream, s.entry_id, e, now) for s, e in zip(samples, envs, strict=True)]
+
+    def write(url: str) -> float:
+        engine = open_engine(url)
+        upgrade(engine)
+        store, spent = ArchiveStore(engine), []
+        for rnd in range(3):  # a new namespace each round: every insert is new
+            fresh = [
+                type(b)(
+                    b.table,
+                    {**b.row, "namespace": f"r{rnd}"},
+                    [{**leg, "namespace": f"r{rnd}"} for leg in b.legs],
+                )
+                for b in batch
+            ]
+            t0 = time.perf_counter()
+            for i in range(0, n, BATCH):
+                store.write(fresh[i : i + BATCH])
+            spent.append(time.perf_counter() - t0)
+        engine.dispose()
+        return min(spent) / n * 1e6
+
+    def bare_write(url: str) -> float:
+        import sqlite3
+
+        import psycopg
+
+        sqlite = url.startswith("sqlite")
+        conn: Any = (
+            sqlite3.connect(url.removeprefix("sqlite:///"))
+            if sqlite
+            else psycopg.connect(url.replace("+psycopg", ""))
+        )
+        if sqlite:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+        blob, mark = ("BLOB", "?") if sqlite else ("BYTEA", "%s")
+        cols = "ns TEXT, stream TEXT, id TEXT, type TEXT, v INTEGER, trace TEXT, ts BIGINT, eid TEXT"
+        conn.execute(f"CREATE TABLE b ({cols}, data {blob}, PRIMARY KEY (ns, stream, id))")
+        conn.commit()
+        sql = f"INSERT INTO b VALUES ({', '.join([mark] * 9)}) ON CONFLICT DO NOTHING"
+        spent = []
+        for rnd in range(3):
+            t0 = time.perf_counter()
+            for i in range(0, n, BATCH):
+                chunk = zip(samples[i : i + BATCH], fields[i : i + BATCH], strict=True)
+                conn.cursor().executemany(sql, [
+                    (f"r{rnd}", s.stream, f[b"id"].decode(), f[b"type"].decode(), int(f[b"v"]),
+                     f[b"trace"].decode(), int(f[b"ts"]), s.entry_id, f[b"data"])
+                    for s, f in chunk
+                ])  # fmt: skip
+                conn.commit()
+            spent.append(time.perf_counter() - t0)
+        conn.close()
+        return min(spent) / n * 1e6
+
+    def with_db(fn: Callable[[str], float]) -> float:
+        return with_database(kind, tmp, fn)
+
+    return {
+        "msgpack unpack": best(lambda: [msgpack.unpackb(f[b"data"]) for f in fields]),
+        "decode (validated)": best(lambda: [decode(f) for f in fields]),
+        "rows": best(
+            lambda: [rows("nx", s.stream, s.entry_id, e, now) for s, e in zip(samples, envs, strict=True)]
+        ),
+        "typed write": with_db(write),
+        "bare write": with_db(bare_write),
+    }
+
+
 def _lengths(r: redis.Redis, keys: list[str]) -> list[Any]:
     pipe = r.pipeline(transaction=False)
     for k in keys:
@@ -252,6 +352,11 @@ def main() -> None:
             b, rec = statistics.median(rates[(kind, "bare")]), statistics.median(rates[(kind, "recorder")])
             capacity[kind] = rec
             print(f"{kind:<11} {b:>15,.0f} {rec:>19,.0f} {rec / b:>6.2f}")
+        print(f"\nwhere the time goes, microseconds per entry (in-process, {entries} entries, best of 3)")
+        parts = {kind: costs(kind, args.signals, tmp) for kind in ("sqlite", "postgresql")}
+        print("{:<19} {:>8} {:>11}".format("part", "sqlite", "postgresql"))
+        for part in parts["sqlite"]:
+            print(f"{part:<19} {parts['sqlite'][part]:>8.1f} {parts['postgresql'][part]:>11.1f}")
         print(f"\nkeeping up: {args.mesh_signals} signals one at a time through the mesh (as roundtrip.py)")
         head = (
             "database",

@@ -115,16 +115,18 @@ def test_killed_at_random_moments_under_a_backlog(
 ) -> None:
     rng = random.Random(18)
     env = {"NX_ARCHIVE_URL": archive_url, "NX_BATCH_SIZE": "200", "NX_CLAIM_IDLE_MS": "500"}
-    samples: list[Sample] = []
+    samples = backlog(150)
+    publish(client, names, samples)
     rec = services.start("nexus_gateway.recorder", name="recorder", **env)
+    wait_for(lambda: count_rows(archive_url) > 0, timeout_s=90, what="the recorder's first commit")
     end = time.monotonic() + SECONDS
     kills = 0
-    while time.monotonic() < end:
-        more = backlog(150, offset=len(samples))
+    while time.monotonic() < end or kills == 0:
+        more = backlog(150, offset=len(samples) // 9)
         publish(client, names, more)
         samples += more
         time.sleep(rng.uniform(0.05, 0.6))
-        if count_rows(archive_url) and rng.random() < 0.6:
+        if rng.random() < 0.6:
             rec.sigkill()  # somewhere in a batch: reading, mapping, inside the transaction, or acknowledging
             kills += 1
             rec = services.start("nexus_gateway.recorder", name=f"recorder-{kills}", **env)
