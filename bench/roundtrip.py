@@ -93,7 +93,7 @@ def mesh_latencies(r: redis.Redis, names: Names, n: int) -> list[float]:
     out = []
     for i in range(n + 50):
         sid = new_signal_id()
-        sig = Signal(signal_id=sid, symbol="US30", side=Side.BUY if i % 2 == 0 else Side.SELL, quantity=0.01)
+        sig = Signal(signal_id=sid, symbol="US30", side=Side.BUY if i % 2 == 0 else Side.SELL, quantity=1)
         t0 = time.perf_counter()
         r.xadd(names.signals, encode(Envelope.new(sig, id=sid)))  # type: ignore[arg-type]
         done = False
