@@ -12,7 +12,7 @@ import time
 
 import pytest
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from nexus_archive import schema
@@ -21,7 +21,7 @@ from nexus_archive.recorded import GROUP, recorded_streams
 from nexus_protocol import Names
 from nexus_protocol.codec import encode
 from nexus_testing import Services, wait_for
-from nexus_testing.archive import Sample, event_sample, signal_life
+from nexus_testing.archive import Sample, archived_rows, event_sample, signal_life
 
 SECONDS = float(os.environ.get("NX_CHAOS_SECONDS", "6"))
 MS = 1_795_000_000_000
@@ -75,20 +75,6 @@ def check_exactly_once(url: str, samples: list[Sample]) -> None:
     assert set(got) == want
 
 
-def count_rows(url: str) -> int:
-    engine = open_engine(url)
-    try:
-        with engine.connect() as conn:
-            return sum(
-                int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-                for t in schema.MESSAGE_TABLES
-            )
-    except DBAPIError:
-        return 0
-    finally:
-        engine.dispose()
-
-
 @pytest.mark.parametrize("point", ["after_read", "after_commit"])
 def test_killed_at_a_batch_boundary(
     point: str, archive_url: str, client: redis.Redis, names: Names, services: Services
@@ -103,7 +89,7 @@ def test_killed_at_a_batch_boundary(
     rec.proc.wait(60)
     assert "fault injection: SIGKILL" in rec.log()
     if point == "after_commit":
-        assert count_rows(archive_url) > 0  # batches 1-3 committed, batch 3 never acknowledged
+        assert archived_rows(archive_url) > 0  # batches 1-3 committed, batch 3 never acknowledged
     services.start("nexus_gateway.recorder", name="recorder-2", **env)
     wait_for(lambda: settled(client, names), timeout_s=60, what="every entry acknowledged")
     check_exactly_once(archive_url, samples)
@@ -118,7 +104,7 @@ def test_killed_at_random_moments_under_a_backlog(
     samples = backlog(150)
     publish(client, names, samples)
     rec = services.start("nexus_gateway.recorder", name="recorder", **env)
-    wait_for(lambda: count_rows(archive_url) > 0, timeout_s=90, what="the recorder's first commit")
+    wait_for(lambda: archived_rows(archive_url) > 0, timeout_s=90, what="the recorder's first commit")
     end = time.monotonic() + SECONDS
     kills = 0
     while time.monotonic() < end or kills == 0:

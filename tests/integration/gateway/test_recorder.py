@@ -5,9 +5,8 @@ archive URL stops it at start naming the setting."""
 from __future__ import annotations
 
 import redis
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 
 from nexus_archive import schema
 from nexus_archive.engine import open_engine
@@ -16,7 +15,7 @@ from nexus_archive.recorded import GROUP, recorded_streams
 from nexus_protocol import Envelope, Names
 from nexus_protocol.messages import Cancel
 from nexus_testing import Services, wait_for, xadd
-from nexus_testing.archive import Sample, dead_letter_sample, event_sample, signal_life
+from nexus_testing.archive import Sample, archived_rows, dead_letter_sample, event_sample, signal_life
 
 MS = 1_795_000_000_000
 DEV_VENUES = ("mt5-brazil", "mt5-global", "nt8", "quantower", "sierra")
@@ -59,21 +58,6 @@ def pending(client: redis.Redis, names: Names) -> int:
     return total
 
 
-def rows_in(url: str) -> int:
-    """Message rows archived (0 before the recorder made the tables)."""
-    engine = open_engine(url)
-    try:
-        with engine.connect() as conn:
-            return sum(
-                int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-                for t in schema.MESSAGE_TABLES
-            )
-    except DBAPIError:
-        return 0
-    finally:
-        engine.dispose()
-
-
 def test_every_recorded_entry_is_archived_once_then_acknowledged(
     archive_url: str, client: redis.Redis, names: Names, services: Services
 ) -> None:
@@ -84,7 +68,7 @@ def test_every_recorded_entry_is_archived_once_then_acknowledged(
     )
     services.start("nexus_gateway.recorder", name="recorder", NX_ARCHIVE_URL=archive_url, NX_BATCH_SIZE="37")
     expected = len(samples) + 1  # and the dead letter of the junk entry
-    wait_for(lambda: rows_in(archive_url) == expected, timeout_s=60, what="the archive to catch up")
+    wait_for(lambda: archived_rows(archive_url) == expected, timeout_s=60, what="the archive to catch up")
     wait_for(lambda: pending(client, names) == 0, timeout_s=10, what="every entry acknowledged")
     got = archived_ids(archive_url, names.namespace)
     for stream, ids in sent.items():
@@ -109,7 +93,7 @@ def test_a_database_outage_delays_the_archive_and_loses_nothing(
     )
     first = publish(client, names, signal_life("A1", MS))
     wait_for(
-        lambda: rows_in(pg_database) == len(first["signals"]) * 8,
+        lambda: archived_rows(pg_database) == len(first["signals"]) * 8,
         timeout_s=30,
         what="the first signal archived",
     )
@@ -132,7 +116,7 @@ def test_a_database_outage_delays_the_archive_and_loses_nothing(
     finally:
         outage(False)
     wait_for(lambda: pending(client, names) == 0, timeout_s=30, what="the backlog archived after the outage")
-    assert rows_in(pg_database) == 24
+    assert archived_rows(pg_database) == 24
     admin.dispose()
 
 

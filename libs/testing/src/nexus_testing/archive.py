@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from nexus_protocol.codec import Envelope
 from nexus_protocol.enums import OrderStatus, Severity, Side
@@ -97,6 +97,24 @@ def archive_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
         return f"sqlite:///{tmp_path}/archive.db"
     url: str = request.getfixturevalue("pg_database")
     return url
+
+
+def archived_rows(url: str) -> int:
+    """Message rows in the archive at `url` (0 before the recorder made its tables)."""
+    from nexus_archive import schema
+    from nexus_archive.engine import open_engine
+
+    engine = open_engine(url)
+    try:
+        with engine.connect() as conn:
+            return sum(
+                int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+                for t in schema.MESSAGE_TABLES
+            )
+    except DBAPIError:
+        return 0
+    finally:
+        engine.dispose()
 
 
 # ---- a day of messages ---------------------------------------------------------------------------
