@@ -152,14 +152,14 @@ def write_day(client: redis.Redis, n: Names) -> None:
 
 
 @pytest.fixture
-def day(client: redis.Redis, names: Names) -> records.Record:
+def day(client: redis.Redis, names: Names) -> records.WindowRecord:
     write_day(client, names)
     history = records.StreamHistory(client, names)
     return records.load(history, records.Window(T, T + 2_000), venues=["nt8", "sierra"])
 
 
 def test_latency_per_stage_from_origin_times_and_entry_ids(
-    client: redis.Redis, names: Names, day: records.Record
+    client: redis.Redis, names: Names, day: records.WindowRecord
 ) -> None:
     got = {
         s.name: (s.since_origin_ms, s.hop_ms)
@@ -175,7 +175,7 @@ def test_latency_per_stage_from_origin_times_and_entry_ids(
     assert got["end to end: final execution - signal origin"] == ([26.0, 9.0], [])
 
 
-def test_export_tables_and_files(day: records.Record, tmp_path: Path) -> None:
+def test_export_tables_and_files(day: records.WindowRecord, tmp_path: Path) -> None:
     tables = export.tables(day)
     ex = {r["signal_id"]: r for r in tables["executions"]}
     assert ex[S1]["slippage_points"] == 0.5 and ex[S1]["latency_ms"] == 26.0 and ex[S1]["status"] == "filled"
@@ -203,7 +203,7 @@ def test_export_tables_and_files(day: records.Record, tmp_path: Path) -> None:
     assert (tmp_path / "executions.csv").read_text().count("\n") == 3
 
 
-def test_report_is_self_contained_html(client: redis.Redis, names: Names, day: records.Record) -> None:
+def test_report_is_self_contained_html(client: redis.Redis, names: Names, day: records.WindowRecord) -> None:
     html = report.build(records.StreamHistory(client, names), day)
     assert "<script" not in html and "http" not in html.replace("http://www.w3.org/2000/svg", "")
     assert re.search(r"<td>fill rate</td><td>100.0%</td>", html) and "kill switch is on" in html

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nexus_ops.records import Record, percentile
+from nexus_ops.records import WindowRecord, percentile
 from nexus_protocol.enums import OrderStatus
 from nexus_protocol.messages import Execution, Fill, Order, VenueOrder
 
@@ -35,7 +35,7 @@ def iso(ms: float | None) -> str | None:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds")
 
 
-def order_rows(rec: Record) -> list[Row]:
+def order_rows(rec: WindowRecord) -> list[Row]:
     rows = []
     for e in rec.orders:
         o = e.env.body
@@ -67,7 +67,7 @@ def order_rows(rec: Record) -> list[Row]:
     return rows
 
 
-def fill_rows(rec: Record) -> list[Row]:
+def fill_rows(rec: WindowRecord) -> list[Row]:
     rows = []
     for e in rec.fills:
         f = e.env.body
@@ -102,7 +102,7 @@ def fill_rows(rec: Record) -> list[Row]:
     return rows
 
 
-def execution_rows(rec: Record) -> list[Row]:
+def execution_rows(rec: WindowRecord) -> list[Row]:
     rows = []
     for sid, sig in rec.signals.items():
         ex = rec.latest(sid)
@@ -137,7 +137,7 @@ def execution_rows(rec: Record) -> list[Row]:
     return rows
 
 
-def leg_rows(rec: Record) -> list[Row]:
+def leg_rows(rec: WindowRecord) -> list[Row]:
     rows = []
     for sid in rec.signals:
         ex = rec.latest(sid)
@@ -205,7 +205,7 @@ def venue_summary(legs: Sequence[Row]) -> list[Row]:
     return out
 
 
-def tables(rec: Record) -> dict[str, list[Row]]:
+def tables(rec: WindowRecord) -> dict[str, list[Row]]:
     legs = leg_rows(rec)
     return {
         "orders": order_rows(rec),
@@ -231,7 +231,9 @@ def write_parquet(path: Path, rows: Sequence[Row]) -> None:
     pq.write_table(pa.Table.from_pylist(list(rows)), path)
 
 
-def export(rec: Record, out_dir: Path, formats: Sequence[str] = ("csv", "parquet")) -> dict[str, list[Path]]:
+def export(
+    rec: WindowRecord, out_dir: Path, formats: Sequence[str] = ("csv", "parquet")
+) -> dict[str, list[Path]]:
     """Write every table in every format; returns the files per table."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, list[Path]] = {}

@@ -23,7 +23,7 @@ import redis
 from nexus_archive.read import ArchiveReader
 from nexus_archive.recorded import GROUP
 from nexus_mesh.connection import as_str
-from nexus_ops.records import Entry, StreamHistory, Window, entries, entry_order
+from nexus_ops.records import StreamEntry, StreamHistory, Window, entries, entry_order
 from nexus_protocol.streams import Names
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class ArchiveHistory:
     client: redis.Redis | None = None  # None: the archive alone
     warnings: list[str] = field(default_factory=list)
 
-    def _stream_part(self, stream: str, window: Window) -> Iterator[Entry]:
+    def _stream_part(self, stream: str, window: Window) -> Iterator[StreamEntry]:
         if self.client is None:
             return iter(())
         key = self.names.stream(stream)
@@ -78,9 +78,9 @@ class ArchiveHistory:
             log.warning(text)
             self.warnings.append(text)
 
-    def entries(self, stream: str, window: Window) -> Iterator[Entry]:
+    def entries(self, stream: str, window: Window) -> Iterator[StreamEntry]:
         archived = [
-            Entry(self.names.stream(stream), a.entry_id, a.env)
+            StreamEntry(self.names.stream(stream), a.entry_id, a.env)
             for a in self.reader.entries(stream, window.start_ms, window.end_ms)
         ]
         have = {e.env.id for e in archived}

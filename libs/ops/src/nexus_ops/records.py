@@ -99,7 +99,7 @@ def raw_range(client: redis.Redis, key: str, window: Window) -> Iterator[tuple[s
 
 
 @dataclass(frozen=True, slots=True)
-class Entry:
+class StreamEntry:
     stream: str
     entry_id: str
     env: Envelope[Message]
@@ -113,26 +113,28 @@ class Entry:
         return self.env.ts / 1e6
 
 
-def entries(client: redis.Redis, key: str, window: Window) -> Iterator[Entry]:
+def entries(client: redis.Redis, key: str, window: Window) -> Iterator[StreamEntry]:
     """Decoded entries; an undecodable one is skipped (it is in the dead-letter stream already)."""
     for entry_id, fields in raw_range(client, key, window):
         try:
-            yield Entry(key, entry_id, decode(fields))
+            yield StreamEntry(key, entry_id, decode(fields))
         except DecodeError:
             continue
 
 
 @dataclass
-class Record:
+class WindowRecord:
     """Signals of a window and everything they caused."""
 
     window: Window
-    signals: dict[str, Entry] = field(default_factory=dict)
-    executions: dict[str, list[Entry]] = field(default_factory=dict)  # signal id -> its execution updates
-    orders: list[Entry] = field(default_factory=list)  # routed (Order) and venue (VenueOrder) orders
-    fills: list[Entry] = field(default_factory=list)  # nx:{fills} Fill entries (after fx)
+    signals: dict[str, StreamEntry] = field(default_factory=dict)
+    executions: dict[str, list[StreamEntry]] = field(
+        default_factory=dict
+    )  # signal id -> its execution updates
+    orders: list[StreamEntry] = field(default_factory=list)  # routed (Order) and venue (VenueOrder) orders
+    fills: list[StreamEntry] = field(default_factory=list)  # nx:{fills} Fill entries (after fx)
 
-    def final(self, signal_id: str) -> tuple[Entry, Execution] | None:
+    def final(self, signal_id: str) -> tuple[StreamEntry, Execution] | None:
         """The first final execution of a signal, with its entry."""
         for e in self.executions.get(signal_id, ()):
             ex = e.env.body
@@ -148,7 +150,7 @@ class Record:
         body = ups[-1].env.body if ups else None
         return body if isinstance(body, Execution) else None
 
-    def finals(self) -> list[tuple[Entry, Execution]]:
+    def finals(self) -> list[tuple[StreamEntry, Execution]]:
         out = [f for sid in self.signals if (f := self.final(sid)) is not None]
         return sorted(out, key=lambda p: p[0].entry_id)
 
@@ -163,7 +165,7 @@ class History(Protocol):
 
     names: Names
 
-    def entries(self, stream: str, window: Window) -> Iterator[Entry]:
+    def entries(self, stream: str, window: Window) -> Iterator[StreamEntry]:
         """Entries of a logical stream (`signals`, `orders:nt8`...) with an entry time in the window."""
         ...
 
@@ -179,7 +181,7 @@ class StreamHistory:
     client: redis.Redis
     names: Names
 
-    def entries(self, stream: str, window: Window) -> Iterator[Entry]:
+    def entries(self, stream: str, window: Window) -> Iterator[StreamEntry]:
         return entries(self.client, self.names.stream(stream), window)
 
     def streams(self, prefix: str) -> list[str]:
@@ -194,9 +196,9 @@ def load(
     *,
     slack_ms: int = 120_000,
     venues: list[str] | None = None,
-) -> Record:
+) -> WindowRecord:
     """Signals in the window and what they caused up to `slack_ms` after it."""
-    rec = Record(window)
+    rec = WindowRecord(window)
     for e in history.entries("signals", window):
         body = e.env.body
         if isinstance(body, Signal):

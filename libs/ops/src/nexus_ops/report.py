@@ -20,7 +20,7 @@ from nexus_archive.metrics import TradingStats
 from nexus_mesh.session import TradingSession
 from nexus_ops import svg
 from nexus_ops.export import Row, execution_rows, leg_rows, venue_summary
-from nexus_ops.records import History, Record, Window, percentile
+from nexus_ops.records import History, Window, WindowRecord, percentile
 from nexus_ops.trading import Metrics, day_of, finals_of, metrics, num, pct
 
 
@@ -41,7 +41,7 @@ def _headers(
         yield e.env.trace, e.env.id, float(e.ms), e.env.ts / 1e6
 
 
-def stage_latencies(history: History, rec: Record, slack_ms: int = 120_000) -> list[Stage]:
+def stage_latencies(history: History, rec: WindowRecord, slack_ms: int = 120_000) -> list[Stage]:
     """Order path (signal -> routed -> venue order) by trace, fill path (report -> normalized ->
     converted -> execution) by fill id; each stage's time since origin and since the stage before."""
     traces, win = set(rec.signals), rec.window.widened(slack_ms)
@@ -111,7 +111,7 @@ def _table(head: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def summary(rec: Record, legs: Sequence[Row]) -> dict[str, object]:
+def summary(rec: WindowRecord, legs: Sequence[Row]) -> dict[str, object]:
     finals = rec.finals()
     statuses = Counter(ex.status.value for _e, ex in finals)
     reached = [r for r in legs if r["reached_venue"]]
@@ -177,7 +177,7 @@ def trading_section(m: Metrics) -> list[str]:
     ]
 
 
-def build(history: History, rec: Record, session: TradingSession | None = None) -> str:
+def build(history: History, rec: WindowRecord, session: TradingSession | None = None) -> str:
     names = history.names
     legs = leg_rows(rec)
     venues = venue_summary(legs)

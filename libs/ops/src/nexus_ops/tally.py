@@ -15,7 +15,7 @@ from pathlib import Path
 
 from nexus_mesh.config_files import read_yaml
 from nexus_mesh.session import TradingSession
-from nexus_ops.records import END_OF_TIME_MS, Entry, History, Window, entry_order, percentile
+from nexus_ops.records import END_OF_TIME_MS, History, StreamEntry, Window, entry_order, percentile
 from nexus_ops.trading import Metrics, day_of, metrics
 from nexus_protocol.messages import Execution, Signal
 from nexus_protocol.streams import Names
@@ -56,7 +56,7 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     _last: dict[str, tuple[int, int]] = field(default_factory=dict)  # stream -> last entry read
 
-    def _read(self, history: History, stream: str) -> list[Entry]:
+    def _read(self, history: History, stream: str) -> list[StreamEntry]:
         """Entries added since the last call (the window starts at the last one read, kept out)."""
         last = self._last.get(stream)
         window = Window(last[0] if last else self.start_ms, END_OF_TIME_MS)

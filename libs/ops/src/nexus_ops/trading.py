@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from nexus_archive.metrics import LegOutcome, Trade, TradingStats, breakdown, trading_stats
 from nexus_mesh.session import TradingSession
-from nexus_ops.records import Entry
+from nexus_ops.records import StreamEntry
 from nexus_protocol.enums import OrderStatus
 from nexus_protocol.messages import Execution
 
@@ -67,7 +67,7 @@ def metrics(finals: Iterable[tuple[dt.datetime, Execution]], day: DayOf) -> Metr
     )
 
 
-def finals_of(pairs: Iterable[tuple[Entry, Execution]]) -> list[tuple[dt.datetime, Execution]]:
+def finals_of(pairs: Iterable[tuple[StreamEntry, Execution]]) -> list[tuple[dt.datetime, Execution]]:
     """(time it became final, execution) from a record's finals."""
     return [(dt.datetime.fromtimestamp(e.ms / 1000, dt.UTC), ex) for e, ex in pairs]
 
