@@ -1,5 +1,5 @@
 """Every reference in the repository resolves: a relative Markdown link names a file that exists, a
-`docs/....md` or `reference/....md` cited in code, config or docs exists, and nothing cites texts
+document cited in code, config or docs exists, and nothing cites texts
 that live outside the repository (the design is docs/design.md, the style guide docs/style.md).
 docs/reference/ quotes outside sources and is left out."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 LINK = re.compile(r"\]\(([^)\s]+)\)")
-CITED = re.compile(r"(?<![\w/.-])((?:docs/)?reference/[\w.-]+\.md|docs/[\w./-]+\.md)")
+CITED = re.compile(r"(?<![\w/.-])((?:docs/)?reference/\w[\w.-]*\.md|docs/\w[\w./-]*\.md)")
 OUTSIDE = re.compile(r"(?<![\w/.-])(STYLE\.md|DESIGN\.md)")
 
 
