@@ -29,7 +29,7 @@ from nexus_mesh.accounts import ExposureSizing
 from nexus_mesh.venues import VenueConfig
 from nexus_protocol.enums import OrderType
 from nexus_protocol.messages import Signal
-from nexus_protocol.symbols import SymbolRegistry
+from nexus_protocol.symbols import RootSpec, SymbolRegistry
 
 UsdPerUnit = Callable[[str], float | None]  # currency -> USD per one unit of it
 
@@ -40,6 +40,15 @@ class LegPlan:
     carried: float  # universal units the venue quantity carries (target minus the residual)
     symbol: str  # the root the account trades: the signal's, or its symbol_map's (NQ -> MNQ)
     ratio: float = 1.0  # units of `symbol` per unit of the signal's root at equal exposure
+
+
+def caps_configured(limits: Limits) -> bool:
+    """Whether risk.yaml sets a net exposure cap at all (without one the book is not built)."""
+    return (
+        limits.max_net_exposure_usd is not None
+        or limits.max_net_exposure_usd_per_symbol is not None
+        or any(s.max_net_exposure_usd_per_symbol is not None for s in limits.per_symbol.values())
+    )
 
 
 def caps_of(limits: Limits, roots: list[str]) -> Caps:
@@ -66,6 +75,23 @@ def cap_book(
         rate = usd(spec.currency) if spec is not None else None
         units[root] = price * spec.point_value * rate if spec and price and rate else None
     return CapBook.of(caps_of(limits, roots), exposure, units)
+
+
+def _exposure(
+    signal: Signal, venue: str, spec: RootSpec, registry: SymbolRegistry
+) -> LegPlan | tuple[str, str]:
+    """Exposure sizing as the normalizer will do it (`SymbolRegistry.size`): same numbers, fewer steps."""
+    sized = registry.size(signal.symbol, venue, signal.quantity)
+    vs = spec.venues[venue]
+    minimum = vs.min_qty or vs.lot_step
+    if sized.venue_quantity < minimum - 1e-12:
+        target = signal.quantity * spec.qty_factor(venue)
+        return (
+            "sizing",
+            f"{venue}: exposure sizing gives {target:.6g} venue units, below the minimum {minimum:g}",
+        )
+    size = LegSize(signal.quantity, sized.venue_quantity, sized.residual)
+    return LegPlan(size, signal.quantity - sized.residual, signal.symbol)
 
 
 def entry_price(signal: Signal, snap: Snapshot) -> float | None:
@@ -99,6 +125,8 @@ def plan_leg(
         )  # fmt: skip
         if why is not None:
             return "session", why
+    if not cfg.symbol_map and type(cfg.sizing) is ExposureSizing and cfg.sizing.max_quantity is None:
+        return _exposure(signal, venue, spec, registry)  # the common case, on the hot path
     symbol = cfg.symbol_map.get(root, root)
     traded = registry.spec(symbol)
     if traded.currency != spec.currency:

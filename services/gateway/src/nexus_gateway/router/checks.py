@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 
-from nexus_gateway.router.accounts import LegPlan, cap_book, plan_leg
+from nexus_gateway.router.accounts import LegPlan, cap_book, caps_configured, plan_leg
 from nexus_gateway.router.limits import Limits
 from nexus_gateway.router.sessions import ExchangeOpen
 from nexus_gateway.router.sessions import exchange_open as market_open
@@ -205,7 +205,7 @@ def decide(
     rate = usd(registry.spec(signal.symbol).currency)
     coids = {v: client_order_id(signal.signal_id, venues[v].code) for v in names}
     own = {f"{v}|{signal.symbol}": snap.own_legs.get(c, 0.0) for v, c in coids.items()}
-    book = cap_book(signal, snap, limits, registry, usd, own)
+    book = cap_book(signal, snap, limits, registry, usd, own) if caps_configured(limits) else None
     legs: list[RouteLeg] = []
     decision = RouteDecision(Route(**base))
     for venue in names:
@@ -223,7 +223,7 @@ def decide(
                 refusal = _limit_refusal(signal, venue, plan.carried, current, snap, limits, registry, rate)
             else:
                 refusal = RiskRefusal(*planned, venue)
-        if refusal is None and plan is not None and not signal.reduce_only:
+        if refusal is None and plan is not None and book is not None and not signal.reduce_only:
             capped = book.admit(signal.symbol, plan.carried * signal.side.sign)
             refusal = RiskRefusal("net_exposure", capped, venue) if capped else None
         if refusal is not None or plan is None:
