@@ -80,7 +80,7 @@ def test_brl_fill_converted_at_a_fresh_wdo_rate_keeping_its_id(
     assert out.trace == SID
     assert out.body.usd_rate == 0.182149362477  # 1 / 5.49 to 12 significant digits
     assert out.body.fee_usd == 3.64  # BRL 20.00 at USDBRL 5.49
-    assert out.body.model_copy(update={"usd_rate": None, "fee_usd": None}) == fill(1).body
+    assert out.body.replace(usd_rate=None, fee_usd=None) == fill(1).body
 
 
 def test_stale_rate_holds_the_fill_then_a_fresh_tick_releases_it_once(

@@ -93,10 +93,8 @@ def test_resting_limit_order_is_cancelled(rig_factory: Callable[..., Rig]) -> No
 def test_refusals_become_rejected_fills_with_the_reason(rig_factory: Callable[..., Rig]) -> None:
     rig = rig_factory("nt8")
     rig.wait_connected()
-    fok = rig.order(qty=1).model_copy(update={"time_in_force": TimeInForce.FOK})  # NinjaTrader has no FOK
-    unknown = rig.order(qty=1).model_copy(
-        update={"venue_symbol": "ZZ 03-25"}
-    )  # the platform does not know it
+    fok = rig.order(qty=1).replace(time_in_force=TimeInForce.FOK)  # NinjaTrader has no FOK
+    unknown = rig.order(qty=1).replace(venue_symbol="ZZ 03-25")  # the platform does not know it
     rig.send(fok)
     rig.send(unknown)
     for coid in (fok.client_order_id, unknown.client_order_id):

@@ -11,6 +11,7 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import msgpack
+import msgspec
 import pyarrow.parquet as pq
 import pytest
 import redis
@@ -74,7 +75,10 @@ def write_day(client: redis.Redis, n: Names) -> None:
     )
     put(client, n.orders_routed, T + 9, order, id=order.client_order_id, trace=S1, ts_ms=T)
     vo = VenueOrder(
-        **order.model_dump(), venue_symbol="NQ 03-25", venue_quantity=1, venue_reference_price=21000.0
+        **msgspec.structs.asdict(order),
+        venue_symbol="NQ 03-25",
+        venue_quantity=1,
+        venue_reference_price=21000.0,
     )
     put(client, n.orders("nt8"), T + 12, vo, id=order.client_order_id, trace=S1, ts_ms=T)
     fill = Fill(

@@ -51,7 +51,7 @@ def test_an_order_becomes_one_order_submit_with_our_client_order_id() -> None:
         None,
     )
     with pytest.raises(VenueError, match="cannot be sent to Bookmap"):
-        mapping.order_submit(order.model_copy(update={"client_order_id": "x" * 65}))
+        mapping.order_submit(order.replace(client_order_id="x" * 65))
 
 
 def test_only_what_bookmap_said_answers_a_submit() -> None:

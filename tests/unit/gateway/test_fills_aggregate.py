@@ -1,8 +1,6 @@
-"""Legs folded into one execution; positions and realized P&L in Decimal."""
+"""Legs folded into one execution; positions and realized P&L, rounded to the cent in USD."""
 
 from __future__ import annotations
-
-from decimal import Decimal
 
 import pytest
 
@@ -51,11 +49,11 @@ def fill(
 
 def test_execution_is_final_when_every_leg_is_terminal_and_averages_by_exposure() -> None:
     s = apply_route(None, route("nt8", "sierra", "mt5"))
-    s = apply_fill(s, fill("nt8", 1, 16250.50), Decimal(0))
-    s = apply_fill(s, fill("sierra", 1, 16250.75), Decimal(0))
+    s = apply_fill(s, fill("nt8", 1, 16250.50), 0.0)
+    s = apply_fill(s, fill("sierra", 1, 16250.75), 0.0)
     assert not execution(s).final
     assert execution(s).status is OrderStatus.PARTIALLY_FILLED
-    s = apply_fill(s, fill("mt5", 20, 16251.00, factor=20), Decimal(0))
+    s = apply_fill(s, fill("mt5", 20, 16251.00, factor=20), 0.0)
     ex = execution(s)
     assert ex.final and ex.status is OrderStatus.FILLED
     assert ex.filled_quantity == 3
@@ -64,10 +62,10 @@ def test_execution_is_final_when_every_leg_is_terminal_and_averages_by_exposure(
 
 def test_partial_fills_and_a_refused_leg_are_reported() -> None:
     s = apply_route(None, route("nt8", refused=("sierra",)))
-    s = apply_fill(s, fill("nt8", 0.5, 100.0, OrderStatus.PARTIALLY_FILLED, n=1), Decimal(0))
+    s = apply_fill(s, fill("nt8", 0.5, 100.0, OrderStatus.PARTIALLY_FILLED, n=1), 0.0)
     ex = execution(s)
     assert not ex.final
-    s = apply_fill(s, fill("nt8", 0.5, 101.0, OrderStatus.FILLED, n=2), Decimal(0))
+    s = apply_fill(s, fill("nt8", 0.5, 101.0, OrderStatus.FILLED, n=2), 0.0)
     ex = execution(s)
     assert ex.final and ex.status is OrderStatus.PARTIALLY_FILLED
     legs = {leg.venue: leg for leg in ex.legs}
@@ -77,8 +75,8 @@ def test_partial_fills_and_a_refused_leg_are_reported() -> None:
 
 def test_combined_price_is_reference_plus_weighted_slippage_across_instruments() -> None:
     s = apply_route(None, route("nt8", "mt5", ref=21000.0))
-    s = apply_fill(s, fill("nt8", 1, 21001.0, ref=21000.0), Decimal(0))  # future: 1 point worse
-    s = apply_fill(s, fill("mt5", 20, 20903.0, factor=20, ref=20900.0), Decimal(0))  # CFD: basis, 3 worse
+    s = apply_fill(s, fill("nt8", 1, 21001.0, ref=21000.0), 0.0)  # future: 1 point worse
+    s = apply_fill(s, fill("mt5", 20, 20903.0, factor=20, ref=20900.0), 0.0)  # CFD: basis, 3 worse
     ex = execution(s)
     assert ex.avg_price == pytest.approx(21002.0)
     legs = {leg.venue: leg for leg in ex.legs}
@@ -99,7 +97,7 @@ def test_position_realizes_pnl_in_venue_currency_and_usd() -> None:
     p, realized, realized_usd = p.apply(Side.BUY, 1, 130000.0, 0.20, 1 / 5.49)
     assert realized == 0 and p.qty == 1
     p, realized, realized_usd = p.apply(Side.SELL, 1, 130100.0, 0.20, 1 / 5.49)
-    assert realized == Decimal("20.00") and realized_usd == Decimal("3.64")  # the seed's example
+    assert realized == pytest.approx(20.0) and realized_usd == 3.64  # the seed's example
     assert p.qty == 0
 
 
@@ -107,11 +105,27 @@ def test_position_averages_and_flips() -> None:
     p = VenuePosition(symbol="NQ", venue="nt8")
     p, _, _ = p.apply(Side.BUY, 1, 100.0, 20, 1.0)
     p, _, _ = p.apply(Side.BUY, 1, 102.0, 20, 1.0)
-    assert Decimal(p.avg_price) == 101
+    assert p.avg_price == 101
     p, realized, _ = p.apply(Side.SELL, 3, 105.0, 20, 1.0)
-    assert realized == Decimal(160)  # 2 x 4 points x $20
-    assert p.qty == -1 and Decimal(p.avg_price) == 105
-    assert p.unrealized(104.0) == Decimal(20)
+    assert realized == 160  # 2 x 4 points x $20
+    assert p.qty == -1 and p.avg_price == 105
+    assert p.unrealized(104.0) == 20
+
+
+def test_cents_round_half_away_from_zero_even_for_floats_a_hair_under() -> None:
+    from nexus_gateway.fills.positions import cents
+
+    assert (cents(2.675), cents(-2.675), cents(0.125), cents(3.6429), cents(1e9 + 0.005)) == (
+        2.68, -2.68, 0.13, 3.64, 1e9 + 0.01,
+    )  # fmt: skip
+
+
+def test_many_small_fills_sum_without_drift() -> None:
+    p = VenuePosition(symbol="US30", venue="mt5-global")
+    for _ in range(10):
+        p, _, _ = p.apply(Side.BUY, 0.1, 40000.0, 1.0, 1.0)
+    p, _, _ = p.apply(Side.SELL, 1.0, 40010.0, 1.0, 1.0)
+    assert p.qty == 0  # 0.1 x 10 - 1.0, kept to 10 decimals: flat, not 1e-16
 
 
 def test_a_mapped_legs_fills_count_in_the_signals_units() -> None:
@@ -120,5 +134,5 @@ def test_a_mapped_legs_fills_count_in_the_signals_units() -> None:
                              quantity=2, symbol="MNQ", ratio=10.0, rounding_residual=0.0),))  # fmt: skip
     s = apply_route(None, r)
     leg = s.legs[f"{SID}.n80"]
-    leg.venue_filled_qty = "20"  # 20 MNQ filled
+    leg.venue_filled_qty = 20.0  # 20 MNQ filled
     assert (leg.quantity, leg.universal_filled) == (2, 2.0)

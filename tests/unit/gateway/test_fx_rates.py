@@ -110,7 +110,7 @@ def test_convert_sets_rate_and_fee_in_usd() -> None:
     out = convert(fill(fee=20.0), rate)
     assert out.usd_rate == pytest.approx(0.182149362477)
     assert out.fee_usd == 3.64
-    assert out.model_copy(update={"usd_rate": None, "fee_usd": None}) == fill(fee=20.0)
+    assert out.replace(usd_rate=None, fee_usd=None) == fill(fee=20.0)
     usd = convert(fill("USD", fee=2.345), Rate("USD", D(1), "usd"))
     assert (usd.usd_rate, usd.fee_usd) == (1.0, 2.35)
 

@@ -1,9 +1,9 @@
 """The stream-entry codec: every message round-trips through what Redis hands back, and whatever
 arrives, decode raises DecodeError (never anything else) and says what was wrong.
 
-The strategies are derived from the models' own field declarations (`model_fields`), so a field added
-to a message is generated without touching this file, and a field of a type nobody taught `for_type`
-fails loudly. Values are what survives msgpack: finite floats, int64 integers, text without surrogates.
+The strategies are derived from the structs' own field declarations (`msgspec.structs.fields`), so
+a field added to a message is generated without touching this file, and a field of a type nobody
+taught `for_type` fails loudly. Values are what survives msgpack: finite floats, int64 integers, text without surrogates.
 """
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ import contextlib
 import enum
 import re
 import types
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
-import annotated_types as at
 import msgpack
+import msgspec
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel
 
 from nexus_protocol.codec import HEADER_FIELDS, Envelope, decode, encode, pack, unpack
 from nexus_protocol.enums import OrderStatus, Side
@@ -41,13 +40,13 @@ ANY_VALUE: st.SearchStrategy[Any] = st.recursive(
 def _floats(metadata: list[Any]) -> st.SearchStrategy[float]:
     kw: dict[str, Any] = {"allow_nan": False, "allow_infinity": False}
     for m in metadata:
-        if isinstance(m, at.Gt):
+        if m.gt is not None:
             kw |= {"min_value": m.gt, "exclude_min": True}
-        elif isinstance(m, at.Ge):
+        if m.ge is not None:
             kw["min_value"] = m.ge
-        elif isinstance(m, at.Lt):
+        if m.lt is not None:
             kw |= {"max_value": m.lt, "exclude_max": True}
-        elif isinstance(m, at.Le):
+        if m.le is not None:
             kw["max_value"] = m.le
     return st.floats(**kw)
 
@@ -55,13 +54,13 @@ def _floats(metadata: list[Any]) -> st.SearchStrategy[float]:
 def _ints(metadata: list[Any]) -> st.SearchStrategy[int]:
     lo, hi = -(2**63), 2**63 - 1
     for m in metadata:
-        if isinstance(m, at.Gt):
+        if m.gt is not None:
             lo = int(m.gt) + 1
-        elif isinstance(m, at.Ge):
+        if m.ge is not None:
             lo = int(m.ge)
-        elif isinstance(m, at.Lt):
+        if m.lt is not None:
             hi = int(m.lt) - 1
-        elif isinstance(m, at.Le):
+        if m.le is not None:
             hi = int(m.le)
     return st.integers(min_value=lo, max_value=hi)
 
@@ -69,6 +68,9 @@ def _ints(metadata: list[Any]) -> st.SearchStrategy[int]:
 def for_type(tp: Any, metadata: list[Any] | None = None) -> st.SearchStrategy[Any]:
     meta = metadata or []
     origin = get_origin(tp)
+    if origin is Annotated:
+        inner, *extra = get_args(tp)
+        return for_type(inner, meta + [m for m in extra if isinstance(m, msgspec.Meta)])
     if origin in (Union, types.UnionType):
         return st.one_of(*(for_type(arg, meta) for arg in get_args(tp)))
     if tp is type(None):
@@ -95,18 +97,18 @@ def for_type(tp: Any, metadata: list[Any] | None = None) -> st.SearchStrategy[An
             return TEXT
         if tp is bytes:
             return st.binary(max_size=16)
-        if issubclass(tp, BaseModel):
+        if issubclass(tp, msgspec.Struct):
             return model_strategy(tp)
     raise TypeError(f"no strategy for field type {tp!r}: teach tests/unit/protocol/strategies.py")
 
 
-def model_strategy(model: type[BaseModel]) -> st.SearchStrategy[Any]:
+def model_strategy(model: type[msgspec.Struct]) -> st.SearchStrategy[Any]:
     """Instances of `model`: every required field, and each optional one sometimes left at its default."""
     required: dict[str, st.SearchStrategy[Any]] = {}
     optional: dict[str, st.SearchStrategy[Any]] = {}
-    for name, info in model.model_fields.items():
-        strategy = for_type(info.annotation, list(info.metadata))
-        (required if info.is_required() else optional)[name] = strategy
+    for info in msgspec.structs.fields(model):
+        strategy = for_type(info.type)
+        (required if info.required else optional)[info.name] = strategy
     return st.fixed_dictionaries(required, optional=optional).map(lambda kw: model(**kw))
 
 
@@ -248,7 +250,7 @@ def test_arbitrary_maps_of_fields(fields: dict[Any, Any]) -> None:
 
 def _model_keys(kind: str) -> st.SearchStrategy[str]:
     model = next(m for m in ALL_MESSAGES if kind == m.TYPE)
-    return st.sampled_from(sorted(model.model_fields)) | TEXT
+    return st.sampled_from(sorted(model.__struct_fields__)) | TEXT
 
 
 @settings(max_examples=100, deadline=None)
@@ -296,9 +298,9 @@ def _good(body: Message | None = None) -> dict[bytes, bytes]:
     return as_redis_returns(encode(Envelope.new(body, id="m-1", ts=1)))
 
 
-def _error(fields: Any) -> DecodeError:
+def _error(fields: Any, validate: bool = False) -> DecodeError:
     with pytest.raises(DecodeError) as info:
-        decode(fields)
+        decode(fields, validate=validate)
     return info.value
 
 
@@ -362,10 +364,10 @@ def test_body_given_as_text_is_refused() -> None:
 @pytest.mark.parametrize(
     ("body", "field", "words"),
     [
-        ({"symbol": "NQ", "side": "buy", "quantity": -1}, "quantity", "greater than 0"),
-        ({"symbol": "NQ", "side": "hold", "quantity": 1}, "side", "Input should be"),
-        ({"side": "buy", "quantity": 1}, "symbol", "Field required"),
-        ({"symbol": "NQ", "side": "buy", "quantity": 1, "colour": "red"}, "colour", "Extra inputs"),
+        ({"symbol": "NQ", "side": "buy", "quantity": -1}, "quantity", "> 0"),
+        ({"symbol": "NQ", "side": "hold", "quantity": 1}, "side", "Invalid enum value"),
+        ({"side": "buy", "quantity": 1}, "symbol", "missing required field"),
+        ({"symbol": "NQ", "side": "buy", "quantity": 1, "colour": "red"}, "colour", "unknown field"),
         ({"symbol": "NQ", "side": "buy", "quantity": float("inf")}, "quantity", "finite number"),
         (
             {"symbol": "NQ", "side": "buy", "quantity": 1, "limit_price": float("nan")},
@@ -375,10 +377,18 @@ def test_body_given_as_text_is_refused() -> None:
     ],
 )
 def test_invalid_body_names_the_field(body: dict[str, Any], field: str, words: str) -> None:
-    err = _error({**_good(), b"data": msgpack.packb(body)})
+    """At the edge (validate=True, as the bridge intake and the router's signal input decode)."""
+    err = _error({**_good(), b"data": msgpack.packb(body)}, validate=True)
     assert err.field == field
-    assert "invalid signal body" in str(err)
+    assert "signal" in str(err)
     assert words in str(err)
+
+
+def test_inside_the_mesh_a_non_finite_number_is_not_checked_again() -> None:
+    """Between stages only the schema is checked (decision 0008); the edges refuse NaN and infinity."""
+    body = {"symbol": "NQ", "side": "buy", "quantity": 1, "limit_price": float("nan")}
+    env = decode({**_good(), b"data": msgpack.packb(body)})
+    assert isinstance(env.body, Signal) and env.body.limit_price != env.body.limit_price
 
 
 def test_invalid_nested_body_names_the_path() -> None:

@@ -85,6 +85,7 @@ class Input:
     # The state a message will read, loaded for the whole batch in one round trip before handling
     # (optional: whatever is not prefetched is loaded when read, one round trip each).
     prefetch: Callable[[Envelope[Message]], Iterable[Read]] | None = None
+    untrusted: bool = False  # written from outside the mesh: decoded with every check (finite numbers)
 
 
 @dataclass(slots=True)
@@ -404,7 +405,7 @@ class StreamProcessor:
         batch = _Batch()
         self._view.batch = Loaded()
         self._ctx.clock_ns = time.time_ns()
-        decoded = [_decode(fields) for _inp, _id, fields, _n in entries]
+        decoded = [_decode(fields, inp.untrusted) for inp, _id, fields, _n in entries]
         self._prefetch(entries, decoded)
         for (inp, entry_id, fields, n), env in zip(entries, decoded, strict=True):
             if self._handle_entry(batch, inp, entry_id, fields, n, env):
@@ -636,10 +637,10 @@ class StreamProcessor:
                 safe_trim(self.client, inp.stream, cutoff_ms)
 
 
-def _decode(fields: Any) -> Envelope[Message] | DecodeError | None:
+def _decode(fields: Any, untrusted: bool) -> Envelope[Message] | DecodeError | None:
     if fields is None:
         return None
     try:
-        return decode(fields)
+        return decode(fields, validate=untrusted)
     except DecodeError as exc:
         return exc

@@ -32,8 +32,10 @@ _RECENT_TICKS = 200
 class HasDetail(Protocol):
     """A heartbeat, or a status row made of one: the fx stage's detail carries its USDBRL."""
 
-    service: str
-    detail: dict[str, Any]
+    @property
+    def service(self) -> str: ...
+    @property
+    def detail(self) -> dict[str, Any]: ...
 
 
 @dataclass(slots=True)

@@ -27,7 +27,7 @@ DEDUPE_TTL_MS = 86_400_000
 def publish(client: redis.Redis, names: Names, signal: Signal) -> str:
     """Publish the signal (a fresh ULID when it has none) idempotently; its id."""
     if not signal.signal_id:
-        signal = signal.model_copy(update={"signal_id": new_signal_id()})
+        signal = signal.replace(signal_id=new_signal_id())
     env = Envelope.new(signal, id=signal.signal_id)
     Publisher(client, dedupe_ttl_ms=DEDUPE_TTL_MS).publish([Output(names.signals, env)])
     return signal.signal_id

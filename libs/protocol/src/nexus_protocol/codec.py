@@ -1,20 +1,26 @@
 """The stream-entry codec: a readable header and a msgpack body.
 
 An entry is `type`, `v`, `id`, `trace`, `ts` as plain strings (so `redis-cli XRANGE` is readable) and
-`data`, the msgpack body. Decoding validates everything; whatever is wrong (missing field, garbage
-bytes, unknown type or version, a body the model refuses) raises `DecodeError` saying what, so the
-stream processor can dead-letter the entry with that reason.
+`data`, the msgpack body (a map of the message's fields, in declaration order). Bodies are encoded and
+decoded by msgspec into typed structs (decision 0008): decoding checks types, enums and declared
+constraints in C, and refuses unknown fields. Whatever is wrong (missing field, garbage bytes, unknown
+type or version, a body the schema refuses) raises `DecodeError` saying what, so the stream processor
+can dead-letter the entry with that reason.
+
+Between the mesh's own stages that is all (`decode`). Where data comes from outside (the bridge
+intake, nx:signals, a platform, an operator), `decode(fields, validate=True)` or `validated(message)`
+also refuses non-finite numbers, the one check msgspec's schema does not make.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-import msgpack
-from pydantic import ValidationError
+import msgspec
 
 from nexus_protocol.errors import DecodeError
 from nexus_protocol.messages import ALL_MESSAGES, Message
@@ -22,12 +28,20 @@ from nexus_protocol.messages import ALL_MESSAGES, Message
 M = TypeVar("M", bound=Message)
 
 _REGISTRY: dict[str, dict[int, type[Message]]] = {}
+_DECODERS: dict[tuple[bytes, bytes], msgspec.msgpack.Decoder[Any]] = {}
 HEADER_FIELDS = ("type", "v", "id", "trace", "ts")
+_ENCODER = msgspec.msgpack.Encoder()
+_ANY = msgspec.msgpack.Decoder()
+
+
+class InvalidMessage(DecodeError, ValueError):
+    """A message built from untrusted data breaks its schema (a constraint, a type, a NaN)."""
 
 
 def register(model: type[Message]) -> None:
     """Make a message kind decodable. Later schema versions register beside earlier ones."""
     _REGISTRY.setdefault(model.TYPE, {})[model.VERSION] = model
+    _DECODERS[(model.TYPE.encode(), str(model.VERSION).encode())] = msgspec.msgpack.Decoder(model)
 
 
 for _m in ALL_MESSAGES:
@@ -66,6 +80,10 @@ class Envelope(Generic[M]):
 M2 = TypeVar("M2", bound=Message)
 
 
+def encode_body(body: Message) -> bytes:
+    return _ENCODER.encode(body)
+
+
 def encode(env: Envelope[Any]) -> dict[str, str | bytes]:
     body = env.body
     return {
@@ -74,7 +92,7 @@ def encode(env: Envelope[Any]) -> dict[str, str | bytes]:
         "id": env.id,
         "trace": env.trace,
         "ts": str(env.ts),
-        "data": env.raw if env.raw is not None else msgpack.packb(body.model_dump(), use_bin_type=True),
+        "data": env.raw if env.raw is not None else _ENCODER.encode(body),
     }
 
 
@@ -97,38 +115,30 @@ def _text(fields: Mapping[Any, Any], name: str) -> str:
     raise DecodeError("header field is not text", field=name, value=raw)
 
 
-def decode(fields: Mapping[Any, Any]) -> Envelope[Message]:
-    """Fields of one stream entry (bytes or str keys) to a validated envelope, or DecodeError."""
+def decode(fields: Mapping[Any, Any], *, validate: bool = False) -> Envelope[Message]:
+    """Fields of one stream entry (bytes or str keys) to a typed envelope, or DecodeError.
+
+    `validate`: the entry comes from outside the mesh; non-finite numbers are refused too."""
     try:  # fast path: a well-formed entry as redis returns it
-        model = _REGISTRY[fields[b"type"].decode()][int(fields[b"v"])]
+        body = _DECODERS[(fields[b"type"], fields[b"v"])].decode(data := fields[b"data"])
         msg_id = fields[b"id"].decode()
-        trace = fields[b"trace"].decode()
-        ts = int(fields[b"ts"])
-        data = fields[b"data"]
-        body = model.__pydantic_validator__.validate_python(msgpack.unpackb(data, raw=False))
         if msg_id:
-            return Envelope(id=msg_id, trace=trace, ts=ts, body=body, raw=data)
+            env = Envelope(msg_id, fields[b"trace"].decode(), int(fields[b"ts"]), body, data)
+            if validate:
+                check_finite(body)
+            return env
+    except InvalidMessage:
+        raise
     except Exception:  # the slow path below finds and names the problem
         pass
-    return _decode_checked(fields)
+    return _decode_checked(fields, validate)
 
 
-def _decode_checked(fields: Mapping[Any, Any]) -> Envelope[Message]:
+def _decode_checked(fields: Mapping[Any, Any], validate: bool) -> Envelope[Message]:
     if not isinstance(fields, Mapping):
         raise DecodeError(f"entry is a {type(fields).__name__}, not a map of fields")
     kind = _text(fields, "type")
-    versions = _REGISTRY.get(kind)
-    if versions is None:
-        raise DecodeError(f"unknown message type {kind!r}", field="type", value=kind)
-    v_text = _text(fields, "v")
-    try:
-        version = int(v_text)
-    except ValueError:
-        raise DecodeError("schema version is not an integer", field="v", value=v_text) from None
-    model = versions.get(version)
-    if model is None:
-        known = ", ".join(str(v) for v in sorted(versions))
-        raise DecodeError(f"unknown schema version {version} of {kind!r} (known: {known})", field="v")
+    model = _model(kind, _text(fields, "v"))
     msg_id = _text(fields, "id")
     if not msg_id:
         raise DecodeError("empty message id", field="id")
@@ -144,34 +154,85 @@ def _decode_checked(fields: Mapping[Any, Any]) -> Envelope[Message]:
     if not isinstance(data, bytes):
         raise DecodeError("missing or non-binary body", field="data")
     try:
-        raw = msgpack.unpackb(data, raw=False, strict_map_key=True)
-    except Exception as exc:  # msgpack raises several unrelated types for garbage
+        raw = _ANY.decode(data)
+    except Exception as exc:  # garbage bytes
         raise DecodeError(f"body is not msgpack: {type(exc).__name__}: {exc}", field="data") from None
     if not isinstance(raw, dict):
         raise DecodeError(f"body is a msgpack {type(raw).__name__}, not a map", field="data")
-    try:
-        body = model.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or None
-        reason = f"invalid {kind} body: {first['msg']}"
-        raise DecodeError(reason, field=loc, value=first.get("input")) from None
+    body = _convert(raw, model, f"invalid {kind} body")
+    if validate:
+        check_finite(body)
     return Envelope(id=msg_id, trace=trace, ts=ts, body=body, raw=data)
+
+
+def _model(kind: str, v_text: str) -> type[Message]:
+    versions = _REGISTRY.get(kind)
+    if versions is None:
+        raise DecodeError(f"unknown message type {kind!r}", field="type", value=kind)
+    try:
+        version = int(v_text)
+    except ValueError:
+        raise DecodeError("schema version is not an integer", field="v", value=v_text) from None
+    model = versions.get(version)
+    if model is None:
+        known = ", ".join(str(v) for v in sorted(versions))
+        raise DecodeError(f"unknown schema version {version} of {kind!r} (known: {known})", field="v")
+    return model
+
+
+def _convert(raw: Any, model: type[M], what: str) -> M:
+    try:
+        return msgspec.convert(raw, model)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        path = text.rsplit(" - at `$.", 1)
+        if len(path) == 2:  # `$.legs[0].status` -> legs.0.status
+            loc: str | None = path[1].rstrip("`").replace("[", ".").replace("]", "")
+        else:  # "Object missing required field `symbol`", "... unknown field `colour`"
+            named = text.rsplit("field `", 1)
+            loc = named[1].rstrip("`") if len(named) == 2 else None
+        raise InvalidMessage(f"{what}: {path[0]}", field=loc) from None
+
+
+def check_finite(msg: msgspec.Struct, path: str = "") -> None:
+    """Refuse NaN and infinite floats anywhere in `msg` (nested structs and tuples included)."""
+    for name in msg.__struct_fields__:
+        value = getattr(msg, name)
+        where = f"{path}{name}"
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                kind = getattr(msg, "TYPE", "message")
+                raise InvalidMessage(
+                    f"invalid {kind}: {where} must be a finite number, not {value}", field=where
+                )
+        elif isinstance(value, msgspec.Struct):
+            check_finite(value, f"{where}.")
+        elif isinstance(value, tuple):
+            for i, item in enumerate(value):
+                if isinstance(item, msgspec.Struct):
+                    check_finite(item, f"{where}.{i}.")
+                elif isinstance(item, float) and not math.isfinite(item):
+                    raise InvalidMessage(f"{where} must hold finite numbers, not {item}", field=where)
+
+
+def validated(msg: M) -> M:
+    """`msg` checked as if it had been decoded from outside: types, enums (strings become members),
+    constraints, finite numbers. Returns the checked copy; raises InvalidMessage naming the field."""
+    body = _convert(msgspec.to_builtins(msg), type(msg), f"invalid {msg.TYPE}")
+    check_finite(body)
+    return body
 
 
 def pack(body: Message) -> bytes:
     """A body alone (for keys such as heartbeats), msgpack with its type and version."""
-    packed: bytes = msgpack.packb(
-        {"type": body.TYPE, "v": body.VERSION, "data": body.model_dump()}, use_bin_type=True
-    )
-    return packed
+    return _ENCODER.encode({"type": body.TYPE, "v": body.VERSION, "data": body})
 
 
 def unpack(data: bytes) -> Message:
-    """The inverse of `pack`, validated; whatever is wrong raises DecodeError saying what."""
+    """The inverse of `pack`, checked; whatever is wrong raises DecodeError saying what."""
     try:
-        raw = msgpack.unpackb(data, raw=False)
-    except Exception as exc:  # msgpack raises several unrelated types for garbage
+        raw = _ANY.decode(data)
+    except Exception as exc:  # garbage bytes
         raise DecodeError(f"not msgpack: {type(exc).__name__}: {exc}") from None
     if not isinstance(raw, dict) or not {"type", "v", "data"} <= raw.keys():
         raise DecodeError("not a packed message: want a map with type, v and data")
@@ -183,9 +244,4 @@ def unpack(data: bytes) -> Message:
     if model is None:
         known = ", ".join(str(v) for v in sorted(versions))
         raise DecodeError(f"unknown schema version {version!r} of {kind!r} (known: {known})", field="v")
-    try:
-        return model.model_validate(raw["data"])
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or None
-        raise DecodeError(f"invalid packed {kind} body: {first['msg']}", field=loc) from None
+    return _convert(raw["data"], model, f"invalid packed {kind} body")

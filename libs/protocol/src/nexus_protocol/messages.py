@@ -1,31 +1,47 @@
-"""Message bodies: one pydantic model per message kind, validated on decode.
+"""Message bodies: one msgspec Struct per message kind (decision 0008).
 
 Every body declares its wire `TYPE` and schema `VERSION`; the codec puts both in the entry header.
-Prices and quantities are floats on the wire; money is computed in Decimal by the stages that own it.
-Floats must be finite: a NaN price or an infinite quantity would pass `gt=0`-style checks or none at all
-and fail later, far from the entry, instead of being dead-lettered on decode.
+Prices and quantities are floats on the wire; money is computed by the stages that own it and
+rounded at the edge. Decoding checks types, enums and the declared constraints (`Meta`) in C; unknown
+fields are refused. Constructing a message with keyword arguments checks nothing: where a message is
+built from untrusted data (a platform, a client, an operator, a file), pass it through
+`nexus_protocol.codec.validated`, which also refuses non-finite floats (a NaN price or an infinite
+quantity would pass `gt=0`-style checks or none at all and fail later, far from where it entered).
 Quantities are *universal* (units of the root, e.g. NQ contracts) unless the field says `venue_`.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+import msgspec
+from msgspec import Meta, field
 
 from nexus_protocol.enums import OrderStatus, OrderType, Severity, Side, TimeInForce
 
-_CONFIG = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+Positive = Annotated[float, Meta(gt=0)]
+Unit = Annotated[float, Meta(ge=0, le=1)]
 
 
-class Message(BaseModel):
-    model_config = _CONFIG
-
+class Message(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     TYPE: ClassVar[str]
     VERSION: ClassVar[int] = 1
 
+    def replace(self, **changes: Any) -> Self:
+        """A copy with `changes` (not validated: see `codec.validated`)."""
+        return msgspec.structs.replace(self, **changes)
 
-class Signal(Message):
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (enums as strings, tuples as lists), as JSON or a report would show it."""
+        out: dict[str, Any] = msgspec.to_builtins(self)
+        return out
+
+
+class Part(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A struct nested in a message (a route leg, an execution leg, a book level)."""
+
+
+class Signal(Message, frozen=True, kw_only=True):
     """What NEXUS wants: one decision on a universal symbol, fanned out to venues by the router."""
 
     TYPE: ClassVar[str] = "signal"
@@ -33,23 +49,23 @@ class Signal(Message):
     signal_id: str = ""  # ULID; the router assigns one when empty
     symbol: str
     side: Side
-    quantity: float = Field(gt=0)
+    quantity: Positive
     order_type: OrderType = OrderType.MARKET
     limit_price: float | None = None
     stop_price: float | None = None
     time_in_force: TimeInForce = TimeInForce.DAY
     reference_price: float | None = None  # the price NEXUS saw; slippage is measured against it
-    confidence: float | None = Field(default=None, ge=0, le=1)
+    confidence: Unit | None = None
     mqscore: float | None = None
     noise: float | None = None
     strategy: str = ""
     venues: tuple[str, ...] = ()  # empty: every enabled venue that lists the symbol
     reduce_only: bool = False  # closing and roll orders; allowed while risk blocks new exposure
     contract: str | None = None  # a dated (NQH25) or continuous (NQ2!) contract instead of the active one
-    stop_loss: float | None = Field(default=None, gt=0)  # where the idea is wrong: risk sizing's distance
+    stop_loss: Positive | None = None  # where the idea is wrong: risk sizing's distance
 
 
-class Order(Message):
+class Order(Message, frozen=True, kw_only=True):
     """One routed leg: the signal for one venue, still in universal terms (router -> normalizer)."""
 
     TYPE: ClassVar[str] = "order"
@@ -59,7 +75,7 @@ class Order(Message):
     venue: str
     symbol: str
     side: Side
-    quantity: float = Field(gt=0)
+    quantity: Positive
     order_type: OrderType = OrderType.MARKET
     limit_price: float | None = None
     stop_price: float | None = None
@@ -71,14 +87,14 @@ class Order(Message):
     contract: str | None = None  # set: this contract, not the active one (position rolls)
 
 
-class VenueOrder(Order):
+class VenueOrder(Order, frozen=True, kw_only=True):
     """A leg in the venue's terms (normalizer -> adapter): its symbol, contract and quantity units."""
 
     TYPE: ClassVar[str] = "venue_order"
 
     venue_symbol: str
     contract: str | None = None
-    venue_quantity: float = Field(gt=0)
+    venue_quantity: Positive
     qty_factor: float = 1.0
     rounding_residual: float = 0.0  # universal units lost to the venue's lot step, reported not dropped
     currency: str = "USD"
@@ -86,7 +102,7 @@ class VenueOrder(Order):
     venue_reference_price: float | None = None  # the venue's own quote when routed
 
 
-class Cancel(Message):
+class Cancel(Message, frozen=True, kw_only=True):
     """Cancel a working leg (kill switch, roll, operator)."""
 
     TYPE: ClassVar[str] = "cancel"
@@ -96,7 +112,7 @@ class Cancel(Message):
     reason: str
 
 
-class Fill(Message):
+class Fill(Message, frozen=True, kw_only=True):
     """A venue report on one leg: a fill, or a state change (accepted, rejected, cancelled).
 
     Adapters fill the venue part; the normalizer adds the universal part; fx adds the USD part.
@@ -135,9 +151,7 @@ class Fill(Message):
     fee_usd: float | None = None
 
 
-class RouteLeg(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class RouteLeg(Part, frozen=True, kw_only=True):
     venue: str
     client_order_id: str
     status: OrderStatus  # PENDING (routed) or REJECTED (refused by risk or routing)
@@ -148,7 +162,7 @@ class RouteLeg(BaseModel):
     ratio: float = 1.0  # units of `symbol` per unit of the signal's root at equal exposure (MNQ: 10)
 
 
-class Route(Message):
+class Route(Message, frozen=True, kw_only=True):
     """The router's decision for one signal: which legs went where, which were refused and why.
 
     Published on nx:fills ahead of any venue report, so the aggregator knows every leg of a signal
@@ -166,9 +180,7 @@ class Route(Message):
     reason: str | None = None  # why the whole signal was refused (no legs routed)
 
 
-class Leg(BaseModel):
-    model_config = _CONFIG
-
+class Leg(Part, frozen=True, kw_only=True):
     venue: str
     client_order_id: str
     status: OrderStatus
@@ -187,7 +199,7 @@ class Leg(BaseModel):
     reason: str | None = None
 
 
-class Execution(Message):
+class Execution(Message, frozen=True, kw_only=True):
     """The one report NEXUS reads per signal: every leg, combined quantity and price, P&L in USD."""
 
     TYPE: ClassVar[str] = "execution"
@@ -207,7 +219,7 @@ class Execution(Message):
     reason: str | None = None
 
 
-class Tick(Message):
+class Tick(Message, frozen=True, kw_only=True):
     """Level 1: top of book and last trade. `symbol` is the venue symbol on raw streams."""
 
     TYPE: ClassVar[str] = "tick"
@@ -233,14 +245,12 @@ class Tick(Message):
         return self.bid if self.bid is not None else self.ask
 
 
-class BookLevel(BaseModel):
-    model_config = _CONFIG
-
+class BookLevel(Part, frozen=True, kw_only=True):
     price: float
     size: float
 
 
-class DepthSnapshot(Message):
+class DepthSnapshot(Message, frozen=True, kw_only=True):
     """Level 2: the whole visible book at sequence `seq`."""
 
     TYPE: ClassVar[str] = "depth"
@@ -254,15 +264,13 @@ class DepthSnapshot(Message):
     venue_ts_ns: int | None = None
 
 
-class DepthChange(BaseModel):
-    model_config = _CONFIG
-
+class DepthChange(Part, frozen=True, kw_only=True):
     side: Side  # buy = bid side
     price: float
     size: float  # 0 removes the level
 
 
-class DepthUpdate(Message):
+class DepthUpdate(Message, frozen=True, kw_only=True):
     """Level 2 increment; applies to a book at `seq - 1`, else the reader resnapshots."""
 
     TYPE: ClassVar[str] = "depth_update"
@@ -275,7 +283,7 @@ class DepthUpdate(Message):
     venue_ts_ns: int | None = None
 
 
-class Event(Message):
+class Event(Message, frozen=True, kw_only=True):
     """Something an operator or NEXUS must know: a refusal, a roll, a venue down, a data-loss alarm."""
 
     TYPE: ClassVar[str] = "event"
@@ -288,10 +296,10 @@ class Event(Message):
     venue: str | None = None
     signal_id: str | None = None
     client_order_id: str | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
 
 
-class Heartbeat(Message):
+class Heartbeat(Message, frozen=True, kw_only=True):
     """Liveness of one service instance, kept under a key with a TTL."""
 
     TYPE: ClassVar[str] = "heartbeat"
@@ -303,10 +311,10 @@ class Heartbeat(Message):
     dead_lettered: int = 0
     venue: str | None = None
     venue_connected: bool | None = None
-    detail: dict[str, Any] = Field(default_factory=dict)
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
-class ContractRoll(Message):
+class ContractRoll(Message, frozen=True, kw_only=True):
     """The active contract of a root changed (rollover -> nx:contracts history)."""
 
     TYPE: ClassVar[str] = "contract"
@@ -318,7 +326,7 @@ class ContractRoll(Message):
     expiry: str | None = None
 
 
-class KillSwitchState(Message):
+class KillSwitchState(Message, frozen=True, kw_only=True):
     """The kill switch: while `on`, nothing new is routed; adapters cancel working orders."""
 
     TYPE: ClassVar[str] = "killswitch"
@@ -331,7 +339,7 @@ class KillSwitchState(Message):
     ts_ns: int = 0
 
 
-class DeadLetter(Message):
+class DeadLetter(Message, frozen=True, kw_only=True):
     """An entry no stage could process, with why and everything needed to replay it."""
 
     TYPE: ClassVar[str] = "dead_letter"
@@ -342,7 +350,7 @@ class DeadLetter(Message):
     group: str
     consumer: str
     deliveries: int = 0
-    fields: dict[str, bytes] = Field(default_factory=dict)
+    fields: dict[str, bytes] = field(default_factory=dict)
 
 
 ALL_MESSAGES: tuple[type[Message], ...] = (

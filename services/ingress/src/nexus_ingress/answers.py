@@ -84,7 +84,7 @@ def link(signal_id: str) -> str:
 
 
 def _dump(body: Message) -> dict[str, Any]:
-    return body.model_dump(mode="json")
+    return body.to_dict()
 
 
 def _signal(record: Record) -> Signal:

@@ -195,6 +195,6 @@ def inbound(
 ) -> Inbound:
     """The signal with its id (from the key, else fresh) in the envelope the intake gets."""
     sid = keyed_signal_id(source, key) if key is not None else new_signal_id(now_ns)
-    body_with_id = signal.model_copy(update={"signal_id": sid})
+    body_with_id = signal.replace(signal_id=sid)
     env = Envelope.new(body_with_id, id=sid, trace=sid, ts=now_ns)
     return Inbound(source, key, fingerprint(kind, body), env)

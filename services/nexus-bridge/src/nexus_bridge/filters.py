@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+import msgspec
 
 from nexus_bridge.config import BridgeConfig, LotSize
 from nexus_protocol.enums import Severity
@@ -19,10 +19,8 @@ from nexus_protocol.messages import Signal
 from nexus_protocol.symbols import SymbolRegistry, round_to_step
 
 
-class Refusal(BaseModel):
+class Refusal(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Why the bridge did not send a signal; becomes an Event and a rejected Execution."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: str  # the event kind: signal_filtered, duplicate_signal, circuit_breaker_open, venue_unavailable
     check: str  # the filter or breaker: confidence, mqscore, noise, min_quantity, consecutive_losses, ...
@@ -30,7 +28,7 @@ class Refusal(BaseModel):
     value: float | str | None = None
     threshold: float | str | None = None
     severity: Severity = Severity.INFO
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = msgspec.field(default_factory=dict)
 
     def event_data(self) -> dict[str, Any]:
         key = "filter" if self.kind == "signal_filtered" else "check"
@@ -134,4 +132,4 @@ def screen(signal: Signal, cfg: BridgeConfig, lot: LotSize) -> Screened:
         "to": qty,
         "lot": lot.step,
     }
-    return Screened(signal.model_copy(update={"quantity": qty}), resized_from=asked, notes=notes)
+    return Screened(signal.replace(quantity=qty), resized_from=asked, notes=notes)

@@ -97,9 +97,7 @@ class Bridge:
         if not isinstance(signal, Signal):
             return None
         if not signal.signal_id and ctx is not None:
-            signal = signal.model_copy(
-                update={"signal_id": derived_signal_id(env.ts, f"{ctx.stream}/{ctx.entry_id}")}
-            )
+            signal = signal.replace(signal_id=derived_signal_id(env.ts, f"{ctx.stream}/{ctx.entry_id}"))
         return signal
 
     def prefetch(self, env: Envelope[Message]) -> list[Read]:
@@ -159,7 +157,7 @@ class Bridge:
                     )
                     return self._refused(sid, refusal)
                 if down:
-                    out = out.model_copy(update={"venues": live})
+                    out = out.replace(venues=live)
         d = Decision(signal=out, resized=screened.notes, venues_down=down)
         result, writes = claim(ctx, self.keys, out.symbol, sid, now, d, self.ttl_ms)
         if isinstance(result, Decision):
@@ -344,7 +342,7 @@ def processor(bridge: Bridge) -> StreamProcessor:
         settings,
         [
             Input(names.executions, bridge.on_execution),
-            Input(intake_stream(names), bridge.on_intake, prefetch=bridge.prefetch),
+            Input(intake_stream(names), bridge.on_intake, prefetch=bridge.prefetch, untrusted=True),
         ],
         client=bridge.client,
         tick=bridge.tick,

@@ -25,8 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import redis
-from pydantic import BaseModel, ConfigDict, Field
 
 from nexus_bridge.breakers import BreakerState, Trip, apply_trade
 from nexus_bridge.config import BridgeConfig
@@ -44,14 +44,12 @@ OWNER = "bridge"
 DAY_TTL_MS = 4 * 86_400_000
 
 
-class Decision(BaseModel):
+class Decision(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The bridge's answer to one signal: the signal sent on (maybe smaller, fewer venues) or a refusal."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     signal: Signal | None = None
     refusal: Refusal | None = None
-    resized: dict[str, Any] = Field(default_factory=dict)  # the reduced-size band's notes
+    resized: dict[str, Any] = msgspec.field(default_factory=dict)  # the reduced-size band's notes
     venues_down: tuple[str, ...] = ()  # venues left out because their adapter is not connected
 
 
@@ -114,7 +112,7 @@ class BridgeKeys:
 
 def decision(ctx: Context, keys: BridgeKeys, signal_id: str) -> Decision | None:
     raw = ctx.get(keys.decision(signal_id))
-    return Decision.model_validate_json(raw) if raw is not None else None
+    return msgspec.json.decode(raw, type=Decision) if raw is not None else None
 
 
 def breakers(ctx: Context, keys: BridgeKeys) -> BreakerState:
@@ -122,7 +120,7 @@ def breakers(ctx: Context, keys: BridgeKeys) -> BreakerState:
 
 
 def record(keys: BridgeKeys, signal_id: str, d: Decision, ttl_ms: int) -> Writes:
-    return Writes().set(keys.decision(signal_id), d.model_dump_json(), px=ttl_ms)
+    return Writes().set(keys.decision(signal_id), msgspec.json.encode(d), px=ttl_ms)
 
 
 def claim(

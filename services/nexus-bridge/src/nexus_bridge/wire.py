@@ -167,7 +167,7 @@ def execution_data(env: Envelope[Any]) -> dict[str, Any] | None:
     ex = env.body
     if not isinstance(ex, Execution):
         return None
-    data: dict[str, Any] = ex.model_dump(mode="json")
+    data: dict[str, Any] = ex.to_dict()
     data["id"] = env.id
     data["ts_ns"] = env.ts
     return data

@@ -52,7 +52,7 @@ from nexus_mesh.killswitch import KillSwitch
 from nexus_mesh.processor import Input, StreamProcessor
 from nexus_mesh.publish import Output
 from nexus_mesh.venues import check_venue
-from nexus_protocol.codec import Envelope, encode, pack
+from nexus_protocol.codec import Envelope, InvalidMessage, encode, pack, validated
 from nexus_protocol.enums import Severity
 from nexus_protocol.errors import DecodeError, VenueError
 from nexus_protocol.ids import derived_id
@@ -129,6 +129,11 @@ class Adapter(OrderFlow):
         stream, now = self.names.md_raw(self.venue), time.time_ns()
         pipe = self.redis.pipeline(transaction=False)
         for i, msg in enumerate(messages):
+            try:
+                msg = validated(msg)  # noqa: PLW2901 - what the platform sent, checked at the edge
+            except InvalidMessage as exc:
+                log.warning("%s: %s from the platform dropped: %s", self.venue, msg.TYPE, exc)
+                continue
             env = Envelope.new(msg, id=derived_id(msg.TYPE, self.venue, now, i))
             pipe.xadd(stream, encode(env), maxlen=self.settings.md_maxlen, approximate=True)  # type: ignore[arg-type]
         try:

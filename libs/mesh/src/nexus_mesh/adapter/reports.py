@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from nexus_protocol.codec import validated
 from nexus_protocol.enums import OrderStatus
 from nexus_protocol.ids import derived_id
 from nexus_protocol.messages import Fill, VenueOrder
@@ -54,30 +55,34 @@ class VenueReport:
         return derived_id(self.client_order_id, self.status.value)
 
     def to_fill(self, order: VenueOrder) -> Fill:
-        return Fill(
-            fill_id=self.fill_id,
-            client_order_id=self.client_order_id,
-            signal_id=order.signal_id,
-            venue=order.venue,
-            status=self.status,
-            venue_symbol=order.venue_symbol,
-            side=order.side,
-            last_qty=self.last_qty,
-            last_price=self.last_price,
-            cum_qty=self.cum_qty,
-            avg_price=self.avg_price,
-            leaves_qty=self.leaves_qty,
-            fee=self.fee,
-            currency=order.currency,
-            reason=self.reason,
-            venue_order_id=self.venue_order_id,
-            venue_ts_ns=self.ts_ns,
-            synthetic=self.synthetic,
-            symbol=order.symbol,
-            contract=order.contract,
-            qty_factor=order.qty_factor,
-            point_value=order.point_value,
-            venue_reference_price=order.venue_reference_price,
+        """The report as a Fill, checked like any input from outside (InvalidMessage: a NaN or
+        infinite number, a value of the wrong type from the platform)."""
+        return validated(
+            Fill(
+                fill_id=self.fill_id,
+                client_order_id=self.client_order_id,
+                signal_id=order.signal_id,
+                venue=order.venue,
+                status=self.status,
+                venue_symbol=order.venue_symbol,
+                side=order.side,
+                last_qty=self.last_qty,
+                last_price=self.last_price,
+                cum_qty=self.cum_qty,
+                avg_price=self.avg_price,
+                leaves_qty=self.leaves_qty,
+                fee=self.fee,
+                currency=order.currency,
+                reason=self.reason,
+                venue_order_id=self.venue_order_id,
+                venue_ts_ns=self.ts_ns,
+                synthetic=self.synthetic,
+                symbol=order.symbol,
+                contract=order.contract,
+                qty_factor=order.qty_factor,
+                point_value=order.point_value,
+                venue_reference_price=order.venue_reference_price,
+            )
         )
 
 

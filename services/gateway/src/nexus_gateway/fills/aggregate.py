@@ -4,23 +4,20 @@ The router's Route names every leg (routed or refused); venue reports update the
 final when the route is known and every leg is terminal. Each leg reports its average price in its
 own instrument and its slippage against that venue's quote at routing time; the combined price is
 the signal's reference price plus the exposure-weighted average slippage (docs/design.md, Sizing), or,
-without reference prices, the exposure-weighted average of the legs' prices.
+without reference prices, the exposure-weighted average of the legs' prices. Sums are plain floats;
+money is rounded to the cent once, in the execution report.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+import msgspec
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from nexus_gateway.fills.positions import CENT, d, usd
+from nexus_gateway.fills.positions import QTY_DIGITS, cents, usd
 from nexus_protocol.enums import OrderStatus, Side
 from nexus_protocol.messages import Execution, Fill, Leg, Route
 
 
-class LegState(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LegState(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     venue: str
     client_order_id: str
     status: OrderStatus = OrderStatus.PENDING
@@ -34,28 +31,26 @@ class LegState(BaseModel):
     qty_factor: float = 1.0
     point_value: float = 1.0
     venue_reference_price: float | None = None
-    venue_filled_qty: str = "0"  # Decimal strings: sums stay exact
-    notional: str = "0"  # sum of qty x price, venue units
-    fees_usd: str = "0"
-    realized_pnl_usd: str = "0"
+    venue_filled_qty: float = 0.0
+    notional: float = 0.0  # sum of qty x price, venue units
+    fees_usd: float = 0.0
+    realized_pnl_usd: float = 0.0
     usd_rate: float | None = None
 
     @property
-    def filled(self) -> Decimal:
-        return Decimal(self.venue_filled_qty)
+    def filled(self) -> float:
+        return self.venue_filled_qty
 
     @property
     def avg_price(self) -> float | None:
-        return float(Decimal(self.notional) / self.filled) if self.filled else None
+        return self.notional / self.venue_filled_qty if self.venue_filled_qty else None
 
     @property
     def universal_filled(self) -> float:
-        return float(self.filled) / self.qty_factor / self.ratio
+        return self.venue_filled_qty / self.qty_factor / self.ratio
 
 
-class SignalState(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SignalState(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     signal_id: str
     symbol: str
     side: Side
@@ -63,13 +58,25 @@ class SignalState(BaseModel):
     reference_price: float | None = None
     route_seen: bool = False
     reason: str | None = None
-    legs: dict[str, LegState] = Field(default_factory=dict)
-    applied: list[str] = Field(default_factory=list)  # fill ids already counted
+    legs: dict[str, LegState] = msgspec.field(default_factory=dict)
+    applied: list[str] = msgspec.field(default_factory=list)  # ids of the fills already counted
     origin_ns: int | None = None  # the signal's origin time (from its route), for end-to-end latency
 
     @property
     def final(self) -> bool:
         return self.route_seen and all(leg.status.terminal for leg in self.legs.values())
+
+
+_ENCODER = msgspec.msgpack.Encoder()
+_STATE = msgspec.msgpack.Decoder(SignalState, strict=False)  # not strict: older states held strings
+
+
+def dump_state(s: SignalState) -> bytes:
+    return _ENCODER.encode(s)
+
+
+def load_state(raw: bytes | None) -> SignalState | None:
+    return _STATE.decode(raw) if raw is not None else None
 
 
 def apply_route(state: SignalState | None, route: Route) -> SignalState:
@@ -92,7 +99,7 @@ def apply_route(state: SignalState | None, route: Route) -> SignalState:
     return s
 
 
-def apply_fill(state: SignalState | None, fill: Fill, realized_usd: Decimal) -> SignalState:
+def apply_fill(state: SignalState | None, fill: Fill, realized_usd: float) -> SignalState:
     s = state or SignalState(signal_id=fill.signal_id, symbol=fill.symbol or "", side=fill.side)
     leg = s.legs.setdefault(
         fill.client_order_id, LegState(venue=fill.venue, client_order_id=fill.client_order_id)
@@ -107,12 +114,11 @@ def apply_fill(state: SignalState | None, fill: Fill, realized_usd: Decimal) -> 
         leg.venue_reference_price = fill.venue_reference_price
     leg.usd_rate = fill.usd_rate if fill.usd_rate is not None else leg.usd_rate
     if fill.last_qty > 0 and fill.last_price is not None:
-        leg.venue_filled_qty = str(leg.filled + d(fill.last_qty))
-        leg.notional = str(Decimal(leg.notional) + d(fill.last_qty) * d(fill.last_price))
+        leg.venue_filled_qty = round(leg.venue_filled_qty + fill.last_qty, QTY_DIGITS)
+        leg.notional += fill.last_qty * fill.last_price
     if fill.fee:
-        fee_usd = d(fill.fee_usd) if fill.fee_usd is not None else usd(d(fill.fee), fill.usd_rate)
-        leg.fees_usd = str(Decimal(leg.fees_usd) + fee_usd)
-    leg.realized_pnl_usd = str(Decimal(leg.realized_pnl_usd) + realized_usd)
+        leg.fees_usd += fill.fee_usd if fill.fee_usd is not None else usd(fill.fee, fill.usd_rate)
+    leg.realized_pnl_usd += realized_usd
     if not (leg.status.terminal and not fill.status.terminal):  # a late "accepted" never reopens a leg
         leg.status = fill.status
     if fill.reason:
@@ -146,7 +152,7 @@ def _leg(leg: LegState, side: Side) -> Leg:
     slip = slip_usd = None
     if avg is not None and leg.venue_reference_price is not None:
         slip = round((avg - leg.venue_reference_price) * side.sign, 10)  # positive: paid more than the quote
-        slip_usd = float(usd(d(slip) * d(leg.point_value) * leg.filled, leg.usd_rate))
+        slip_usd = usd(slip * leg.point_value * leg.filled, leg.usd_rate)
     return Leg(
         venue=leg.venue,
         client_order_id=leg.client_order_id,
@@ -155,13 +161,13 @@ def _leg(leg: LegState, side: Side) -> Leg:
         contract=leg.contract,
         quantity=leg.quantity,
         filled_quantity=leg.universal_filled,
-        venue_filled_qty=float(leg.filled),
+        venue_filled_qty=leg.filled,
         avg_price=avg,
         currency=leg.currency,
         slippage_points=slip,
         slippage_usd=slip_usd,
-        fees_usd=float(Decimal(leg.fees_usd)),
-        realized_pnl_usd=float(Decimal(leg.realized_pnl_usd)),
+        fees_usd=cents(leg.fees_usd),
+        realized_pnl_usd=cents(leg.realized_pnl_usd),
         rounding_residual=leg.rounding_residual,
         reason=leg.reason,
     )
@@ -191,10 +197,8 @@ def execution(s: SignalState) -> Execution:
         filled_quantity=total,
         avg_price=avg,
         reference_price=s.reference_price,
-        realized_pnl_usd=float(
-            sum((Decimal(repr(leg.realized_pnl_usd)) for leg in legs), Decimal(0)).quantize(CENT)
-        ),
-        fees_usd=float(sum((Decimal(repr(leg.fees_usd)) for leg in legs), Decimal(0)).quantize(CENT)),
+        realized_pnl_usd=cents(sum(leg.realized_pnl_usd for leg in legs)),
+        fees_usd=cents(sum(leg.fees_usd for leg in legs)),
         legs=tuple(legs),
         reason=s.reason or ("; ".join(reasons) if reasons else None),
     )

@@ -14,13 +14,18 @@ between commit and acknowledgement, each republished a final execution).
 from __future__ import annotations
 
 import time
-from decimal import Decimal
-from typing import Any
 
-import msgpack
+import msgspec
 import redis
 
-from nexus_gateway.fills.aggregate import SignalState, apply_fill, apply_route, execution
+from nexus_gateway.fills.aggregate import (
+    SignalState,
+    apply_fill,
+    apply_route,
+    dump_state,
+    execution,
+    load_state,
+)
 from nexus_gateway.fills.config import FillsSettings
 from nexus_gateway.fills.positions import VenuePosition
 from nexus_mesh import metrics
@@ -41,12 +46,12 @@ def position_key(symbol: str, venue: str, contract: str | None) -> str:
     return f"{symbol}|{venue}|{contract or ''}"
 
 
-def _load(raw: bytes | None, model: Any) -> Any:
-    return model.model_validate(msgpack.unpackb(raw)) if raw is not None else None
+_ENCODER = msgspec.msgpack.Encoder()
+_POSITION = msgspec.msgpack.Decoder(VenuePosition, strict=False)  # not strict: older positions held strings
 
 
-def _dump(model: Any) -> bytes:
-    return msgpack.packb(model.model_dump(mode="json"))  # type: ignore[no-any-return]
+def _position(raw: bytes | None) -> VenuePosition | None:
+    return _POSITION.decode(raw) if raw is not None else None
 
 
 class FillsStage:
@@ -67,7 +72,7 @@ class FillsStage:
         raise TypeError(f"{msg.TYPE} does not belong on the fill stream")
 
     def on_route(self, env: Envelope[Message], route: Route, ctx: Context) -> Result:
-        state: SignalState | None = _load(ctx.hget(self.k_signals, route.signal_id), SignalState)
+        state = load_state(ctx.hget(self.k_signals, route.signal_id))
         if state is not None and state.route_seen:
             return Result()  # applied before: its execution was committed with it
         new = apply_route(state, route)
@@ -77,13 +82,13 @@ class FillsStage:
     def on_fill(self, env: Envelope[Message], fill: Fill, ctx: Context) -> Result:
         pos_key = position_key(fill.symbol or "", fill.venue, fill.contract)
         ctx.need(hget(self.k_signals, fill.signal_id), hget(self.k_positions, pos_key))
-        state: SignalState | None = _load(ctx.hget(self.k_signals, fill.signal_id), SignalState)
+        state = load_state(ctx.hget(self.k_signals, fill.signal_id))
         if state is not None and fill.fill_id in state.applied:
             return Result()  # applied before: its execution was committed with it
-        realized_usd = Decimal(0)
+        realized_usd = 0.0
         writes = Writes()
         if fill.last_qty > 0 and fill.last_price is not None and fill.symbol:
-            pos: VenuePosition = _load(ctx.hget(self.k_positions, pos_key), VenuePosition) or VenuePosition(
+            pos = _position(ctx.hget(self.k_positions, pos_key)) or VenuePosition(
                 symbol=fill.symbol,
                 venue=fill.venue,
                 venue_symbol=fill.venue_symbol,
@@ -94,7 +99,7 @@ class FillsStage:
             pos, _realized, realized_usd = pos.apply(
                 fill.side, fill.last_qty, fill.last_price, fill.point_value or 1.0, fill.usd_rate
             )
-            writes.hset(self.k_positions, pos_key, _dump(pos))
+            writes.hset(self.k_positions, pos_key, _ENCODER.encode(pos))
             writes.hset(self.k_venue_positions, f"{pos.venue}|{pos.venue_symbol}", str(pos.qty))
         was_final = state is not None and state.final
         result = self._result(env, apply_fill(state, fill, realized_usd), fill.fill_id, ctx, was_final)
@@ -105,7 +110,7 @@ class FillsStage:
         self, env: Envelope[Message], state: SignalState, cause: str, ctx: Context, was_final: bool
     ) -> Result:
         ex = execution(state)
-        writes = Writes().hset(self.k_signals, state.signal_id, _dump(state))
+        writes = Writes().hset(self.k_signals, state.signal_id, dump_state(state))
         if state.final and not was_final:
             observe_final(ex, state.origin_ns or env.ts)
             writes.zadd(self.k_finished, state.signal_id, ctx.now_ns() // 1_000_000)

@@ -52,7 +52,7 @@ _RECENT_ENTRIES = 100  # how far back to look for a tick with a price (depth ent
 def convert(fill: Fill, rate: Rate) -> Fill:
     """`fill` with `usd_rate` (USD per one unit of its currency) and its fee in USD, to the cent."""
     fee_usd = to_usd(decimal_of(fill.fee), fill.currency, rate.usd_rate)
-    return fill.model_copy(update={"usd_rate": float(rate.usd_rate), "fee_usd": float(fee_usd)})
+    return fill.replace(usd_rate=float(rate.usd_rate), fee_usd=float(fee_usd))
 
 
 def hold_event(env: Envelope[Fill], why: NoRate, ctx: Context) -> Output:

@@ -53,7 +53,7 @@ class Normalizer:
             return self._reject(env, order, exc.reason, ctx)
         price = self.venue_prices.get((order.venue, venue_order.venue_symbol))
         if price is not None:
-            venue_order = venue_order.model_copy(update={"venue_reference_price": price})
+            venue_order = venue_order.replace(venue_reference_price=price)
         return [Output(self.names.orders(order.venue), env.derive(venue_order, id=order.client_order_id))]
 
     def _reject(self, env: Envelope[Message], order: Order, reason: str, ctx: Context) -> list[Output]:

@@ -11,6 +11,7 @@ Every refusal carries its check name and reason; nothing is refused silently.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -180,7 +181,7 @@ def decide(
     exchange_open: ExchangeOpen = market_open,
 ) -> RouteDecision:
     """`now` (UTC): the time session filters judge by (None: no session filter)."""
-    base = {
+    base: dict[str, Any] = {
         "signal_id": signal.signal_id,
         "symbol": signal.symbol,
         "side": signal.side,

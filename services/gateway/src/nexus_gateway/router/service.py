@@ -89,9 +89,7 @@ class Router:
         if not isinstance(signal, Signal):
             raise TypeError(f"{signal.TYPE} does not belong on the signal stream")
         if not signal.signal_id:
-            signal = signal.model_copy(
-                update={"signal_id": derived_signal_id(env.ts, f"{ctx.stream}/{ctx.entry_id}")}
-            )
+            signal = signal.replace(signal_id=derived_signal_id(env.ts, f"{ctx.stream}/{ctx.entry_id}"))
         return signal
 
     def _coids(self, signal: Signal) -> tuple[list[str], list[str]]:
@@ -229,7 +227,7 @@ def build(settings: RouterSettings, client: redis.Redis) -> StreamProcessor:
     return StreamProcessor(
         settings,
         [
-            Input(names.signals, router.on_signal, prefetch=router.prefetch),
+            Input(names.signals, router.on_signal, prefetch=router.prefetch, untrusted=True),
             Input(names.executions, router.on_execution),
         ],
         client=client,
