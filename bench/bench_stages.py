@@ -1,140 +1,128 @@
-"""Each gateway stage's handler time without I/O: decode the input entry, the stage's logic, encode
-its outputs. Redis round trips are left out (they are the hop, measured by roundtrip.py); state
-(de)serialization is kept in. The seed's gateway overhead target is under 15 us per message.
+"""Each gateway stage's handler time without I/O: decode the input entry, the stage's own handler
+(as the processor calls it, with its state in an in-memory view), encode its outputs. Redis round
+trips are left out (they are the hop, measured by roundtrip.py and hop.py); state (de)serialization
+is kept in. The budget is under 15 us per message per stage (DESIGN.md, Stages).
 
     python bench/bench_stages.py
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-import msgpack
-
-from nexus_gateway.fills.aggregate import SignalState, apply_fill, apply_route, execution
-from nexus_gateway.fx.rates import Rate
-from nexus_gateway.fx.service import convert
+from nexus_gateway.fills.aggregate import apply_route, dump_state
+from nexus_gateway.fills.config import FillsSettings
+from nexus_gateway.fills.service import FillsStage
+from nexus_gateway.fx.config import FxSettings
+from nexus_gateway.fx.rates import RateBook
+from nexus_gateway.fx.service import FxStage
+from nexus_gateway.normalizer.config import NormalizerSettings
+from nexus_gateway.normalizer.service import Normalizer
 from nexus_gateway.normalizer.translate import Translator
-from nexus_gateway.router.checks import decide
+from nexus_gateway.router.config import RouterSettings
 from nexus_gateway.router.limits import load_limits
-from nexus_gateway.router.state import Snapshot
+from nexus_gateway.router.service import Router
 from nexus_mesh.config_files import load_symbols
+from nexus_mesh.context import Context, stage_context
+from nexus_mesh.state import Result, StateView
 from nexus_mesh.venues import load_venues
-from nexus_protocol import Envelope, Fill, Order, OrderStatus, Side, Signal, decode, encode
-from nexus_protocol.ids import new_signal_id
+from nexus_protocol import Envelope, Fill, Heartbeat, Order, OrderStatus, Route, Side, Signal, decode, encode
+from nexus_protocol.codec import pack
+from nexus_protocol.ids import client_order_id, new_signal_id
 
 CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "config"
-N = 20_000
+N = int(os.environ.get("BENCH_N", "20000"))
+NQ_VENUES = ("nt8", "sierra", "quantower", "mt5-global")
 
 
-def wire(env: Envelope) -> dict[bytes, bytes]:  # type: ignore[type-arg]
+def wire(env: Envelope[Any]) -> dict[bytes, bytes]:
     return {k.encode(): (v.encode() if isinstance(v, str) else v) for k, v in encode(env).items()}
 
 
-def timed(fn: Callable[[], object], n: int = N) -> float:
-    for _ in range(n // 10):
-        fn()
+def timed(fn: Callable[[int], object], n: int = N) -> float:
+    for i in range(n // 10):
+        fn(i)
     t0 = time.perf_counter()
-    for _ in range(n):
-        fn()
+    for i in range(n):
+        fn(i)
     return (time.perf_counter() - t0) / n * 1e6
+
+
+def stage(
+    handler: Callable[[Envelope[Any], Context], Any], ctx: Context, entries: list[Any]
+) -> Callable[[int], None]:
+    """decode -> handler -> encode every output, as the processor does for one entry."""
+
+    def run(i: int) -> None:
+        got = handler(decode(entries[i % len(entries)]), ctx)
+        for o in got.outputs if isinstance(got, Result) else got:
+            encode(o.envelope)
+
+    return run
 
 
 def report_stage_times() -> None:
     registry = load_symbols(CONFIG)
     venues = load_venues(CONFIG, "dev")
-    limits = load_limits(CONFIG, "dev")
-    snap = Snapshot(venue_connected={v: True for v in venues}, last_prices={"NQ": 21000.0})
-    sid = new_signal_id()
-    sig_fields = wire(Envelope.new(Signal(signal_id=sid, symbol="NQ", side=Side.BUY, quantity=1), id=sid))
-
-    def router() -> None:
-        sig = decode(sig_fields).body
-        d = decide(sig, snap, limits, venues, registry, throttled=False)  # type: ignore[arg-type]
-        encode(Envelope.new(d.route, id="r"))
-        for leg in d.route.legs:
-            encode(
-                Envelope.new(
-                    Order(
-                        client_order_id=leg.client_order_id,
-                        signal_id=sid,
-                        venue=leg.venue,
-                        symbol="NQ",
-                        side=Side.BUY,
-                        quantity=1,
-                    ),
-                    id=leg.client_order_id,
-                )
+    router_settings = RouterSettings(namespace="b", environment="dev")
+    names = router_settings.names
+    router = Router(router_settings, venues, load_limits(CONFIG, "dev"), registry)
+    hb = {
+        v: pack(Heartbeat(service="a", instance="i", started_ns=0, venue=v, venue_connected=True))
+        for v in NQ_VENUES
+    }
+    router_view = StateView.of(
+        hashes={names.state("md", "last"): {"NQ": "21000.0"}},
+        strings={names.control("venue", v): raw for v, raw in hb.items()},
+    )
+    now = time.time_ns()
+    signals = [
+        wire(
+            Envelope.new(
+                Signal(signal_id=(s := new_signal_id()), symbol="NQ", side=Side.BUY, quantity=1), id=s, ts=now
             )
-
-    tr = Translator(registry)
-    order_fields = wire(
-        Envelope.new(
-            Order(
-                client_order_id=f"{sid}.n80",
-                signal_id=sid,
-                venue="nt8",
-                symbol="NQ",
-                side=Side.BUY,
-                quantity=1,
-            ),
-            id=f"{sid}.n80",
         )
-    )
-    contracts = {"NQ": "NQH25"}
-
-    def normalizer_order() -> None:
-        encode(Envelope.new(tr.to_venue(decode(order_fields).body, contracts, 21000.0), id="o"))  # type: ignore[arg-type]
-
+        for _ in range(N)
+    ]
+    sid = new_signal_id()
+    coid = client_order_id(sid, "n8")
+    order = Order(client_order_id=coid, signal_id=sid, venue="nt8", symbol="NQ", side=Side.BUY, quantity=1)
+    norm = Normalizer(NormalizerSettings(namespace="b", environment="dev"), Translator(registry))
+    norm_view = StateView.of(hashes={names.contracts: {"NQ": "NQH25"}})
     raw_fill = Fill(
-        fill_id="f",
-        client_order_id=f"{sid}.n80",
-        signal_id=sid,
-        venue="nt8",
-        status=OrderStatus.FILLED,
-        venue_symbol="NQ 03-25",
-        side=Side.BUY,
-        last_qty=1,
-        last_price=21000.0,
-        cum_qty=1,
-        avg_price=21000.0,
-    )
-    raw_fields = wire(Envelope.new(raw_fill, id="f"))
+        fill_id=f"{coid}:x:1", client_order_id=coid, signal_id=sid, venue="nt8", status=OrderStatus.FILLED,
+        venue_symbol="NQ 03-25", side=Side.BUY, last_qty=1, last_price=21000.0, cum_qty=1, avg_price=21000.0,
+    )  # fmt: skip
+    normalized = norm.tr.fill(raw_fill)
+    fx = FxStage(FxSettings(namespace="b", fx_source="fixed", fx_fixed_usdbrl=Decimal("5.49")),
+                 RateBook(max_age_s=120, usdbrl_source="fixed", fixed_usdbrl=Decimal("5.49")))  # fmt: skip
+    fx_view = StateView.of()
+    usd_fill = normalized.replace(usd_rate=1.0, fee_usd=0.0)
+    fills = FillsStage(FillsSettings(namespace="b").names)
+    route = Route(
+        signal_id=sid, symbol="NQ", side=Side.BUY, quantity=1, reference_price=21000.0,
+        legs=tuple(router.on_signal(decode(signals[0]), stage_context(router_settings, router_view, clock_ns=now))
+                   .outputs[0].envelope.body.legs),
+    )  # fmt: skip
+    fills_view = StateView.of(hashes={fills.k_signals: {sid: dump_state(apply_route(None, route))}})
 
-    def normalizer_fill() -> None:
-        encode(Envelope.new(tr.fill(decode(raw_fields).body), id="f"))  # type: ignore[arg-type]
+    def ctx(settings: Any, view: StateView) -> Context:
+        return stage_context(settings, view, clock_ns=now)
 
-    norm_fields = wire(Envelope.new(tr.fill(raw_fill), id="f"))
-    rate = Rate(currency="USD", usd_rate=Decimal(1), source="usd")
-
-    def fx() -> None:
-        encode(Envelope.new(convert(decode(norm_fields).body, rate), id="f"))  # type: ignore[arg-type]
-
-    usd_fill = convert(tr.fill(raw_fill), rate)
-    fills_fields = wire(Envelope.new(usd_fill, id="f"))
-    state = apply_route(
-        None, decide(decode(sig_fields).body, snap, limits, venues, registry, throttled=False).route
-    )  # type: ignore[arg-type]
-    state_raw = msgpack.packb(state.model_dump(mode="json"))
-
-    def fills() -> None:
-        f = decode(fills_fields).body
-        s = SignalState.model_validate(msgpack.unpackb(state_raw))
-        s = apply_fill(s, f, Decimal(0))  # type: ignore[arg-type]
-        msgpack.packb(s.model_dump(mode="json"))
-        encode(Envelope.new(execution(s), id="x"))
-
+    cases = (
+        ("router (decode, risk, route 4 legs, encode 6)", stage(router.on_signal, ctx(router_settings, router_view), signals)),
+        ("normalizer order (decode, translate, encode)", stage(norm.on_order, ctx(router_settings, norm_view), [wire(Envelope.new(order, id=coid))])),
+        ("normalizer fill", stage(norm.on_fill, ctx(router_settings, norm_view), [wire(Envelope.new(raw_fill, id="f"))])),
+        ("fx (USD fill)", stage(fx.handle_fill, ctx(router_settings, fx_view), [wire(Envelope.new(normalized, id="f"))])),
+        ("fills (decode, state, aggregate, encode)", stage(fills.handle, ctx(router_settings, fills_view), [wire(Envelope.new(usd_fill, id="f"))])),
+    )  # fmt: skip
     print(f"\nhandler time without I/O, us per message ({N} runs each; target < 15 us):")
-    for name, fn in (
-        ("router (decode, risk, route 4 legs, encode 5)", router),
-        ("normalizer order (decode, translate, encode)", normalizer_order),
-        ("normalizer fill", normalizer_fill),
-        ("fx (USD fill)", fx),
-        ("fills (decode, state, aggregate, encode)", fills),
-    ):
+    for name, fn in cases:
         print(f"  {name:<50} {timed(fn):8.1f}")
 
 

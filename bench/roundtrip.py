@@ -1,12 +1,16 @@
-"""Signals in, executions out, through every gateway stage as its own process, beside a bare
-redis-py relay chain with the same number of hops (one process per hop), in the same run.
+"""Signals in, final executions out, through every gateway stage as its own process, beside two bare
+redis-py relay chains in the same run on the same Redis (one process per hop):
 
-    python bench/roundtrip.py [--signals 2000]
+- bare 1:1: six hops, one entry per hop (the chain's length only);
+- bare fan-out: the same messages per hop as the mesh: 1 signal -> 4 legs (+ the route, which skips to
+  the fills hop), 4 venue orders, 4 fills, 4 normalized, 4 in USD, 5 executions (the last is final).
 
-Path measured (6 hops): signals -> router -> orders:routed -> normalizer -> orders:sim -> sim venue
-(zero latency) -> fills:raw -> normalizer -> fills:normalized -> fx -> fills -> fills aggregator ->
-executions (the final one). Signals are sent one at a time; latency is from XADD to the final execution.
-Then each stage's handler time without I/O (decode, logic, encode) is measured in-process.
+    python bench/roundtrip.py [--signals 1000]
+
+Mesh path: signals -> router -> orders:routed -> normalizer -> orders:{4 venues} -> 4 sim venues (zero
+latency) -> fills:raw -> normalizer -> fills:normalized -> fx -> fills -> fills aggregator ->
+executions. Signals go one at a time; latency is from XADD to the final execution. Redis commands per
+signal come from INFO commandstats around each run. Then each stage's handler time without I/O.
 Figures only, never an assertion.
 """
 
@@ -20,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -30,8 +35,9 @@ from nexus_protocol import Envelope, Event, Execution, Names, Side, Signal, deco
 from nexus_protocol.ids import new_signal_id
 
 ROOT = Path(__file__).resolve().parents[1]
-HOPS = 6
 STAGES = ("router", "normalizer", "fx", "fills")
+VENUES = ("nt8", "sierra", "quantower", "mt5-global")  # dev's NQ venues: the router's 4 legs
+WARMUP = 50
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -42,7 +48,13 @@ def bench_config(tmp: Path) -> Path:
     cfg = tmp / "config"
     shutil.copytree(ROOT / "deploy" / "config", cfg)
     risk = yaml.safe_load((cfg / "risk.yaml").read_text())
-    risk["default"].update(max_daily_trades=10**9, throttle_per_second=10**6)
+    risk["default"].update(
+        max_daily_trades=10**9, throttle_per_second=10**6, max_position_per_symbol=10**9,
+        max_total_position=10**9, max_position_value_usd=10**15, max_order_qty=10**9,
+    )  # fmt: skip
+    risk["default"].pop("per_symbol", None)
+    for env in (risk.get("environments") or {}).values():
+        env.pop("per_symbol", None)
     (cfg / "risk.yaml").write_text(yaml.safe_dump(risk))
     return cfg
 
@@ -52,18 +64,19 @@ def start_mesh(url: str, ns: str, cfg: Path, logs: Path) -> list[subprocess.Pope
         **{k: v for k, v in os.environ.items() if not k.startswith("NX_")},
         "NX_REDIS_URL": url,
         "NX_NAMESPACE": ns,
-        "NX_ENVIRONMENT": "single",
+        "NX_ENVIRONMENT": "dev",
         "NX_CONFIG_DIR": str(cfg),
         "NX_LOG_LEVEL": "WARNING",
         "NX_FX_SOURCE": "fixed",
         "NX_FX_FIXED_USDBRL": "5.49",
     }
+    mods = [(f"nexus_gateway.{s}", s, {}) for s in (*STAGES, "rollover")]
+    mods += [
+        ("nexus_gateway.sim_venue", f"venue-{v}", {"NX_VENUE": v, "NX_SIM_MD_INTERVAL_S": "3600"})
+        for v in VENUES
+    ]
     procs = []
-    for module, extra in [(f"nexus_gateway.{s}", {}) for s in STAGES] + [
-        ("nexus_gateway.rollover", {}),
-        ("nexus_gateway.sim_venue", {"NX_VENUE": "sim", "NX_SIM_MD_INTERVAL_S": "3600"}),
-    ]:
-        name = module.rsplit(".", 1)[-1]
+    for module, name, extra in mods:
         with (logs / f"{name}.log").open("wb") as log:
             procs.append(
                 subprocess.Popen(
@@ -77,23 +90,37 @@ def start_mesh(url: str, ns: str, cfg: Path, logs: Path) -> list[subprocess.Pope
     return procs
 
 
-def wait_heartbeats(r: redis.Redis, names: Names, n: int) -> None:
-    deadline = time.monotonic() + 120
+def wait_mesh(r: redis.Redis, names: Names, n: int) -> None:
+    deadline = time.monotonic() + 180
     while len(list(r.scan_iter(match=names.health_pattern()))) < n or not r.hlen(names.contracts):
         if time.monotonic() > deadline:
             up = sorted(k.decode() for k in r.scan_iter(match=names.health_pattern()))
             raise RuntimeError(f"mesh did not come up: {len(up)} of {n} heartbeating ({up})")
         time.sleep(0.1)
-    while not r.exists(names.control("venue", "sim")):
+    while not all(r.exists(names.control("venue", v)) for v in VENUES):
         time.sleep(0.05)
+
+
+def commands(r: redis.Redis) -> dict[str, int]:
+    return {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in r.info("commandstats").items()}
+
+
+def counted(r: redis.Redis, n: int, run: Callable[[], list[float]]) -> tuple[list[float], dict[str, float]]:
+    """Run, and the Redis commands per signal it caused (INFO commandstats before and after)."""
+    before = commands(r)
+    out = run()
+    after = commands(r)
+    per = {k: (v - before.get(k, 0)) / n for k, v in after.items() if v - before.get(k, 0) > 0}
+    per.pop("info", None)  # our own INFO calls
+    return out, per
 
 
 def mesh_latencies(r: redis.Redis, names: Names, n: int) -> list[float]:
     cursor = b"$"
     out = []
-    for i in range(n + 50):
+    for i in range(n + WARMUP):
         sid = new_signal_id()
-        sig = Signal(signal_id=sid, symbol="US30", side=Side.BUY if i % 2 == 0 else Side.SELL, quantity=1)
+        sig = Signal(signal_id=sid, symbol="NQ", side=Side.BUY if i % 2 == 0 else Side.SELL, quantity=1)
         t0 = time.perf_counter()
         r.xadd(names.signals, encode(Envelope.new(sig, id=sid)))  # type: ignore[arg-type]
         done = False
@@ -106,34 +133,38 @@ def mesh_latencies(r: redis.Redis, names: Names, n: int) -> list[float]:
                 ex = decode(fields).body
                 if isinstance(ex, Execution) and ex.signal_id == sid and ex.final:
                     done = True
-        if i >= 50:  # warm-up excluded
+        if i >= WARMUP:
             out.append(time.perf_counter() - t0)
     return out
 
 
-def bare_latencies(url: str, r: redis.Redis, ns: str, n: int) -> list[float]:
-    streams = [f"{ns}:{{bare{i}}}" for i in range(HOPS + 1)]
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "_bare_relay.py"), url, streams[i], streams[i + 1]]
-        )
-        for i in range(HOPS)
-    ]
+def bare_chain(url: str, r: redis.Redis, ns: str, hops: list[tuple[int, int, int, int | None]], n: int,
+               per_signal: int) -> list[float]:  # fmt: skip
+    """Relays (in, out, fan, side); one signal at a time until `per_signal` entries reach the end."""
+    streams = [f"{ns}:{{bare{i}}}" for i in range(max(max(h[1], h[3] or 0) for h in hops) + 1)]
+    procs = []
+    for src, dst, fan, side in hops:
+        args = [url, streams[src], streams[dst], str(fan)] + ([streams[side]] if side is not None else [])
+        procs.append(subprocess.Popen([sys.executable, str(ROOT / "bench" / "_bare_relay.py"), *args]))
     try:
         deadline = time.monotonic() + 30
-        while not all(r.exists(s) for s in streams[:-1]):
+        while not all(r.exists(streams[h[0]]) for h in hops):
             if time.monotonic() > deadline:
                 raise RuntimeError("bare chain did not start")
             time.sleep(0.05)
         cursor = b"$"
         out = []
-        for i in range(n + 50):
+        for i in range(n + WARMUP):
             fields = encode(Envelope.new(Event(kind="bench", source="bench", message="x" * 40), id=f"b{i}"))
             t0 = time.perf_counter()
             r.xadd(streams[0], fields)  # type: ignore[arg-type]
-            reply = r.xread({streams[-1]: cursor}, block=10_000)
-            cursor = reply[0][1][-1][0]
-            if i >= 50:
+            seen = 0
+            while seen < per_signal:
+                reply = r.xread({streams[-1]: cursor}, block=10_000)
+                items = reply[0][1]
+                cursor = items[-1][0]
+                seen += len(items)
+            if i >= WARMUP:
                 out.append(time.perf_counter() - t0)
         return out
     finally:
@@ -142,10 +173,16 @@ def bare_latencies(url: str, r: redis.Redis, ns: str, n: int) -> list[float]:
             p.wait(10)
 
 
+ONE_TO_ONE = [(i, i + 1, 1, None) for i in range(6)]
+# router: 4 legs + the route (to the fills hop's input, stream 5); then 1:1 to the executions (6)
+FAN_OUT = [(0, 1, 4, 5), (1, 2, 1, None), (2, 3, 1, None), (3, 4, 1, None), (4, 5, 1, None), (5, 6, 1, None)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--signals", type=int, default=2000)
+    ap.add_argument("--signals", type=int, default=1000)
     args = ap.parse_args()
+    n = args.signals
     with tempfile.TemporaryDirectory() as tmp_s, RedisServer(Path(tmp_s) / "redis") as server:
         tmp = Path(tmp_s)
         print(f"service logs in {tmp}", file=sys.stderr)
@@ -153,22 +190,39 @@ def main() -> None:
         names = Names("bench")
         procs = start_mesh(server.url, "bench", bench_config(tmp), tmp)
         try:
-            wait_heartbeats(r, names, len(procs))
-            bare = bare_latencies(server.url, r, "bare", args.signals)
-            mesh = mesh_latencies(r, names, args.signals)
+            wait_mesh(r, names, len(procs))
+            bare1, c1 = counted(r, n + WARMUP, lambda: bare_chain(server.url, r, "bare1", ONE_TO_ONE, n, 1))
+            bare4, c4 = counted(r, n + WARMUP, lambda: bare_chain(server.url, r, "bare4", FAN_OUT, n, 5))
+            mesh, cm = counted(r, n + WARMUP, lambda: mesh_latencies(r, names, n))
+            per_hop = {s: r.xlen(names.stream(s)) / (n + WARMUP) for s in
+                       ("signals", "orders:routed", "fills:raw", "fills:normalized", "fills", "executions")}  # fmt: skip
+            per_hop["orders:{venue}"] = sum(r.xlen(names.orders(v)) for v in VENUES) / (n + WARMUP)
         finally:
             for p in procs:
                 p.terminate()
             for p in procs:
                 p.wait(15)
         r.close()
-    print(f"{args.signals} signals, one at a time; {HOPS} hops; same redis-server, same run")
-    print(f"{'chain':<8} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
-    for name, xs in (("bare", bare), ("mesh", mesh)):
+    print(f"{n} signals, one at a time, same redis-server, same run; mesh with {len(VENUES)} legs per signal")
+    print("mesh entries per signal: " + ", ".join(f"{k} {v:.2f}" for k, v in per_hop.items()))
+    print(f"{'chain':<14} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'redis cmds/signal':>18}")
+    for name, xs, c in (("bare 1:1", bare1, c1), ("bare fan-out", bare4, c4), ("mesh", mesh, cm)):
         p50, p99, mean = pct(xs, 50) * 1e3, pct(xs, 99) * 1e3, statistics.fmean(xs) * 1e3
-        print(f"{name:<8} {p50:>8.3f} {p99:>8.3f} {mean:>8.3f}")
-    p50, p99 = pct(mesh, 50) / pct(bare, 50), pct(mesh, 99) / pct(bare, 99)
-    print(f"ratio    p50 {p50:.2f}x   p99 {p99:.2f}x (target <= 1.30)")
+        print(f"{name:<14} {p50:>8.3f} {p99:>8.3f} {mean:>8.3f} {sum(c.values()):>18.1f}")
+    for name, base in (("bare 1:1", bare1), ("bare fan-out", bare4)):
+        r50, r99 = pct(mesh, 50) / pct(base, 50), pct(mesh, 99) / pct(base, 99)
+        print(
+            f"mesh / {name:<13} p50 {r50:.2f}x   p99 {r99:.2f}x"
+            + ("  (target p99 <= 1.30)" if "fan" in name else "")
+        )
+    print(
+        "redis commands per signal, mesh: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in sorted(cm.items(), key=lambda x: -x[1]))
+    )
+    print(
+        "redis commands per signal, bare fan-out: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in sorted(c4.items(), key=lambda x: -x[1]))
+    )
     from bench_stages import report_stage_times
 
     report_stage_times()

@@ -121,7 +121,7 @@ def mesh_users(
                 *(n.md_raw(v) for v in venues),
                 *(k for v in venues for k in _stream(n.orders(v))),
                 *_stream(n.fills_normalized),
-                n.state("md") + "*",  # last prices, committed by the processor's script (read+write)
+                n.state("md") + "*",  # the last prices, written by the commit script
                 *_common(n, "normalizer"),
             ),
             read=(n.contracts,),
@@ -159,11 +159,12 @@ def mesh_users(
                 *_stream(n.signals),
                 *_stream(n.executions),
                 n.state("bridge") + "*",
-                n.control("bridge"),  # its status, committed by the processor's script (needs read+write)
+                # its status and the kill switch (the daily-loss breaker), written by the commit script
+                n.control("bridge"),
+                n.killswitch,
                 *_common(n, "nexus-bridge"),
             ),
             read=(md_all, n.control() + ":*"),
-            write=(n.killswitch,),  # the daily-loss breaker turns the kill switch on
         ),
         AclUser(
             "ingress",

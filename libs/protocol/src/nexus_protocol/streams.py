@@ -8,6 +8,7 @@ never spans two slots. Several environments or a replay sandbox share one Redis 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ _NAMESPACE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _PART = re.compile(r"[A-Za-z0-9_.\-$]+")
 
 
+@functools.lru_cache(maxsize=65_536)  # names are built on the hot path; each is checked once
 def key(namespace: str, tag: str, *rest: str) -> str:
     """The one function that builds names: `nx:{orders:sim}` or `nx:{health}:router:host-1`."""
     _check_namespace(namespace)

@@ -20,6 +20,8 @@ QTY_DIGITS = 10
 
 def cents(amount: float) -> float:
     """To the cent, half away from zero (a float a hair under the half, as 2.675 is, still rounds up)."""
+    if not amount:
+        return 0.0
     scaled = abs(amount) * 100
     return math.copysign(math.floor(scaled + 0.5 + 1e-15 * max(1.0, scaled)) / 100, amount)  # a few ulps
 

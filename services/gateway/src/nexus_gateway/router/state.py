@@ -162,10 +162,19 @@ class RiskState:
         w.pexpire(per, DAY_TTL_MS).pexpire(totals, DAY_TTL_MS)
 
 
+_UNPACKED: dict[bytes, object] = {}  # heartbeats and the kill switch: the same bytes for many signals
+
+
 def _unpack(raw: bytes | None) -> object:
     if raw is None:
         return None
-    try:
-        return unpack(raw)
-    except DecodeError:
-        return None
+    found = _UNPACKED.get(raw)
+    if found is None:
+        try:
+            found = unpack(raw)
+        except DecodeError:
+            found = False
+        if len(_UNPACKED) > 1024:
+            _UNPACKED.clear()
+        _UNPACKED[raw] = found
+    return found or None
