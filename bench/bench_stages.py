@@ -104,22 +104,24 @@ def report_stage_times() -> None:
     fx_view = StateView.of()
     usd_fill = normalized.replace(usd_rate=1.0, fee_usd=0.0)
     fills = FillsStage(FillsSettings(namespace="b").names)
-    route = Route(
-        signal_id=sid, symbol="NQ", side=Side.BUY, quantity=1, reference_price=21000.0,
-        legs=tuple(router.on_signal(decode(signals[0]), stage_context(router_settings, router_view, clock_ns=now))
-                   .outputs[0].envelope.body.legs),
-    )  # fmt: skip
+    routed = router.on_signal(decode(signals[0]), stage_context(router_settings, router_view, clock_ns=now))
+    legs = routed.outputs[0].envelope.body.legs
+    route = Route(signal_id=sid, symbol="NQ", side=Side.BUY, quantity=1, reference_price=21000.0, legs=legs)
     fills_view = StateView.of(hashes={fills.k_signals: {sid: dump_state(apply_route(None, route))}})
 
     def ctx(settings: Any, view: StateView) -> Context:
         return stage_context(settings, view, clock_ns=now)
 
+    rs = router_settings
     cases = (
-        ("router (decode, risk, route 4 legs, encode 6)", stage(router.on_signal, ctx(router_settings, router_view), signals)),
-        ("normalizer order (decode, translate, encode)", stage(norm.on_order, ctx(router_settings, norm_view), [wire(Envelope.new(order, id=coid))])),
-        ("normalizer fill", stage(norm.on_fill, ctx(router_settings, norm_view), [wire(Envelope.new(raw_fill, id="f"))])),
-        ("fx (USD fill)", stage(fx.handle_fill, ctx(router_settings, fx_view), [wire(Envelope.new(normalized, id="f"))])),
-        ("fills (decode, state, aggregate, encode)", stage(fills.handle, ctx(router_settings, fills_view), [wire(Envelope.new(usd_fill, id="f"))])),
+        ("router (decode, risk, route 4 legs, encode 6)",
+         stage(router.on_signal, ctx(rs, router_view), signals)),
+        ("normalizer order (decode, translate, encode)",
+         stage(norm.on_order, ctx(rs, norm_view), [wire(Envelope.new(order, id=coid))])),
+        ("normalizer fill", stage(norm.on_fill, ctx(rs, norm_view), [wire(Envelope.new(raw_fill, id="f"))])),
+        ("fx (USD fill)", stage(fx.handle_fill, ctx(rs, fx_view), [wire(Envelope.new(normalized, id="f"))])),
+        ("fills (decode, state, aggregate, encode)",
+         stage(fills.handle, ctx(rs, fills_view), [wire(Envelope.new(usd_fill, id="f"))])),
     )  # fmt: skip
     print(f"\nhandler time without I/O, us per message ({N} runs each; target < 15 us):")
     for name, fn in cases:

@@ -63,8 +63,10 @@ def main() -> None:
     enc, dec = msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(Order)
     assert enc.encode(m) == old, "msgspec's bytes differ from the mesh's old encoding"
     rows = [
-        ("pydantic validate_python(unpackb(body))", lambda: PydanticOrder.__pydantic_validator__.validate_python(msgpack.unpackb(old))),
-        ("pydantic model_construct(**unpackb(body))", lambda: PydanticOrder.model_construct(**msgpack.unpackb(old))),
+        ("pydantic validate_python(unpackb(body))",
+         lambda: PydanticOrder.__pydantic_validator__.validate_python(msgpack.unpackb(old))),
+        ("pydantic model_construct(**unpackb(body))",
+         lambda: PydanticOrder.model_construct(**msgpack.unpackb(old))),
         ("pydantic packb(model_dump())", lambda: msgpack.packb(p.model_dump(), use_bin_type=True)),
         ("pydantic model_copy(update=...)", lambda: p.model_copy(update={"quantity": 2.0})),
         ("msgspec Decoder(Order).decode(body)", lambda: dec.decode(old)),
@@ -72,9 +74,8 @@ def main() -> None:
         ("msgspec structs.replace(order, ...)", lambda: msgspec.structs.replace(m, quantity=2.0)),
         ("msgspec convert(to_builtins) (edge check)", lambda: msgspec.convert(msgspec.to_builtins(m), Order)),
     ]  # fmt: skip
-    print(
-        f"one Order, {len(old)}-byte msgpack body (msgspec's encoding is byte-identical); us per call, {N} calls"
-    )
+    print(f"one Order, {len(old)}-byte msgpack body (msgspec's encoding is byte-identical)")
+    print(f"us per call, {N} calls each")
     for name, fn in rows:
         print(f"  {name:<44} {timed(fn):7.2f}")
 

@@ -125,9 +125,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_s, RedisServer(Path(tmp_s) / "redis") as server:
         cfg = bench_config(Path(tmp_s))
         r = redis.Redis.from_url(server.url)
-        print(
-            f"redis {r.info()['redis_version']}; {args.ticks} ticks, {len(VENUES)} venues x {len(SYMBOLS)} symbols"
-        )
+        version = r.info()["redis_version"]
+        print(f"redis {version}; {args.ticks} ticks, {len(VENUES)} venues x {len(SYMBOLS)} symbols")
         for i, (kind, consumers) in enumerate((("bare", 1), ("mesh", 1), ("bare", 2), ("mesh", 2))):
             tps, cpt = run(r, server.url, f"md{i}", args.ticks, kind, consumers, cfg)
             rows.append((kind, consumers, tps, cpt))
@@ -136,16 +135,15 @@ def main() -> None:
     for kind, consumers, tps, cpt in rows:
         name = "bare loop" if kind == "bare" else "normalizer"
         print(f"{name + f' x{consumers}':<22} {tps:>10.0f} {cpt * 1e6:>18.1f}")
-    (_, _, b1, _), (_, _, m1, mc1), (_, _, b2, _), (_, _, m2, mc2) = rows
-    print(
-        f"ratio  one process {m1 / b1:.2f}x (target >= 0.80)   two {m2 / b2:.2f}x   scaling 1->2: {m2 / m1:.2f}x"
-    )
+    (_, _, b1, _), (_, _, m1, mc1), (_, _, b2, _), (_, _, m2, _) = rows
+    print(f"ratio  one process {m1 / b1:.2f}x (target >= 0.80)   two {m2 / b2:.2f}x   1->2: {m2 / m1:.2f}x")
     procs = TARGET / m1
     shards = TARGET * mc1 / 0.7  # Redis at 70% of one core per shard
+    print(f"1.2M msgs/s: {TARGET:,} / {m1:,.0f} per normalizer process = {procs:.0f} processes (cores)")
     print(
-        f"1.2M msgs/s: {TARGET:,} / {m1:,.0f} per normalizer process = {procs:.0f} processes (cores); "
         f"Redis: {TARGET:,} x {mc1 * 1e6:.1f} us CPU per tick = {TARGET * mc1:.1f} cores -> "
-        f"{shards:.0f} shards at 70% each (streams partitioned by symbol group, one normalizer group per shard)"
+        f"{shards:.0f} shards at 70% each (md streams partitioned by symbol group into hash tags, "
+        "one normalizer group per shard)"
     )
 
 

@@ -194,8 +194,8 @@ def main() -> None:
             bare1, c1 = counted(r, n + WARMUP, lambda: bare_chain(server.url, r, "bare1", ONE_TO_ONE, n, 1))
             bare4, c4 = counted(r, n + WARMUP, lambda: bare_chain(server.url, r, "bare4", FAN_OUT, n, 5))
             mesh, cm = counted(r, n + WARMUP, lambda: mesh_latencies(r, names, n))
-            per_hop = {s: r.xlen(names.stream(s)) / (n + WARMUP) for s in
-                       ("signals", "orders:routed", "fills:raw", "fills:normalized", "fills", "executions")}  # fmt: skip
+            hops = ("signals", "orders:routed", "fills:raw", "fills:normalized", "fills", "executions")
+            per_hop = {s: r.xlen(names.stream(s)) / (n + WARMUP) for s in hops}
             per_hop["orders:{venue}"] = sum(r.xlen(names.orders(v)) for v in VENUES) / (n + WARMUP)
         finally:
             for p in procs:

@@ -58,7 +58,7 @@ def test_active_contracts_then_a_roll_when_the_date_moves(
     )
     rules = rules_from_registry(load_symbols(REPO_ROOT / "deploy" / "config"))
     expected = {root: active_contract(rule, dt.date(2025, 3, 1)).code for root, rule in rules.items()}
-    wait_for(lambda: contracts(client, names) == expected, what="every dated root's contract")
+    wait_for(lambda: contracts(client, names) == expected, timeout_s=30, what="every dated root's contract")
     assert expected["NQ"] == "NQH25"
     assert "NAS100" not in expected
     assert "BTCUSD" not in contracts(client, names)
@@ -107,10 +107,10 @@ def test_a_roll_missed_while_down_is_published_by_the_restarted_service(
     client: redis.Redis, names: Names, services: Services
 ) -> None:
     first = services.start("nexus_gateway.rollover", NX_ROLLOVER_TODAY="2025-03-01", **FAST)
-    wait_for(lambda: contracts(client, names).get("NQ") == "NQH25", what="NQH25")
+    wait_for(lambda: contracts(client, names).get("NQ") == "NQH25", timeout_s=30, what="NQH25")
     first.sigkill()
     services.start("nexus_gateway.rollover", NX_ROLLOVER_TODAY="2025-09-20", **FAST)
-    wait_for(lambda: contracts(client, names).get("NQ") == "NQZ25", what="NQZ25")
+    wait_for(lambda: contracts(client, names).get("NQ") == "NQZ25", timeout_s=30, what="NQZ25")
     wait_for(lambda: len(history(client, names, "NQ")) == 2, what="history")
     assert [(r.contract, r.previous, r.roll_date) for r in history(client, names, "NQ")] == [
         ("NQH25", None, "2024-12-12"),
@@ -128,7 +128,7 @@ def test_an_early_roll_is_kept_and_open_positions_are_reported(
         mapping={"NQ|sim": '{"qty": 2}', "NQ|mt5-global": "3", "ES|sim": "1"},
     )
     services.start("nexus_gateway.rollover", NX_ROLLOVER_TODAY="2025-03-13", **FAST)  # warn, do not roll
-    wait_for(lambda: contracts(client, names).get("NQ") == "NQM25", what="NQ roll")
+    wait_for(lambda: contracts(client, names).get("NQ") == "NQM25", timeout_s=30, what="NQ roll")
 
     def kinds() -> dict[str, list[Event]]:
         out: dict[str, list[Event]] = {}
