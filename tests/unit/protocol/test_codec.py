@@ -3,7 +3,8 @@ arrives, decode raises DecodeError (never anything else) and says what was wrong
 
 The strategies are derived from the structs' own field declarations (`msgspec.structs.fields`), so
 a field added to a message is generated without touching this file, and a field of a type nobody
-taught `for_type` fails loudly. Values are what survives msgpack: finite floats, int64 integers, text without surrogates.
+taught `for_type` fails loudly. Values are what survives msgpack: finite floats, int64 integers, text
+without surrogates.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import msgpack
+import msgspec
 import redis
 from rich.console import Console
 from rich.table import Table
@@ -38,10 +39,15 @@ def redis_cli(names: Names, signal: Signal, url: str | None = None) -> str:
     msgpack body (fields left at their defaults omitted) as printf octal escapes on redis-cli's stdin,
     which `-x` makes the last argument, `data`. `url`: the Redis to name (-u), if its URL may be shown."""
     if not signal.signal_id:
-        signal = signal.model_copy(update={"signal_id": new_signal_id()})
+        signal = signal.replace(signal_id=new_signal_id())
     env = Envelope.new(signal, id=signal.signal_id)
     fields = {k: v for k, v in encode(env).items() if k != "data"}
-    body = msgpack.packb(signal.model_dump(mode="json", exclude_defaults=True), use_bin_type=True)
+    changed = {
+        f.name: getattr(signal, f.name)
+        for f in msgspec.structs.fields(signal)
+        if f.required or getattr(signal, f.name) != f.default
+    }
+    body = msgpack.packb(msgspec.to_builtins(changed), use_bin_type=True)
     header = " ".join(f"{k} {shlex.quote(str(v))}" for k, v in fields.items())
     escaped = "".join(chr(b) if chr(b).isascii() and chr(b).isalnum() else f"\\{b:03o}" for b in body)
     target = f" -u {shlex.quote(url)}" if url else ""

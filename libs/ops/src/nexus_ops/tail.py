@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import msgpack
+import msgspec
 import redis
 
 from nexus_mesh.config_files import load_symbols
@@ -106,10 +107,16 @@ def original(fields: Mapping[Any, Any]) -> dict[str, Any]:
     body = env.body
     out: dict[str, Any] = {"type": env.type, "id": env.id, "trace": env.trace, "ts": env.ts}
     if isinstance(body, DeadLetter):
-        out["body"] = jsonable(body.model_dump(exclude={"fields"}))
+        out["body"] = jsonable({k: v for k, v in _plain(body).items() if k != "fields"})
         out["body"]["original"] = original(body.fields)
     else:
-        out["body"] = jsonable(body.model_dump())
+        out["body"] = jsonable(_plain(body))
+    return out
+
+
+def _plain(body: Any) -> dict[str, Any]:
+    """A message's fields as plain data, bytes kept as bytes (for `jsonable` to show safely)."""
+    out: dict[str, Any] = msgspec.to_builtins(body, builtin_types=(bytes,))
     return out
 
 

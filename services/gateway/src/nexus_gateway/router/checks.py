@@ -11,10 +11,10 @@ Every refusal carries its check name and reason; nothing is refused silently.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from nexus_gateway.router.accounts import LegPlan, cap_book, caps_configured, plan_leg
 from nexus_gateway.router.limits import Limits
