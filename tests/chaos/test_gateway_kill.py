@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import time
+from pathlib import Path
 
 import pytest
 import redis
+import yaml
 from mesh import Mesh
 
 from nexus_mesh.embedded import RedisServer
 from nexus_protocol import Execution, Names, OrderStatus, VenueOrder
-from nexus_testing import Services, read_stream, wait_for
+from nexus_testing import REPO_ROOT, Services, read_stream, wait_for
 
 SECONDS = float(os.environ.get("NX_CHAOS_SECONDS", "6"))
 VICTIMS = ("router", "normalizer", "fx", "fills")
@@ -46,10 +49,31 @@ def check_exactly_once(client: redis.Redis, names: Names, sids: list[str], venue
         )
 
 
+def patient_config(tmp_path: Path) -> str:
+    """deploy/config with a signal age limit of 2 minutes: a router SIGKILLed and restarted on a loaded
+    machine may take longer than the 10 s default to read the signals sent meanwhile."""
+    cfg = tmp_path / "config"
+    shutil.copytree(REPO_ROOT / "deploy" / "config", cfg)
+    risk = yaml.safe_load((cfg / "risk.yaml").read_text())
+    risk["default"]["max_signal_age_s"] = 120
+    (cfg / "risk.yaml").write_text(yaml.safe_dump(risk))
+    return str(cfg)
+
+
 @pytest.mark.slow
-def test_sigkill_gateway_services_under_load(client: redis.Redis, names: Names, services: Services) -> None:
+def test_sigkill_gateway_services_under_load(
+    client: redis.Redis, names: Names, services: Services, tmp_path: Path
+) -> None:
     venues = ("nt8", "sierra")
-    mesh = Mesh(services, client, names, "dev", venues, NX_CLAIM_IDLE_MS="1000").start()
+    mesh = Mesh(
+        services,
+        client,
+        names,
+        "dev",
+        venues,
+        NX_CLAIM_IDLE_MS="1000",
+        NX_CONFIG_DIR=patient_config(tmp_path),
+    ).start()
     rng = random.Random(7)
     sids: list[str] = []
     end = time.monotonic() + SECONDS
