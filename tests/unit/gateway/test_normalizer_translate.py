@@ -59,11 +59,11 @@ def test_a_symbol_the_registry_does_not_know_is_malformed() -> None:
 
 def test_a_continuous_contract_is_resolved_against_the_active_one() -> None:
     day = dt.date(2025, 3, 10)
-    nxt = TR.to_venue(leg().model_copy(update={"contract": "NQ2!"}), {"NQ": "NQH25"}, None, day)
+    nxt = TR.to_venue(leg().replace(contract="NQ2!"), {"NQ": "NQH25"}, None, day)
     assert (nxt.contract, nxt.venue_symbol) == ("NQM25", "NQM25")
-    front = TR.to_venue(leg(venue="nt8").model_copy(update={"contract": "NQ1!"}), {}, None, day)
+    front = TR.to_venue(leg(venue="nt8").replace(contract="NQ1!"), {}, None, day)
     assert (front.contract, front.venue_symbol) == ("NQH25", "NQ 03-25")  # no hash: the calendar's
-    cfd = TR.to_venue(leg(venue="mt5-global").model_copy(update={"contract": "NQ2!"}), {}, None, day)
+    cfd = TR.to_venue(leg(venue="mt5-global").replace(contract="NQ2!"), {}, None, day)
     assert (cfd.contract, cfd.venue_symbol) == (None, "NAS100")  # a CFD has no contracts
     with pytest.raises(Refused, match="not a NQ contract"):
-        TR.to_venue(leg().model_copy(update={"contract": "NQ2!"}), {"NQ": "ESM25"}, None, day)
+        TR.to_venue(leg().replace(contract="NQ2!"), {"NQ": "ESM25"}, None, day)
