@@ -16,18 +16,21 @@ RUN test -n "$SERVICE" && test -n "$MODULE" \
  || { echo "build with --build-arg SERVICE=<folder under services/> --build-arg MODULE=<python module>" >&2; exit 1; }
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 WORKDIR /src
-COPY requirements.lock ./
+# With wheels in build/wheelhouse (`nexusctl images build` puts them there, pip on the host with the
+# host's settings) pip reads only them: the build needs no network. The glob keeps it optional.
+COPY requirements.lock build/wheelhous[e] /wheels/
 # The lock's `-e` lines are our own packages (installed from source below); the rest pins everything
 # else, build backends included (PIP_CONSTRAINT reaches pip's isolated build environments too).
-RUN grep -v '^-e ' requirements.lock > /src/constraints.txt && python -m venv /venv
-ENV PIP_CONSTRAINT=/src/constraints.txt
+RUN grep -v '^-e ' /wheels/requirements.lock > /src/constraints.txt && python -m venv /venv
+ENV PIP_CONSTRAINT=/src/constraints.txt PIP_FIND_LINKS=/wheels
 COPY libs/protocol libs/protocol
 COPY libs/mesh libs/mesh
 COPY libs/sim libs/sim
 COPY libs/archive libs/archive
 COPY libs/ops libs/ops
 COPY services/${SERVICE} services/${SERVICE}
-RUN /venv/bin/pip install ./libs/protocol ./libs/mesh ./libs/sim ./libs/archive ./libs/ops ./services/${SERVICE} \
+RUN if ls /wheels/*.whl >/dev/null 2>&1; then export PIP_NO_INDEX=1; fi \
+ && /venv/bin/pip install ./libs/protocol ./libs/mesh ./libs/sim ./libs/archive ./libs/ops ./services/${SERVICE} \
  && /venv/bin/pip check \
  && /venv/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('${MODULE}') is None)" \
  || { echo "cannot install services/${SERVICE} or find its module ${MODULE}" >&2; exit 1; }
@@ -49,7 +52,7 @@ ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
 USER 10001:10001
 EXPOSE 9100
 STOPSIGNAL SIGTERM
-HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
-  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('NX_METRICS_PORT', '9100') + '/metrics', timeout=2)"]
+# /metrics where the service serves it (NX_METRICS_HOST, NX_METRICS_PORT), also on a shared host network
+HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 CMD ["python", "-m", "nexus_mesh.healthcheck"]
 # exec: the service itself is PID 1 and receives SIGTERM.
 CMD ["/bin/sh", "-c", "exec python -m \"$SERVICE_MODULE\""]

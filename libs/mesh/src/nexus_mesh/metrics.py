@@ -51,9 +51,9 @@ DAILY_LOSS_LIMIT_USD = Gauge(
 )
 
 
-def serve(port: int | None) -> int | None:
-    """Start the /metrics endpoint; port 0 picks a free one. Returns the port, or None when off."""
+def serve(port: int | None, host: str = "0.0.0.0") -> int | None:
+    """Start the /metrics endpoint on `host`; port 0 picks a free one. Returns the port, or None when off."""
     if port is None:
         return None
-    server, _thread = start_http_server(port)
+    server, _thread = start_http_server(port, addr=host)
     return int(server.server_port)

@@ -49,9 +49,9 @@ def run_service(
     except ConfigError as exc:
         print(f"{settings.service}: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    port = serve(settings.metrics_port)
+    port = serve(settings.metrics_port, settings.metrics_host)
     if port:
-        log.info("metrics on :%d/metrics", port)
+        log.info("metrics on %s:%d/metrics", settings.metrics_host, port)
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %s: finishing the batch in hand, then stopping", signal.Signals(signum).name)

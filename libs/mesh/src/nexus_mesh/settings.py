@@ -7,6 +7,7 @@ A bad value fails at start with a message naming the variable (`settings_error`)
 from __future__ import annotations
 
 import os
+import re
 import socket
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -22,8 +23,25 @@ DAY_MS = 86_400_000
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+_CONTAINER = re.compile(r"/containers/([0-9a-f]{64})/hostname ")
+
+
+def container_id(mountinfo: str | None = None) -> str | None:
+    """This process's Docker container id (the source of its /etc/hostname), or None outside one."""
+    if mountinfo is None:
+        try:
+            mountinfo = Path("/proc/self/mountinfo").read_text()
+        except OSError:
+            return None
+    m = _CONTAINER.search(mountinfo)
+    return m[1] if m else None
+
+
 def _default_consumer() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}"
+    """hostname-pid; in a container, its id instead of the host name: containers on the host's network
+    share the host's name and each runs its service as pid 1, and replicas must still differ."""
+    cid = container_id()
+    return f"{cid[:12] if cid else socket.gethostname()}-{os.getpid()}"
 
 
 class MeshSettings(BaseSettings):
@@ -39,6 +57,7 @@ class MeshSettings(BaseSettings):
     max_deliveries: int = Field(default=5, ge=1)
     retention_days: float = Field(default=7.0, gt=0)
     metrics_port: int | None = Field(default=None, ge=0, le=65_535)
+    metrics_host: str = "0.0.0.0"  # the address /metrics binds: a loopback address on a shared host network
     heartbeat_ttl_ms: int = Field(default=10_000, ge=500)
     md_maxlen: int = Field(default=100_000, ge=100)
     data_dir: Path = Path("var")

@@ -1,0 +1,139 @@
+"""`nexusctl images build`: the mesh's images, built without a registry and without network in the build.
+
+Which images: every `build:` of the compose files (docker-compose.yml and deploy/compose.*.yml), so
+the compose files stay the one definition. How: the wheelhouse first (pip on this host, see
+`wheelhouse`), then each image through the engine's API with its compose build arguments and
+`BASE_IMAGE` when given (`--base`, or `--debian`: a Debian base made here, see `debian`). With
+`--debian`, Redis and Prometheus images are made from Debian's packages too (deploy/images/), for hosts
+that reach no registry: set NX_REDIS_IMAGE and NX_PROMETHEUS_IMAGE to use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nexus_mesh.config_files import read_yaml
+from nexus_ops import debian, wheelhouse
+from nexus_ops.supervisor import substitute
+from nexus_protocol.errors import ConfigError
+
+Log = Callable[[str], None]
+BASE_ARG = "BASE_IMAGE"
+# Third-party images made from Debian's packages (--debian), with the variable compose reads them from.
+INFRA = {
+    "redis": (debian.REDIS, "NX_REDIS_IMAGE"),
+    "prometheus": (debian.PROMETHEUS, "NX_PROMETHEUS_IMAGE"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ImageBuild:
+    tag: str
+    dockerfile: str  # relative to the context
+    context: Path
+    args: dict[str, str] = field(default_factory=dict)
+
+
+def compose_files(root: Path) -> list[Path]:
+    return [root / "docker-compose.yml", *sorted((root / "deploy").glob("compose.*.yml"))]
+
+
+def from_compose(root: Path, files: Iterable[Path], env: dict[str, str]) -> list[ImageBuild]:
+    """One build per image tag that a compose service builds, in the order the files name them."""
+    out: dict[str, ImageBuild] = {}
+    for path in files:
+        for name, svc in ((read_yaml(path) or {}).get("services") or {}).items():
+            build = (svc or {}).get("build")
+            if not build:
+                continue
+            if "image" not in svc:
+                raise ConfigError(f"{path.name}: service {name} builds an image without naming it (image:)")
+            spec = {"context": build} if isinstance(build, str) else build
+            tag = substitute(str(svc["image"]), env)
+            args = {k: substitute(str(v), env) for k, v in _args(spec.get("args")).items()}
+            out.setdefault(
+                tag,
+                ImageBuild(
+                    tag=tag,
+                    dockerfile=str(spec.get("dockerfile", "Dockerfile")),
+                    context=(root / str(spec.get("context", "."))).resolve(),
+                    args=args,
+                ),
+            )
+    return list(out.values())
+
+
+def _args(raw: Any) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if isinstance(raw, dict):
+        return dict(raw)
+    return dict(item.split("=", 1) for item in raw)
+
+
+def infra_builds(root: Path, version: str, bases: dict[str, str]) -> list[ImageBuild]:
+    """nexus-mesh/redis and nexus-mesh/prometheus on the Debian bases in `bases` (name -> base tag)."""
+    return [
+        ImageBuild(
+            tag=f"nexus-mesh/{name}:{version}",
+            dockerfile=f"deploy/images/{name}/Dockerfile",
+            context=root,
+            args={BASE_ARG: bases[name]},
+        )
+        for name in INFRA
+    ]
+
+
+def build_image(client: Any, image: ImageBuild, base: str | None, log: Log) -> None:
+    """Build through the engine's API (the classic builder: no frontend image to pull)."""
+    args = dict(image.args)
+    if base and BASE_ARG not in args:
+        args[BASE_ARG] = base
+    log(f"{image.tag}: building {image.dockerfile}" + (f" on {args[BASE_ARG]}" if BASE_ARG in args else ""))
+    last = ""
+    stream = client.api.build(
+        path=str(image.context),
+        dockerfile=image.dockerfile,
+        tag=image.tag,
+        buildargs=args,
+        rm=True,
+        forcerm=True,
+        pull=False,
+        decode=True,
+    )
+    for chunk in stream:
+        if "error" in chunk:
+            raise ConfigError(f"{image.tag}: {chunk['error'].strip()}\n{last}")
+        text = str(chunk.get("stream", ""))
+        if text.strip():
+            last = (last + text)[-4000:]
+            if text.startswith("Step "):
+                log(f"  {text.strip()}")
+
+
+def build(
+    client: Any,
+    root: Path,
+    *,
+    version: str = "dev",
+    base: str | None = None,
+    debian_bases: bool = False,
+    files: list[Path] | None = None,
+    log: Log = print,
+) -> list[str]:
+    """The images of the compose files (default: all of them) and, with `debian_bases`, Redis and
+    Prometheus; returns their tags."""
+    env = {"NX_VERSION": version}
+    builds = from_compose(root, files or compose_files(root), env)
+    if debian_bases:
+        base = base or debian.ensure(client, debian.PYTHON, log)
+        bases = {name: debian.ensure(client, recipe, log) for name, (recipe, _var) in INFRA.items()}
+        builds += infra_builds(root, version, bases)
+    wheels = wheelhouse.build(root)
+    log(f"wheelhouse: {len(list(wheels.glob('*.whl')))} wheels in {wheels}")
+    for image in builds:
+        build_image(client, image, base, log)
+    return [b.tag for b in builds]

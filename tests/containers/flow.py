@@ -1,0 +1,55 @@
+"""Signals into a mesh from the host and what must hold afterwards: one final execution per signal,
+every leg filled once, one order per leg at each venue, nothing dead-lettered."""
+
+from __future__ import annotations
+
+import redis
+
+from nexus_mesh.testing import read_stream, wait_for, xadd
+from nexus_protocol import Envelope, Execution, Names, OrderStatus, Signal, VenueOrder
+from nexus_protocol.ids import new_signal_id
+
+
+def send(client: redis.Redis, names: Names, n: int, symbol: str = "NQ") -> list[str]:
+    """n signals for one contract each, buy and sell in turn (positions stay small)."""
+    sids = []
+    for i in range(n):
+        sid = new_signal_id()
+        sig = Signal(signal_id=sid, symbol=symbol, side="buy" if i % 2 == 0 else "sell", quantity=1)
+        xadd(client, names.signals, Envelope.new(sig, id=sid))
+        sids.append(sid)
+    return sids
+
+
+def finals(client: redis.Redis, names: Names) -> dict[str, list[Execution]]:
+    out: dict[str, list[Execution]] = {}
+    for e in read_stream(client, names.executions):
+        if isinstance(e.body, Execution) and e.body.final:
+            out.setdefault(e.body.signal_id, []).append(e.body)
+    return out
+
+
+def wait_finished(client: redis.Redis, names: Names, sids: list[str], timeout_s: float = 90.0) -> None:
+    wait_for(
+        lambda: not [s for s in sids if s not in finals(client, names)],
+        timeout_s=timeout_s,
+        what=f"a final execution for each of {len(sids)} signals",
+    )
+
+
+def check_exactly_once(client: redis.Redis, names: Names, sids: list[str]) -> None:
+    done = finals(client, names)
+    for sid in sids:
+        assert len(done.get(sid, [])) == 1, f"{sid}: {len(done.get(sid, []))} final executions"
+        last = done[sid][0]
+        assert last.status is OrderStatus.FILLED, last
+        assert last.legs and all(leg.filled_quantity == leg.quantity > 0 for leg in last.legs), last
+    venues = {leg.venue for sid in sids for leg in done[sid][0].legs}
+    for venue in venues:
+        coids = [
+            e.body.client_order_id
+            for e in read_stream(client, names.orders(venue))
+            if isinstance(e.body, VenueOrder)
+        ]
+        assert len(coids) == len(set(coids)), f"{venue}: a client order id sent twice"
+    assert client.xlen(names.dlq) == 0, [e.body for e in read_stream(client, names.dlq)]

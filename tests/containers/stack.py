@@ -1,0 +1,112 @@
+"""The mesh under docker-compose (Debian's 1.29), as the tests run it: the compose files of an
+environment plus the host-network override (nexus_mesh.ops.hostnet), one compose project per stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+import yaml
+
+from nexus_ops import hostnet
+
+
+@dataclass
+class Stack:
+    root: Path
+    files: list[Path]
+    project: str
+    workdir: Path
+    prefix: str  # loopback prefix, e.g. "127.77.3"
+    env: dict[str, str] = field(default_factory=dict)  # added to compose's environment
+    override: Path | None = None
+    addresses: dict[str, str] = field(default_factory=dict)
+
+    def compose(self, *args: str, timeout_s: float = 240.0, check: bool = True) -> subprocess.CompletedProcess[str]:
+        argv = [shutil.which("docker-compose") or "docker-compose", "--project-directory", str(self.root)]
+        argv += ["-p", self.project]
+        for f in [*self.files, *([self.override] if self.override else [])]:
+            argv += ["-f", str(f)]
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("NX_")}
+        done = subprocess.run(
+            [*argv, *args],
+            cwd=self.root,
+            env={**clean, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+        if check and done.returncode:
+            raise AssertionError(f"docker-compose {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        return done
+
+    def resolved(self) -> dict[str, Any]:
+        """The files as compose merges them (`docker-compose config`), without the override."""
+        override, self.override = self.override, None
+        try:
+            return yaml.safe_load(self.compose("config").stdout)  # type: ignore[no-any-return]
+        finally:
+            self.override = override
+
+    def prepare(self) -> Stack:
+        """Resolve the files and write the host-network override beside them (secrets inside: 0600)."""
+        resolved = self.resolved()
+        override = hostnet.host_network(resolved, self.prefix, health_interval="2s")
+        self.addresses = hostnet.addresses(list(resolved["services"]), self.prefix)
+        self.override = self.workdir / f"{self.project}.host-network.yml"
+        self.override.touch(mode=0o600)
+        self.override.write_text(yaml.safe_dump(override, sort_keys=False))
+        return self
+
+    @property
+    def services(self) -> list[str]:
+        return sorted(self.addresses)
+
+    def url(self, user: str = "", password: str = "") -> str:
+        auth = f"{user}:{password}@" if user else ""
+        return f"redis://{auth}{self.addresses['redis']}:6379/0"
+
+    def up(self, *args: str) -> None:
+        self.compose("up", "-d", "--no-build", *args)
+
+    def down(self, *args: str) -> None:
+        self.compose("down", "--timeout", "15", *args, check=False)
+
+    def containers(self, client: docker.DockerClient, service: str | None = None) -> list[Any]:
+        labels = [f"com.docker.compose.project={self.project}"]
+        if service:
+            labels.append(f"com.docker.compose.service={service}")
+        return client.containers.list(all=True, filters={"label": labels})  # type: ignore[no-any-return]
+
+    def wait_healthy(self, client: docker.DockerClient, timeout_s: float = 150.0) -> dict[str, str]:
+        """Every container of the project running and, where it has a healthcheck, healthy."""
+        deadline = time.monotonic() + timeout_s
+        states: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            states = {c.name: _health(c) for c in self.containers(client)}
+            if states and all(s in ("healthy", "running") for s in states.values()):
+                return states
+            time.sleep(1.0)
+        logs = {
+            c.name: c.logs(tail=20).decode(errors="replace")
+            for c in self.containers(client)
+            if _health(c) not in ("healthy", "running")
+        }
+        raise AssertionError(f"not healthy after {timeout_s:.0f} s: {json.dumps(states)}\n{logs}")
+
+
+def _health(container: Any) -> str:
+    container.reload()
+    state = container.attrs["State"]
+    if state.get("Status") != "running":
+        return str(state.get("Status"))
+    health = state.get("Health")
+    return str(health["Status"]) if health else "running"
