@@ -13,6 +13,7 @@ from pathlib import Path
 
 import docker
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -22,6 +23,7 @@ from stack import Stack  # noqa: E402
 from nexus_ops import images  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
+DEV = ("docker-compose.yml", "deploy/compose.dev.yml")
 VERSION = "test"
 
 
@@ -52,8 +54,9 @@ def docker_client(engine: Engine) -> Iterator[docker.DockerClient]:
 @pytest.fixture(scope="session")
 def mesh_images(docker_client: docker.DockerClient) -> list[str]:
     """The images the dev environment runs, on a Debian base made here, and Redis and Prometheus."""
-    dev = [ROOT / "docker-compose.yml", ROOT / "deploy" / "compose.dev.yml"]
-    return images.build(docker_client, ROOT, version=VERSION, debian_bases=True, files=dev, log=lambda _m: None)
+    dev = yaml.safe_load(Stack(ROOT, [ROOT / f for f in DEV], "nxconfig", ROOT, "127.0.0").compose("config").stdout)
+    wanted = {str(s["image"]).split(":", 1)[0] for s in dev["services"].values() if "build" in s}
+    return images.build(docker_client, ROOT, version=VERSION, debian_bases=True, only=wanted, log=lambda _m: None)
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """The mesh under docker-compose (Debian's 1.29), as the tests run it: the compose files of an
-environment plus the host-network override (nexus_mesh.ops.hostnet), one compose project per stack."""
+environment rendered onto the host's network (nexus_ops.hostnet), one compose project per stack."""
 
 from __future__ import annotations
 
@@ -26,13 +26,13 @@ class Stack:
     workdir: Path
     prefix: str  # loopback prefix, e.g. "127.77.3"
     env: dict[str, str] = field(default_factory=dict)  # added to compose's environment
-    override: Path | None = None
+    rendered: Path | None = None  # the files merged and put on the host's network (prepare)
     addresses: dict[str, str] = field(default_factory=dict)
 
     def compose(self, *args: str, timeout_s: float = 240.0, check: bool = True) -> subprocess.CompletedProcess[str]:
         argv = [shutil.which("docker-compose") or "docker-compose", "--project-directory", str(self.root)]
         argv += ["-p", self.project]
-        for f in [*self.files, *([self.override] if self.override else [])]:
+        for f in [self.rendered] if self.rendered else self.files:
             argv += ["-f", str(f)]
         clean = {k: v for k, v in os.environ.items() if not k.startswith("NX_")}
         done = subprocess.run(
@@ -49,21 +49,21 @@ class Stack:
         return done
 
     def resolved(self) -> dict[str, Any]:
-        """The files as compose merges them (`docker-compose config`), without the override."""
-        override, self.override = self.override, None
+        """The files as compose merges them (`docker-compose config`)."""
+        rendered, self.rendered = self.rendered, None
         try:
             return yaml.safe_load(self.compose("config").stdout)  # type: ignore[no-any-return]
         finally:
-            self.override = override
+            self.rendered = rendered
 
     def prepare(self) -> Stack:
-        """Resolve the files and write the host-network override beside them (secrets inside: 0600)."""
+        """Render the files on the host's network (nexus_ops.hostnet); secrets are inside: 0600."""
         resolved = self.resolved()
-        override = hostnet.host_network(resolved, self.prefix, health_interval="2s")
         self.addresses = hostnet.addresses(list(resolved["services"]), self.prefix)
-        self.override = self.workdir / f"{self.project}.host-network.yml"
-        self.override.touch(mode=0o600)
-        self.override.write_text(yaml.safe_dump(override, sort_keys=False))
+        on_host = hostnet.host_network(resolved, self.prefix, health_interval="2s")
+        self.rendered = self.workdir / f"{self.project}.host-network.yml"
+        self.rendered.touch(mode=0o600)
+        self.rendered.write_text(yaml.safe_dump(on_host, sort_keys=False))
         return self
 
     @property

@@ -54,26 +54,38 @@ def images_build(
     tag: str = typer.Option(
         os.environ.get("NX_VERSION", "dev"), help="image tag (default NX_VERSION or dev)"
     ),
-    base_image: str = typer.Option(
-        "", help="the Python image both stages start from (default: the Dockerfile's)"
+    base: str = typer.Option(
+        "", "--base", "--base-image", help="the Python image both stages start from (default: the Dockerfile's)"
+    ),
+    debian: bool = typer.Option(
+        False, help="make the bases here from Debian's packages (debootstrap, root); Redis and Prometheus too"
     ),
     show: bool = typer.Option(False, "--print", help="print the commands instead of running them"),
 ) -> None:
-    """Build every image the compose files build (nexus-mesh/<service>:TAG), with their build args."""
+    """The wheelhouse from requirements.lock (pip on this host), then every image the compose files build
+    (nexus-mesh/<service>:TAG, with their build args), offline (docs/operations.md, "Images")."""
     from nexus_ops import deploy
 
-    cmds = deploy.build_commands(cu.root(), tag, base_image or None)
-    for argv in cmds:
-        if show:
+    if show:
+        for argv in deploy.build_commands(cu.root(), tag, base or None):
             print(" ".join(argv))
-            continue
-        cu.console.print(f"[bold]{argv[argv.index('-t') + 1]}[/]")
-        rc = subprocess.call(argv, cwd=cu.root())
-        if rc:
-            cu.console.print(f"[red]docker build failed ({rc})[/]")
-            raise typer.Exit(1)
-    if not show:
-        cu.console.print(f"{len(cmds)} images built")
+        raise typer.Exit(0)
+    try:
+        import docker
+
+        from nexus_ops import images
+
+        client = docker.from_env(timeout=600)
+        built = images.build(client, cu.root(), version=tag, base=base or None, debian_bases=debian, log=cu.console.print)
+    except ImportError:
+        cu.console.print("[red]the Docker SDK is missing: pip install 'nexus-ops[images]'[/]")
+        raise typer.Exit(2) from None
+    except (ConfigError, docker.errors.DockerException) as exc:
+        cu.console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    cu.console.print(f"{len(built)} images built: {', '.join(built)}")
+    if debian:
+        cu.console.print(f"compose: NX_REDIS_IMAGE=nexus-mesh/redis:{tag} NX_PROMETHEUS_IMAGE=nexus-mesh/prometheus:{tag}")
 
 
 @acl_app.command("render")

@@ -1,16 +1,18 @@
-"""A compose override that puts every service on the host's network, each on its own loopback address.
+"""The mesh's compose files put on the host's network, each service on its own loopback address.
 
 The compose files give the mesh a private network, as a real deployment wants. Where traffic must stay
-on this host's loopback (the tests), this override gives every service `network_mode: host` and its
-own address in 127.0.0.0/8, and maps every service name to its address (`extra_hosts`), so nothing else
-changes: `redis://redis:6379`, Prometheus targets such as `router:9100` and each service's own ports
-work as on the private network, and two services can use the same port. What listens binds its own
-address: every service's metrics (NX_METRICS_HOST), every `NX_*_HOST` setting that names the wildcard,
-Redis (`--bind`) and Prometheus (`--web.listen-address`). Ports published to the host are left as
-they are: with the host's network there is nothing to publish, and the engine ignores them.
+on this host's loopback (the tests), the files are rendered as compose merges them (`docker-compose
+config`) and every service gets `network_mode: host` and its own address in 127.0.0.0/8, with every
+service name mapped to its address (`extra_hosts`), so nothing else changes: `redis://redis:6379`,
+Prometheus targets such as `router:9100` and each service's own ports work as on the private network,
+and two services can use the same port. What listens binds its own address: every service's metrics
+(NX_METRICS_HOST), every `NX_*_HOST` setting that names the wildcard, Redis (`--bind`) and Prometheus
+(`--web.listen-address`). Published ports and networks are dropped: there is nothing to publish on
+the host's network, and Compose 1.29 refuses both beside `network_mode: host` (an override file cannot
+remove them, hence the rendering).
 
     docker-compose -f docker-compose.yml -f deploy/compose.dev.yml config > resolved.yml
-    override = host_network(yaml.safe_load(resolved), "127.77.0")   # write it, add it as the last -f
+    on_host = host_network(yaml.safe_load(resolved), "127.77.0")   # write it, run compose with it alone
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def addresses(services: list[str], prefix: str) -> dict[str, str]:
 
 
 def host_network(config: dict[str, Any], prefix: str, health_interval: str | None = None) -> dict[str, Any]:
-    """The override for a resolved compose config (the output of `docker-compose config`);
+    """A resolved compose config (the output of `docker-compose config`) on the host's network;
     `health_interval` (e.g. "2s") checks health more often than the images do (tests wait less)."""
     services: dict[str, Any] = config["services"]
     addr = addresses(list(services), prefix)
@@ -41,21 +43,26 @@ def host_network(config: dict[str, Any], prefix: str, health_interval: str | Non
     out: dict[str, Any] = {}
     for name, svc in services.items():
         ip = addr[name]
-        entry: dict[str, Any] = {"network_mode": "host", "extra_hosts": hosts}
-        env = _environment(svc.get("environment"))
+        entry = {k: v for k, v in svc.items() if k not in ("ports", "networks", "hostname", "expose")}
+        entry.update(network_mode="host", extra_hosts=sorted({*svc.get("extra_hosts", []), *hosts}))
         if _is_python(svc):
+            env = _environment(svc.get("environment"))
             binds = {k: ip for k, v in env.items() if k.startswith("NX_") and k.endswith("_HOST") and v in WILDCARD}
-            entry["environment"] = {"NX_METRICS_HOST": ip, **binds}
+            entry["environment"] = {**env, "NX_METRICS_HOST": ip, **binds}
             if health_interval:
-                entry["healthcheck"] = {"interval": health_interval}
+                entry["healthcheck"] = {**svc.get("healthcheck", {}), "interval": health_interval}
         command = [str(c) for c in svc.get("command") or []]
         if command[:1] == ["redis-server"]:
             entry["command"] = [*command, "--bind", ip]
-            entry["healthcheck"] = {"test": ["CMD", "redis-cli", "-h", ip, "ping"], "interval": health_interval or "5s"}
+            entry["healthcheck"] = {
+                **svc.get("healthcheck", {}),
+                "test": ["CMD", "redis-cli", "-h", ip, "ping"],
+                "interval": health_interval or "5s",
+            }
         elif "prometheus" in str(svc.get("image", "")):
             entry["command"] = [*command, f"--web.listen-address={ip}:9090"]
         out[name] = entry
-    return {"version": config.get("version", "3.8"), "services": out} if "version" in config else {"services": out}
+    return {**{k: v for k, v in config.items() if k != "networks"}, "services": out}
 
 
 def _is_python(svc: dict[str, Any]) -> bool:

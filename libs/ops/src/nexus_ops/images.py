@@ -1,7 +1,7 @@
 """`nexusctl images build`: the mesh's images, built without a registry and without network in the build.
 
-Which images: every `build:` of the compose files (docker-compose.yml and deploy/compose.*.yml), so
-the compose files stay the one definition. How: the wheelhouse first (pip on this host, see
+Which images: every image the compose files build (`deploy.image_builds`), all from the root
+Dockerfile with the build args compose gives. How: the wheelhouse first (pip on this host, see
 `wheelhouse`), then each image through the engine's API with its compose build arguments and
 `BASE_IMAGE` when given (`--base`, or `--debian`: a Debian base made here, see `debian`). With
 `--debian`, Redis and Prometheus images are made from Debian's packages too (deploy/images/), for hosts
@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nexus_mesh.config_files import read_yaml
-from nexus_ops import debian, wheelhouse
-from nexus_ops.supervisor import substitute
+from nexus_ops import debian, deploy, wheelhouse
 from nexus_protocol.errors import ConfigError
 
 Log = Callable[[str], None]
@@ -37,41 +35,14 @@ class ImageBuild:
     args: dict[str, str] = field(default_factory=dict)
 
 
-def compose_files(root: Path) -> list[Path]:
-    return [root / "docker-compose.yml", *sorted((root / "deploy").glob("compose.*.yml"))]
-
-
-def from_compose(root: Path, files: Iterable[Path], env: dict[str, str]) -> list[ImageBuild]:
-    """One build per image tag that a compose service builds, in the order the files name them."""
-    out: dict[str, ImageBuild] = {}
-    for path in files:
-        for name, svc in ((read_yaml(path) or {}).get("services") or {}).items():
-            build = (svc or {}).get("build")
-            if not build:
-                continue
-            if "image" not in svc:
-                raise ConfigError(f"{path.name}: service {name} builds an image without naming it (image:)")
-            spec = {"context": build} if isinstance(build, str) else build
-            tag = substitute(str(svc["image"]), env)
-            args = {k: substitute(str(v), env) for k, v in _args(spec.get("args")).items()}
-            out.setdefault(
-                tag,
-                ImageBuild(
-                    tag=tag,
-                    dockerfile=str(spec.get("dockerfile", "Dockerfile")),
-                    context=(root / str(spec.get("context", "."))).resolve(),
-                    args=args,
-                ),
-            )
-    return list(out.values())
-
-
-def _args(raw: Any) -> dict[str, Any]:
-    if raw is None:
-        return {}
-    if isinstance(raw, dict):
-        return dict(raw)
-    return dict(item.split("=", 1) for item in raw)
+def service_builds(root: Path, version: str, only: Iterable[str] | None = None) -> list[ImageBuild]:
+    """The root Dockerfile once per image the compose files build (deploy.image_builds), or `only` those."""
+    wanted = set(only) if only is not None else None
+    return [
+        ImageBuild(tag=f"{image}:{version}", dockerfile="Dockerfile", context=root, args=args)
+        for image, args in sorted(deploy.image_builds(root).items())
+        if wanted is None or image in wanted
+    ]
 
 
 def infra_builds(root: Path, version: str, bases: dict[str, str]) -> list[ImageBuild]:
@@ -121,13 +92,12 @@ def build(
     version: str = "dev",
     base: str | None = None,
     debian_bases: bool = False,
-    files: list[Path] | None = None,
+    only: Iterable[str] | None = None,
     log: Log = print,
 ) -> list[str]:
-    """The images of the compose files (default: all of them) and, with `debian_bases`, Redis and
+    """The images the compose files build (or `only` those names) and, with `debian_bases`, Redis and
     Prometheus; returns their tags."""
-    env = {"NX_VERSION": version}
-    builds = from_compose(root, files or compose_files(root), env)
+    builds = service_builds(root, version, only)
     if debian_bases:
         base = base or debian.ensure(client, debian.PYTHON, log)
         bases = {name: debian.ensure(client, recipe, log) for name, (recipe, _var) in INFRA.items()}

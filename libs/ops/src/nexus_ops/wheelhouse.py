@@ -125,8 +125,10 @@ def build(root: Path, out: Path | None = None, *, python: str = sys.executable) 
         old.unlink()
     (out / "requirements.txt").write_text("\n".join(pins) + "\n")
     cmd = [python, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), "-r"]
-    done = subprocess.run([*cmd, str(out / "requirements.txt")], cwd=root, check=False)
+    done = subprocess.run(
+        [*cmd, str(out / "requirements.txt")], cwd=root, capture_output=True, text=True, check=False
+    )
     if done.returncode:
-        raise ConfigError(f"pip wheel failed (exit {done.returncode}): see its output above")
+        raise ConfigError(f"pip wheel failed (exit {done.returncode}): {done.stderr[-3000:]}")
     stamp.write_text(digest + "\n")
     return out
