@@ -10,6 +10,7 @@ import random
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -17,13 +18,12 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from engine import Engine, EngineUnavailable, find_or_start  # noqa: E402
-from stack import Stack  # noqa: E402
+from engine import Engine, EngineUnavailable, find_or_start
+from stack import DEV, Stack
 
-from nexus_ops import images  # noqa: E402
+from nexus_ops import images
 
 ROOT = Path(__file__).resolve().parents[2]
-DEV = ("docker-compose.yml", "deploy/compose.dev.yml")
 VERSION = "test"
 
 
@@ -54,9 +54,13 @@ def docker_client(engine: Engine) -> Iterator[docker.DockerClient]:
 @pytest.fixture(scope="session")
 def mesh_images(docker_client: docker.DockerClient) -> list[str]:
     """The images the dev environment runs, on a Debian base made here, and Redis and Prometheus."""
-    dev = yaml.safe_load(Stack(ROOT, [ROOT / f for f in DEV], "nxconfig", ROOT, "127.0.0").compose("config").stdout)
+    dev = yaml.safe_load(
+        Stack(ROOT, [ROOT / f for f in DEV], "nxconfig", ROOT, "127.0.0").compose("config").stdout
+    )
     wanted = {str(s["image"]).split(":", 1)[0] for s in dev["services"].values() if "build" in s}
-    return images.build(docker_client, ROOT, version=VERSION, debian_bases=True, only=wanted, log=lambda _m: None)
+    return images.build(
+        docker_client, ROOT, version=VERSION, debian_bases=True, only=wanted, log=lambda _m: None
+    )
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +73,7 @@ def make_stack(
     workdir = tmp_path_factory.mktemp("compose")
     net = random.Random().randrange(100, 250)
 
-    def make(*files: str, **env: str) -> Stack:
+    def make(*files: str, adjust: Callable[[dict[str, Any]], None] | None = None, **env: str) -> Stack:
         stack = Stack(
             root=ROOT,
             files=[ROOT / f for f in files],
@@ -84,7 +88,7 @@ def make_stack(
                 **env,
             },
         )
-        made.append(stack.prepare())
+        made.append(stack.prepare(adjust))
         return stack
 
     yield make

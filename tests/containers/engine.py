@@ -75,7 +75,11 @@ def find_or_start(log: Path | None = None) -> Engine:
 
 def install_packages() -> None:
     """Debian's docker.io (dockerd, containerd, runc), docker-compose and debootstrap, when missing."""
-    missing = [p for p, cmd in zip(APT_PACKAGES, ("dockerd", "docker-compose", "debootstrap"), strict=True) if not shutil.which(cmd)]
+    missing = [
+        p
+        for p, cmd in zip(APT_PACKAGES, ("dockerd", "docker-compose", "debootstrap"), strict=True)
+        if not shutil.which(cmd)
+    ]
     if not missing:
         return
     if not shutil.which("apt-get"):

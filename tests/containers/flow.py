@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import redis
 
-from nexus_testing import read_stream, wait_for, xadd
 from nexus_protocol import Envelope, Execution, Names, OrderStatus, Signal, VenueOrder
 from nexus_protocol.ids import new_signal_id
+from nexus_testing import read_stream, wait_for, xadd
 
 
-def send(client: redis.Redis, names: Names, n: int, symbol: str = "NQ") -> list[str]:
-    """n signals for one contract each, buy and sell in turn (positions stay small)."""
+def send(client: redis.Redis, names: Names, n: int, symbol: str = "NQ", side: str | None = None) -> list[str]:
+    """n signals for one contract each, buy and sell in turn (positions stay small), or all `side`."""
     sids = []
     for i in range(n):
         sid = new_signal_id()
-        sig = Signal(signal_id=sid, symbol=symbol, side="buy" if i % 2 == 0 else "sell", quantity=1)
+        sig = Signal(signal_id=sid, symbol=symbol, side=side or ("buy" if i % 2 == 0 else "sell"), quantity=1)
         xadd(client, names.signals, Envelope.new(sig, id=sid))
         sids.append(sid)
     return sids

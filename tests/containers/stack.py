@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ import docker
 import yaml
 
 from nexus_ops import hostnet
+
+DEV = ("docker-compose.yml", "deploy/compose.dev.yml")  # the dev environment's files, in order
 
 
 @dataclass
@@ -29,7 +32,9 @@ class Stack:
     rendered: Path | None = None  # the files merged and put on the host's network (prepare)
     addresses: dict[str, str] = field(default_factory=dict)
 
-    def compose(self, *args: str, timeout_s: float = 240.0, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def compose(
+        self, *args: str, timeout_s: float = 240.0, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         argv = [shutil.which("docker-compose") or "docker-compose", "--project-directory", str(self.root)]
         argv += ["-p", self.project]
         for f in [self.rendered] if self.rendered else self.files:
@@ -45,7 +50,9 @@ class Stack:
             check=False,
         )
         if check and done.returncode:
-            raise AssertionError(f"docker-compose {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+            raise AssertionError(
+                f"docker-compose {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}"
+            )
         return done
 
     def resolved(self) -> dict[str, Any]:
@@ -56,11 +63,17 @@ class Stack:
         finally:
             self.rendered = rendered
 
-    def prepare(self) -> Stack:
-        """Render the files on the host's network (nexus_ops.hostnet); secrets are inside: 0600."""
+    def prepare(
+        self, adjust: Callable[[dict[str, Any]], None] | None = None, replicated: tuple[str, ...] = ()
+    ) -> Stack:
+        """Render the files on the host's network (nexus_ops.hostnet), after `adjust` changed the
+        resolved config in place (what a test cannot run here); `replicated` services are to be scaled.
+        Secrets are inside: 0600."""
         resolved = self.resolved()
+        if adjust is not None:
+            adjust(resolved)
         self.addresses = hostnet.addresses(list(resolved["services"]), self.prefix)
-        on_host = hostnet.host_network(resolved, self.prefix, health_interval="2s")
+        on_host = hostnet.host_network(resolved, self.prefix, health_interval="2s", replicated=replicated)
         self.rendered = self.workdir / f"{self.project}.host-network.yml"
         self.rendered.touch(mode=0o600)
         self.rendered.write_text(yaml.safe_dump(on_host, sort_keys=False))

@@ -2,7 +2,10 @@
 here without a registry: every container healthy; signals from the host through the client API come back
 as final executions; `nexusctl status` is healthy; the router, the fills stage, an adapter and Redis are
 killed mid-flow and every signal still gets exactly one final execution, with no order sent twice;
-`docker-compose down` then `up` resumes on the data Redis kept in its volume."""
+`docker-compose down` then `up` resumes on the data Redis kept in its volume; two normalizers
+(`--scale normalizer=2`) share the work, and an adapter service scaled to two instances serves one
+account each (NX_VENUE_POOL). One mesh for the module, in this order (dev's risk limits
+allow 100 signals a day: the module sends about 60)."""
 
 from __future__ import annotations
 
@@ -13,28 +16,32 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
 import redis
+import yaml
 from flow import check_exactly_once, finals, send, wait_finished
-from stack import Stack
+from stack import DEV, Stack
 
 from nexus_bridge import NexusGatewayInterface
-from nexus_testing import wait_for
+from nexus_mesh.adapter.claim import lease_key
 from nexus_protocol import Names
+from nexus_testing import venue_connected, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
 NAMES = Names("nx")
 NEXUSCTL = str(Path(sys.executable).parent / "nexusctl")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def dev(make_stack: Callable[..., Stack], docker_client: docker.DockerClient) -> Iterator[Stack]:
-    stack = make_stack("docker-compose.yml", "deploy/compose.dev.yml")
+def dev(make_stack: Callable[..., Stack], docker_client: docker.DockerClient) -> Stack:
+    stack = make_stack(*DEV)
     stack.up()
     stack.wait_healthy(docker_client)
-    yield stack
+    return stack
 
 
 @pytest.fixture
@@ -68,7 +75,9 @@ def test_signals_from_the_host_through_the_client_api_come_back_final(dev: Stack
     gw.start_listening()
     try:
         sids = [gw.send_signal(symbol, "BUY", 0.9, 1) for symbol in ("NQ", "ES")]
-        wait_for(lambda: all(s in got for s in sids), timeout_s=60, what="both final executions at the client")
+        wait_for(
+            lambda: all(s in got for s in sids), timeout_s=60, what="both final executions at the client"
+        )
     finally:
         gw.stop()
     assert all(got[s]["status"] == "filled" for s in sids), got
@@ -98,10 +107,10 @@ def test_router_fills_and_an_adapter_killed_mid_flow(
     sids: list[str] = []
     stop = threading.Event()
 
-    def keep_sending() -> None:
+    def keep_sending() -> None:  # about 25 signals: dev's risk limits allow 100 a day for the module
         while not stop.is_set():
-            sids.extend(send(client, NAMES, 2))
-            time.sleep(0.2)
+            sids.extend(send(client, NAMES, 1, side="buy" if len(sids) % 2 == 0 else "sell"))
+            time.sleep(0.35)
 
     sender = threading.Thread(target=keep_sending)
     sender.start()
@@ -157,3 +166,64 @@ def _pings(client: redis.Redis) -> bool:
         return bool(client.ping())
     except redis.RedisError:
         return False
+
+
+def test_two_normalizers_share_the_work_with_no_order_twice(
+    dev: Stack, client: redis.Redis, docker_client: docker.DockerClient
+) -> None:
+    dev.prepare(replicated=("normalizer",))
+    dev.up("--scale", "normalizer=2")
+    dev.wait_healthy(docker_client)
+    replicas = {c.id[:12] for c in dev.containers(docker_client, "normalizer")}
+    assert len(replicas) == 2
+    sids = send(client, NAMES, 10)
+    wait_finished(client, NAMES, sids, timeout_s=120)
+    consumers = {
+        _text(c["name"]).split("-")[0]
+        for g in client.xinfo_groups(NAMES.orders_routed)
+        for c in client.xinfo_consumers(NAMES.orders_routed, g["name"])
+    }
+    assert replicas <= consumers, (replicas, consumers)  # each replica its own consumer, named after it
+    check_exactly_once(client, NAMES, sids)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def pool_two_adapters(config: dict[str, Any], found: list[str]) -> None:
+    """Two adapter services of one image and command, for venues that trade NQ, become one service
+    with NX_VENUE_POOL."""
+    dev = yaml.safe_load((ROOT / "deploy/config/venues.yaml").read_text())["environments"]["dev"]
+    groups: dict[str, list[str]] = {}
+    for name, svc in sorted(config["services"].items()):
+        venue = (svc.get("environment") or {}).get("NX_VENUE")
+        if venue and "NQ" in dev.get(venue, {}).get("symbols", []):
+            groups.setdefault(json.dumps([svc.get("image"), svc.get("command")]), []).append(name)
+    names = next(g for g in groups.values() if len(g) >= 2)[:2]
+    first = config["services"][names[0]]
+    venues = [config["services"][n]["environment"]["NX_VENUE"] for n in names]
+    env = {k: v for k, v in first["environment"].items() if k not in ("NX_VENUE", "NX_SERVICE")}
+    config["services"]["adapter-pool"] = {**first, "environment": {**env, "NX_VENUE_POOL": ",".join(venues)}}
+    for n in names:
+        del config["services"][n]
+    found.extend(venues)
+
+
+def test_an_adapter_service_scaled_to_one_account_per_instance(
+    dev: Stack, client: redis.Redis, docker_client: docker.DockerClient
+) -> None:
+    venues: list[str] = []
+    dev.prepare(lambda config: pool_two_adapters(config, venues), replicated=("adapter-pool",))
+    dev.up("--scale", "adapter-pool=2", "--remove-orphans")
+    dev.wait_healthy(docker_client)
+    instances = {c.id[:12] for c in dev.containers(docker_client, "adapter-pool")}
+    assert len(instances) == 2
+    owners = {v: wait_for(lambda v=v: client.get(lease_key(NAMES, v)), what=f"{v} claimed") for v in venues}
+    assert {_text(o).split("-")[0] for o in owners.values()} == instances  # one venue each
+    wait_for(lambda: all(venue_connected(client, NAMES, v) for v in venues), timeout_s=60, what="venues up")
+    sids = send(client, NAMES, 6)
+    wait_finished(client, NAMES, sids, timeout_s=120)
+    check_exactly_once(client, NAMES, sids)
+    done = finals(client, NAMES)
+    assert set(venues) <= {leg.venue for s in sids for leg in done[s][0].legs}

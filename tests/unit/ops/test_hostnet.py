@@ -28,7 +28,10 @@ CONFIG: dict[str, Any] = {
             "ports": ["9003:9003"],
             "environment": ["NX_BOOKMAP_HOST=0.0.0.0", "NX_SIERRA_HOST=sierra-win.example"],
         },
-        "prometheus": {"image": "prom/prometheus:v2.53.2", "command": ["--config.file=/etc/prometheus/prometheus.yml"]},
+        "prometheus": {
+            "image": "prom/prometheus:v2.53.2",
+            "command": ["--config.file=/etc/prometheus/prometheus.yml"],
+        },
     },
     "volumes": {"redis-data": {}},
 }
@@ -69,3 +72,9 @@ def test_listeners_bind_their_own_address_and_other_settings_stay() -> None:
     assert out["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "-h", ips["redis"], "ping"]
     assert out["redis"]["healthcheck"]["retries"] == 10
     assert out["prometheus"]["command"][-1] == f"--web.listen-address={ips['prometheus']}:9090"
+
+
+def test_replicas_share_the_address_so_each_takes_a_free_metrics_port() -> None:
+    out = host_network(CONFIG, "127.77.3", health_interval="2s", replicated=["router"])["services"]
+    assert out["router"]["environment"]["NX_METRICS_PORT"] == "0"
+    assert out["router"]["healthcheck"] == {"disable": True}

@@ -63,4 +63,8 @@ def test_a_lock_without_the_build_backend_is_refused_with_the_reason(tmp_path: P
 
 def test_pip_compile_style_via_on_the_same_line(tmp_path: Path) -> None:
     lock = "-e libs/mesh\nredis==8.1.0\n    # via nexus-mesh\nhatchling==1.33.0\neditables==0.6\n"
-    assert wheelhouse.requirements(workspace(tmp_path, lock)) == ["editables==0.6", "hatchling==1.33.0", "redis==8.1.0"]
+    assert wheelhouse.requirements(workspace(tmp_path, lock)) == [
+        "editables==0.6",
+        "hatchling==1.33.0",
+        "redis==8.1.0",
+    ]

@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import Protocol, TypeVar
 
 import redis
 
+from nexus_mesh.adapter.claim import Lease, claim, pool
+from nexus_mesh.adapter.settings import AdapterSettings
 from nexus_mesh.connection import connect, redacted
 from nexus_mesh.embedded import ensure_redis_url
 from nexus_mesh.logs import configure_logging
@@ -25,6 +28,7 @@ from nexus_protocol.errors import ConfigError
 S = TypeVar("S", bound=MeshSettings)
 log = logging.getLogger(__name__)
 EXIT_CONFIG = 2
+EXIT_LEASE_LOST = 3  # a pooled adapter's venue is another instance's now (adapter.claim)
 
 
 class Runnable(Protocol):
@@ -45,10 +49,18 @@ def run_service(
     try:
         url, server = ensure_redis_url(settings.redis_url, settings.data_dir)
         client = connect(url, client_name=f"{settings.service}:{settings.consumer}")
+        settings = _claim_venue(settings_cls, settings, client, defaults)
         service = build(settings, client)
     except ConfigError as exc:
         print(f"{settings.service}: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    lost = threading.Event()
+
+    def _lost() -> None:
+        lost.set()
+        service.stop()
+
+    lease = _lease(settings, client, _lost)
     port = serve(settings.metrics_port, settings.metrics_host)
     if port:
         log.info("metrics on %s:%d/metrics", settings.metrics_host, port)
@@ -63,7 +75,27 @@ def run_service(
     try:
         service.run()
     finally:
+        if lease is not None:
+            lease.release()
         client.close()
         if server is not None:
             server.stop()
-    return 0
+    return EXIT_LEASE_LOST if lost.is_set() else 0
+
+
+def _claim_venue(settings_cls: type[S], settings: S, client: redis.Redis, defaults: dict[str, object]) -> S:
+    """An adapter with NX_VENUE_POOL: its settings for the venue of the pool it claims (it waits for one)."""
+    if not isinstance(settings, AdapterSettings) or not settings.venue_pool:
+        return settings
+    venue = claim(
+        client, settings.names, pool(settings.venue_pool), settings.consumer, settings.heartbeat_ttl_ms
+    )
+    assert venue is not None
+    return load_settings(settings_cls, **{**defaults, "venue": venue, "service": f"adapter-{venue}"})
+
+
+def _lease(settings: MeshSettings, client: redis.Redis, on_lost: Callable[[], None]) -> Lease | None:
+    if not isinstance(settings, AdapterSettings) or not settings.venue_pool:
+        return None
+    ttl = settings.heartbeat_ttl_ms
+    return Lease(client, settings.names, settings.venue, settings.consumer, ttl, on_lost).start()

@@ -55,7 +55,10 @@ def images_build(
         os.environ.get("NX_VERSION", "dev"), help="image tag (default NX_VERSION or dev)"
     ),
     base: str = typer.Option(
-        "", "--base", "--base-image", help="the Python image both stages start from (default: the Dockerfile's)"
+        "",
+        "--base",
+        "--base-image",
+        help="the Python image both stages start from (default: the Dockerfile's)",
     ),
     debian: bool = typer.Option(
         False, help="make the bases here from Debian's packages (debootstrap, root); Redis and Prometheus too"
@@ -76,7 +79,9 @@ def images_build(
         from nexus_ops import images
 
         client = docker.from_env(timeout=600)
-        built = images.build(client, cu.root(), version=tag, base=base or None, debian_bases=debian, log=cu.console.print)
+        built = images.build(
+            client, cu.root(), version=tag, base=base or None, debian_bases=debian, log=cu.console.print
+        )
     except ImportError:
         cu.console.print("[red]the Docker SDK is missing: pip install 'nexus-ops[images]'[/]")
         raise typer.Exit(2) from None
@@ -85,7 +90,9 @@ def images_build(
         raise typer.Exit(1) from None
     cu.console.print(f"{len(built)} images built: {', '.join(built)}")
     if debian:
-        cu.console.print(f"compose: NX_REDIS_IMAGE=nexus-mesh/redis:{tag} NX_PROMETHEUS_IMAGE=nexus-mesh/prometheus:{tag}")
+        cu.console.print(
+            f"compose: NX_REDIS_IMAGE=nexus-mesh/redis:{tag} NX_PROMETHEUS_IMAGE=nexus-mesh/prometheus:{tag}"
+        )
 
 
 @acl_app.command("render")

@@ -40,7 +40,9 @@ class Recipe:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-PYTHON = Recipe("nexus-mesh/debian-python:bookworm", ("python3", "python3-venv", "python-is-python3", "ca-certificates"))
+PYTHON = Recipe(
+    "nexus-mesh/debian-python:bookworm", ("python3", "python3-venv", "python-is-python3", "ca-certificates")
+)
 REDIS = Recipe("nexus-mesh/debian-redis:bookworm", ("redis-server", "redis-tools"))
 PROMETHEUS = Recipe("nexus-mesh/debian-prometheus:bookworm", ("prometheus",))
 
@@ -99,7 +101,9 @@ def rootfs_tarball(recipe: Recipe, log: Any = print) -> Path:
         ]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode:
-            raise ConfigError(f"debootstrap failed ({done.returncode}): {done.stdout[-2000:]}{done.stderr[-2000:]}")
+            raise ConfigError(
+                f"debootstrap failed ({done.returncode}): {done.stdout[-2000:]}{done.stderr[-2000:]}"
+            )
         for sub in _TRIM:
             shutil.rmtree(root / sub, ignore_errors=True)
             (root / sub).mkdir(parents=True, exist_ok=True)

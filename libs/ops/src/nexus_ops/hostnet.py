@@ -18,6 +18,7 @@ remove them, hence the rendering).
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from typing import Any
 
 WILDCARD = {"0.0.0.0", "::", ""}
@@ -34,9 +35,17 @@ def addresses(services: list[str], prefix: str) -> dict[str, str]:
     return out
 
 
-def host_network(config: dict[str, Any], prefix: str, health_interval: str | None = None) -> dict[str, Any]:
-    """A resolved compose config (the output of `docker-compose config`) on the host's network;
-    `health_interval` (e.g. "2s") checks health more often than the images do (tests wait less)."""
+def host_network(
+    config: dict[str, Any],
+    prefix: str,
+    health_interval: str | None = None,
+    replicated: Iterable[str] = (),
+) -> dict[str, Any]:
+    """A resolved compose config (the output of `docker-compose config`) on the host's network.
+    `health_interval` (e.g. "2s") checks health more often than the images do (tests wait less).
+    `replicated`: services run as several replicas (`--scale`), which share their address: each serves
+    /metrics on a free port (NX_METRICS_PORT=0) and has no healthcheck (it could not find the port)."""
+    replicated = set(replicated)
     services: dict[str, Any] = config["services"]
     addr = addresses(list(services), prefix)
     hosts = [f"{name}:{ip}" for name, ip in sorted(addr.items())]
@@ -47,9 +56,14 @@ def host_network(config: dict[str, Any], prefix: str, health_interval: str | Non
         entry.update(network_mode="host", extra_hosts=sorted({*svc.get("extra_hosts", []), *hosts}))
         if _is_python(svc):
             env = _environment(svc.get("environment"))
-            binds = {k: ip for k, v in env.items() if k.startswith("NX_") and k.endswith("_HOST") and v in WILDCARD}
+            binds = {
+                k: ip for k, v in env.items() if k.startswith("NX_") and k.endswith("_HOST") and v in WILDCARD
+            }
             entry["environment"] = {**env, "NX_METRICS_HOST": ip, **binds}
-            if health_interval:
+            if name in replicated:
+                entry["environment"]["NX_METRICS_PORT"] = "0"
+                entry["healthcheck"] = {"disable": True}
+            elif health_interval:
                 entry["healthcheck"] = {**svc.get("healthcheck", {}), "interval": health_interval}
         command = [str(c) for c in svc.get("command") or []]
         if command[:1] == ["redis-server"]:

@@ -11,6 +11,7 @@ that reach no registry: set NX_REDIS_IMAGE and NX_PROMETHEUS_IMAGE to use them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,9 +99,13 @@ def build(
     """The images the compose files build (or `only` those names) and, with `debian_bases`, Redis and
     Prometheus; returns their tags."""
     builds = service_builds(root, version, only)
-    if debian_bases:
-        base = base or debian.ensure(client, debian.PYTHON, log)
-        bases = {name: debian.ensure(client, recipe, log) for name, (recipe, _var) in INFRA.items()}
+    if debian_bases:  # bootstrapped side by side: mostly waiting for downloads and dpkg
+        recipes = {"python": debian.PYTHON, **{name: recipe for name, (recipe, _var) in INFRA.items()}}
+        with ThreadPoolExecutor(len(recipes)) as pool:
+            bases = dict(
+                zip(recipes, pool.map(lambda r: debian.ensure(client, r, log), recipes.values()), strict=True)
+            )
+        base = base or bases["python"]
         builds += infra_builds(root, version, bases)
     wheels = wheelhouse.build(root)
     log(f"wheelhouse: {len(list(wheels.glob('*.whl')))} wheels in {wheels}")

@@ -76,7 +76,9 @@ def _project_name(folder: Path) -> str:
     try:
         return str(tomllib.loads((folder / "pyproject.toml").read_text())["project"]["name"])
     except (OSError, KeyError) as exc:
-        raise ConfigError(f"requirements.lock names {folder}, which has no pyproject.toml [project] name") from exc
+        raise ConfigError(
+            f"requirements.lock names {folder}, which has no pyproject.toml [project] name"
+        ) from exc
 
 
 def runs_on_linux(marker: Marker | None) -> bool:

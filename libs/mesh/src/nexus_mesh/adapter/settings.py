@@ -12,6 +12,8 @@ from nexus_mesh.settings import MeshSettings
 
 class AdapterSettings(MeshSettings):
     venue: str = "sim"  # the venue name in venues.yaml and in stream names (nx:orders:{venue})
+    # replicas of one service serve one venue each: the first free one of this comma list (adapter.claim)
+    venue_pool: str = ""
     tick_interval_s: float = Field(default=0.25, gt=0)  # reconnect, reconcile, kill switch, backlog
     # `nexusctl killswitch on --flatten` closes this venue's positions; false leaves them to the operator
     flatten_on_killswitch: bool = True
