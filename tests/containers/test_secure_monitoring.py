@@ -58,6 +58,7 @@ def make_certs(folder: Path, sans: str, *clients: str) -> None:
     """deploy/redis/make-certs.sh, keys readable by the containers' users (redis, uid 10001): a test's."""
     script = ROOT / "deploy" / "redis" / "make-certs.sh"
     subprocess.run([str(script), str(folder), sans, *clients], check=True, capture_output=True, timeout=120)
+    folder.chmod(0o755)
     for path in folder.iterdir():
         path.chmod(0o644)
 
@@ -74,6 +75,12 @@ def on_this_machine(archive_url: str) -> Callable[[dict[str, Any]], None]:
                 user = f"adapter-{env['NX_VENUE']}"
                 env["NX_REDIS_URL"] = f"redis://{user}:{PASSWORDS[user]}@redis:6379/0"
         config["services"]["recorder"]["environment"]["NX_ARCHIVE_URL"] = archive_url
+        # what Prometheus would reach of them stays on loopback (refused) instead of a DNS lookup
+        prometheus = config["services"]["prometheus"]
+        prometheus["extra_hosts"] = {
+            **prometheus.get("extra_hosts", {}),
+            **dict.fromkeys(NOT_HERE, "127.0.0.1"),
+        }
 
     return adjust
 

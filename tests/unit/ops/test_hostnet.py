@@ -31,6 +31,7 @@ CONFIG: dict[str, Any] = {
         "prometheus": {
             "image": "prom/prometheus:v2.53.2",
             "command": ["--config.file=/etc/prometheus/prometheus.yml"],
+            "extra_hosts": {"windows-host": "127.0.0.1"},
         },
     },
     "volumes": {"redis-data": {}},
@@ -72,6 +73,7 @@ def test_listeners_bind_their_own_address_and_other_settings_stay() -> None:
     assert out["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "-h", ips["redis"], "ping"]
     assert out["redis"]["healthcheck"]["retries"] == 10
     assert out["prometheus"]["command"][-1] == f"--web.listen-address={ips['prometheus']}:9090"
+    assert "windows-host:127.0.0.1" in out["prometheus"]["extra_hosts"]  # its own entries stay
 
 
 def test_replicas_share_the_address_so_each_takes_a_free_metrics_port() -> None:

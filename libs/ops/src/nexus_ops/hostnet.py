@@ -53,7 +53,7 @@ def host_network(
     for name, svc in services.items():
         ip = addr[name]
         entry = {k: v for k, v in svc.items() if k not in ("ports", "networks", "hostname", "expose")}
-        entry.update(network_mode="host", extra_hosts=sorted({*svc.get("extra_hosts", []), *hosts}))
+        entry.update(network_mode="host", extra_hosts=sorted({*_hosts(svc.get("extra_hosts")), *hosts}))
         if _is_python(svc):
             env = _environment(svc.get("environment"))
             binds = {
@@ -77,6 +77,13 @@ def host_network(
             entry["command"] = [*command, f"--web.listen-address={ip}:9090"]
         out[name] = entry
     return {**{k: v for k, v in config.items() if k != "networks"}, "services": out}
+
+
+def _hosts(raw: Any) -> list[str]:
+    """extra_hosts as `name:address` entries (`docker-compose config` writes a mapping)."""
+    if isinstance(raw, dict):
+        return [f"{name}:{addr}" for name, addr in raw.items()]
+    return [str(h) for h in raw or []]
 
 
 def _is_python(svc: dict[str, Any]) -> bool:
