@@ -72,8 +72,10 @@ class Stack:
         resolved = self.resolved()
         if adjust is not None:
             adjust(resolved)
-        self.addresses = hostnet.addresses(list(resolved["services"]), self.prefix)
-        on_host = hostnet.host_network(resolved, self.prefix, health_interval="2s", replicated=replicated)
+        self.addresses = hostnet.addresses(list(resolved["services"]), self.prefix, self.addresses)
+        on_host = hostnet.host_network(
+            resolved, self.prefix, health_interval="2s", replicated=replicated, known=self.addresses
+        )
         self.rendered = self.workdir / f"{self.project}.host-network.yml"
         self.rendered.touch(mode=0o600)
         self.rendered.write_text(yaml.safe_dump(on_host, sort_keys=False))

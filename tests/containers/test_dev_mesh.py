@@ -134,12 +134,15 @@ def test_redis_killed_and_restarted_from_its_volume(
 ) -> None:
     before = send(client, NAMES, 6)
     wait_finished(client, NAMES, before)
+    venues = {leg.venue for s in before for leg in finals(client, NAMES)[s][0].legs}
     seen = len(finals(client, NAMES))
     for c in dev.containers(docker_client, "redis"):
         c.kill()
     dev.compose("start", "redis")
     wait_for(lambda: _pings(client), timeout_s=30, what="redis back")
     assert len(finals(client, NAMES)) == seen, "executions lost with the restart"
+    # as an operator would: the venues' adapters back (a leg to a venue without its link is refused)
+    wait_for(lambda: all(venue_connected(client, NAMES, v) for v in venues), timeout_s=60, what="venues back")
     after = send(client, NAMES, 6)
     wait_finished(client, NAMES, after, timeout_s=120)
     check_exactly_once(client, NAMES, before + after)

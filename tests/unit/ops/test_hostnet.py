@@ -46,6 +46,10 @@ def test_each_service_gets_its_own_loopback_address_in_name_order() -> None:
     }
     with pytest.raises(ValueError, match="loopback"):
         addresses(["router"], "10.0.0")
+    again = addresses(
+        ["router", "redis", "adapter-pool"], "127.77.3", {"redis": "127.77.3.3", "router": "127.77.3.4"}
+    )
+    assert again == {"adapter-pool": "127.77.3.2", "redis": "127.77.3.3", "router": "127.77.3.4"}
 
 
 def test_every_service_on_the_host_network_finds_the_others_by_name() -> None:

@@ -24,15 +24,18 @@ from typing import Any
 WILDCARD = {"0.0.0.0", "::", ""}
 
 
-def addresses(services: list[str], prefix: str) -> dict[str, str]:
-    """Service name -> its address `prefix.N` (N from 2, in name order); prefix like "127.77.0"."""
-    if len(services) > 250:
-        raise ValueError(f"{len(services)} services do not fit in {prefix}.2-254")
-    out = {name: f"{prefix}.{i}" for i, name in enumerate(sorted(services), start=2)}
+def addresses(services: list[str], prefix: str, known: dict[str, str] | None = None) -> dict[str, str]:
+    """Service name -> its address `prefix.N` (N from 2, in name order); prefix like "127.77.0".
+    `known` addresses stay as they were (a service added later takes a free number)."""
+    known = {n: a for n, a in (known or {}).items() if n in services}
+    free = (f"{prefix}.{i}" for i in range(2, 255) if f"{prefix}.{i}" not in known.values())
+    out = {**known, **{name: next(free, "") for name in sorted(services) if name not in known}}
     for addr in out.values():
+        if not addr:
+            raise ValueError(f"{len(services)} services do not fit in {prefix}.2-254")
         if not ipaddress.ip_address(addr).is_loopback:
             raise ValueError(f"{addr} is not a loopback address (the prefix must be in 127.0.0.0/8)")
-    return out
+    return dict(sorted(out.items()))
 
 
 def host_network(
@@ -40,14 +43,16 @@ def host_network(
     prefix: str,
     health_interval: str | None = None,
     replicated: Iterable[str] = (),
+    known: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A resolved compose config (the output of `docker-compose config`) on the host's network.
     `health_interval` (e.g. "2s") checks health more often than the images do (tests wait less).
     `replicated`: services run as several replicas (`--scale`), which share their address: each serves
-    /metrics on a free port (NX_METRICS_PORT=0) and has no healthcheck (it could not find the port)."""
+    /metrics on a free port (NX_METRICS_PORT=0) and has no healthcheck (it could not find the port).
+    `known`: addresses given before (a re-rendering keeps them; see `addresses`)."""
     replicated = set(replicated)
     services: dict[str, Any] = config["services"]
-    addr = addresses(list(services), prefix)
+    addr = addresses(list(services), prefix, known)
     hosts = [f"{name}:{ip}" for name, ip in sorted(addr.items())]
     out: dict[str, Any] = {}
     for name, svc in services.items():
