@@ -30,7 +30,7 @@ from nexus_mesh.adapter.claim import lease_key
 from nexus_protocol import Names
 from nexus_testing import venue_connected, wait_for
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1500)]
 NAMES = Names("nx")
 NEXUSCTL = str(Path(sys.executable).parent / "nexusctl")
 ROOT = Path(__file__).resolve().parents[2]

@@ -27,7 +27,7 @@ from nexus_protocol import Names
 from nexus_testing import wait_for
 from nexus_testing.archive import create_database, drop_database, pg_available
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1500)]
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = Names("nx")
 USERS = acl.mesh_users(NAMES, acl.all_venues(ROOT / "deploy" / "config"))
