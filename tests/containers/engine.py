@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -18,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import docker
+
+from nexus_mesh.embedded import terminate
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 APT_PACKAGES = ("docker.io", "docker-compose", "debootstrap")
@@ -39,13 +40,7 @@ class Engine:
     def stop(self, timeout_s: float = 30.0) -> None:
         if self.process is None or self.folder is None:
             return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process, timeout_s)
         self.process = None
         _unmount_below(self.folder)
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -136,13 +136,7 @@ class RedisServer:
     def stop(self, timeout_s: float = 10.0) -> None:
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.terminate()  # SIGTERM: redis flushes and fsyncs the AOF, then exits
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process, timeout_s)  # SIGTERM: redis flushes and fsyncs the AOF, then exits
         self.process = None
 
     def kill(self) -> None:
@@ -178,3 +172,15 @@ def ensure_redis_url(url: str | None, data_dir: Path) -> tuple[str, RedisServer 
     server = RedisServer(Path(data_dir) / "redis").start()
     os.environ["NX_REDIS_URL"] = server.url
     return server.url, server
+
+
+def terminate(process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """SIGTERM, then SIGKILL if the process has not exited within `timeout_s`; reaped either way."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
