@@ -18,6 +18,8 @@ import yaml
 
 from nexus_ops import hostnet
 
+# checked more often than the images do, with room for a loaded machine (a check is a new python process)
+HEALTHCHECK = {"interval": "3s", "timeout": "10s", "retries": 10}
 DEV = ("docker-compose.yml", "deploy/compose.dev.yml")  # the dev environment's files, in order
 
 
@@ -74,7 +76,7 @@ class Stack:
             adjust(resolved)
         self.addresses = hostnet.addresses(list(resolved["services"]), self.prefix, self.addresses)
         on_host = hostnet.host_network(
-            resolved, self.prefix, health_interval="2s", replicated=replicated, known=self.addresses
+            resolved, self.prefix, healthcheck=HEALTHCHECK, replicated=replicated, known=self.addresses
         )
         self.rendered = self.workdir / f"{self.project}.host-network.yml"
         self.rendered.touch(mode=0o600)
@@ -101,7 +103,7 @@ class Stack:
             labels.append(f"com.docker.compose.service={service}")
         return client.containers.list(all=True, filters={"label": labels})  # type: ignore[no-any-return]
 
-    def wait_healthy(self, client: docker.DockerClient, timeout_s: float = 150.0) -> dict[str, str]:
+    def wait_healthy(self, client: docker.DockerClient, timeout_s: float = 300.0) -> dict[str, str]:
         """Every container of the project running and, where it has a healthcheck, healthy."""
         deadline = time.monotonic() + timeout_s
         states: dict[str, str] = {}

@@ -62,7 +62,7 @@ def test_every_service_on_the_host_network_finds_the_others_by_name() -> None:
 
 
 def test_listeners_bind_their_own_address_and_other_settings_stay() -> None:
-    out = host_network(CONFIG, "127.77.3", health_interval="2s")["services"]
+    out = host_network(CONFIG, "127.77.3", healthcheck={"interval": "2s"})["services"]
     ips = addresses(list(CONFIG["services"]), "127.77.3")
     assert out["router"]["environment"] == {
         "NX_REDIS_URL": "redis://redis:6379/0",
@@ -81,6 +81,6 @@ def test_listeners_bind_their_own_address_and_other_settings_stay() -> None:
 
 
 def test_replicas_share_the_address_so_each_takes_a_free_metrics_port() -> None:
-    out = host_network(CONFIG, "127.77.3", health_interval="2s", replicated=["router"])["services"]
+    out = host_network(CONFIG, "127.77.3", healthcheck={"interval": "2s"}, replicated=["router"])["services"]
     assert out["router"]["environment"]["NX_METRICS_PORT"] == "0"
     assert out["router"]["healthcheck"] == {"disable": True}

@@ -28,7 +28,7 @@ def main() -> int:
         print("healthcheck: NX_METRICS_PORT is not set: nothing to check", file=sys.stderr)
         return 1
     try:
-        with urllib.request.urlopen(target, timeout=2) as resp:
+        with urllib.request.urlopen(target, timeout=10) as resp:  # the HEALTHCHECK timeout governs
             return 0 if resp.status == 200 else 1
     except OSError as exc:
         print(f"healthcheck: {target}: {exc}", file=sys.stderr)

@@ -41,12 +41,12 @@ def addresses(services: list[str], prefix: str, known: dict[str, str] | None = N
 def host_network(
     config: dict[str, Any],
     prefix: str,
-    health_interval: str | None = None,
+    healthcheck: dict[str, Any] | None = None,
     replicated: Iterable[str] = (),
     known: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A resolved compose config (the output of `docker-compose config`) on the host's network.
-    `health_interval` (e.g. "2s") checks health more often than the images do (tests wait less).
+    `healthcheck` (e.g. {"interval": "3s"}) changes our services' healthchecks (tests wait less).
     `replicated`: services run as several replicas (`--scale`), which share their address: each serves
     /metrics on a free port (NX_METRICS_PORT=0) and has no healthcheck (it could not find the port).
     `known`: addresses given before (a re-rendering keeps them; see `addresses`)."""
@@ -68,15 +68,15 @@ def host_network(
             if name in replicated:
                 entry["environment"]["NX_METRICS_PORT"] = "0"
                 entry["healthcheck"] = {"disable": True}
-            elif health_interval:
-                entry["healthcheck"] = {**svc.get("healthcheck", {}), "interval": health_interval}
+            elif healthcheck:
+                entry["healthcheck"] = {**svc.get("healthcheck", {}), **healthcheck}
         command = [str(c) for c in svc.get("command") or []]
         if command[:1] == ["redis-server"]:
             entry["command"] = [*command, "--bind", ip]
             entry["healthcheck"] = {
                 **svc.get("healthcheck", {}),
                 "test": ["CMD", "redis-cli", "-h", ip, "ping"],
-                "interval": health_interval or "5s",
+                **(healthcheck or {"interval": "5s"}),
             }
         elif "prometheus" in str(svc.get("image", "")):
             entry["command"] = [*command, f"--web.listen-address={ip}:9090"]
