@@ -7,11 +7,11 @@ import sys
 from typing import Any
 
 import typer
-from pydantic import ValidationError
 from rich.markup import escape
 
 from nexus_ops import cliutil as cu
 from nexus_protocol import Names, Side, Signal
+from nexus_protocol.codec import InvalidMessage, validated
 from nexus_protocol.enums import OrderType
 from nexus_protocol.errors import ConfigError
 
@@ -69,20 +69,22 @@ def send(
     if side.lower() not in ("buy", "sell"):
         raise typer.BadParameter("buy or sell", param_hint="SIDE")
     try:
-        signal = Signal(
-            symbol=symbol.upper(),
-            side=Side(side.lower()),
-            quantity=quantity,
-            confidence=confidence,
-            order_type=OrderType.LIMIT if limit is not None else OrderType.MARKET,
-            limit_price=limit,
-            reference_price=price,
-            venues=tuple(v.strip() for v in venues.split(",") if v.strip()),
-            reduce_only=reduce_only,
-            strategy="nexusctl",
+        signal = validated(
+            Signal(
+                symbol=symbol.upper(),
+                side=Side(side.lower()),
+                quantity=quantity,
+                confidence=confidence,
+                order_type=OrderType.LIMIT if limit is not None else OrderType.MARKET,
+                limit_price=limit,
+                reference_price=price,
+                venues=tuple(v.strip() for v in venues.split(",") if v.strip()),
+                reduce_only=reduce_only,
+                strategy="nexusctl",
+            )
         )
-    except ValidationError as exc:
-        cu.console.print(f"[red]not a valid signal: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}[/]")
+    except InvalidMessage as exc:  # an operator's input: checked like any edge
+        cu.console.print(f"[red]not a valid signal: {exc.field}: {exc.reason}[/]")
         raise typer.Exit(2) from None
     if show_cli:
         print(signals.redis_cli(Names(cu.namespace()), signal, cu.shown_url()))
