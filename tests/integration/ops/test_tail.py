@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -114,15 +113,16 @@ def test_follow_prints_each_new_entry_as_a_json_line_at_once(
 ) -> None:
     client.xadd(names.executions, signal(0))  # type: ignore[arg-type]
     proc = subprocess.Popen(
-        [NEXUSCTL, "tail", "executions", "-n", "0", "-f"], cwd=REPO_ROOT, env=ctl_env(redis_url, names),
+        [NEXUSCTL, "tail", "executions", "-n", "1", "-f"], cwd=REPO_ROOT, env=ctl_env(redis_url, names),
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        time.sleep(2.0)  # let it start reading
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())  # printed: from here on it is following
+        assert first["body"]["signal_id"].endswith("00")
         long = encode(Envelope.new(Signal(signal_id=SID, symbol="NQ", side=Side.SELL, quantity=2.0,
                                           strategy="x" * 600), id=SID))  # fmt: skip
         client.xadd(names.executions, long)  # type: ignore[arg-type]
-        assert proc.stdout is not None
         row = json.loads(proc.stdout.readline())
         assert row["body"]["strategy"] == "x" * 600 and row["body"]["side"] == "sell"
     finally:
