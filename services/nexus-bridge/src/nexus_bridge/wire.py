@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nexus_bridge.errors import SignalError
-from nexus_protocol.codec import Envelope
+from nexus_protocol.codec import Envelope, validated
 from nexus_protocol.enums import OrderType, Side
 from nexus_protocol.ids import new_signal_id
 from nexus_protocol.messages import Execution, Signal, Tick
@@ -123,21 +123,23 @@ def build_signal(
     ts = ts_ns if ts_ns is not None else time.time_ns()
     sid = new_signal_id(ts)
     try:
-        body = Signal(
-            signal_id=sid,
-            symbol=symbol.strip().upper(),
-            side=side,
-            quantity=float(quantity),
-            order_type=otype,
-            limit_price=limit_price,
-            reference_price=reference_price,
-            confidence=float(confidence),
-            mqscore=composite,
-            noise=noise,
-            venues=tuple(venues),
-            strategy=strategy,
+        body = validated(
+            Signal(
+                signal_id=sid,
+                symbol=symbol.strip().upper(),
+                side=side,
+                quantity=float(quantity),
+                order_type=otype,
+                limit_price=limit_price,
+                reference_price=reference_price,
+                confidence=float(confidence),
+                mqscore=composite,
+                noise=noise,
+                venues=tuple(venues),
+                strategy=strategy,
+            )
         )
-    except ValueError as exc:  # pydantic: a NaN, an infinity
+    except ValueError as exc:  # InvalidMessage: a NaN, an infinity
         raise SignalError("signal", str(exc).splitlines()[0]) from None
     return Envelope.new(body, id=sid, ts=ts)
 
