@@ -70,3 +70,23 @@ def test_output_ids_derive_from_the_input() -> None:
     ctx = stage_context(SETTINGS, StateView.of())
     results = run(ctx, route(), fill(LEGS[0], "nt8"))
     assert [o.envelope.id for r in results for o in r.outputs] == [f"{SID}:route", f"{SID}:{LEGS[0]}:x:1"]
+
+
+def test_only_signals_that_reached_a_venue_count_in_the_latency_metric() -> None:
+    from nexus_gateway.fills.service import observe_final
+    from nexus_mesh import metrics
+    from nexus_protocol import Leg
+
+    def count() -> float:
+        return next(
+            s.value for s in metrics.END_TO_END_SECONDS.collect()[0].samples if s.name.endswith("_count")
+        )
+
+    refused = Execution(signal_id=SID, symbol="NQ", side=Side.BUY, quantity=1, status=OrderStatus.REJECTED,
+                        final=True, reason="stale_signal: signal is 3600.0 s old")  # fmt: skip
+    before = count()
+    observe_final(refused, origin_ns=0, now_ns=3_600 * 10**9)  # an hour old: never a latency sample
+    assert count() == before
+    leg = Leg(venue="nt8", client_order_id=LEGS[0], status=OrderStatus.FILLED, venue_symbol="NQH25")
+    observe_final(refused.replace(status=OrderStatus.FILLED, legs=(leg,)), origin_ns=0, now_ns=10**6)
+    assert count() == before + 1

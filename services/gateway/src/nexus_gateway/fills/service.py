@@ -125,13 +125,19 @@ class FillsStage:
         return Result([], prune_writes(ctx, self.k_finished, [self.k_signals], self.retention_ms))
 
 
-def observe_final(ex: Execution, origin_ns: int) -> None:
-    """Metrics of a signal whose execution just became final: end-to-end time, outcome, legs."""
-    metrics.END_TO_END_SECONDS.observe(max(0.0, (time.time_ns() - origin_ns) / 1e9))
+def observe_final(ex: Execution, origin_ns: int, now_ns: int | None = None) -> None:
+    """Metrics of a signal whose execution just became final: outcome, legs, and the end-to-end time
+    of signals that reached a venue only: a refusal (a stale signal an hour old, a kill switch) says
+    nothing about the path's latency and must not move its p99 (refusals count in the outcome)."""
     metrics.EXECUTIONS_FINAL.labels(ex.status.value).inc()
+    routed = False
     for leg in ex.legs:
         if leg.venue_symbol is not None:  # it reached the venue (risk and normalizer refusals have none)
+            routed = True
             metrics.LEGS_FINAL.labels(leg.venue, leg.status.value).inc()
+    if routed:
+        now = now_ns if now_ns is not None else time.time_ns()
+        metrics.END_TO_END_SECONDS.observe(max(0.0, (now - origin_ns) / 1e9))
 
 
 def build(settings: FillsSettings, client: redis.Redis) -> StreamProcessor:
