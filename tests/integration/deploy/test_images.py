@@ -1,7 +1,7 @@
 """Images: one multi-stage, non-root, parameterized Dockerfile (SERVICE, MODULE, BASE_IMAGE) builds every
 service image, installing the runtime libraries, nexus_ops and the service package, with every
-third-party dependency pinned by requirements.lock; compose builds each image from it; and, where a
-Docker engine runs, the dev mesh built and brought up in containers (skipped with the reason otherwise)."""
+third-party dependency pinned by requirements.lock; compose builds each image from it. The images built
+and the mesh run in containers: tests/containers."""
 
 from __future__ import annotations
 
