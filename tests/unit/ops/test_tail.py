@@ -79,3 +79,16 @@ def test_bytes_are_text_only_when_printable_utf8() -> None:
     assert safe_bytes("São Paulo\ttab".encode()) == "São Paulo\ttab"
     assert safe_bytes(b"\x1b[2J") == {"base64": "G1sySg==", "bytes": 4}
     assert safe_bytes(b"\xc3") == {"base64": "ww==", "bytes": 1}
+
+
+def test_a_dead_letter_by_reference_says_where_the_original_is_with_its_size_and_hash() -> None:
+    body = DeadLetter(
+        reason="entry of 1,048,700 bytes is over the limit", stream="nx:{signals}", entry_id="1-0",
+        group="router", consumer="router-1", deliveries=1, fields={"type": b"signal", "id": b"x"},
+        size=1_048_700, sha256="ab" * 32,
+    )  # fmt: skip
+    row = render("nx:{dlq}", "9-2", as_redis(encode(Envelope.new(body, id="d"))))
+    was = json.loads(as_json(row))["body"]["original"]
+    assert was["fields"] == {"type": "signal", "id": "x"} and "size" not in row["body"]
+    assert was["by_reference"].startswith(f"1,048,700 bytes, sha256 {'ab' * 32}: not copied")
+    assert "XRANGE nx:{signals} 1-0 1-0" in as_text(row)

@@ -2,16 +2,18 @@
 
 `rows(...)` gives the table and the row (plus leg rows) for one decoded entry; a kind without a
 table of its own goes to `messages` whole. The body is kept as the msgpack bytes it travelled in.
+`unreadable_row(...)` keeps an entry that does not decode in `messages`, with why.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from sqlalchemy import Table
 
 from nexus_archive import schema
@@ -293,3 +295,61 @@ def raw_row(
 ) -> Rows:
     """The whole entry as a `messages` row, when its typed row cannot be written."""
     return Rows(schema.messages, {**header(namespace, stream, entry_id, env, now), "problem": problem})
+
+
+def unreadable_row(
+    namespace: str,
+    stream: str,
+    entry_id: str,
+    fields: Mapping[Any, Any],
+    now: dt.datetime,
+    problem: str,
+    *,
+    whole: bool = True,
+) -> Rows:
+    """An entry that does not decode, as a `messages` row with why. Its id is the Redis entry id (its
+    own header cannot be trusted to be unique); the header fields are kept as far as they read; `data`
+    is every field (a msgpack map of name to bytes), or empty when the entry is too large to keep
+    (`whole` false: `problem` then names its size and SHA-256, the original stays in its stream)."""
+    text = {k: _text(fields, k) for k in ("type", "v", "trace", "ts")}
+    ms, _, seq = entry_id.partition("-")
+    ts_ns = _int(text["ts"]) or int(ms) * 1_000_000
+    data = msgspec.msgpack.encode({_as_bytes(k): _as_bytes(v) for k, v in fields.items()}) if whole else b""
+    return Rows(
+        schema.messages,
+        {
+            "namespace": namespace,
+            "stream": stream,
+            "id": entry_id,
+            "type": (text["type"] or "?")[:64],
+            "v": _int(text["v"]) or 0,
+            "trace": (text["trace"] or "")[:64],
+            "ts_ns": ts_ns,
+            "origin_time": utc_from_ns(ts_ns),
+            "entry_id": entry_id,
+            "entry_time": utc_from_ms(int(ms)),
+            "entry_seq": int(seq or 0),
+            "recorded_at": now,
+            "data": data,
+            "problem": problem,
+        },
+    )
+
+
+def _as_bytes(v: Any) -> bytes:
+    return v if isinstance(v, bytes) else str(v).encode()
+
+
+def _text(fields: Mapping[Any, Any], name: str) -> str | None:
+    raw = fields.get(name.encode(), fields.get(name))
+    if raw is None:
+        return None
+    return _as_bytes(raw).decode(errors="replace")
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        value = int(text) if text is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and -(2**63) <= value < 2**63 else None

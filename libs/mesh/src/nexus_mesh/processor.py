@@ -23,7 +23,12 @@ redelivered input never yields a second, different effect.
 - An entry that fails validation, or whose handler raises anything but an I/O error, is dead-lettered
   at once with the reason: the handler is a function of its input and state, a retry would fail the
   same way. An I/O error (Redis, OSError, TimeoutError: an adapter's platform call) leaves the entry
-  pending, retried with backoff; after NX_MAX_DELIVERIES it is dead-lettered.
+  pending, retried with backoff; after NX_MAX_DELIVERIES it is dead-lettered. An entry over
+  NX_MAX_ENTRY_BYTES is not decoded: it is dead-lettered by reference (`nexus_mesh.deadletter`).
+- An input's `on_dead_letter` hook answers what it dead-letters (the router's rejected route for a
+  signal, an event for a fill): its outputs and writes are committed with the dead letter. A sink that
+  keeps what it cannot process itself (the recorder) sets `dead_letters=False`: one input, one dead
+  letter, written by the stage that owns the stream.
 - NOGROUP (the stream vanished) recreates the group and raises a critical event: a data-loss alarm.
 - Redis down: back off and reconnect, then re-read own pending entries.
 - SIGTERM (via `stop`): finish the batch, acknowledge, return.
@@ -51,7 +56,7 @@ import redis
 from nexus_mesh import commit, metrics
 from nexus_mesh.connection import as_str
 from nexus_mesh.context import Context
-from nexus_mesh.deadletter import dead_letter
+from nexus_mesh.deadletter import Rejected, dead_letter, entry_size, oversized_reason
 from nexus_mesh.groups import ensure_group, is_nogroup
 from nexus_mesh.health import HeartbeatWriter
 from nexus_mesh.loader import dedicated_client, queue_reads, store
@@ -67,6 +72,7 @@ from nexus_protocol.messages import Message
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Envelope[Message], Context], Result | Iterable[Output]]
+DeadLetterHook = Callable[[Rejected, Context], Result | Iterable[Output]]
 Tick = Callable[[Context], Result | Iterable[Output]]
 TRANSIENT = (redis.RedisError, OSError, TimeoutError)
 _TRIM_EVERY_S = 600.0
@@ -86,6 +92,21 @@ class Input:
     # (optional: whatever is not prefetched is loaded when read, one round trip each).
     prefetch: Callable[[Envelope[Message]], Iterable[Read]] | None = None
     untrusted: bool = False  # written from outside the mesh: decoded with every check (finite numbers)
+    # What the stage answers for an entry of this input it dead-letters (a rejected execution, an
+    # event), committed with the dead letter; it reads state through ctx like a handler.
+    on_dead_letter: DeadLetterHook | None = None
+    # False: a sink that keeps what it cannot process itself (in `on_dead_letter`), so the stage that
+    # owns the stream writes its one dead letter.
+    dead_letters: bool = True
+
+
+class _Unhandled:
+    """An entry that will not reach its handler: why, and its envelope when it decoded."""
+
+    __slots__ = ("envelope", "oversized", "reason")
+
+    def __init__(self, reason: str, envelope: Envelope[Message] | None = None, oversized: bool = False):
+        self.reason, self.envelope, self.oversized = reason, envelope, oversized
 
 
 @dataclass(slots=True)
@@ -405,7 +426,8 @@ class StreamProcessor:
         batch = _Batch()
         self._view.batch = Loaded()
         self._ctx.clock_ns = time.time_ns()
-        decoded = [_decode(fields, inp.untrusted) for inp, _id, fields, _n in entries]
+        limit = self.settings.max_entry_bytes
+        decoded = [_decode(fields, inp.untrusted, limit) for inp, _id, fields, _n in entries]
         self._prefetch(entries, decoded)
         for (inp, entry_id, fields, n), env in zip(entries, decoded, strict=True):
             if self._handle_entry(batch, inp, entry_id, fields, n, env):
@@ -414,12 +436,14 @@ class StreamProcessor:
         return batch
 
     def _prefetch(self, entries: list[tuple[Input, str, Any, int]], decoded: list[Any]) -> None:
-        reads = [
-            r
-            for (inp, *_), env in zip(entries, decoded, strict=True)
-            if inp.prefetch is not None and isinstance(env, Envelope)
-            for r in inp.prefetch(env)
-        ]
+        reads: list[Read] = []
+        for i, ((inp, *_), env) in enumerate(zip(entries, decoded, strict=True)):
+            if inp.prefetch is None or not isinstance(env, Envelope):
+                continue
+            try:
+                reads += inp.prefetch(env)
+            except Exception as exc:  # what its handler would refuse too: dead-lettered, not a crash
+                decoded[i] = _Unhandled(f"handler refused it: {type(exc).__name__}: {exc}", env)
         if reads:
             try:
                 self._view.need(*reads)
@@ -434,28 +458,28 @@ class StreamProcessor:
             log.error("entry %s on %s was deleted while pending: its payload is lost", entry_id, inp.stream)
             return True
         limit = self.settings.max_deliveries
+        if isinstance(env, _Unhandled):
+            self._dead_letter(batch, inp, entry_id, fields, deliveries, env)
+            return True
         if deliveries > limit:
             reason = f"delivered {deliveries} times (limit {limit}) without being acknowledged"
-            self._dead_letter(batch, inp.stream, entry_id, fields, deliveries, reason)
+            self._dead_letter(batch, inp, entry_id, fields, deliveries, _Unhandled(reason, env))
             return True
         started = time.perf_counter()
-        if isinstance(env, DecodeError):
-            self._dead_letter(batch, inp.stream, entry_id, fields, deliveries, f"invalid entry: {env}")
-            return True
         ctx = self._context(inp.stream, entry_id, deliveries)
         try:
             result = self._call(lambda: inp.handler(env, ctx))
         except TRANSIENT as exc:
             if deliveries >= limit:
                 reason = f"I/O error on delivery {deliveries} of {limit}: {type(exc).__name__}: {exc}"
-                self._dead_letter(batch, inp.stream, entry_id, fields, deliveries, reason)
+                self._dead_letter(batch, inp, entry_id, fields, deliveries, _Unhandled(reason, env))
                 return True
             self._retry_later(inp.stream, entry_id, deliveries, exc)
             return False
         except Exception as exc:
             metrics.HANDLER_FAILURES.labels(self._label, inp.stream).inc()
             reason = f"handler refused it: {type(exc).__name__}: {exc}"
-            self._dead_letter(batch, inp.stream, entry_id, fields, deliveries, reason)
+            self._dead_letter(batch, inp, entry_id, fields, deliveries, _Unhandled(reason, env))
             return True
         self._m_handler.observe(time.perf_counter() - started)
         batch.outputs += result.outputs
@@ -575,14 +599,35 @@ class StreamProcessor:
             os.kill(os.getpid(), signal.SIGKILL)
 
     def _dead_letter(
-        self, batch: _Batch, stream: str, entry_id: str, fields: Any, deliveries: int, reason: str
+        self, batch: _Batch, inp: Input, entry_id: str, fields: Any, deliveries: int, why: _Unhandled
     ) -> None:
-        log.error("dead-lettering %s %s: %s", stream, entry_id, reason)
-        batch.outputs.append(
-            dead_letter(self.names, self.group, self.consumer, stream, entry_id, fields, deliveries, reason)
-        )
-        metrics.DEAD_LETTERED.labels(self._label, stream).inc()
-        self._counters.dead_lettered += 1
+        """The entry's dead letter (unless its input keeps it itself) and its input's answer to it,
+        both queued with the batch's outputs, committed together."""
+        stream, reason = inp.stream, why.reason
+        if inp.dead_letters:
+            log.error("dead-lettering %s %s: %s", stream, entry_id, reason[:2000])
+            dl = dead_letter(
+                self.names, self.group, self.consumer, stream, entry_id, fields, deliveries, reason,
+                self.settings.max_entry_bytes,
+            )  # fmt: skip
+            batch.outputs.append(dl)
+            metrics.DEAD_LETTERED.labels(self._label, stream).inc()
+            self._counters.dead_lettered += 1
+        hook = inp.on_dead_letter
+        if hook is None:
+            return
+        rejected = Rejected(stream, entry_id, fields, reason, why.envelope, why.oversized)
+        ctx = self._context(stream, entry_id, deliveries)
+        try:
+            result = self._call(lambda: hook(rejected, ctx))
+        except (redis.ConnectionError, redis.TimeoutError):
+            raise
+        except Exception:  # a broken hook must not stop the stream: the dead letter stands alone
+            log.exception("the dead-letter hook of %s failed for %s", stream, entry_id)
+            return
+        batch.outputs += result.outputs
+        batch.ops += result.writes.ops
+        self._view.batch.apply(result.writes.ops)
 
     def _context(self, stream: str | None, entry_id: str | None, deliveries: int) -> Context:
         """The handler's context. One object is reused on the hot path (handlers must not keep it)."""
@@ -637,10 +682,13 @@ class StreamProcessor:
                 safe_trim(self.client, inp.stream, cutoff_ms)
 
 
-def _decode(fields: Any, untrusted: bool) -> Envelope[Message] | DecodeError | None:
+def _decode(fields: Any, untrusted: bool, limit: int) -> Envelope[Message] | _Unhandled | None:
     if fields is None:
         return None
+    size = entry_size(fields)
+    if size > limit:
+        return _Unhandled(oversized_reason(fields, size, limit), oversized=True)
     try:
         return decode(fields, validate=untrusted)
     except DecodeError as exc:
-        return exc
+        return _Unhandled(f"invalid entry: {exc}")

@@ -60,6 +60,8 @@ class MeshSettings(BaseSettings):
     metrics_host: str = "0.0.0.0"  # the address /metrics binds: a loopback address on a shared host network
     heartbeat_ttl_ms: int = Field(default=10_000, ge=500)
     md_maxlen: int = Field(default=100_000, ge=100)
+    # An entry larger than this (field names and values) is dead-lettered by reference, not decoded.
+    max_entry_bytes: int = Field(default=65_536, ge=16_384, le=64 * 1024 * 1024)
     data_dir: Path = Path("var")
     config_dir: Path = Path("deploy/config")
     # Fault injection for crash tests: SIGKILL this process at a point of the Nth batch read:

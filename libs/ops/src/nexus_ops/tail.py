@@ -107,11 +107,21 @@ def original(fields: Mapping[Any, Any]) -> dict[str, Any]:
     body = env.body
     out: dict[str, Any] = {"type": env.type, "id": env.id, "trace": env.trace, "ts": env.ts}
     if isinstance(body, DeadLetter):
-        out["body"] = jsonable({k: v for k, v in _plain(body).items() if k != "fields"})
-        out["body"]["original"] = original(body.fields)
+        skip = ("fields", "size", "sha256")
+        out["body"] = jsonable({k: v for k, v in _plain(body).items() if k not in skip})
+        out["body"]["original"] = by_reference(body) if body.sha256 else original(body.fields)
     else:
         out["body"] = jsonable(_plain(body))
     return out
+
+
+def by_reference(d: DeadLetter) -> dict[str, Any]:
+    """A dead letter's original that was too large to copy: where it is, its size and hash."""
+    where = f"XRANGE {d.stream} {d.entry_id} {d.entry_id}"
+    return {
+        "by_reference": f"{d.size:,} bytes, sha256 {d.sha256}: not copied, read it with {where}",
+        "fields": {k: _field(k, v) for k, v in d.fields.items()},
+    }
 
 
 def _plain(body: Any) -> dict[str, Any]:
@@ -173,7 +183,10 @@ def as_text(row: dict[str, Any]) -> str:
         keys = ("reason", "stream", "entry_id", "group", "consumer", "deliveries", "original")
         dead = {k: body.pop(k, None) for k in keys}
         original = dead["original"]
-        was = as_json(original["fields"]) if "undecodable" in original else as_text(original)
+        if "by_reference" in original:
+            was = f"{original['by_reference']} {as_json(original['fields'])}"
+        else:
+            was = as_json(original["fields"]) if "undecodable" in original else as_text(original)
         return (
             f"{head} dead_letter from {dead['stream']} {dead['entry_id']} ({dead['group']}/"
             f"{dead['consumer']}, deliveries {dead['deliveries']}): {dead['reason']} | original: {was}"

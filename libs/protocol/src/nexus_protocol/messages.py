@@ -340,7 +340,9 @@ class KillSwitchState(Message, frozen=True, kw_only=True):
 
 
 class DeadLetter(Message, frozen=True, kw_only=True):
-    """An entry no stage could process, with why and everything needed to replay it."""
+    """An entry no stage could process, with why and everything needed to replay it: its fields, or,
+    for an entry too large to copy (`sha256` set), only its short header fields; the original is then
+    found by `stream` and `entry_id` and checked against `size` and `sha256` (nexus_mesh.deadletter)."""
 
     TYPE: ClassVar[str] = "dead_letter"
 
@@ -351,6 +353,8 @@ class DeadLetter(Message, frozen=True, kw_only=True):
     consumer: str
     deliveries: int = 0
     fields: dict[str, bytes] = field(default_factory=dict)
+    size: int = 0  # bytes of the original entry's field names and values
+    sha256: str = ""  # set when the entry is dead-lettered by reference (not copied whole)
 
 
 ALL_MESSAGES: tuple[type[Message], ...] = (

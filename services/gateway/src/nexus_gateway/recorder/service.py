@@ -13,8 +13,11 @@ when. How:
 - The database unreachable: the same batch is written again with backoff (nothing acknowledged, no
   delivery counted), `nx_archive_up` is 0, and the recorder's logs say why.
 - A row the database refuses (a NUL in PostgreSQL text...) is kept whole in `messages` with the
-  database's reason; an entry whose mapping fails likewise. An undecodable entry is dead-lettered by
-  the processor, and the dead letter (holding the entry's fields) is archived from `dlq`.
+  database's reason; an entry whose mapping fails likewise. An entry the recorder cannot decode (or
+  one delivered too often) is kept in `messages` too, with the reason (`keep`), and not dead-lettered:
+  the stage that owns the stream writes its one dead letter, which is archived from `dlq` (before,
+  every bad entry on a stream a stage reads was dead-lettered twice). An entry past
+  NX_MAX_ENTRY_BYTES is kept by reference (size and SHA-256 in `problem`, no data).
 """
 
 from __future__ import annotations
@@ -34,12 +37,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from nexus_archive.engine import archive_url, open_engine, redacted
 from nexus_archive.migrate import upgrade
 from nexus_archive.recorded import GROUP, recorded_streams
-from nexus_archive.rows import Rows, raw_row, rows
+from nexus_archive.rows import Rows, raw_row, rows, unreadable_row
 from nexus_archive.store import ArchiveStore, Transient, is_transient
 from nexus_gateway.recorder.config import RecorderSettings
 from nexus_mesh.context import Context
+from nexus_mesh.deadletter import Rejected, entry_digest, entry_size
 from nexus_mesh.processor import Input, StreamProcessor
 from nexus_mesh.publish import Output
+from nexus_mesh.state import Result
 from nexus_mesh.venues import load_venues
 from nexus_protocol.codec import Envelope
 from nexus_protocol.messages import Message
@@ -81,6 +86,21 @@ class Recorder:
             problem = f"rows not built: {type(exc).__name__}: {exc}"
             self.pending.append(raw_row(self.namespace, stream, ctx.entry_id, env, now, problem))
         return []
+
+    def keep(self, r: Rejected, ctx: Context) -> Result:
+        """An entry the processor would dead-letter, archived instead: one that decoded (delivered too
+        often while the database was away) as usual, any other in `messages` with the reason."""
+        if r.envelope is not None:
+            return Result(self.handle(r.envelope, ctx))
+        stream, now = self.logical[r.stream], dt.datetime.now(dt.UTC)
+        problem = r.reason
+        if r.oversized:
+            problem += f"; kept by reference: {entry_size(r.fields)} bytes, sha256 {entry_digest(r.fields)}"
+        row = unreadable_row(
+            self.namespace, stream, r.entry_id, r.fields, now, problem, whole=not r.oversized
+        )
+        self.pending.append(row)
+        return Result()
 
     def commit(self) -> None:
         """Write what the batch's handlers gathered, in one transaction, until it is written."""
@@ -143,7 +163,10 @@ def build(settings: RecorderSettings, client: redis.Redis) -> StreamProcessor:
     recorder = Recorder(ArchiveStore(engine), names, streams, retry_max_s=settings.archive_retry_max_s)
     proc = StreamProcessor(
         settings,
-        [Input(names.stream(s), recorder.handle) for s in streams],
+        [
+            Input(names.stream(s), recorder.handle, on_dead_letter=recorder.keep, dead_letters=False)
+            for s in streams
+        ],
         client=client,
         group=GROUP,
         on_commit=recorder.commit,
