@@ -685,9 +685,8 @@ class StreamProcessor:
 def _decode(fields: Any, untrusted: bool, limit: int) -> Envelope[Message] | _Unhandled | None:
     if fields is None:
         return None
-    size = entry_size(fields)
-    if size > limit:
-        return _Unhandled(oversized_reason(fields, size, limit), oversized=True)
+    if sum(map(len, fields.values())) > limit:  # the values: names are checked if it is dead-lettered
+        return _Unhandled(oversized_reason(fields, entry_size(fields), limit), oversized=True)
     try:
         return decode(fields, validate=untrusted)
     except DecodeError as exc:
