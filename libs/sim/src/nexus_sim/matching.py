@@ -14,6 +14,8 @@ Guarantees:
 - Recovery lookups (`order_by_client_id`, `open_orders`, `fills_since`, `positions`) answer from the
   same records the reports came from, so an adapter reconciling after a dropped connection sees exactly
   what happened while it was away.
+- Observers (`observers`, e.g. the file `journal.Journal` a chaos test reads) hear of every order that
+  reached the venue and every fill, after the engine recorded it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from nexus_sim.accounts import ZERO, Account
 from nexus_sim.clock import SimClock
 from nexus_sim.faults import FaultConfig, FaultEvent, Faults
 from nexus_sim.instruments import to_decimal
+from nexus_sim.journal import EngineObserver
 from nexus_sim.market import Market
 from nexus_sim.model import (
     DEFAULT_ACCOUNT,
@@ -81,6 +84,7 @@ class MatchingEngine:
         self._accounts: dict[str, Account] = {}
         self._book = EngineOrders(self, first_order_id=self.config.first_order_id)
         self._next_exec_id = self.config.first_exec_id
+        self.observers: list[EngineObserver] = []  # told of every order received and every fill
         self.add_account(
             self.config.default_account,
             hedging=self.config.hedging,
@@ -131,9 +135,12 @@ class MatchingEngine:
             return []
         now = self.clock.now_ns()
         existing = self._book.by_client_id(order.client_order_id)
-        if existing is not None and not (
+        duplicate = existing is not None and not (
             self.config.reuse_rejected_client_ids and existing.status is OrderStatus.REJECTED
-        ):
+        )
+        for observer in self.observers:
+            observer.received(order, duplicate=duplicate)
+        if existing is not None and duplicate:
             reports = [self._book.duplicate_reject(order, existing, now)]
         else:
             rec = self._book.record(order, now, arrive_ns=now + self.faults.ack_latency_ns)

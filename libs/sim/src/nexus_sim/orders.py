@@ -375,6 +375,8 @@ class EngineOrders:
         )
         self._fill_index[report.exec_id] = len(self.fills)
         self.fills.append(report)
+        for observer in engine.observers:
+            observer.filled(report)
         return report
 
     # -- cancel-replace ------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from nexus_sim import (
     SimClock,
     SimOrder,
 )
+from nexus_sim.journal import attach_from_env
 
 log = logging.getLogger("nexus_bookmap.simulator")
 
@@ -97,6 +98,7 @@ class BookmapVenue:
             self.market, config=matching or MatchingConfig(cash=100_000.0), faults=faults
         )
         self.engine.faults.on_disconnect(self._engine_dropped)
+        attach_from_env(self.engine)  # NX_SIM_JOURNAL: what this platform received and filled
         self.drop_after_accept = 0
         self._drop = False
         self._lost = False  # the engine dropped the connection inside the current call

@@ -81,6 +81,11 @@ class Ledger:
     def meta(self, ticket: int) -> OrderMeta | None:
         return self._by_ticket.get(ticket)
 
+    def comment_of(self, client_id: str) -> str:
+        """The comment (the gateway's client order id) of the order the engine knows as `client_id`."""
+        meta = self._by_client.get(client_id)
+        return meta.request.comment if meta is not None else client_id
+
     def orders(self) -> list[OrderMeta]:
         """Every order the venue accepted, oldest first."""
         return sorted(self._by_ticket.values(), key=lambda m: m.ticket)

@@ -33,6 +33,7 @@ from nexus_sim import (
     SimClock,
     SimPosition,
 )
+from nexus_sim.journal import attach_from_env
 
 
 class TerminalFaults(Faults):
@@ -115,6 +116,8 @@ class Venue:
         self.selected = {spec.name for spec in profile.symbols if spec.visible}
         self.drop_pending = False  # a disconnect rule fired: drop the client once the call is done
         self.faults.on_disconnect(self._disconnect_fired)
+        # NX_SIM_JOURNAL: what this terminal received and filled, named by comment (MT5 has no client ids)
+        attach_from_env(self.engine, name_of=self.ledger.comment_of)
 
     def __repr__(self) -> str:
         return f"Venue(profile={self.profile.name!r}, {self.engine!r})"

@@ -28,6 +28,7 @@ from nexus_sim import (
     SimOrder,
     SimPosition,
 )
+from nexus_sim.journal import attach_from_env
 
 
 class _SimFile(BaseModel):
@@ -66,6 +67,7 @@ class SimPlatform:
         )
         for extra in self.accounts[1:]:
             self.engine.add_account(extra)
+        attach_from_env(self.engine)  # NX_SIM_JOURNAL: what this platform received and filled
         self.lock = threading.RLock()
 
     def __repr__(self) -> str:

@@ -48,6 +48,7 @@ from nexus_sim import (
     ReportKind,
     SimOrder,
 )
+from nexus_sim.journal import attach_from_env
 
 REGISTRY_VENUE = "sierra"
 DEFAULT_PRICES = {"NQ": 21000.0, "MNQ": 21000.0, "ES": 6000.0, "MES": 6000.0}
@@ -123,6 +124,7 @@ class SimulatedTradingService:
         )
         for acc in accounts[1:]:
             self.engine.add_account(acc)
+        attach_from_env(self.engine)  # NX_SIM_JOURNAL: what this platform received and filled
         self.step_ticks, self.spread_ticks, self.exec_ids = step_ticks, spread_ticks, exec_ids
         self.submits: Counter[str] = Counter()  # SUBMIT_NEW_SINGLE_ORDER received per ClientOrderID
         self._exchange: dict[str, str] = {}  # the Exchange each order was sent with, echoed back
