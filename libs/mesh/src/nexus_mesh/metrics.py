@@ -18,7 +18,9 @@ HANDLER_SECONDS = Histogram(
     ["service"],
     buckets=(5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 0.025, 0.1, 1.0),
 )
-CONSUMER_LAG = Gauge("nx_consumer_lag", "Entries not yet delivered to the group", ["service", "stream"])
+CONSUMER_LAG = Gauge(
+    "nx_consumer_lag", "Entries after the group's last-delivered id (nexus_mesh.lag)", ["service", "stream"]
+)
 PENDING = Gauge(
     "nx_consumer_pending", "Entries delivered but not acknowledged in the group", ["service", "stream"]
 )

@@ -59,6 +59,7 @@ from nexus_mesh.context import Context
 from nexus_mesh.deadletter import Rejected, dead_letter, entry_size, oversized_reason
 from nexus_mesh.groups import ensure_group, is_nogroup
 from nexus_mesh.health import HeartbeatWriter
+from nexus_mesh.lag import group_lag
 from nexus_mesh.loader import dedicated_client, queue_reads, store
 from nexus_mesh.publish import Output, Publisher
 from nexus_mesh.retention import safe_trim
@@ -670,8 +671,9 @@ class StreamProcessor:
                 for g in self.client.xinfo_groups(stream):
                     if as_str(g["name"]) == self.group:
                         metrics.PENDING.labels(self._label, stream).set(int(g["pending"]))
-                        if g.get("lag") is not None:
-                            metrics.CONSUMER_LAG.labels(self._label, stream).set(int(g["lag"]))
+                        lag = group_lag(self.client, stream, g)  # XINFO's own is stale after a restart
+                        if lag is not None:
+                            metrics.CONSUMER_LAG.labels(self._label, stream).set(lag)
             except redis.ResponseError:
                 pass
 

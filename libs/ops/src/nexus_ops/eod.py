@@ -30,6 +30,7 @@ from nexus_archive.backup import Manifest
 from nexus_archive.read import ArchiveReader
 from nexus_archive.recorded import GROUP, recorded_streams
 from nexus_mesh.connection import as_str
+from nexus_mesh.lag import group_lag
 from nexus_mesh.session import TradingSession
 from nexus_ops import positions as positions_mod
 from nexus_ops.records import History, Window
@@ -132,8 +133,8 @@ def _behind(client: redis.Redis, names: Names, venues: Sequence[str]) -> list[st
             if int(client.xlen(key)):
                 out.append(f"{stream}: no recorder group")
             continue
-        lag, pending = mine[0].get("lag"), int(mine[0].get("pending") or 0)
-        if lag is None or int(lag) or pending:
+        lag, pending = group_lag(client, key, mine[0]), int(mine[0].get("pending") or 0)
+        if lag is None or lag or pending:
             out.append(f"{stream}: {'?' if lag is None else lag} unread, {pending} unacknowledged")
     return out
 

@@ -2,8 +2,10 @@
 
 Everything comes from Redis: heartbeat keys (`nx:{health}:{service}:{instance}`, alive while their
 TTL runs), the adapters' venue-link keys (`nx:{control}:venue:{venue}`), XINFO GROUPS on every
-stream of the namespace, the dead-letter stream's length and the kill switch. A heartbeat's age is
-its TTL minus what is left of it (services write it every third of the TTL).
+stream of the namespace (each group's lag counted from its last-delivered id, `nexus_mesh.lag`:
+Redis's own lag counter is not true after a restart), the dead-letter stream's length and the kill
+switch. A heartbeat's age is its TTL minus what is left of it (services write it every third of the
+TTL).
 
 Unhealthy (exit 1): an expected service without a heartbeat, an expected venue not connected, a
 consumer group on an order or fill stream more than `max_lag` entries behind or holding entries
@@ -20,6 +22,7 @@ from typing import Any
 import redis
 
 from nexus_mesh.connection import as_str
+from nexus_mesh.lag import group_lag
 from nexus_ops.records import entry_ms
 from nexus_protocol.codec import unpack
 from nexus_protocol.messages import Heartbeat, KillSwitchState
@@ -63,7 +66,7 @@ class GroupRow:
     length: int
     consumers: int
     pending: int
-    lag: int | None
+    lag: int | None  # entries after the group's last-delivered id; None: unknown
     oldest_pending_age_s: float | None
 
 
@@ -196,7 +199,7 @@ def groups(client: redis.Redis, names: Names, keys: Keys | None = None) -> list[
                 summary: Any = client.xpending(stream, g["name"])
                 if summary.get("min"):
                     oldest = max(0.0, (now_ms - entry_ms(summary["min"])) / 1000)
-            lag = g.get("lag")
+            lag = group_lag(client, stream, g)
             rows.append(
                 GroupRow(
                     stream,
@@ -204,7 +207,7 @@ def groups(client: redis.Redis, names: Names, keys: Keys | None = None) -> list[
                     length,
                     int(g.get("consumers") or 0),
                     pending,
-                    None if lag is None else int(lag),
+                    lag,
                     oldest,
                 )
             )

@@ -1,0 +1,83 @@
+"""A group's lag counted from its last-delivered id, true after Redis restarts from its AOF where
+XINFO GROUPS's own counter is not: `nexusctl status` raises no "entries behind" problem for a group
+that has read everything (the storm of issue 16 saw lag 3264 on such a group), and counts real lag."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from nexus_mesh.embedded import RedisServer
+from nexus_mesh.lag import group_lag, groups_lag
+from nexus_ops import status
+from nexus_protocol import Names
+from nexus_testing import wait_for
+
+
+def add(client: redis.Redis, stream: str, n: int) -> None:
+    for i in range(n):
+        client.xadd(stream, {"n": i})
+
+
+def read_all(client: redis.Redis, stream: str, count: int = 1_000) -> None:
+    got = client.xreadgroup("g", "c", {stream: ">"}, count=count)
+    for _s, entries in got or []:
+        for entry_id, _ in entries:
+            client.xack(stream, "g", entry_id)
+
+
+def restart(server: RedisServer) -> redis.Redis:
+    server.kill()
+    server.start()
+    return redis.Redis.from_url(server.url)
+
+
+def xinfo_lag(client: redis.Redis, stream: str) -> object:
+    return client.xinfo_groups(stream)[0]["lag"]
+
+
+def test_a_group_that_read_everything_is_not_behind_after_a_restart(restartable_redis: RedisServer) -> None:
+    names = Names("lagt")
+    stream = names.stream("orders:sim")
+    client = redis.Redis.from_url(restartable_redis.url)
+    client.xgroup_create(stream, "g", id="0", mkstream=True)
+    add(client, stream, 50)
+    read_all(client, stream)
+    client.xtrim(stream, maxlen=10)
+    client.bgrewriteaof()  # the rewritten AOF records the group's entries-read; later reads do not
+    wait_for(lambda: client.info("persistence")["aof_rewrite_in_progress"] == 0, what="the AOF rewrite")
+    time.sleep(0.2)
+    add(client, stream, 30)
+    read_all(client, stream)
+    assert xinfo_lag(client, stream) == 0
+    client = restart(restartable_redis)
+    group = client.xinfo_groups(stream)[0]
+    assert group["last-delivered-id"] == client.xinfo_stream(stream)["last-generated-id"]
+    assert group["pending"] == 0
+    assert xinfo_lag(client, stream) == 30  # Redis's counter: stale
+    assert group_lag(client, stream, group) == 0  # counted: nothing behind
+    found = status.collect(client, names, status.Expected(), max_lag=10)
+    assert [g.lag for g in found.groups] == [0]
+    assert not any("behind" in p for p in found.problems), found.problems
+    client.close()
+
+
+def test_real_lag_is_counted_after_a_restart_and_capped_at_the_limit(restartable_redis: RedisServer) -> None:
+    names = Names("lagt")
+    stream = names.stream("fills:raw")
+    client = redis.Redis.from_url(restartable_redis.url)
+    client.xgroup_create(stream, "g", id="0", mkstream=True)
+    add(client, stream, 20)
+    read_all(client, stream, count=5)
+    client = restart(restartable_redis)
+    add(client, stream, 10)
+    assert groups_lag(client, stream) == {"g": 25}
+    assert groups_lag(client, stream, limit=7) == {"g": 7}  # at least 7
+    found = status.collect(client, names, status.Expected(), max_lag=20)
+    assert found.problems == [f"group g on {stream}: 25 entries behind (limit 20)"]
+    read_all(client, stream)
+    assert groups_lag(client, stream) == {"g": 0}
+    assert groups_lag(client, names.stream("nothing")) == {}
+    assert group_lag(client, stream, {"name": "g"}) is None  # no last-delivered id: unknown
+    client.close()
