@@ -21,7 +21,9 @@ The base keeps the guarantees, the same for every platform:
 - A report the platform pushes while the order's submit is still running is published with the
   submit's result, after it (`pending.Outbox`); what cannot reach Redis is kept and retried.
 - On start and after every reconnect it reconciles: open orders, fills since the last one seen,
-  positions compared with the gateway's view (an event for each difference).
+  positions compared with the gateway's view; a difference that persists past a grace window with no
+  order of its symbol unfinished is a `position_mismatch` event (`drift`: one rule for reconnects and
+  the periodic drift checks).
 - It heartbeats its link state (`nx:{control}:venue:{venue}`) for the router's venue-connected check,
   and on the kill switch cancels its working orders and, asked to flatten, closes every position
   (`flatten`) with orders of their own that reach the gateway like any leg.
@@ -32,13 +34,13 @@ from __future__ import annotations
 import logging
 import time
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import redis
 
 from nexus_mesh import metrics
-from nexus_mesh.adapter.drift import Drift, DriftWatch, differences
+from nexus_mesh.adapter.drift import DriftWatch, Persisting, differences
 from nexus_mesh.adapter.flatten import HeldPosition, closing_order, closing_route
 from nexus_mesh.adapter.flow import OrderFlow
 from nexus_mesh.adapter.intents import IntentState
@@ -71,9 +73,8 @@ class Adapter(OrderFlow):
         self.killswitch = KillSwitch(client, self.names)
         self._awaiting_loaded = False
         self._next_prune = 0.0
-        self._drift = DriftWatch()
-        self._checked_once = False  # reset on every (re)connect: the first comparison reports all
-        self._next_drift = time.monotonic() + settings.drift_check_interval_s
+        self._drift = DriftWatch(settings.position_grace_s)
+        self._next_check = self._scheduled_check(time.monotonic())
         self._handled_kill: str | None = None
         self.processor = StreamProcessor(
             settings,
@@ -172,11 +173,9 @@ class Adapter(OrderFlow):
                 log.debug("reconnect failed: %s", exc)
         if self.connected():
             if not was:
-                self._checked_once = False
                 self.request_reconcile()
-            interval = self.settings.drift_check_interval_s
-            if interval and time.monotonic() >= self._next_drift:
-                self._next_drift = time.monotonic() + interval
+            if self._next_check is not None and time.monotonic() >= self._next_check:
+                self._next_check = None
                 self.request_reconcile()  # its position comparison is the drift check
             if self._reconcile_needed:
                 outs += self._reconcile(ctx)
@@ -207,7 +206,7 @@ class Adapter(OrderFlow):
             if order is not None:
                 outs += self._outputs(self._resume(order, IntentState.UNKNOWN), order)
         outs += self._look_up_unacknowledged(self._awaiting.due(every=True))
-        outs += self._compare_positions(ctx, rec.positions)
+        outs += self._compare_positions(ctx, rec.positions, open_)
         if rec.marker:
             self.publisher.publish(outs)  # publish before moving the marker past these fills
             outs = []
@@ -240,38 +239,48 @@ class Adapter(OrderFlow):
                 break
         return outs
 
-    def _compare_positions(self, ctx: Context, venue_positions: dict[str, float]) -> list[Output]:
-        """The gateway's view (the fills service's venue positions) against the platform's."""
+    def _compare_positions(
+        self, ctx: Context, venue_positions: dict[str, float], unfinished: Iterable[str]
+    ) -> list[Output]:
+        """The gateway's view (the fills service's venue positions) against the platform's, through the
+        one rule of `drift`; schedules the next comparison (the periodic check, or sooner for a
+        difference waiting for its grace window)."""
         ours = {
             as_str(k): float(v)
             for k, v in self.redis.hgetall(self.names.state("fills", "venue_positions")).items()
         }
         prefix = f"{self.venue}|"
         expected = {k[len(prefix) :]: v for k, v in ours.items() if k.startswith(prefix)}
-        if self._checked_once:  # a scheduled check: what persists since the last one
-            return [
-                self._drift_event(ctx, "position_drift", d)
-                for d in self._drift.observe(expected, venue_positions)
-            ]
-        self._checked_once = True  # (re)connect: every difference at once
-        self._drift.observe(expected, venue_positions)
-        stamp = time.time_ns()
-        return [
-            self._drift_event(ctx, "position_mismatch", d, stamp)
-            for d in differences(expected, venue_positions).values()
-        ]
+        now = time.monotonic()
+        busy = self._symbols_of(unfinished) if differences(expected, venue_positions) else set()
+        due = self._drift.observe(expected, venue_positions, now, busy)
+        waiting = self._drift.next_check(now)
+        scheduled = self._scheduled_check(now)
+        self._next_check = min((t for t in (waiting, scheduled) if t is not None), default=None)
+        return [self._mismatch_event(ctx, p) for p in due]
 
-    def _drift_event(self, ctx: Context, kind: str, d: Drift, stamp: int = 0) -> Output:
-        what = "differs" if kind == "position_mismatch" else "has drifted (two checks in a row)"
+    def _scheduled_check(self, now: float) -> float | None:
+        interval = self.settings.drift_check_interval_s
+        return now + interval if interval else None
+
+    def _symbols_of(self, coids: Iterable[str]) -> set[str]:
+        """The venue symbols of these orders (unfinished ones: their fills may still come)."""
+        orders = (self.intents.order(coid) for coid in coids)
+        return {o.venue_symbol for o in orders if o is not None}
+
+    def _mismatch_event(self, ctx: Context, p: Persisting) -> Output:
+        d, since = p.drift, int(time.time() - p.for_s)
         return ctx.event(
-            kind,
-            f"{self.venue} {d.venue_symbol} {what}: platform holds {d.platform}, gateway expects "
-            f"{d.gateway} (difference {d.difference:+g})",
+            "position_mismatch",
+            f"{self.venue} {d.venue_symbol} differs: platform holds {d.platform}, gateway expects "
+            f"{d.gateway} (difference {d.difference:+g}), unchanged for {p.for_s:.0f} s with no order "
+            "of it working",
             severity=Severity.CRITICAL,
-            event_id=derived_id(kind, self.venue, d.venue_symbol, repr(d.gateway), repr(d.platform), stamp),
+            event_id=derived_id("position_mismatch", self.venue, d.venue_symbol, repr(d.gateway),
+                                repr(d.platform), since),
             venue=self.venue,
             data={"venue_symbol": d.venue_symbol, "platform": d.platform, "gateway": d.gateway,
-                  "difference": round(d.difference, 10)},
+                  "difference": round(d.difference, 10), "for_s": round(p.for_s, 3)},
         )  # fmt: skip
 
     def _apply_killswitch(self, ctx: Context) -> list[Output]:

@@ -1,16 +1,26 @@
-"""Position drift, pure: the platform's positions against the gateway's, checked on a schedule.
+"""Position differences between a platform and the gateway, pure: one rule for every comparison.
 
-At every (re)connect the adapter reports each difference at once (`position_mismatch`). Between
-reconnects it reconciles every NX_DRIFT_CHECK_INTERVAL_S and reports a `position_drift` only for a
-difference seen on two checks in a row with the same figures: a fill still on its way through the
-mesh shows once, then agrees, while a trade made at the terminal (or a fill the mesh lost) stays.
-Each drift is reported once per (symbol, platform, gateway) figures: its event id is derived from them.
+The adapter compares the platform's positions with the gateway's view (the fills service's venue
+positions) at every reconcile: after every (re)connect, every NX_DRIFT_CHECK_INTERVAL_S, and again
+whenever a difference is waiting for its grace window to pass. Right after a restart, a reconnect or
+a burst of orders the two often differ for a moment: fills the platform made are still on their way
+through the mesh (fills:raw, the normalizer, fx, the fills service), or an order is still working.
+Those are not alarms. A difference is reported, once, as a `position_mismatch` event when:
+- it has had the same figures (platform and gateway quantities) for at least NX_POSITION_GRACE_S
+  (default 30 s: far beyond the fill path's normal delay, and beyond a gateway service's restart), and
+- no order of the adapter on that symbol is unfinished at the check (sent, working, unknown outcome).
+A fill reaching either side changes the figures and restarts the clock; a difference that goes away is
+forgotten. What stays is real: a trade made at the terminal, a fill the mesh lost, a platform that
+lost its own state, or a fill path stalled for longer than the window. Each is reported once per
+figures (its event id derives from them), with how long it persisted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+
+RECHECK_S = 1.0  # a difference waiting on an unfinished order is looked at again this soon at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +44,47 @@ def differences(expected: Mapping[str, float], platform: Mapping[str, float]) ->
     return out
 
 
+@dataclass(slots=True)
+class _Seen:
+    drift: Drift
+    since: float
+    reported: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Persisting:
+    """A difference to report: it outlived the grace window with no order of its symbol unfinished."""
+
+    drift: Drift
+    for_s: float  # how long it has had these figures
+
+
 @dataclass
 class DriftWatch:
-    seen: dict[str, Drift] = field(default_factory=dict)
+    grace_s: float = 30.0
+    seen: dict[str, _Seen] = field(default_factory=dict)
 
-    def observe(self, expected: Mapping[str, float], platform: Mapping[str, float]) -> list[Drift]:
-        """The differences of this check that the previous check saw too, with the same figures."""
-        now = differences(expected, platform)
-        persistent = [d for sym, d in now.items() if self.seen.get(sym) == d]
-        self.seen = now
-        return persistent
+    def observe(
+        self,
+        expected: Mapping[str, float],
+        platform: Mapping[str, float],
+        now: float,
+        busy: Collection[str] = (),
+    ) -> list[Persisting]:
+        """This comparison's differences that are due: same figures for `grace_s`, symbol not `busy`."""
+        kept: dict[str, _Seen] = {}
+        due = []
+        for sym, d in differences(expected, platform).items():
+            before = self.seen.get(sym)
+            s = before if before is not None and before.drift == d else _Seen(d, now)
+            kept[sym] = s
+            if not s.reported and sym not in busy and now - s.since >= self.grace_s:
+                s.reported = True
+                due.append(Persisting(d, now - s.since))
+        self.seen = kept
+        return due
+
+    def next_check(self, now: float) -> float | None:
+        """When a difference still waiting for its window should be looked at again (None: none waits)."""
+        waiting = [s.since + self.grace_s for s in self.seen.values() if not s.reported]
+        return max(min(waiting), now + min(RECHECK_S, self.grace_s)) if waiting else None

@@ -21,6 +21,9 @@ class AdapterSettings(MeshSettings):
     ack_timeout_s: float = Field(default=10.0, gt=0)
     # reconcile and compare positions with the gateway's this often (position drift); 0: only on (re)connect
     drift_check_interval_s: float = Field(default=60.0, ge=0)
+    # a position difference is an alarm once it has stayed the same this long with no order of its symbol
+    # unfinished: fills on their way through the mesh settle first (nexus_mesh.adapter.drift)
+    position_grace_s: float = Field(default=30.0, ge=0)
 
     @model_validator(mode="before")
     @classmethod
