@@ -7,7 +7,7 @@ See docs/nexus-bridge.md.
 
 from nexus_bridge.aio import AsyncNexusGatewayInterface
 from nexus_bridge.client import NexusGatewayInterface
-from nexus_bridge.errors import BridgeConnectionError, SafeModeError, SignalError
+from nexus_bridge.errors import BridgeConnectionError, SafeModeError, SendUnknownError, SignalError
 from nexus_bridge.host import StrategySignal
 from nexus_bridge.wire import CONNECTED, DISCONNECTED, SAFE_MODE
 
@@ -19,6 +19,7 @@ __all__ = [
     "BridgeConnectionError",
     "NexusGatewayInterface",
     "SafeModeError",
+    "SendUnknownError",
     "SignalError",
     "StrategySignal",
 ]

@@ -33,7 +33,7 @@ import redis
 import redis.asyncio as aioredis
 
 from nexus_bridge.dispatch import Dispatcher
-from nexus_bridge.errors import BridgeConnectionError, SafeModeError
+from nexus_bridge.errors import BridgeConnectionError, SafeModeError, SendUnknownError
 from nexus_bridge.listen import EXECUTION, MD, ReaderCore, last_id, status_of
 from nexus_bridge.wire import CONNECTED, DISCONNECTED, build_signal, intake_stream, status_key
 from nexus_mesh.connection import as_bytes
@@ -247,7 +247,8 @@ class AsyncNexusGatewayInterface:
     ) -> str:
         """Send one signal to the bridge; returns its id (a ULID). Options: order_type, limit_price,
         reference_price, venues, strategy. Raises SignalError for a bad argument, SafeModeError while
-        the client is in safe mode (nothing is sent)."""
+        the client is in safe mode (nothing is sent), SendUnknownError (a SafeModeError) when the link
+        failed during the send (it may have arrived)."""
         env = self.build(symbol, signal, confidence, quantity, mqscore, **options)
         if self._reader is None:
             await self._check_status()  # no reader keeps it fresh
@@ -284,14 +285,10 @@ class AsyncNexusGatewayInterface:
         self.core.sent.add(sid)
         return sid
 
-    def send_failed(self, sid: str, exc: Exception) -> SafeModeError:
+    def send_failed(self, sid: str, exc: Exception) -> SendUnknownError:
         """The link failed during the XADD of `sid`: disconnected, and the error to raise."""
         self._set_status(False, False)
-        return SafeModeError(
-            DISCONNECTED,
-            f"the connection failed while sending signal {sid} ({exc}): it may "
-            "or may not have arrived; its execution, if any, is still delivered",
-        )
+        return SendUnknownError(sid, exc)
 
     # ---- the reader ---------------------------------------------------------------------------
 

@@ -146,7 +146,8 @@ class NexusGatewayInterface:
     @_signature_of(AsyncNexusGatewayInterface.send_signal)
     def send_signal(self, *args: Any, **options: Any) -> str:
         """As `AsyncNexusGatewayInterface.send_signal`: returns the signal id; raises SignalError for
-        a bad argument, SafeModeError while the client is in safe mode (nothing is sent)."""
+        a bad argument, SafeModeError while the client is in safe mode (nothing is sent),
+        SendUnknownError (a SafeModeError) when the link failed during the send (it may have arrived)."""
         if not self.aio.listening or self._redis is None:
             return self._loop.run(self.aio.send_signal(*args, **options))
         env = self.aio.build(*args, **options)

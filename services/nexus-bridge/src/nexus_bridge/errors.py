@@ -16,7 +16,28 @@ class SafeModeError(NexusError):
         self.status = status
         self.reason = reason
         self.since_s = since_s
-        super().__init__(f"safe mode ({status} for {since_s:.1f} s): {reason}; the signal was NOT sent")
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        return f"safe mode ({self.status} for {self.since_s:.1f} s): {self.reason}; the signal was NOT sent"
+
+
+class SendUnknownError(SafeModeError):
+    """The link failed *during* the send of `signal_id`: it may or may not have reached the mesh. The
+    client is now disconnected (safe mode), so it is a `SafeModeError` too; the signal id stays
+    registered, so its execution is delivered if it arrived. Do not resend it as a new signal: look for
+    its execution (or its id on the bridge intake) first."""
+
+    def __init__(self, signal_id: str, cause: Exception) -> None:
+        self.signal_id = signal_id
+        self.cause = cause
+        super().__init__("disconnected", f"the connection failed while sending signal {signal_id} ({cause})")
+
+    def _message(self) -> str:
+        return (
+            f"{self.reason}: it may or may not have reached the mesh; its execution, if any, is still "
+            "delivered (do not resend it as a new signal)"
+        )
 
 
 class SignalError(NexusError, ValueError):
