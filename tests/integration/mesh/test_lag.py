@@ -27,6 +27,15 @@ def read_all(client: redis.Redis, stream: str, count: int = 1_000) -> None:
             client.xack(stream, "g", entry_id)
 
 
+def group_on(server: RedisServer, logical: str) -> tuple[Names, str, redis.Redis]:
+    """A stream of the namespace `lagt` with group `g` created from the start, and a client."""
+    names = Names("lagt")
+    stream = names.stream(logical)
+    client = redis.Redis.from_url(server.url)
+    client.xgroup_create(stream, "g", id="0", mkstream=True)
+    return names, stream, client
+
+
 def restart(server: RedisServer) -> redis.Redis:
     server.kill()
     server.start()
@@ -38,10 +47,7 @@ def xinfo_lag(client: redis.Redis, stream: str) -> object:
 
 
 def test_a_group_that_read_everything_is_not_behind_after_a_restart(restartable_redis: RedisServer) -> None:
-    names = Names("lagt")
-    stream = names.stream("orders:sim")
-    client = redis.Redis.from_url(restartable_redis.url)
-    client.xgroup_create(stream, "g", id="0", mkstream=True)
+    names, stream, client = group_on(restartable_redis, "orders:sim")
     add(client, stream, 50)
     read_all(client, stream)
     client.xtrim(stream, maxlen=10)
@@ -64,10 +70,7 @@ def test_a_group_that_read_everything_is_not_behind_after_a_restart(restartable_
 
 
 def test_real_lag_is_counted_after_a_restart_and_capped_at_the_limit(restartable_redis: RedisServer) -> None:
-    names = Names("lagt")
-    stream = names.stream("fills:raw")
-    client = redis.Redis.from_url(restartable_redis.url)
-    client.xgroup_create(stream, "g", id="0", mkstream=True)
+    names, stream, client = group_on(restartable_redis, "fills:raw")
     add(client, stream, 20)
     read_all(client, stream, count=5)
     client = restart(restartable_redis)
