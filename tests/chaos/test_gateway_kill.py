@@ -69,7 +69,7 @@ def test_sigkill_gateway_services_under_load(
         services,
         client,
         names,
-        "dev",
+        "sim",
         venues,
         NX_CLAIM_IDLE_MS="1000",
         NX_CONFIG_DIR=patient_config(tmp_path),
@@ -103,7 +103,7 @@ def test_redis_killed_and_restarted_from_aof_mid_flow(
     names = Names(namespace)
     client = redis.Redis.from_url(restartable_redis.url)
     venues = ("nt8", "sierra")
-    mesh = Mesh(services, client, names, "dev", venues).start()
+    mesh = Mesh(services, client, names, "sim", venues).start()
     sids = [mesh.signal("NQ", "buy" if i % 2 == 0 else "sell", 1, venues=venues) for i in range(10)]
     restartable_redis.kill()
     time.sleep(1.0)

@@ -28,7 +28,7 @@ from nexus_protocol.codec import pack
 from nexus_protocol.ids import client_order_id, new_signal_id
 from nexus_testing import Services, wait_for
 
-NQ_VENUES = ("nt8", "sierra", "quantower", "mt5-global")
+NQ_VENUES = ("nt8", "sierra", "quantower", "mt5-global", "bookmap")
 
 
 @pytest.mark.chaos
@@ -48,9 +48,9 @@ def test_router(client: redis.Redis, names: Names, services: Services, point: st
     )  # fmt: skip
     routes = bodies(client, names.fills, Route)
     assert sorted(r.signal_id for r in routes) == sorted(sids)
-    assert all(len(r.legs) == 4 and r.reason is None for r in routes)
+    assert all(len(r.legs) == len(NQ_VENUES) and r.reason is None for r in routes)
     orders = ids(client, names.orders_routed)
-    assert len(orders) == len(set(orders)) == 4 * len(sids)
+    assert len(orders) == len(set(orders)) == len(NQ_VENUES) * len(sids)
     exposure = {k.decode(): float(v) for k, v in client.hgetall(names.state("router", "exposure")).items()}
     assert exposure == {f"{v}|NQ": 4.0 for v in NQ_VENUES}  # each leg counted once
     totals = [client.hgetall(k) for k in client.scan_iter(match=names.state("router", "day") + ":*:totals")]

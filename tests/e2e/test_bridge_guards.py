@@ -155,7 +155,7 @@ def test_daily_loss_pauses_and_turns_the_kill_switch_on(single: Mesh) -> None:
 def test_a_venue_disconnect_pauses_that_venue_and_alerts(
     client: redis.Redis, names: Names, services: Services
 ) -> None:
-    mesh = Mesh(services, client, names, "dev", ("nt8", "sierra"), NX_HEARTBEAT_TTL_MS="1000").start()
+    mesh = Mesh(services, client, names, "sim", ("nt8", "sierra"), NX_HEARTBEAT_TTL_MS="1000").start()
     nexus = Nexus(mesh)
     try:
         # quantower and mt5-global trade NQ in dev but run no adapter here: paused from the start.

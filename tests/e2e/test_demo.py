@@ -1,5 +1,6 @@
-"""The README's first command: the demo runs the whole mesh on an embedded Redis and every one of its
-signals gets a final, filled execution (run as `nexusctl demo`, what `python3 dev.py demo` runs after
+"""The README's first command: the demo runs the dev mesh on an embedded Redis (every platform's real
+adapter against its simulator), every one of its signals gets a final, filled execution, and every
+platform's leg shows its own symbol (run as `nexusctl demo`, what `python3 dev.py demo` runs after
 installing)."""
 
 from __future__ import annotations
@@ -21,5 +22,9 @@ def test_the_demo_fills_every_signal_it_sends() -> None:
     )
     assert out.returncode == 0, out.stdout + out.stderr
     finals = [line for line in out.stdout.splitlines() if " -> filled, " in line]
-    assert len(finals) == 4, out.stdout
-    assert "all services heartbeating" in out.stdout and "NAS100" in out.stdout and "WINZ" in out.stdout
+    assert len(finals) == 6, out.stdout
+    assert "every adapter linked to its platform" in out.stdout, out.stdout
+    legs = {ln.split()[0]: ln.split()[1:] for ln in out.stdout.splitlines() if ln.startswith("     ")}
+    assert set(legs) == {"nt8", "sierra", "quantower", "mt5-global", "bookmap", "mt5-brazil"}, out.stdout
+    assert legs["mt5-global"][0] in ("NAS100", "US500") and legs["mt5-brazil"][0].startswith("WIN")
+    assert "BRL" in legs["mt5-brazil"]  # its price in BRL; its P&L, like every leg's, in USD

@@ -1,6 +1,8 @@
 """nexusctl driven as an operator would: `.venv/bin/nexusctl ...` from the repo root, with NX_DATA_DIR
-and NX_NAMESPACE of the test's own. One mesh (`nexusctl up`, dev: every venue simulated) serves the
-module; signals go in as NEXUS would send them; every command is checked on its output and exit code."""
+and NX_NAMESPACE of the test's own. One mesh (`nexusctl up --env sim`: dev's venues, each played by the
+generic simulated venue, whose prices the test sets) serves the module; signals go in as NEXUS would
+send them; every command is checked on its output and exit code. The dev environment itself (real
+adapters against their platform simulators) is tests/e2e/test_scenarios.py's."""
 
 from __future__ import annotations
 
@@ -30,12 +32,13 @@ import redis
 from nexus_mesh.adapter.flatten import FLATTEN_CODE
 from nexus_mesh.embedded import free_port
 from nexus_mesh.publish import Output, Publisher
+from nexus_ops.compose import free_loopback_address
 from nexus_protocol import Envelope, Execution, Names, Side, Signal, decode
 from nexus_protocol.ids import new_signal_id, parse_client_order_id
 from nexus_testing import REPO_ROOT, wait_for
 
 NEXUSCTL = str(Path(sys.executable).parent / "nexusctl")
-VENUES_NQ = ("nt8", "sierra", "quantower", "mt5-global")
+VENUES_NQ = ("nt8", "sierra", "quantower", "mt5-global", "bookmap")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]")
 
 
@@ -43,6 +46,7 @@ class Ctl:
     def __init__(self, data_dir: Path, namespace: str) -> None:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("NX_")}
         self.ingress_port = free_port()
+        self.address = free_loopback_address()  # the mesh's own: its fixed ports never collide
         self.env.update(
             NX_DATA_DIR=str(data_dir),
             NX_NAMESPACE=namespace,
@@ -108,7 +112,7 @@ class Ctl:
 @pytest.fixture(scope="module")
 def ctl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctl]:
     c = Ctl(tmp_path_factory.mktemp("nexusctl"), f"t{uuid.uuid4().hex[:8]}")
-    up = c("up", "--env", "dev", timeout=180)
+    up = c("up", "--env", "sim", "--address", c.address, timeout=180)
     assert "venue-mt5-brazil" in up.stdout and "failed" not in up.stdout, up.stdout
     c.connect()
     wait_for(lambda: c.client.hlen(c.names.contracts) > 0, timeout_s=30, what="active contracts")  # type: ignore[union-attr]
@@ -154,7 +158,7 @@ def test_status_is_healthy_as_a_table_and_as_json(ctl: Ctl) -> None:
 def test_the_ingress_runs_with_a_generated_token_and_takes_an_alert(ctl: Ctl) -> None:
     source, token = (ctl.data_dir / "ingress-tokens").read_text().strip().split("=", 1)
     assert source == "local"
-    url = f"http://127.0.0.1:{ctl.ingress_port}"
+    url = f"http://{ctl.address}:{ctl.ingress_port}"
     alert = {"ticker": "NQ1!", "action": "buy", "contracts": 1, "confidence": 0.9, "idempotency_key": "up-1"}
     sent = httpx.post(f"{url}/webhooks/tradingview", json=alert, headers={"Authorization": f"Bearer {token}"})
     assert sent.status_code == 202, sent.text
@@ -179,7 +183,7 @@ def test_signals_positions_and_unrealized_pnl(ctl: Ctl) -> None:
     def valued() -> list[dict[str, Any]] | None:
         rows = json.loads(ctl("positions", "--json").stdout)
         nq = [r for r in rows if r["symbol"] == "NQ"]
-        return nq if len(nq) == 4 and all(r["last_price"] == 21010.0 for r in nq) else None
+        return nq if len(nq) == 5 and all(r["last_price"] == 21010.0 for r in nq) else None
 
     rows = wait_for(valued, timeout_s=20, interval_s=0.5, what="positions at the new price")
     for r in rows:
@@ -188,7 +192,7 @@ def test_signals_positions_and_unrealized_pnl(ctl: Ctl) -> None:
         ), r
         assert r["unrealized_usd"] == pytest.approx(400.0), r
     table = ctl("positions").stdout
-    assert "NAS100" in table and "+$400.00" in table and "+$1,600.00" in table  # the total
+    assert "NAS100" in table and "+$400.00" in table and "+$2,000.00" in table  # the total
 
 
 def test_tail_decodes_entries(ctl: Ctl) -> None:
@@ -239,7 +243,7 @@ def test_dashboard_once_prints_every_panel(ctl: Ctl) -> None:
         "NEXUS MESH TRADING DASHBOARD",
         "Status: ● ACTIVE",
         "Gateway: ● CONNECTED",
-        "Platforms: 5/5 ONLINE",
+        "Platforms: 6/6 ONLINE",
         "PERFORMANCE",
         "Latency (avg)",
         "Latency (p99)",

@@ -109,7 +109,7 @@ def test_throttle_refuses_a_burst(
 def test_kill_switch_cancels_working_orders_at_the_venues(
     client: redis.Redis, names: Names, services: Services
 ) -> None:
-    mesh = Mesh(services, client, names, "dev", ("nt8", "sierra")).start()
+    mesh = Mesh(services, client, names, "sim", ("nt8", "sierra")).start()
     mesh.set_price("nt8", "NQ", 21000.0)
     mesh.set_price("sierra", "NQ", 21000.0)
     sid = mesh.signal("NQ", "buy", 1, order_type="limit", limit_price=20900.0, venues=("nt8", "sierra"))

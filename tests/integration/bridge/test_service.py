@@ -241,7 +241,7 @@ def test_venue_guard_sends_to_connected_venues_and_alerts(
     heartbeat(client, names, "quantower", up=False)
     d.tick()
     down = {e.venue for e in events(client, names, "venue_disconnected")}
-    assert down == {"quantower", "mt5-global", "mt5-brazil"}
+    assert down == {"quantower", "mt5-global", "mt5-brazil", "bookmap"}
     sid = send(client, names)
     d.drain()
     assert signals(client, names)[sid].venues == ("nt8", "sierra")
@@ -253,7 +253,7 @@ def test_venue_guard_sends_to_connected_venues_and_alerts(
     heartbeat(client, names, "nt8")
     d.tick()
     assert [e.venue for e in events(client, names, "venue_reconnected")] == ["nt8"]
-    assert len(events(client, names, "venue_disconnected")) == 5  # nt8 and sierra once each, no repeats
+    assert len(events(client, names, "venue_disconnected")) == 6  # nt8 and sierra once each, no repeats
 
 
 def test_operator_status_and_breaker_reset_commands(

@@ -16,18 +16,20 @@ import pytest
 import yaml
 
 from nexus_ops import acl, deploy
-from nexus_ops.supervisor import load_services
+from nexus_ops.compose import load_services
 from nexus_protocol.errors import ConfigError
 from nexus_protocol.streams import Names
 
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = shutil.which("docker-compose")
 needs_compose = pytest.mark.tool("docker-compose")
-ENVIRONMENTS = ("dev", "staging", "prod-stage1", "prod-stage2", "prod-stage3", "prod-stage4")
+ENVIRONMENTS = ("dev", "sim", "staging", "prod-stage1", "prod-stage2", "prod-stage3", "prod-stage4")
+LOCAL = ("dev", "sim")  # one machine: Redis without ACL users
 GATEWAY = ("router", "normalizer", "fx", "rollover", "fills", "recorder")
 # what runs on the gateway (Linux) host per environment; the rest of venues.yaml runs on the Windows host
 LINUX_VENUES = {
-    "dev": {"nt8", "sierra", "quantower", "mt5-global", "mt5-brazil"},
+    "dev": {"nt8", "sierra", "quantower", "mt5-global", "mt5-brazil", "bookmap"},
+    "sim": {"nt8", "sierra", "quantower", "mt5-global", "mt5-brazil", "bookmap"},
     "staging": {"sierra", "bookmap"},
     "prod-stage1": set(),
     "prod-stage2": set(),
@@ -109,11 +111,14 @@ def test_each_environment_runs_its_venues_with_its_own_users(environment: str) -
     built = {s["image"]: s["build"]["args"]["SERVICE"] for s in services.values() if "build" in s}
     for name, svc in services.items():
         env = svc["environment"]
-        assert env["NX_METRICS_PORT"] == "9100", name
+        if svc.get("labels", {}).get("nexus.role") == "platform-simulator":
+            assert name.startswith("sim-") and "NX_REDIS_URL" not in env, name  # a platform: no Redis
+        else:
+            assert env["NX_METRICS_PORT"] == "9100", name
         package = ROOT / "services" / built[svc["image"]]  # the image is built by one of the files' services
         module = svc["command"][2].split(".")[0]
         assert (package / "src" / module).is_dir(), (name, package, module)
-        if environment != "dev":  # every service its own ACL user, its password from the environment
+        if environment not in LOCAL and "NX_REDIS_URL" in env:  # each service its own ACL user and password
             user = acl_user(svc)
             assert env["NX_REDIS_URL"] == f"redis://{user}:pw-{user}@redis:6379/0", (
                 name,
@@ -123,7 +128,7 @@ def test_each_environment_runs_its_venues_with_its_own_users(environment: str) -
     local = load_services(ROOT, environment, {**SETTINGS, "PATH": os.environ.get("PATH", "")})
     assert {s.name for s in local} == set(services) - {"redis", "prometheus", "alertmanager", "grafana"}
     redis = cfg["services"]["redis"]
-    if environment == "dev":
+    if environment in LOCAL:
         assert "--aclfile" not in redis["command"]
     else:
         assert "--aclfile" in redis["command"] and "/usr/local/etc/redis/tls.conf" in redis["command"]
@@ -211,3 +216,36 @@ def test_status_knows_what_should_run_without_the_deployments_secrets(
     exp = cliutil.expected("staging")
     assert set(exp.services) == {*GATEWAY, "nexus-bridge", "ingress", "adapter-sierra", "adapter-bookmap"}
     assert set(exp.venues) == venues_of("staging")
+
+
+def test_dev_pairs_each_platforms_real_adapter_with_its_simulator() -> None:
+    services = {s.name: s for s in load_services(ROOT, "dev", {"PATH": "/usr/bin"})}
+    adapters = {s.environment["NX_VENUE"]: s for s in services.values() if "NX_VENUE" in s.environment}
+    assert set(adapters) == venues_of("dev")
+    assert not [s for s in services.values() if s.module == "nexus_gateway.sim_venue"]  # that is `sim`'s
+    for venue, adapter in adapters.items():
+        sim = services[f"sim-{venue}"]
+        assert sim.simulator and not adapter.simulator, venue
+        assert sim.module == f"{adapter.module}.simulator", venue  # the adapter package's own simulator
+        # they find each other by service name: the adapter dials the platform, or the platform dials it
+        dials = sim.name in adapter.environment.values()
+        dialled = any(adapter.name in value for value in sim.environment.values())
+        assert dials or dialled, venue
+
+
+def test_one_dev_adapter_against_a_real_platform_instead_of_its_simulator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nexus_ops.supervisor import Supervisor
+
+    monkeypatch.setenv("NX_SIERRA_HOST", "192.168.7.20")  # as an operator sets them in the shell
+    monkeypatch.setenv("NX_SIERRA_TRADE_ACCOUNT", "ACC1")
+    sup = Supervisor(root=ROOT, environment="dev", data_dir=tmp_path, address="127.0.0.9",
+                     without=frozenset({"sim-sierra"}))  # fmt: skip
+    plan = {s.name: s for s in sup.plan()}
+    assert "sim-sierra" not in plan and "sim-nt8" in plan
+    sierra = plan["adapter-sierra"].environment
+    assert (sierra["NX_SIERRA_HOST"], sierra["NX_SIERRA_TRADE_ACCOUNT"]) == ("192.168.7.20", "ACC1")
+    assert plan["adapter-nt8"].environment["NX_NT8_HOST"] == "127.0.0.9"  # the others stay on the mesh's
+    with pytest.raises(ConfigError, match="no service sim-sierre"):
+        Supervisor(root=ROOT, environment="dev", data_dir=tmp_path, without=frozenset({"sim-sierre"})).plan()

@@ -17,13 +17,13 @@ from prometheus_client import REGISTRY
 import nexus_gateway.recorder.service  # noqa: F401 - registers the recorder's metrics
 import nexus_mesh.metrics  # noqa: F401 - registers the mesh's metrics
 from nexus_ops import acl
-from nexus_ops.supervisor import load_services
+from nexus_ops.compose import load_services
 
 ROOT = Path(__file__).resolve().parents[3]
 PROM = ROOT / "deploy" / "prometheus"
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.tool("promtool", apt="prometheus")
-ENVIRONMENTS = ("dev", "staging", "prod-stage1", "prod-stage2", "prod-stage3", "prod-stage4")
+ENVIRONMENTS = ("dev", "sim", "staging", "prod-stage1", "prod-stage2", "prod-stage3", "prod-stage4")
 SEED_ALERTS = {  # the seed's conditions -> our alerts
     "latency_end_to_end_ms > 100": "HighEndToEndLatency",
     "gateway not connected": "GatewayOffline",
@@ -118,7 +118,8 @@ def test_scrape_targets_are_the_environments_services(environment: str) -> None:
     target_dir = PROM / "targets" / environment
     groups = [g for f in sorted(target_dir.glob("*.yml")) for g in yaml.safe_load(f.read_text())]
     scraped = {g["labels"]["service"]: g for g in groups}
-    compose = load_services(ROOT, environment, {**SETTINGS, "PATH": "/usr/bin"})
+    everything = load_services(ROOT, environment, {**SETTINGS, "PATH": "/usr/bin"})
+    compose = [s for s in everything if not s.simulator]  # a platform simulator has no /metrics
     for svc in compose:  # every compose service on this host is scraped on 9100 under its own name
         venue = svc.environment.get("NX_VENUE")
         service = svc.environment.get("NX_SERVICE") or f"adapter-{venue}"

@@ -71,16 +71,17 @@ def test_a_bad_setting_stops_up_before_anything_starts(
 
 
 def test_every_failed_service_is_named_with_its_first_error_line(up: Up, tmp_path: Path) -> None:
-    cfg = edited_config(tmp_path, "venues.yaml", {"environments.dev.nt8.symbols": ["NQ", "FOO"]})
+    cfg = edited_config(tmp_path, "venues.yaml", {"environments.sim.nt8.symbols": ["NQ", "FOO"]})
     out = up(
-        "up", "-s", "router", "-s", "normalizer", "-s", "fills", "-s", "venue-nt8", NX_CONFIG_DIR=str(cfg)
-    )
+        "up", "--env", "sim", "-s", "router", "-s", "normalizer", "-s", "fills", "-s", "venue-nt8",
+        NX_CONFIG_DIR=str(cfg),
+    )  # fmt: skip
     assert out.returncode == 2, out.stdout + out.stderr
     lines = {ln.split()[0]: ln for ln in out.stdout.splitlines() if ln.split()}
     for failed in ("router", "normalizer"):  # NX_CONFIG_DIR reached them; both named, not only the first
         assert "failed: exited 2: " in lines[failed], out.stdout
         assert (
-            f"{failed}: configuration error: {cfg}/venues.yaml: environments.dev.nt8.symbols: "
+            f"{failed}: configuration error: {cfg}/venues.yaml: environments.sim.nt8.symbols: "
             "unknown root 'FOO'" in lines[failed]
         )
     assert lines["fills"].endswith(" up") and lines["venue-nt8"].endswith(" up"), out.stdout
@@ -90,8 +91,9 @@ def test_every_failed_service_is_named_with_its_first_error_line(up: Up, tmp_pat
 
 def test_the_operator_s_nx_variables_reach_every_service(up: Up) -> None:
     out = up(
-        "up", "-s", "fills", "-s", "venue-nt8", NX_MAX_DELIVERIES="7", NX_LOG_LEVEL="debug", NX_VENUE="nope"
-    )
+        "up", "--env", "sim", "-s", "fills", "-s", "venue-nt8",
+        NX_MAX_DELIVERIES="7", NX_LOG_LEVEL="debug", NX_VENUE="nope",
+    )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     assert "from your environment, to every service: " in out.stdout and "NX_MAX_DELIVERIES" in out.stdout
     assert "not passed (set per service by the compose files): NX_VENUE" in out.stdout

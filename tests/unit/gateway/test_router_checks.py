@@ -18,7 +18,7 @@ CONFIG = Path(__file__).resolve().parents[3] / "deploy" / "config"
 REGISTRY = load_symbols(CONFIG)
 VENUES = load_venues(CONFIG, "dev")
 LIMITS = load_limits(CONFIG, "dev")
-NQ_VENUES = ("nt8", "sierra", "quantower", "mt5-global")
+NQ_VENUES = ("nt8", "sierra", "quantower", "mt5-global", "bookmap")
 
 
 def sig(qty: float = 1, side: Side = Side.BUY, symbol: str = "NQ", **kw: object) -> Signal:

@@ -122,10 +122,10 @@ def test_symbol_info_describes_trading_rules(make_sim: SimFactory) -> None:
 
 def test_symbols_get_group_filters(fx: Sim) -> None:
     names = lambda group: [s.name for s in fx.mt5.symbols_get(group)]  # noqa: E731
-    assert names(None) == ["NAS100", "US30", "XAUUSD", "BTCUSD"]
+    assert names(None) == ["NAS100", "US500", "US30", "XAUUSD", "BTCUSD"]
     assert names("*USD*") == ["XAUUSD", "BTCUSD"]
-    assert names("*,!*USD") == ["NAS100", "US30"]
-    assert fx.mt5.symbols_total() == 4
+    assert names("*,!*USD") == ["NAS100", "US500", "US30"]
+    assert fx.mt5.symbols_total() == 5
 
 
 def test_tick_needs_market_watch(fx: Sim) -> None:

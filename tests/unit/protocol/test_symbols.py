@@ -45,6 +45,16 @@ def test_fixed_instruments_need_no_contract() -> None:
     assert REGISTRY.venue_symbol("XAUUSD", "mt5-global") == "XAUUSD"
 
 
+def test_active_symbols_spell_each_root_in_its_active_contract() -> None:
+    symbols, waiting = REGISTRY.active_symbols("mt5-global", {"NQ": "NQZ26"})
+    assert symbols[:2] == ["NAS100", "US500"] and waiting == []  # CFDs need no contract
+    assert REGISTRY.active_symbols("nt8", {"NQ": "NQZ26", "ES": "ESH27"}) == (
+        ["NQ 12-26", "ES 03-27"],
+        ["MNQ", "MES"],  # no active contract yet: ask again once the rollover has published
+    )
+    assert REGISTRY.active_symbols("bookmap", {"NQ": "NQZ26"}) == (["NQZ6"], [])
+
+
 def test_venue_symbol_refusals() -> None:
     with pytest.raises(DecodeError, match="needs an active contract"):
         REGISTRY.venue_symbol("NQ", "nt8")

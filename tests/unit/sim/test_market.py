@@ -71,6 +71,23 @@ def test_set_price_moves_the_market_deterministically_and_the_walk_continues_fro
     assert abs(NQ.to_ticks(after.bid) - NQ.to_ticks(21499.75)) <= NQ.step_ticks
 
 
+def test_a_held_instrument_stays_where_it_was_set_while_the_others_walk() -> None:
+    clock = ManualClock()
+    market = Market(seed=1, clock=clock)
+    market.add_instrument(NQ)
+    market.add_instrument(ES)
+    assert market.hold("NQZ5") == ("NQZ5",)
+    q = market.set_price("NQZ5", 21500.0)
+    moved = market.step(clock.advance(1))
+    assert [m.symbol for m in moved] == ["ESZ5"] and market.quote("NQZ5") == q
+    assert market.hold() == ("ESZ5", "NQZ5")
+    assert market.step(clock.advance(1)) == []
+    assert market.hold("NQZ5", held=False) == ("ESZ5",)
+    assert [m.symbol for m in market.step(clock.advance(1))] == ["NQZ5"]
+    with pytest.raises(UnknownSymbolError):
+        market.hold("CLZ5")
+
+
 def test_set_quote_is_exact_and_checks_the_book() -> None:
     market = Market(seed=1, clock=ManualClock())
     market.add_instrument(NQ)

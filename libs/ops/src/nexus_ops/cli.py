@@ -25,6 +25,7 @@ from nexus_ops import status as status_mod
 from nexus_ops.cli_archive import archive_app, backup, eod, restore
 from nexus_ops.cli_deploy import COMPOSE_SETTINGS, acl_app, compose, images_app
 from nexus_ops.cli_streams import send, tail
+from nexus_ops.compose import check_loopback
 from nexus_ops.records import Window
 from nexus_ops.supervisor import Supervisor, stop_detached
 from nexus_protocol import Names
@@ -49,6 +50,8 @@ EXPORT_OUT = typer.Option(Path("export"), "--out", "-o", help="folder for the fi
 UP_SERVICES = typer.Option(None, "--service", "-s", help="start only this one (repeatable)")
 REPORT_OUT = typer.Option(Path("report.html"), "--out", "-o", help="the HTML file")
 STREAMS_ONLY = typer.Option(False, "--streams-only", help="ignore the archive; read the streams alone")
+WITHOUT = typer.Option([], help="leave this compose service out, e.g. a simulator (repeatable)")
+SERVICES = typer.Argument(..., help="compose service names, e.g. sim-sierra")
 
 
 @app.callback()
@@ -61,10 +64,10 @@ def _main(
 
 @app.command()
 def demo(
-    signals: int = typer.Option(4, help="how many signals to send"),
+    signals: int = typer.Option(6, help="how many signals to send (rounds of three)"),
     environment: str = typer.Option("dev", "--env", help="venues.yaml environment"),
 ) -> None:
-    """Run the whole mesh on an embedded Redis with simulated venues: signals in, executions out."""
+    """The dev mesh (real adapters, simulated platforms) on an embedded Redis: signals in, executions out."""
     archive = cu.archive_url(must_exist=False)
     raise typer.Exit(demo_mod.run(cu.root(), signals=signals, environment=environment, archive=archive))
 
@@ -75,12 +78,15 @@ def up(
     foreground: bool = typer.Option(False, help="stay attached; Ctrl-C stops everything"),
     service: list[str] = UP_SERVICES,
     timeout: float = typer.Option(90.0, help="seconds to wait for every service's first heartbeat"),
+    address: str = typer.Option("127.0.0.1", help="the loopback address every service listens on and dials"),
+    without: list[str] = WITHOUT,
 ) -> None:
     """Start every service docker-compose.yml defines (plus deploy/compose.ENV.yml) as local processes.
 
     Your NX_* variables reach every service (docs/operations.md, "Starting and stopping", says which
-    win). Waits for every service; names each that failed with the first error line of its log."""
-    from nexus_ops.up import check_before_start, report
+    win). Waits for every service; names each that failed with the first error line of its log; then
+    for every adapter's link to its platform (a link still down is reported, not fatal)."""
+    from nexus_ops.up import check_before_start, report, report_links
 
     sup = Supervisor(
         root=cu.root(),
@@ -89,12 +95,15 @@ def up(
         namespace=cu.namespace(),
         redis_url=os.environ.get("NX_REDIS_URL"),
         detached=not foreground,
+        address=address,
+        without=frozenset(without),
     )
     if sup.state_file.exists():
         raise typer.BadParameter(
             f"a mesh is already up for namespace {cu.namespace()} ({sup.state_file}); run `nexusctl down`"
         )
     try:
+        check_loopback(address)
         for note in check_before_start(sup):
             console.print(note, highlight=False)
         sup.start(set(service) if service else None)
@@ -103,18 +112,55 @@ def up(
         raise typer.Exit(2) from None
     outcomes = sup.wait_ready(timeout_s=timeout)
     code = report(outcomes, console)
-    console.print(f"redis {redacted(sup.redis_url or '')}  logs {sup.logs_dir}", highlight=False)
+    if not code:
+        report_links(sup.wait_linked(timeout_s=timeout), console)
+    console.print(
+        f"redis {redacted(sup.redis_url or '')}  address {sup.address}  logs {sup.logs_dir}", highlight=False
+    )
     if code:
         sup.stop()
         raise typer.Exit(code)
     if foreground:
         try:
-            while all(p.poll() is None for p in sup.procs.values()):
+            while not sup.dead():
                 time.sleep(0.5)
         except KeyboardInterrupt:
             pass
         finally:
             sup.stop()
+
+
+@app.command()
+def stop(services: list[str] = SERVICES) -> None:
+    """Stop services of the running mesh (SIGTERM), e.g. a platform simulator: its adapter shows the link
+    down and the router refuses that venue's legs until `nexusctl start` brings it back."""
+    sup = _attached()
+    for name in services:
+        if name not in sup.pids:
+            console.print(f"{name}: not running")
+        elif sup.stop_service(name):
+            console.print(f"stopped {name}")
+
+
+@app.command()
+def start(services: list[str] = SERVICES) -> None:
+    """Start services of the running mesh again, exactly as `nexusctl up` started them."""
+    sup = _attached()
+    for name in services:
+        try:
+            svc = sup.start_service(name)
+        except ConfigError as exc:
+            console.print(f"[red]{exc}[/]")
+            raise typer.Exit(2) from None
+        console.print(f"started {svc.name} (pid {sup.pids[svc.name]})")
+
+
+def _attached() -> Supervisor:
+    state = cu.data_dir() / f"nexusctl-{cu.namespace()}.json"
+    if not state.exists():
+        console.print(f"nothing is up for namespace {cu.namespace()} (`nexusctl up` first)")
+        raise typer.Exit(1)
+    return Supervisor.attach(cu.root(), state.resolve())
 
 
 @app.command()
@@ -199,7 +245,7 @@ def replay(
     sandbox: str = typer.Option(
         ..., "--namespace", "--sandbox", help="the sandbox namespace (e.g. sbx-0301)"
     ),
-    environment: str = typer.Option("dev", "--env", help="an environment whose venues are simulated"),
+    environment: str = typer.Option("sim", "--env", help="an environment whose venues are simulated"),
     rate: float = typer.Option(10.0, help="signals published per second at most"),
     timeout: float = typer.Option(60.0, help="seconds to wait for the last final execution"),
     reset: bool = typer.Option(False, help="delete the sandbox's keys first if it is not empty"),

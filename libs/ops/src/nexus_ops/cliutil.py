@@ -21,8 +21,8 @@ from rich.console import Console
 from nexus_mesh.connection import connect
 from nexus_ops import acl as acl_mod
 from nexus_ops import status as status_mod
+from nexus_ops.compose import compose_files, load_services
 from nexus_ops.records import History, StreamHistory
-from nexus_ops.supervisor import compose_files, load_services
 from nexus_protocol.errors import ConfigError
 from nexus_protocol.streams import Names
 
@@ -107,10 +107,7 @@ def expected(env_name: str) -> status_mod.Expected:
         venues = acl_mod.all_venues(config_dir(), env_name)
     except (typer.BadParameter, ConfigError, KeyError):
         return status_mod.Expected()
-    names = []
-    for s in services:
-        venue = s.environment.get("NX_VENUE")
-        names.append(s.environment.get("NX_SERVICE") or (f"adapter-{venue}" if venue else s.name))
+    names = [s.heartbeat for s in services if s.heartbeat]  # a platform simulator has none
     return status_mod.Expected(tuple(dict.fromkeys(names)), tuple(venues))
 
 

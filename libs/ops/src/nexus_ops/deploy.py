@@ -3,8 +3,8 @@
 `compose`: the compose files of an environment, in the right order:
 
     docker-compose.yml                 the gateway services and Redis
-    deploy/compose.secure.yml          not in dev: Redis ACL users, TLS port, per-service credentials
-    deploy/compose.<environment>.yml   the environment's venues (simulated in dev) and its pinned settings
+    deploy/compose.secure.yml          not in dev and sim: Redis ACL users, TLS port, per-service credentials
+    deploy/compose.<environment>.yml   the environment's venues (simulators in dev and sim) and its settings
     deploy/compose.monitoring.yml      with --monitoring: Prometheus, Alertmanager, Grafana, redis_exporter
 
 Passwords come from `deploy/secrets/redis.env` (written by `nexusctl acl render --env-file`) when it
@@ -26,6 +26,7 @@ from nexus_protocol.errors import ConfigError
 
 SECRETS_ENV = Path("deploy") / "secrets" / "redis.env"
 WINDOWS_COMPOSE = Path("deploy") / "windows" / "docker-compose.windows.yml"
+LOCAL = frozenset({"dev", "sim"})  # one machine, simulated platforms: Redis without ACL users or TLS
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,7 @@ def files(root: Path, environment: str, *, monitoring: bool = False) -> list[Pat
             f"no deploy/compose.{environment}.yml (environments: {', '.join(environments(root))})"
         )
     out = [root / "docker-compose.yml"]
-    if environment != "dev":
+    if environment not in LOCAL:
         out.append(root / "deploy" / "compose.secure.yml")
     out.append(override)
     if monitoring:
@@ -84,7 +85,7 @@ def command(
     for f in files(root, environment, monitoring=monitoring):
         argv += ["-f", str(f)]
     env = {"NX_ENVIRONMENT": environment}
-    if environment != "dev":
+    if environment not in LOCAL:
         env["NX_REDIS_EXPORTER_USER"] = "exporter"
     return ComposeCommand(argv + args, env)
 

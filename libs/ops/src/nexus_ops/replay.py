@@ -27,8 +27,9 @@ import redis
 from nexus_mesh.connection import as_str
 from nexus_mesh.publish import Output, Publisher
 from nexus_mesh.venues import load_venues_file
+from nexus_ops.compose import load_services
 from nexus_ops.records import History, Window
-from nexus_ops.supervisor import Supervisor, load_services
+from nexus_ops.supervisor import Supervisor
 from nexus_protocol.codec import Envelope, decode
 from nexus_protocol.errors import ConfigError
 from nexus_protocol.messages import Execution, Signal
@@ -78,7 +79,7 @@ def simulated_services(root: Path, environment: str) -> set[str]:
     if venues:
         raise ConfigError(
             f"environment {environment} starts real platform adapters "
-            f"({', '.join(s.name for s in venues)}): replay runs simulated venues only (use dev)"
+            f"({', '.join(s.name for s in venues)}): replay runs simulated venues only (use sim)"
         )
     return {s.name for s in services if s.module.startswith(SIMULATED)}
 
@@ -98,7 +99,7 @@ class Replay:
         source: Names,
         sandbox: Names,
         *,
-        environment: str = "dev",
+        environment: str = "sim",
         data_dir: Path,
         rate_per_s: float = 10.0,
         timeout_s: float = 60.0,

@@ -75,23 +75,24 @@ def wait_finals(
 
 def show(console: Console, ex: Execution, elapsed_ms: float | None = None) -> None:
     """One execution: its outcome, then a line per leg."""
-    avg = f"{ex.avg_price:.2f}" if ex.avg_price else "-"
+    avg = f"{ex.avg_price:,.2f}" if ex.avg_price else "-"
     took = f", {elapsed_ms:.1f} ms" if elapsed_ms is not None else ""
     reason = f" ({ex.reason})" if ex.reason else ""
     console.print(
         f"\n[bold]{ex.side.value} {ex.quantity:g} {ex.symbol}[/] -> [bold]{ex.status.value}[/]{reason}, "
         f"{ex.filled_quantity:g} filled over {len(ex.legs)} venues, avg {avg}, "
-        f"P&L USD {ex.realized_pnl_usd:.2f}{took}  [dim]{ex.signal_id}[/]"
+        f"P&L USD {ex.realized_pnl_usd:,.2f}{took}  [dim]{ex.signal_id}[/]"
     )
     table = Table(box=None, show_header=False, pad_edge=False)
-    for leg in ex.legs:
+    for leg in ex.legs:  # each in its own instrument, quantity and currency; its P&L in USD
         table.add_row(
             "   ",
             leg.venue,
             leg.venue_symbol or "",
             f"{leg.venue_filled_qty:g}",
-            f"@ {leg.avg_price:.2f}" if leg.avg_price else "",
+            f"@ {leg.avg_price:,.2f} {leg.currency}" if leg.avg_price else "",
             leg.status.value,
+            f"P&L USD {leg.realized_pnl_usd:,.2f}" if leg.filled_quantity else "",
             leg.reason or "",
         )
     console.print(table)

@@ -54,3 +54,11 @@ def report(outcomes: Sequence[Outcome], console: Console) -> int:
         f"[red]{len(failed)} of {len(outcomes)} services failed[/]: {', '.join(o.name for o in failed)}"
     )
     return EXIT_CONFIG if any(o.exit_code == EXIT_CONFIG for o in failed) else EXIT_FAILED
+
+
+def report_links(linked: dict[str, bool], console: Console) -> None:
+    """One line per venue whose adapter runs: its platform link up, or not yet (not a failure: the
+    adapter keeps trying, and a real platform may simply not be running)."""
+    for venue, up in linked.items():
+        mark = "[green]linked[/]" if up else "[yellow]link down[/] (its adapter keeps trying)"
+        console.print(f"{'venue ' + venue:<20} {'platform link':<32} {mark}", highlight=False)

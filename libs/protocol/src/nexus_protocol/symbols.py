@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
@@ -194,6 +195,21 @@ class SymbolRegistry(BaseModel):
                 "{y}": str(contract.year % 10),
             }
         return _TOKEN.sub(lambda m: values[m.group(0)], vs.pattern)
+
+    def active_symbols(self, venue: str, active: Mapping[str, str]) -> tuple[list[str], list[str]]:
+        """What a venue's market data should cover: each root it trades, spelled for it, a dated root
+        in its active contract (`active`: root -> code, the rollover service's `nx:contracts`). Also
+        the dated roots that have no active contract yet (ask again once the rollover has published)."""
+        symbols: list[str] = []
+        waiting: list[str] = []
+        for root in self.roots_for(venue):
+            if not self.venue_spec(root, venue).dated:
+                symbols.append(self.venue_symbol(root, venue))
+            elif root in active:
+                symbols.append(self.venue_symbol(root, venue, Contract.parse(active[root])))
+            else:
+                waiting.append(root)
+        return symbols, waiting
 
     def size(self, root: str, venue: str, quantity: float) -> Sizing:
         spec = self.spec(root)

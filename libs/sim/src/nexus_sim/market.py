@@ -119,6 +119,7 @@ class Market:
         self._specs: dict[str, InstrumentSpec] = {}
         self._sources: dict[str, _Source] = {}
         self._sessions: dict[str, Session] = {}
+        self._held: set[str] = set()  # instruments `step` leaves where they are
 
     def __repr__(self) -> str:
         return f"Market(seed={self._seed}, symbols={list(self._specs)})"
@@ -202,12 +203,13 @@ class Market:
         return {symbol: source.quote for symbol, source in self._sources.items()}
 
     def step(self, now_ns: int | None = None) -> list[Quote]:
-        """Advance every instrument to `now_ns` (default: the clock) and return the new quotes in time
-        order: one per random walk, every recorded tick now due for a replay."""
+        """Advance every instrument not held to `now_ns` (default: the clock) and return the new quotes
+        in time order: one per random walk, every recorded tick now due for a replay."""
         now = self._clock.now_ns() if now_ns is None else now_ns
         emitted: list[Quote] = []
-        for source in self._sources.values():
-            emitted.extend(source.advance(now))
+        for symbol, source in self._sources.items():
+            if symbol not in self._held:
+                emitted.extend(source.advance(now))
         emitted.sort(key=lambda q: q.ts_ns)
         return emitted
 
@@ -228,6 +230,13 @@ class Market:
             yield from self.step(now)
             now += interval_ns
             count += 1
+
+    def hold(self, symbol: str | None = None, held: bool = True) -> tuple[str, ...]:
+        """Stop (`held`) or restart an instrument's moves on `step`, every instrument without a symbol:
+        a test or an operator sets a price and it stays there. Returns the instruments held now."""
+        symbols = {self.instrument(symbol).symbol} if symbol is not None else set(self._specs)
+        self._held = self._held | symbols if held else self._held - symbols
+        return tuple(sorted(self._held))
 
     def set_price(self, symbol: str, price: float, *, now_ns: int | None = None) -> Quote:
         """Move an instrument so its last trade is `price` (rounded to the tick) with the instrument's

@@ -8,6 +8,8 @@ value, and it comes from the environment or a secrets file, never from a file un
 Rules checked at start (a ConfigError, exit code 2):
 - Listening beyond the loopback interface needs a token and TLS (`NX_BOOKMAP_TLS_CERT` +
   `NX_BOOKMAP_TLS_KEY`): the token travels in the add-on's hello, and orders travel on this link.
+  `NX_BOOKMAP_INSECURE=true` waives TLS (never the token) on a private network only, such as the dev
+  environment's compose network, where the add-on runs in a simulated Bookmap beside the adapter.
 - On loopback without a token the adapter accepts an add-on whose token is empty (a one-machine setup),
   and says so in its log.
 """
@@ -33,6 +35,7 @@ class BookmapSettings(AdapterSettings):
     bookmap_token: SecretStr | None = None  # NX_BOOKMAP_TOKEN, the same variable the add-on reads
     bookmap_tls_cert: Path | None = None  # PEM certificate chain; with bookmap_tls_key the server is wss://
     bookmap_tls_key: Path | None = None
+    bookmap_insecure: bool = False  # beyond loopback without TLS: a private network only (dev's compose)
     bookmap_handshake_timeout_s: float = Field(default=10.0, gt=0)  # connection open -> hello
     bookmap_heartbeat_s: float = Field(default=5.0, gt=0)  # our heartbeat and WebSocket ping interval
     bookmap_dead_after_s: float = Field(default=20.0, gt=0)  # no pong for this long: the add-on is gone
@@ -65,10 +68,10 @@ class BookmapSettings(AdapterSettings):
             raise ConfigError(
                 f"NX_BOOKMAP_HOST={self.bookmap_host}: beyond loopback NX_BOOKMAP_TOKEN is required"
             )
-        if self.bookmap_tls_cert is None:
+        if self.bookmap_tls_cert is None and not self.bookmap_insecure:
             raise ConfigError(
                 f"NX_BOOKMAP_HOST={self.bookmap_host}: beyond loopback TLS is required "
-                "(NX_BOOKMAP_TLS_CERT and NX_BOOKMAP_TLS_KEY)"
+                "(NX_BOOKMAP_TLS_CERT and NX_BOOKMAP_TLS_KEY; NX_BOOKMAP_INSECURE=true on a private network)"
             )
 
     def ssl_context(self) -> ssl.SSLContext | None:

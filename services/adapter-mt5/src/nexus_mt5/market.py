@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import redis
 
-from nexus_mesh.connection import as_str
+from nexus_mesh.contracts import market_symbols
 from nexus_mt5.client import ApiTerminal
 from nexus_mt5.config import Mt5Settings
 from nexus_mt5.constants import ExecMode, Retcode
@@ -24,7 +24,7 @@ from nexus_mt5.mapping import SymbolTerms
 from nexus_protocol.errors import DecodeError, VenueError
 from nexus_protocol.messages import Tick
 from nexus_protocol.streams import Names
-from nexus_protocol.symbols import Contract, SymbolRegistry
+from nexus_protocol.symbols import SymbolRegistry
 
 log = logging.getLogger(__name__)
 
@@ -108,18 +108,12 @@ class MarketWatch:
 
     def _registry_symbols(self) -> tuple[list[str], bool]:
         """The registry's symbols for this venue, and whether every root has one."""
-        active = {as_str(k): as_str(v) for k, v in self.redis.hgetall(self.names.contracts).items()}
-        out: list[str] = []
-        roots = self.registry.roots_for(self.venue)
-        for root in roots:
-            try:
-                if not self.registry.venue_spec(root, self.venue).dated:
-                    out.append(self.registry.venue_symbol(root, self.venue))
-                elif root in active:
-                    out.append(self.registry.venue_symbol(root, self.venue, Contract.parse(active[root])))
-            except (DecodeError, ValueError) as exc:
-                log.warning("%s: no market data symbol for %s: %s", self.venue, root, exc)
-        return out, len(out) == len(roots)
+        try:
+            symbols, waiting = market_symbols(self.redis, self.names, self.registry, self.venue)
+        except (DecodeError, ValueError) as exc:
+            log.warning("%s: no market data symbols: %s", self.venue, exc)
+            return [], False
+        return symbols, not waiting
 
     def ticks(self) -> list[Tick]:
         """Quotes that changed (or are due a refresh) since they were last sent."""

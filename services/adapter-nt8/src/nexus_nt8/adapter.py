@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import redis
 
+from nexus_mesh import contracts
 from nexus_mesh.adapter import (
     Adapter,
     HeldPosition,
@@ -33,7 +35,6 @@ from nexus_mesh.adapter import (
     held,
 )
 from nexus_mesh.config_files import load_symbols
-from nexus_mesh.connection import as_str
 from nexus_nt8 import mapping
 from nexus_nt8.client import BridgeLink, LinkDown
 from nexus_nt8.config import Nt8Settings
@@ -48,9 +49,9 @@ from nexus_protocol.bridge import (
     OrderUpdate,
 )
 from nexus_protocol.enums import OrderStatus
-from nexus_protocol.errors import ConfigError, VenueError
+from nexus_protocol.errors import ConfigError, NexusError, VenueError
 from nexus_protocol.messages import Tick, VenueOrder
-from nexus_protocol.symbols import Contract
+from nexus_protocol.symbols import SymbolRegistry
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ class Nt8Adapter(Adapter):
         self._started = False
         self._handshake: tuple[OpenOrdersSnapshot, Since] | None = None
         self._handshake_lock = threading.Lock()
+        self._md_checked = 0.0
+        self._registry: SymbolRegistry | None = None
 
     def __repr__(self) -> str:
         return (
@@ -209,19 +212,18 @@ class Nt8Adapter(Adapter):
         if self.settings.nt8_md_instruments:
             return list(self.settings.nt8_md_instruments)
         try:
-            symbols = load_symbols(self.settings.config_dir)
-            raw = self.redis.hgetall(self.names.contracts)
-            active = {as_str(k): as_str(v) for k, v in raw.items()}
-        except (ConfigError, redis.RedisError) as exc:
+            self._registry = self._registry or load_symbols(self.settings.config_dir)
+            return contracts.market_symbols(self.redis, self.names, self._registry, self.venue)[0]
+        except (ConfigError, NexusError, redis.RedisError) as exc:
             log.warning("no market data subscriptions: %s", exc)
             return []
-        out = []
-        for root in symbols.roots_for(self.venue):
-            if not symbols.venue_spec(root, self.venue).dated:
-                out.append(symbols.venue_symbol(root, self.venue))
-            elif root in active:
-                out.append(symbols.venue_symbol(root, self.venue, Contract.parse(active[root])))
-        return out
+
+    def poll(self) -> None:
+        """Market data follows the active contracts (published after we start, changed by a roll)."""
+        now = time.monotonic()
+        if now - self._md_checked >= contracts.REFRESH_S:
+            self._md_checked = now
+            self.link.subscribe(self.instruments())
 
     def on_synced(self, snapshot: OpenOrdersSnapshot, since: Since) -> None:
         with self._handshake_lock:

@@ -14,6 +14,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import threading
@@ -30,6 +31,7 @@ from nexus_protocol.bridge import (
     ExecutionUpdate,
     Hello,
     MdSubscribe,
+    MdUnsubscribe,
     OpenOrdersQuery,
     OpenOrdersSnapshot,
     OrderUpdate,
@@ -82,6 +84,7 @@ class BridgeLink:
         self.positions: dict[str, dict[str, float]] = {}  # account -> instrument -> signed quantity
         self.accounts: dict[str, AccountSnapshot] = {}
         self.sessions_opened = 0
+        self._md: tuple[int, frozenset[str]] = (0, frozenset())  # session number, its subscriptions
 
     @property
     def ready(self) -> bool:
@@ -174,8 +177,7 @@ class BridgeLink:
             )
         )
         instruments = self.listener.instruments()
-        for instrument in instruments:
-            session.send(MdSubscribe(instrument=instrument))
+        self._subscribe(session, instruments)
         log.info(
             "session #%d: asked for open orders (%d unsure ids, since %s) and %d instruments",
             session.number,
@@ -183,6 +185,24 @@ class BridgeLink:
             since_id,
             len(instruments),
         )
+
+    def subscribe(self, instruments: list[str]) -> None:
+        """Market data for exactly these instruments on the live session (changes only)."""
+        session = self._synced
+        if session is not None and not session.closed:
+            with contextlib.suppress(SessionClosed):  # the next session subscribes afresh
+                self._subscribe(session, instruments)
+
+    def _subscribe(self, session: BridgeSession, instruments: list[str]) -> None:
+        number, current = self._md
+        if number != session.number:
+            current = frozenset()
+        wanted = frozenset(instruments)
+        for instrument in sorted(wanted - current):
+            session.send(MdSubscribe(instrument=instrument))
+        for instrument in sorted(current - wanted):
+            session.send(MdUnsubscribe(instrument=instrument))
+        self._md = (session.number, wanted)
 
     def on_message(self, session: BridgeSession, msg: BridgeMessage) -> None:
         self._wake(session, msg)

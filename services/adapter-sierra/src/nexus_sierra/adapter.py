@@ -12,19 +12,25 @@ reconcile on every reconnect, deterministic fill ids):
   running are published with its result, after it; what cannot be published now is retried.
 - The client reconciles at every (re)connect before it sends anything; the base's next
   `reconcile` publishes that recovery (and moves the fill marker), later ones query afresh.
+- Market data: NX_SIERRA_SYMBOLS, or else the registry's active contracts for this venue, followed
+  as the rollover service publishes and rolls them.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import redis
 
+from nexus_mesh import contracts
 from nexus_mesh.adapter import Adapter, HeldPosition, Reconciliation, VenueReport, held
+from nexus_mesh.config_files import load_symbols
 from nexus_mesh.connection import as_str
-from nexus_protocol.errors import VenueError
+from nexus_protocol.errors import NexusError, VenueError
 from nexus_protocol.messages import Tick, VenueOrder
+from nexus_protocol.symbols import SymbolRegistry
 from nexus_sierra import mapping
 from nexus_sierra.client import ClientHooks, DtcClient
 from nexus_sierra.config import SierraSettings
@@ -42,6 +48,8 @@ class SierraAdapter(Adapter):
         self._lock = threading.Lock()
         self._recovery: Reconciliation | None = None
         self._waited = False
+        self._md_checked = 0.0
+        self._registry: SymbolRegistry | None = None
         self.dtc = DtcClient(settings.client_config(), _Hooks(self))
 
     def __repr__(self) -> str:
@@ -86,6 +94,20 @@ class SierraAdapter(Adapter):
 
     def open_orders(self) -> list[str]:
         return [r.client_order_id for r in self.dtc.open_orders()]
+
+    def poll(self) -> None:
+        """Without NX_SIERRA_SYMBOLS, market data follows the registry's active contracts."""
+        now = time.monotonic()
+        if self.settings.sierra_symbols or now - self._md_checked < contracts.REFRESH_S:
+            return
+        self._md_checked = now
+        try:
+            self._registry = self._registry or load_symbols(self.settings.config_dir)
+            symbols, _waiting = contracts.market_symbols(self.redis, self.names, self._registry, self.venue)
+        except (NexusError, redis.RedisError) as exc:
+            log.warning("market data subscriptions unchanged: %s", exc)
+            return
+        self.dtc.watch(symbols)
 
     def close(self) -> None:
         self.dtc.stop()

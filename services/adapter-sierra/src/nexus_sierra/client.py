@@ -127,6 +127,10 @@ class DtcClient:
         self._request_ids = itertools.count(1)
         self._book = MarketDataBook(cfg.venue)
         self._straight_to_max = False
+        self._md_lock = threading.Lock()  # one (un)subscriber at a time: the session or `watch`
+        self._symbol_ids: dict[str, int] = {}  # venue symbol -> its DTC SymbolID, for good
+        self._wanted: frozenset[str] = frozenset(cfg.symbols)
+        self._subscribed: tuple[DtcConnection | None, frozenset[str]] = (None, frozenset())
 
     def __repr__(self) -> str:
         return (
@@ -336,17 +340,38 @@ class DtcClient:
             log.warning("DTC session with %s ended: %s", self.peer, conn.reason)
         return True
 
+    def watch(self, symbols: list[str]) -> None:
+        """Market data for exactly these venue symbols from now on: (un)subscribed at once on the live
+        session, all of them on every new one."""
+        with self._lock:
+            self._wanted = frozenset(symbols)
+            conn = self._conn if self._ready.is_set() else None
+        if conn is not None:
+            with contextlib.suppress(ConnectionClosed, NotSent):  # the next session subscribes afresh
+                self._subscribe(conn)
+
     def _subscribe(self, conn: DtcConnection) -> None:
-        for symbol_id, sym in enumerate(self.cfg.symbols, start=1):
-            self._book.subscribe(symbol_id, sym)
-            conn.send(
-                MarketDataRequest(
-                    request_action=RequestActionEnum.SUBSCRIBE,
-                    symbol_id=symbol_id,
-                    symbol=self.cfg.wire_symbol(sym),
-                    exchange=self.cfg.exchange,
-                )
-            )
+        with self._md_lock:
+            wanted = self._wanted
+            sent_on, sent = self._subscribed
+            sent = sent if sent_on is conn else frozenset()
+            for sym in sorted(wanted - sent):
+                self._book.subscribe(self._symbol_id(sym), sym)
+                conn.send(self._md_request(RequestActionEnum.SUBSCRIBE, sym))
+            for sym in sorted(sent - wanted):
+                conn.send(self._md_request(RequestActionEnum.UNSUBSCRIBE, sym))
+            self._subscribed = (conn, wanted)
+
+    def _symbol_id(self, sym: str) -> int:
+        return self._symbol_ids.setdefault(sym, len(self._symbol_ids) + 1)
+
+    def _md_request(self, action: RequestActionEnum, sym: str) -> MarketDataRequest:
+        return MarketDataRequest(
+            request_action=action,
+            symbol_id=self._symbol_id(sym),
+            symbol=self.cfg.wire_symbol(sym),
+            exchange=self.cfg.exchange,
+        )
 
     def _on_closed(self, conn: DtcConnection, reason: str) -> None:
         with self._lock:

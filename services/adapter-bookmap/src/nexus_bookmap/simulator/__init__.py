@@ -14,7 +14,14 @@ from pathlib import Path
 from nexus_bookmap.simulator.host import BookmapHost
 from nexus_bookmap.simulator.venue import BookmapVenue, SimInstrument
 
-# The add-on script in a source checkout (services/adapter-bookmap/addon/).
-ADDON_SCRIPT = Path(__file__).resolve().parents[3] / "addon" / "nexus_bookmap_addon.py"
+_NAME = "nexus_bookmap_addon.py"
+
+_HERE = Path(__file__).resolve()
+# The add-on script: in the installed package (the wheel carries it), else in the source checkout
+# (services/adapter-bookmap/addon/, an editable install).
+ADDON_SCRIPT = next(
+    (p for p in (_HERE.parents[1] / "addon" / _NAME, _HERE.parents[3] / "addon" / _NAME) if p.exists()),
+    _HERE.parents[3] / "addon" / _NAME,
+)
 
 __all__ = ["ADDON_SCRIPT", "BookmapHost", "BookmapVenue", "SimInstrument"]

@@ -2,21 +2,32 @@
 
     python -m nexus_bookmap.simulator --port 47000 --alias NQZ5 --tick-size 0.25 --price 21000 \
         --script services/adapter-bookmap/addon/nexus_bookmap_addon.py --relaunch
+    python -m nexus_bookmap.simulator --root NQ --script --relaunch      # as the dev environment runs it
 
-Without `--script` it waits for an add-on started by hand with the printed port as its argument.
+`--root NQ` offers the root's next two contracts as symbols.yaml spells them for Bookmap (NQZ6, NQH7
+on a December 2026 day), with the registry's tick size and point value and sim.yaml's start price.
+Without `--script` it waits for an add-on started by hand with the printed port as its argument; the
+script gets this process's environment (NX_BOOKMAP_URL, NX_BOOKMAP_TOKEN: where the adapter is).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
+import os
 import signal
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 
 from nexus_bookmap.simulator import ADDON_SCRIPT, BookmapHost, BookmapVenue, SimInstrument
+from nexus_mesh.config_files import load_symbols, read_yaml
 from nexus_sim import FaultConfig, InstrumentSpec, MatchingConfig
+from nexus_sim.listing import listed_contracts
+
+VENUE = "bookmap"  # its name in symbols.yaml
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port (printed)")
     p.add_argument("--alias", action="append", help="alias (repeatable); default NQZ5")
+    p.add_argument("--root", action="append", help="a root's listed contracts from symbols.yaml (repeatable)")
+    p.add_argument("--config-dir", type=Path, default=Path(os.environ.get("NX_CONFIG_DIR", "deploy/config")))
     p.add_argument("--tick-size", type=float, default=0.25)
     p.add_argument("--price", type=float, default=21000.0, help="start price of every alias")
     p.add_argument("--point-value", type=float, default=20.0)
@@ -40,6 +53,24 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _listed(root: str, config_dir: Path, size_multiplier: float) -> list[SimInstrument]:
+    """The root's next contracts as Bookmap aliases, sized from the registry."""
+    registry = load_symbols(config_dir)
+    spec = registry.spec(root)
+    prices = (read_yaml(config_dir / "sim.yaml") or {}).get("start_prices") or {}
+    out = []
+    for ct in listed_contracts(root, spec.calendar, dt.date.today()):
+        instrument = InstrumentSpec(
+            symbol=registry.venue_symbol(root, VENUE, ct),
+            tick_size=spec.tick_size,
+            start_price=float(prices.get(root, 100.0)),
+            point_value=spec.venue_point_value(VENUE),
+        )
+        out.append(SimInstrument(spec=instrument, full_name=f"{root} {ct.month:02d}-{ct.year % 100:02d}",
+                                 size_multiplier=size_multiplier))  # fmt: skip
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -52,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
             ),
             size_multiplier=args.size_multiplier,
         )
-        for alias in args.alias or ["NQZ5"]
+        for alias in args.alias or ([] if args.root else ["NQZ5"])
+    ]
+    instruments += [
+        i for root in args.root or () for i in _listed(root, args.config_dir, args.size_multiplier)
     ]
     venue = BookmapVenue(
         instruments,

@@ -64,6 +64,12 @@ class Control:
             self.venue.process()
             return _q(quote)
 
+    def hold(self, symbol: str | None = None, held: bool = True) -> tuple[str, ...]:
+        """Keep `symbol` (every symbol without one) where it is while the market ticks (`--tick-ms`),
+        or let it move again (`held=False`); returns the symbols held."""
+        with self.terminal.lock:
+            return self.venue.market.hold(symbol, held)
+
     def step(self, count: int = 1) -> int:
         """`count` market steps (each walk moves, then one matching step); returns the fills made."""
         with self.terminal.lock:

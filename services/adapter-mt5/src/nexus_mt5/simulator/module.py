@@ -20,7 +20,7 @@ CONTROL_MODULE_NAME = "nexus_sim_control"
 
 # fmt: off
 _CONTROL_FUNCTIONS: tuple[str, ...] = (
-    "quote", "set_price", "set_quote", "step", "process", "now_ns", "advance",
+    "quote", "set_price", "set_quote", "hold", "step", "process", "now_ns", "advance",
     "set_autotrading", "set_market_open", "set_partial_fills", "set_commission", "expire_day_orders",
     "reject_next", "requote_next", "drop_after_send", "drop_before_send", "clear_faults", "reset", "summary",
 )

@@ -6,8 +6,9 @@ A `Profile` is plain frozen data (account, symbols, trading rules), so a test ch
 - `brazil`: a B3 futures account at a Brazilian broker. Netting (ACCOUNT_MARGIN_MODE_EXCHANGE, one net
   position per symbol), BRL, exchange execution: ORDER_FILLING_RETURN only (filling_mode 0), whole
   contracts, marketable limit orders allowed, trading 09:00-18:25 America/Sao_Paulo on weekdays.
-  Dated mini contracts WINZ25 / WDOF26 trade; the continuous WIN$ / WDO$ exist for charts and refuse
-  orders (trade_mode DISABLED -> TRADE_RETCODE_TRADE_DISABLED).
+  Dated mini contracts WINZ25 / WDOF26 trade (or, with `series_from`, the next WIN and WDO contracts
+  from that day on, as a broker lists them: `nexus_sim.listing`); the continuous WIN$ / WDO$ exist for
+  charts and refuse orders (trade_mode DISABLED -> TRADE_RETCODE_TRADE_DISABLED).
 - `global`: a retail CFD account. Hedging (one position per opening order), USD, instant execution with
   deviation and requotes, FOK/IOC only (RETURN -> TRADE_RETCODE_INVALID_FILL), 0.01-lot steps, 24/5
   (BTCUSD 24/7).
@@ -20,12 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from nexus_mt5.simulator import constants as c
 from nexus_sim import InstrumentSpec
+from nexus_sim.listing import listed_contracts
 
 SessionRule = Callable[[int], bool]  # open at ts_ns?
 
@@ -191,7 +193,24 @@ def _b3(root: str, symbol: str, k: _Contract, description: str, *, tradable: boo
     )
 
 
-def brazil_profile() -> Profile:
+_MONTHS_PT = ("Jan", "Fev", "Mar", "Abr", "Mai", "Jun", "Jul", "Ago", "Set", "Out", "Nov", "Dez")
+
+
+def _b3_series(series_from: date | None) -> tuple[SymbolSpec, ...]:
+    """The dated minis: the fixed WINZ25 / WDOF26, or the next three of each from `series_from`."""
+    if series_from is None:
+        return _b3("WIN", "WINZ25", _WIN, "Mini Ibovespa Dec/25"), _b3(
+            "WDO", "WDOF26", _WDO, "Mini Dolar Jan/26"
+        )
+    out = []
+    for root, k, name, calendar in (("WIN", _WIN, "Mini Ibovespa", "b3_even_month"),
+                                    ("WDO", _WDO, "Mini Dolar", "b3_monthly")):  # fmt: skip
+        for ct in listed_contracts(root, calendar, series_from, count=3):  # type: ignore[arg-type]
+            out.append(_b3(root, ct.code, k, f"{name} {_MONTHS_PT[ct.month - 1]}/{ct.year % 100:02d}"))
+    return tuple(out)
+
+
+def brazil_profile(series_from: date | None = None) -> Profile:
     return Profile(
         name="brazil",
         login=5_100_201,
@@ -207,8 +226,7 @@ def brazil_profile() -> Profile:
         deviation_applies=False,  # exchange execution: no requotes, the deviation is ignored
         commission_per_lot=0.25,
         symbols=(
-            _b3("WIN", "WINZ25", _WIN, "Mini Ibovespa Dec/25"),
-            _b3("WDO", "WDOF26", _WDO, "Mini Dolar Jan/26"),
+            *_b3_series(series_from),
             _b3("WIN", "WIN$", _WIN, "Mini Ibovespa continuous", tradable=False),
             _b3("WDO", "WDO$", _WDO, "Mini Dolar continuous", tradable=False),
         ),
@@ -282,6 +300,18 @@ def global_profile() -> Profile:
                 session=fx_24x5,
             ),
             _cfd(
+                "US500",
+                start=6_000.0,
+                spread_ticks=50,
+                step_ticks=20,
+                contract=1.0,
+                margin_rate=0.01,
+                description="US 500 Index",
+                path="Indices\\US500",
+                base="USD",
+                session=fx_24x5,
+            ),
+            _cfd(
                 "US30",
                 start=44_000.0,
                 spread_ticks=200,
@@ -324,8 +354,8 @@ def global_profile() -> Profile:
 PROFILES: dict[str, Callable[[], Profile]] = {"brazil": brazil_profile, "global": global_profile}
 
 
-def profile(name: str) -> Profile:
-    try:
-        return PROFILES[name]()
-    except KeyError:
-        raise ValueError(f"unknown profile {name!r}; known: {sorted(PROFILES)}") from None
+def profile(name: str, *, series_from: date | None = None) -> Profile:
+    """A built-in profile by name; `series_from` lists the dated contracts around that day (brazil)."""
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; known: {sorted(PROFILES)}")
+    return brazil_profile(series_from) if name == "brazil" else PROFILES[name]()

@@ -1,7 +1,8 @@
 """`python -m nexus_nt8.simulator --profile nt8|quantower --port N`: a simulated platform process.
 
-Bridge mode dials the adapter at --host:--port with the token from NX_NT8_AUTH_TOKEN (or --token) and
-keeps reconnecting; `--ati-dir DIR` instead plays NinjaTrader's ATI folder. Runs until SIGTERM/SIGINT.
+Bridge mode dials the adapter at --host:--port (default NX_NT8_HOST:NX_NT8_PORT, the adapter's own
+settings, or 127.0.0.1:9001) with the token from NX_NT8_AUTH_TOKEN (or --token) and keeps
+reconnecting; `--ati-dir DIR` instead plays NinjaTrader's ATI folder. Runs until SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from nexus_protocol.bridge import Platform
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m nexus_nt8.simulator", description=__doc__)
     p.add_argument("--profile", choices=[x.value for x in Platform], default="nt8")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=9001)
+    p.add_argument("--host", default=os.environ.get("NX_NT8_HOST", "127.0.0.1"), help="the adapter's address")
+    p.add_argument("--port", type=int, default=int(os.environ.get("NX_NT8_PORT", "9001")))
     p.add_argument("--token", default=os.environ.get("NX_NT8_AUTH_TOKEN", ""))
     p.add_argument("--account", action="append", help="account name (repeat); default: the profile's")
     p.add_argument("--config-dir", type=Path, default=Path(os.environ.get("NX_CONFIG_DIR", "deploy/config")))

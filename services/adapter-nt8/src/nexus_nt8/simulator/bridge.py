@@ -292,6 +292,8 @@ class BridgeSimulator:
                 conn.subscriptions.discard(msg.instrument)
             case ErrorMessage():
                 log.warning("adapter error %s: %s", msg.code.value, msg.message)
+            case BridgeHeartbeat():
+                pass  # every frame counts as life (last_rx); nothing to answer
             case _:
                 log.warning("unexpected %s from the adapter", msg.TYPE)
 

@@ -1,7 +1,8 @@
 """`python -m nexus_sierra.simulator --port 11099 [--control-port N]`: a DTC server playing Sierra Chart.
 
-Runs until SIGTERM/SIGINT. Its orders, fills and positions live as long as the process, whatever
-the clients do. See `server.py` for what it simulates and `control.py` for the control port.
+Both ports listen on --host (default NX_SIM_HOST or 127.0.0.1). Runs until SIGTERM/SIGINT. Its
+orders, fills and positions live as long as the process, whatever the clients do. See `server.py`
+for what it simulates and `control.py` for the control port.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 from pathlib import Path
 
@@ -27,9 +29,9 @@ def _prices(items: list[str]) -> dict[str, float]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m nexus_sierra.simulator", description=__doc__)
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--host", default=os.environ.get("NX_SIM_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=11099)
-    p.add_argument("--control-port", type=int, default=None, help="JSON-lines control port on 127.0.0.1")
+    p.add_argument("--control-port", type=int, default=None, help="JSON-lines control port, on --host too")
     p.add_argument(
         "--accounts", default="Sim1", help="comma-separated trade accounts; the first is the default"
     )
@@ -60,7 +62,9 @@ async def _main(args: argparse.Namespace) -> None:
         venue, md_interval_s=args.md_interval_ms / 1000, username=args.username, password=args.password
     )
     await sim.start(args.host, args.port)
-    control = await serve_control(sim, args.control_port) if args.control_port is not None else None
+    control = (
+        await serve_control(sim, args.control_port, args.host) if args.control_port is not None else None
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -12,7 +12,8 @@ Both expose the same typed `SimulatorControl` methods, so a test reads the same 
     sim.drop_connections(); sim.set_price("NQH25", 20900.0); sim.clear_faults(); sim.stats()
 
 The control port speaks one JSON object per line: {"op": ..., "args": {...}} -> {"ok": true,
-"result": ...} or {"ok": false, "error": ...}. It listens on 127.0.0.1 only.
+"result": ...} or {"ok": false, "error": ...}. It listens on 127.0.0.1 unless told otherwise (the
+simulator's own address in a compose network of simulators).
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class SimulatorControl:
         return [f for f in self.stats()["fills"] if f["client_order_id"] == client_order_id]
 
 
-async def serve_control(sim: DtcSimulator, port: int) -> asyncio.Server:
+async def serve_control(sim: DtcSimulator, port: int, host: str = "127.0.0.1") -> asyncio.Server:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while line := await reader.readline():
@@ -90,7 +91,7 @@ async def serve_control(sim: DtcSimulator, port: int) -> asyncio.Server:
         finally:
             writer.close()
 
-    return await asyncio.start_server(handle, "127.0.0.1", port)
+    return await asyncio.start_server(handle, host, port)
 
 
 class ControlClient(SimulatorControl):

@@ -203,6 +203,7 @@ class DtcSimulator:
         self.username, self.password = username, password
         self.faults = SimFaults()
         self.sessions: set[_Session] = set()
+        self._runs: set[asyncio.Task[Any]] = set()  # the sessions' reader tasks, awaited at close
         self.logons = 0
         self._server: asyncio.Server | None = None
         self._market: asyncio.Task[None] | None = None
@@ -221,6 +222,8 @@ class DtcSimulator:
                 await self._market
         for s in list(self.sessions):
             s.close("simulator stopping")
+        if self._runs:  # their reads end at the closed transports: let them finish, not be cancelled
+            await asyncio.wait(self._runs, timeout=2.0)
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -228,6 +231,10 @@ class DtcSimulator:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session = _Session(self, reader, writer)
         self.sessions.add(session)
+        task = asyncio.current_task()
+        if task is not None:
+            self._runs.add(task)
+            task.add_done_callback(self._runs.discard)
         await session.run()
 
     async def _market_loop(self) -> None:
