@@ -196,7 +196,9 @@ def _text(value: bytes | str) -> str:
 
 def pool_two_adapters(config: dict[str, Any], found: list[str]) -> None:
     """Two adapter services of one image and command, for venues that trade NQ, become one service
-    with NX_VENUE_POOL."""
+    with NX_VENUE_POOL. Dev's adapters each face their own platform simulator with settings of their own
+    (ports, tokens), so the pool plays both venues with the generic simulated venue (the router's image),
+    which any venue name can be; the two adapters and their simulators leave."""
     dev = yaml.safe_load((ROOT / "deploy/config/venues.yaml").read_text())["environments"]["dev"]
     groups: dict[str, list[str]] = {}
     for name, svc in sorted(config["services"].items()):
@@ -204,12 +206,17 @@ def pool_two_adapters(config: dict[str, Any], found: list[str]) -> None:
         if venue and "NQ" in dev.get(venue, {}).get("symbols", []):
             groups.setdefault(json.dumps([svc.get("image"), svc.get("command")]), []).append(name)
     names = next(g for g in groups.values() if len(g) >= 2)[:2]
-    first = config["services"][names[0]]
     venues = [config["services"][n]["environment"]["NX_VENUE"] for n in names]
-    env = {k: v for k, v in first["environment"].items() if k not in ("NX_VENUE", "NX_SERVICE")}
-    config["services"]["adapter-pool"] = {**first, "environment": {**env, "NX_VENUE_POOL": ",".join(venues)}}
-    for n in names:
+    router = config["services"]["router"]  # the mesh's own settings, the gateway's image
+    env = {k: v for k, v in router["environment"].items() if k != "NX_SERVICE"}
+    config["services"]["adapter-pool"] = {
+        **router,
+        "command": ["python", "-m", "nexus_gateway.sim_venue"],
+        "environment": {**env, "NX_VENUE_POOL": ",".join(venues)},
+    }
+    for n, venue in zip(names, venues, strict=True):
         del config["services"][n]
+        config["services"].pop(f"sim-{venue}", None)
     found.extend(venues)
 
 
