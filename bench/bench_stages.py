@@ -1,7 +1,7 @@
 """Each gateway stage's handler time without I/O: decode the input entry, the stage's own handler
 (as the processor calls it, with its state in an in-memory view), encode its outputs. Redis round
 trips are left out (they are the hop, measured by roundtrip.py and hop.py); state (de)serialization
-is kept in. The budget is under 15 us per message per stage (DESIGN.md, Stages).
+is kept in. The budget is under 15 us per message per stage (docs/design.md, Stages).
 
     python bench/bench_stages.py
 """

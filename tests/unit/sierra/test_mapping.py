@@ -237,6 +237,6 @@ def test_an_order_becomes_one_automated_submit_carrying_our_client_order_id() ->
     assert msg.is_automated_order
     assert msg.free_form_text == f"NEXUS {coid[:26]}"
     with pytest.raises(VenueError, match="without a limit price"):
-        dtc_order(order.model_copy(update={"limit_price": None}), "NQH25", "", "Sim1")
+        dtc_order(order.replace(limit_price=None), "NQH25", "", "Sim1")
     with pytest.raises(VenueError, match="cannot be sent over DTC"):
-        dtc_order(order.model_copy(update={"client_order_id": "x" * 40}), "NQH25", "", "Sim1")
+        dtc_order(order.replace(client_order_id="x" * 40), "NQH25", "", "Sim1")
