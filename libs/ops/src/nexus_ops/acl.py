@@ -192,7 +192,8 @@ def mesh_users(
             AclUser(
                 svc,
                 f"orders:{v} -> the platform -> fills:raw, md:raw:{v}; venue link heartbeat; "
-                "the kill switch's closing orders -> route (fills)",
+                "the kill switch's closing orders and the resync's legs -> route (fills); the fill path's "
+                "groups (the resync waits until it is idle)",
                 rw=(
                     n.orders(v),
                     *_stream(n.fills_raw),
@@ -205,6 +206,7 @@ def mesh_users(
                     n.control("sim", v) + ":*",
                     n.state("fills", "venue_positions"),
                     n.contracts,
+                    n.fills_normalized,
                 ),
                 write=(n.md_raw(v), n.control("venue", v)),
             )

@@ -238,7 +238,8 @@ class Mt5Adapter(Adapter):
                 filling=filling,
                 deviation_points=self.settings.mt5_deviation_points,
             )
-            closing = order.purpose == "flatten"  # the kill switch closes every position, ours or not
+            # the kill switch and a resync close any position, ours or one opened at the terminal
+            closing = order.purpose in ("flatten", "resync")
             if self.hedging and (self.settings.mt5_hedging_close or closing):
                 positions = self._term().positions_get(symbol=terms.name) or []
                 ticket = m.closable_position(

@@ -23,7 +23,8 @@ The base keeps the guarantees, the same for every platform:
 - On start and after every reconnect it reconciles: open orders, fills since the last one seen,
   positions compared with the gateway's view; a difference that persists past a grace window with no
   order of its symbol unfinished is a `position_mismatch` event (`drift`: one rule for reconnects and
-  the periodic drift checks).
+  the periodic drift checks). With NX_AUTO_RESYNC such a difference is booked as an outside trade and
+  the platform brought back to the gateway's position by an order of its own (`resync_flow`).
 - It heartbeats its link state (`nx:{control}:venue:{venue}`) for the router's venue-connected check,
   and on the kill switch cancels its working orders and, asked to flatten, closes every position
   (`flatten`) with orders of their own that reach the gateway like any leg.
@@ -41,11 +42,13 @@ import redis
 
 from nexus_mesh import metrics
 from nexus_mesh.adapter.drift import DriftWatch, Persisting, differences
-from nexus_mesh.adapter.flatten import HeldPosition, closing_order, closing_route
+from nexus_mesh.adapter.flatten import HeldPosition, closing_order
 from nexus_mesh.adapter.flow import OrderFlow
 from nexus_mesh.adapter.intents import IntentState
 from nexus_mesh.adapter.ledger import report
+from nexus_mesh.adapter.own import single_leg_route
 from nexus_mesh.adapter.reports import Reconciliation
+from nexus_mesh.adapter.resync_flow import Resyncer
 from nexus_mesh.adapter.settings import AdapterSettings
 from nexus_mesh.config_files import load_symbols
 from nexus_mesh.connection import as_str
@@ -58,7 +61,7 @@ from nexus_protocol.codec import Envelope, InvalidMessage, encode, pack, validat
 from nexus_protocol.enums import Severity
 from nexus_protocol.errors import DecodeError, VenueError
 from nexus_protocol.ids import derived_id
-from nexus_protocol.messages import Heartbeat, KillSwitchState, Message, Tick
+from nexus_protocol.messages import Heartbeat, KillSwitchState, Message, Tick, VenueOrder
 
 log = logging.getLogger(__name__)
 _UNFINISHED = (IntentState.SENDING, IntentState.SENT, IntentState.WORKING, IntentState.UNKNOWN)
@@ -76,6 +79,8 @@ class Adapter(OrderFlow):
         self._drift = DriftWatch(settings.position_grace_s)
         self._next_check = self._scheduled_check(time.monotonic())
         self._handled_kill: str | None = None
+        self._quotes: dict[str, float] = {}  # venue symbol -> the platform's last price
+        self._resync = Resyncer(self)
         self.processor = StreamProcessor(
             settings,
             [Input(self.names.orders(self.venue), self._on_order)],
@@ -110,6 +115,11 @@ class Adapter(OrderFlow):
     def poll(self) -> None:
         """Periodic platform work on the adapter's loop (every NX_TICK_INTERVAL_S); optional."""
 
+    def last_price(self, venue_symbol: str) -> float | None:
+        """The platform's last price of `venue_symbol` (from the ticks it emitted), for the resync's
+        booking of an outside trade; a platform with a better answer overrides it."""
+        return self._quotes.get(venue_symbol)
+
     def venue_detail(self) -> dict[str, Any]:
         """Extra facts for the venue heartbeat's `detail`: `can_trade` (bool) and `equity_usd` (the
         account's equity in USD, for the router's equity sizing) where the platform says."""
@@ -135,6 +145,8 @@ class Adapter(OrderFlow):
             except InvalidMessage as exc:
                 log.warning("%s: %s from the platform dropped: %s", self.venue, msg.TYPE, exc)
                 continue
+            if isinstance(msg, Tick) and msg.price is not None:
+                self._quotes[msg.symbol] = msg.price
             env = Envelope.new(msg, id=derived_id(msg.TYPE, self.venue, now, i))
             pipe.xadd(stream, encode(env), maxlen=self.settings.md_maxlen, approximate=True)  # type: ignore[arg-type]
         try:
@@ -255,12 +267,18 @@ class Adapter(OrderFlow):
         prefix = f"{self.venue}|"
         expected = {k[len(prefix) :]: v for k, v in ours.items() if k.startswith(prefix)}
         now = time.monotonic()
-        busy = self._symbols_of(unfinished) if differences(expected, venue_positions) else set()
+        differ = differences(expected, venue_positions)
+        busy = self._symbols_of(unfinished) if differ else set()
         due = self._drift.observe(expected, venue_positions, now, busy)
-        waiting = self._drift.next_check(now)
-        scheduled = self._scheduled_check(now)
-        self._next_check = min((t for t in (waiting, scheduled) if t is not None), default=None)
-        return [self._mismatch_event(ctx, p) for p in due]
+        outs = [self._mismatch_event(ctx, p) for p in due]
+        retry = None
+        if self.settings.auto_resync:
+            resynced, wait_s = self._resync.step(ctx, due, differ)
+            outs += resynced
+            retry = None if wait_s is None else now + wait_s
+        checks = (self._drift.next_check(now), self._scheduled_check(now), retry)
+        self._next_check = min((t for t in checks if t is not None), default=None)
+        return outs
 
     def _scheduled_check(self, now: float) -> float | None:
         interval = self.settings.drift_check_interval_s
@@ -327,13 +345,18 @@ class Adapter(OrderFlow):
             except DecodeError:
                 kept.append(position.venue_symbol)
                 continue
-            route = Envelope.new(closing_route(order), id=order.signal_id, trace=order.signal_id)
-            self.publisher.publish([Output(self.names.fills, route)])
-            found = self._claim(order)
-            with self._held(order.client_order_id):
-                self.publisher.publish(self._outputs(self._handle(order, found), order))
+            self.send_own(order)
             closed.append(f"{position.venue_symbol} {position.quantity:+g}")
         return closed, kept
+
+    def send_own(self, order: VenueOrder) -> None:
+        """An order of the adapter's own (flatten, resync), each the one leg of its own signal: its Route
+        first, then an intent and a submit, as an order from the stream is handled."""
+        route = Envelope.new(single_leg_route(order), id=order.signal_id, trace=order.signal_id)
+        self.publisher.publish([Output(self.names.fills, route)])
+        found = self._claim(order)
+        with self._held(order.client_order_id):
+            self.publisher.publish(self._outputs(self._handle(order, found), order))
 
     def _beat_venue(self) -> None:
         up = self.connected()

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nexus_protocol.enums import OrderStatus, OrderType, Side, TimeInForce
-from nexus_protocol.errors import DecodeError
-from nexus_protocol.ids import client_order_id, derived_signal_id
-from nexus_protocol.messages import KillSwitchState, Route, RouteLeg, VenueOrder
+from nexus_mesh.adapter.own import market_order, single_leg_route
+from nexus_protocol.messages import KillSwitchState, VenueOrder
 from nexus_protocol.symbols import SymbolRegistry
 
 FLATTEN_CODE = "ks"  # the venue code of every closing order's client order id
-_EPS = 1e-9
+_EPS = 1e-9  # a position smaller than this is flat
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,26 +42,10 @@ def closing_order(
 ) -> VenueOrder:
     """The market order that closes `position`; DecodeError when the registry does not know its symbol
     for this venue (the gateway could not book the fills: such a position is left to the operator)."""
-    root, contract = registry.parse(position.venue_symbol, venue)
-    spec = registry.spec(root)
     seed = f"flatten:{switch.activation}:{venue}:{position.venue_symbol}:{position.key}"
-    signal_id = derived_signal_id(switch.ts_ns, seed)
-    qty = abs(position.quantity)
-    factor = spec.qty_factor(venue)
-    if qty <= _EPS or factor <= 0:
-        raise DecodeError("nothing to close", field="quantity", value=position.quantity)
-    return VenueOrder(
-        client_order_id=client_order_id(signal_id, FLATTEN_CODE), signal_id=signal_id, venue=venue,
-        symbol=root, side=Side.SELL if position.quantity > 0 else Side.BUY, quantity=qty / factor,
-        order_type=OrderType.MARKET, time_in_force=TimeInForce.DAY, purpose="flatten", reduce_only=True,
-        contract=contract.code if contract is not None else None, venue_symbol=position.venue_symbol,
-        venue_quantity=qty, qty_factor=factor, currency=spec.venue_currency(venue),
-        point_value=spec.venue_point_value(venue),
-    )  # fmt: skip
+    return market_order(position.venue_symbol, -position.quantity, venue=venue, ts_ns=switch.ts_ns,
+                        seed=seed, code=FLATTEN_CODE, purpose="flatten", reduce_only=True,
+                        registry=registry)  # fmt: skip
 
 
-def closing_route(order: VenueOrder) -> Route:
-    """The closing order's signal as the fill aggregator learns of a routed signal: one pending leg."""
-    leg = RouteLeg(venue=order.venue, client_order_id=order.client_order_id, status=OrderStatus.PENDING)
-    return Route(signal_id=order.signal_id, symbol=order.symbol, side=order.side, quantity=order.quantity,
-                 legs=(leg,))  # fmt: skip
+closing_route = single_leg_route

@@ -24,6 +24,11 @@ class AdapterSettings(MeshSettings):
     # a position difference is an alarm once it has stayed the same this long with no order of its symbol
     # unfinished: fills on their way through the mesh settle first (nexus_mesh.adapter.drift)
     position_grace_s: float = Field(default=30.0, ge=0)
+    # such a difference booked as an outside trade and the platform brought back to the gateway's position
+    # by an order of the adapter's own (nexus_mesh.adapter.resync); off: only the position_mismatch event
+    auto_resync: bool = False
+    # at most one resync per venue this often (the rest wait for the window; nexus_mesh.adapter.resync_flow)
+    resync_min_interval_s: float = Field(default=300.0, ge=0)
 
     @model_validator(mode="before")
     @classmethod
