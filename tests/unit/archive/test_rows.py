@@ -4,10 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 
+import msgspec
+import pytest
+from sqlalchemy import Table
+
 from nexus_archive import schema
 from nexus_archive.rows import rows
 from nexus_protocol.codec import Envelope, encode
-from nexus_protocol.messages import Cancel
+from nexus_protocol.messages import (
+    Cancel,
+    DeadLetter,
+    Event,
+    Execution,
+    Fill,
+    Leg,
+    OrderStatus,
+    Route,
+    RouteLeg,
+    Signal,
+    VenueOrder,
+)
 from nexus_testing.archive import dead_letter_sample, event_sample, signal_life
 
 NOW = dt.datetime(2026, 12, 1, 21, 0, tzinfo=dt.UTC)
@@ -66,3 +82,61 @@ def test_a_kind_without_a_table_is_kept_whole_in_messages() -> None:
     r = rows("nx", "orders:nt8", f"{MS}-0", env, NOW)
     assert r.table is schema.messages
     assert r.row["type"] == "cancel" and r.row["problem"] is None
+
+
+# A field of a message kept only in `data`, on purpose: the name of its column when it has one.
+KEPT_AS = {
+    (Fill, "venue_ts_ns"): "venue_time",
+    (DeadLetter, "group"): "group_name",
+    (DeadLetter, "stream"): "source_stream",
+    (DeadLetter, "entry_id"): "source_entry_id",
+    (DeadLetter, "fields"): None,  # the entry's fields: only in `data`
+    (Event, "data"): "details",
+    (Route, "legs"): "legs",
+    (Execution, "legs"): "legs",
+}
+TABLES: tuple[tuple[type[msgspec.Struct], Table], ...] = (
+    (Signal, schema.signals),
+    (VenueOrder, schema.orders),
+    (Fill, schema.fills),
+    (Route, schema.routes),
+    (RouteLeg, schema.route_legs),
+    (Execution, schema.executions),
+    (Leg, schema.execution_legs),
+    (Event, schema.events),
+    (DeadLetter, schema.dead_letters),
+)
+
+
+@pytest.mark.parametrize(("kind", "table"), TABLES, ids=[k.__name__ for k, _ in TABLES])
+def test_every_field_of_an_archived_kind_has_its_typed_column(
+    kind: type[msgspec.Struct], table: Table
+) -> None:
+    columns = {c.name for c in table.columns}
+    wanted = {f: KEPT_AS.get((kind, f), f) for f in kind.__struct_fields__}
+    missing = [f for f, column in wanted.items() if column is not None and column not in columns]
+    assert missing == [], f"{kind.__name__}: no column for {missing} (add it with an alembic revision)"
+
+
+def test_stop_loss_noise_sized_legs_and_dead_letters_by_reference_have_their_values() -> None:
+    life = signal_life("01SIG", MS)
+    sig = msgspec.structs.replace(life[0].env.body, stop_loss=12.5, noise=0.25, reduce_only=True)
+    r = rows("nx", "signals", life[0].entry_id, Envelope.new(sig, id="01SIG"), NOW).row
+    assert (r["stop_loss"], r["noise"], r["reduce_only"]) == (12.5, 0.25, True)
+    route = life[3].env.body
+    assert isinstance(route, Route)
+    legs = (
+        msgspec.structs.replace(route.legs[0], quantity=9.0, rounding_residual=0.4, symbol="MNQ", ratio=10.0),
+        RouteLeg(venue="mt5", client_order_id="01SIG.mt0", status=OrderStatus.REJECTED, reason="no symbol"),
+    )
+    env = Envelope.new(msgspec.structs.replace(route, legs=legs), id="route:01SIG")
+    got = [
+        (leg["quantity"], leg["rounding_residual"], leg["symbol"], leg["ratio"])
+        for leg in rows("nx", "fills", life[3].entry_id, env, NOW).legs
+    ]
+    assert got == [(9.0, 0.4, "MNQ", 10.0), (None, 0.0, None, 1.0)]
+    dl = dead_letter_sample(MS)
+    ref = msgspec.structs.replace(dl.env.body, size=2_000_000, sha256="ab" * 32, fields={})
+    r = rows("nx", "dlq", dl.entry_id, Envelope.new(ref, id="dl1"), NOW).row
+    assert (r["size"], r["sha256"]) == (2_000_000, "ab" * 32)
+    assert rows("nx", "dlq", dl.entry_id, dl.env, NOW).row["sha256"] is None

@@ -99,6 +99,8 @@ def _signal(s: Signal, env: Envelope[Message]) -> Row:
         "mqscore": s.mqscore,
         "strategy": s.strategy,
         "venues": ",".join(s.venues),
+        "noise": s.noise,
+        "stop_loss": s.stop_loss,
     }
 
 
@@ -170,6 +172,10 @@ def _route_leg(leg: RouteLeg) -> Row:
         "client_order_id": leg.client_order_id,
         "status": leg.status.value,
         "reason": leg.reason,
+        "quantity": leg.quantity,
+        "rounding_residual": leg.rounding_residual,
+        "symbol": leg.symbol,
+        "ratio": leg.ratio,
     }
 
 
@@ -241,6 +247,8 @@ def _dead_letter(d: DeadLetter, _env: Envelope[Message]) -> Row:
         "group_name": d.group,
         "consumer": d.consumer,
         "deliveries": d.deliveries,
+        "size": d.size,
+        "sha256": d.sha256 or None,
     }
 
 

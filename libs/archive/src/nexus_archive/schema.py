@@ -27,6 +27,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    text,
 )
 
 from nexus_archive.types import Amount, UtcTime
@@ -113,6 +114,8 @@ signals = _message_table(
     Column("mqscore", Float),
     Column("strategy", Text, nullable=False),
     Column("venues", Text, nullable=False),  # comma-separated; empty: every venue listing the symbol
+    Column("noise", Float),
+    Column("stop_loss", Amount),  # risk sizing's distance
 )
 
 orders = _message_table(
@@ -178,7 +181,14 @@ routes = _message_table(
     Column("reason", Text),
 )
 
-route_legs = _leg_table("route_legs", "routes")
+route_legs = _leg_table(
+    "route_legs",
+    "routes",
+    Column("quantity", Amount),  # universal units this venue's sizing gave (NULL: the signal's)
+    Column("rounding_residual", Amount, nullable=False, server_default=text("0")),
+    Column("symbol", Text),  # the root this venue trades for the signal's (NULL: the same)
+    Column("ratio", Amount, nullable=False, server_default=text("1")),
+)
 
 executions = _message_table(
     "executions",
@@ -236,6 +246,8 @@ dead_letters = _message_table(
     Column("group_name", Text, nullable=False),
     Column("consumer", Text, nullable=False),
     Column("deliveries", Integer, nullable=False),
+    Column("size", BigInteger, nullable=False, server_default=text("0")),
+    Column("sha256", Text),  # set: dead-lettered by reference (its fields are only the short header)
     signal=False,
 )
 
