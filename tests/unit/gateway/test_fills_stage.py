@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
+from nexus_gateway.fills.checks import ImpossibleFill, refused_fill
 from nexus_gateway.fills.config import FillsSettings
 from nexus_gateway.fills.service import FillsStage
 from nexus_mesh.context import Context, stage_context
+from nexus_mesh.deadletter import Rejected
 from nexus_mesh.state import Result, StateView
 from nexus_protocol import Envelope, Execution, Fill, OrderStatus, Route, RouteLeg, Side
 from nexus_protocol.ids import client_order_id, new_signal_id
@@ -90,3 +94,20 @@ def test_only_signals_that_reached_a_venue_count_in_the_latency_metric() -> None
     leg = Leg(venue="nt8", client_order_id=LEGS[0], status=OrderStatus.FILLED, venue_symbol="NQH25")
     observe_final(refused.replace(status=OrderStatus.FILLED, legs=(leg,)), origin_ns=0, now_ns=10**6)
     assert count() == before + 1
+
+
+def test_an_impossible_fill_raises_and_moves_nothing_and_its_dead_letter_raises_an_event() -> None:
+    ctx = stage_context(SETTINGS, StateView.of())
+    run(ctx, route())
+    good = fill(LEGS[0], "nt8")
+    overfill = Envelope.new(good.body.replace(last_qty=5.0, cum_qty=5.0), id="o", trace=SID)
+    with pytest.raises(ImpossibleFill, match="more than the order's 1"):
+        STAGE.handle(overfill, ctx)  # type: ignore[arg-type]
+    stranger = fill("hello", "nt8")
+    with pytest.raises(ImpossibleFill, match="unknown client order id 'hello'"):
+        STAGE.handle(stranger, ctx)  # type: ignore[arg-type]
+    assert ctx.hget(STAGE.k_positions, "NQ|nt8|NQH25") is None  # raised: no writes to commit
+    rejected = Rejected(SETTINGS.names.fills, "1-0", {}, "handler refused it: ImpossibleFill: x", overfill)
+    (event,) = refused_fill(rejected, ctx)
+    assert event.stream == SETTINGS.names.events
+    assert event.envelope.body.kind == "fill_refused" and event.envelope.body.client_order_id == LEGS[0]

@@ -32,6 +32,7 @@ class LegState(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     point_value: float = 1.0
     venue_reference_price: float | None = None
     venue_filled_qty: float = 0.0
+    cum_qty: float = 0.0  # the highest cumulative quantity a fill of the leg reported (venue units)
     notional: float = 0.0  # sum of qty x price, venue units
     fees_usd: float = 0.0
     realized_pnl_usd: float = 0.0
@@ -115,6 +116,7 @@ def apply_fill(state: SignalState | None, fill: Fill, realized_usd: float) -> Si
     leg.usd_rate = fill.usd_rate if fill.usd_rate is not None else leg.usd_rate
     if fill.last_qty > 0 and fill.last_price is not None:
         leg.venue_filled_qty = round(leg.venue_filled_qty + fill.last_qty, QTY_DIGITS)
+        leg.cum_qty = max(leg.cum_qty, fill.cum_qty)
         leg.notional += fill.last_qty * fill.last_price
     if fill.fee:
         leg.fees_usd += fill.fee_usd if fill.fee_usd is not None else usd(fill.fee, fill.usd_rate)

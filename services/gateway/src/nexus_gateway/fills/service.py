@@ -5,10 +5,11 @@ fill moves) through `ctx` and returns the execution and the state writes; the pr
 in one MULTI/EXEC, before acknowledging. State lives under the hash tag `state:fills` (owner
 "fills", cached in process): per signal its aggregate with the ids of the inputs already applied, per
 `symbol|venue|contract` the position, per `venue|venue symbol` the venue quantity that adapters
-compare with their platform on reconcile. An input already applied changes nothing and publishes
-nothing: its execution was committed together with the state that records it, so a crash anywhere
-never yields a second final execution (issue 13: two fills of one signal in one batch, killed
-between commit and acknowledgement, each republished a final execution).
+compare with their platform on reconcile. A fill impossible for the leg it claims (`fills.checks`) is
+dead-lettered at once with a `fill_refused` event and moves nothing. An input already applied
+changes nothing and publishes nothing: its execution was committed together with the state that
+records it, so a crash anywhere never yields a second final execution (issue 13: two fills of one
+signal in one batch, killed between commit and acknowledgement, each republished a final execution).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from nexus_gateway.fills.aggregate import (
     execution,
     load_state,
 )
+from nexus_gateway.fills.checks import ImpossibleFill, leg_problem, refused_fill, report_problem
 from nexus_gateway.fills.config import FillsSettings
 from nexus_gateway.fills.positions import VenuePosition
 from nexus_mesh import metrics
@@ -85,6 +87,9 @@ class FillsStage:
         state = load_state(ctx.hget(self.k_signals, fill.signal_id))
         if state is not None and fill.fill_id in state.applied:
             return Result()  # applied before: its execution was committed with it
+        problem = report_problem(fill) or leg_problem(state, fill)
+        if problem is not None:
+            raise ImpossibleFill(problem)  # dead-lettered at once; `refused_fill` raises the event
         realized_usd = 0.0
         writes = Writes()
         if fill.last_qty > 0 and fill.last_price is not None and fill.symbol:
@@ -144,7 +149,7 @@ def build(settings: FillsSettings, client: redis.Redis) -> StreamProcessor:
     stage = FillsStage(settings.names, retention_ms=settings.dedupe_ttl_ms)
     return StreamProcessor(
         settings,
-        [Input(settings.names.fills, stage.handle)],
+        [Input(settings.names.fills, stage.handle, on_dead_letter=refused_fill)],
         client=client,
         tick=stage.prune,
         tick_interval_s=3600,

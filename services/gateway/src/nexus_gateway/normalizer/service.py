@@ -4,7 +4,9 @@
   quantity in the venue's units, the venue's own quote as the leg's reference price. A leg that
   cannot be expressed at the venue (no active contract, below the minimum lot) is rejected: a
   REJECTED fill with the reason goes on nx:fills:normalized and an event on nx:events.
-- nx:fills:raw (Fill) -> nx:fills:normalized: root, contract, size factor, point value.
+- nx:fills:raw (Fill) -> nx:fills:normalized: root, contract, size factor, point value. A report
+  impossible on its own figures (a negative quantity, a "filled" with nothing filled) or of a venue
+  symbol the registry does not know is dead-lettered at once, with an event (`fills.checks`).
 - nx:md:raw:{venue} (Tick) -> nx:md:{ROOT}: capped, fan-out. The last price per root (from venues
   that trade the universal instrument itself) is kept in `nx:{state:md}:last` for the router's collar.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import redis
 
+from nexus_gateway.fills.checks import ImpossibleFill, refused_fill, report_problem
 from nexus_gateway.normalizer.config import NormalizerSettings
 from nexus_gateway.normalizer.translate import Translator
 from nexus_mesh.config_files import load_symbols
@@ -87,6 +90,9 @@ class Normalizer:
         fill = env.body
         if not isinstance(fill, Fill):
             raise TypeError(f"{fill.TYPE} does not belong on the raw fill stream")
+        problem = report_problem(fill)
+        if problem is not None:
+            raise ImpossibleFill(problem)  # dead-lettered at once; `refused_fill` raises the event
         return [Output(self.names.fills_normalized, env.derive(self.tr.fill(fill), id=env.id))]
 
     def on_tick(self, env: Envelope[Message], ctx: Context) -> list[Output]:
@@ -122,7 +128,10 @@ def build(settings: NormalizerSettings, client: redis.Redis) -> StreamProcessor:
     venues = load_venues(settings.config_dir, settings.environment, registry)
     norm = Normalizer(settings, Translator(registry))
     names = settings.names
-    inputs = [Input(names.orders_routed, norm.on_order), Input(names.fills_raw, norm.on_fill)]
+    inputs = [
+        Input(names.orders_routed, norm.on_order),
+        Input(names.fills_raw, norm.on_fill, on_dead_letter=refused_fill),
+    ]
     inputs += [Input(names.md_raw(v), norm.on_tick, start_id="$", trim=False) for v in venues]
     return StreamProcessor(
         settings,

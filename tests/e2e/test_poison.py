@@ -1,0 +1,65 @@
+"""Every input gets an answer (issue 15): impossible venue reports XADDed to nx:{fills:raw} are
+dead-lettered at once with their reason and an event, and no position moves; a poison signal gets
+its final rejected execution and never locks its symbol. Each service its own process."""
+
+from __future__ import annotations
+
+import msgspec
+import redis
+from mesh import Mesh
+
+from nexus_gateway.fills.positions import VenuePosition
+from nexus_protocol import DeadLetter, Fill, Names, OrderStatus
+from nexus_protocol.codec import Envelope
+from nexus_protocol.ids import derived_id
+from nexus_testing import Services, read_stream, wait_for, xadd
+
+
+def positions(client: redis.Redis, names: Names) -> dict[str, float]:
+    raw = client.hgetall(names.state("fills", "positions"))
+    return {k.decode(): msgspec.msgpack.decode(v, type=VenuePosition).quantity for k, v in raw.items()}
+
+
+def dead_letters(client: redis.Redis, names: Names) -> list[DeadLetter]:
+    return [e.body for e in read_stream(client, names.dlq) if isinstance(e.body, DeadLetter)]
+
+
+def test_impossible_fills_are_dead_lettered_at_once_and_move_no_position(
+    client: redis.Redis, names: Names, services: Services
+) -> None:
+    mesh = Mesh(services, client, names, "single", ("sim",)).start()
+    mesh.set_price("sim", "NQ", 21000.0)
+    sid = mesh.signal("NQ", "buy", 3)
+    assert mesh.final(sid).status is OrderStatus.FILLED
+    raw = read_stream(client, names.fills_raw)
+    real = next(e.body for e in raw if isinstance(e.body, Fill) and e.body.last_qty)
+    before = positions(client, names)
+    assert list(before.values()) == [3.0]
+
+    def report(tag: str, **changes: object) -> Fill:
+        return real.replace(fill_id=derived_id(real.client_order_id, "x", tag), **changes)
+
+    bad = {
+        "negative": report("neg", last_qty=-5.0, cum_qty=0.0, status=OrderStatus.PARTIALLY_FILLED),
+        "zero filled": report("zero", last_qty=0.0, cum_qty=0.0, status=OrderStatus.FILLED),
+        "overfill": report("over", last_qty=2.0, cum_qty=5.0, status=OrderStatus.FILLED),
+        "stranger": report("hello", client_order_id="hello"),
+        "unknown symbol": report("sym", venue_symbol="NOPE 03-25", symbol=None, contract=None),
+    }
+    for body in bad.values():
+        xadd(client, names.fills_raw, Envelope.new(body, id=body.fill_id, trace=sid))
+    letters = wait_for(
+        lambda: (d := dead_letters(client, names)) and len(d) >= len(bad) and d,
+        timeout_s=30, what="a dead letter for each impossible fill",
+    )  # fmt: skip
+    reasons = sorted(d.reason for d in letters)
+    assert len(letters) == len(bad), reasons
+    assert all(d.deliveries == 1 for d in letters), letters  # permanent: never retried
+    for why in ("negative quantity", "nothing filled", "more than the order's 3", "unknown client order id",
+                "unknown venue symbol"):  # fmt: skip
+        assert sum(why in r for r in reasons) == 1, (why, reasons)
+    assert all(d.fields.get("data") for d in letters)  # the original body, to replay once fixed
+    events = wait_for(lambda: len(e := mesh.events("fill_refused")) == len(bad) and e, what="five events")
+    assert all(e.severity.value == "critical" for e in events)
+    assert positions(client, names) == before
+    assert [e.filled_quantity for e in mesh.executions(sid)][-1] == 3  # no execution counted them
