@@ -8,6 +8,8 @@ together or not at all, and in the same round trip as nothing else: one round tr
 An idempotent output is published by the `P` op: set its dedupe key with NX, append the entry only if
 the key was new. Market data (`idempotent=False`) is a plain XADD with MAXLEN ~ (the lean path).
 State writes are ops too: H (HSET), D (HDEL), S (SET, PX), X (DEL), Z (ZADD), R (ZREM), E (PEXPIRE).
+V (a guard, first in its call) applies nothing of the call unless the key holds the value ('' for
+none): the processor's check of a stage's state version where no WATCH is possible (Redis Cluster).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import redis
+from msgspec import msgpack
 from redis.client import Pipeline
 
 from nexus_mesh.scripts import LuaScript, run_pipeline
@@ -30,6 +33,10 @@ if TYPE_CHECKING:
 
 APPLY = LuaScript("""
 local ttl, out, i, n = ARGV[1], {}, 2, #ARGV
+if ARGV[2] == 'V' then
+  if (redis.call('GET', KEYS[tonumber(ARGV[3])]) or '') ~= ARGV[5] then return -1 end
+  i = 6
+end
 while i <= n do
   local op, k = ARGV[i], KEYS[tonumber(ARGV[i + 1])]
   if op == 'P' then
@@ -91,6 +98,10 @@ class _Call:
             i = self.index[k] = len(self.keys)
         return str(i)
 
+    def guard(self, key: str, expected: bytes | None) -> None:
+        """Apply nothing of this call unless `key` holds `expected` (None: unset)."""
+        self.args[:0] = ["V", self.key(key), "", expected or b""]
+
 
 @dataclass(slots=True)
 class Plan:
@@ -137,6 +148,22 @@ def queue(pipe: Pipeline, p: Plan, outputs: Sequence[Output], dedupe_ttl_ms: int
             pipe.execute_command("XADD", out.stream, "*", *flat)  # type: ignore[no-untyped-call]
     for call in p.calls:
         APPLY.queue(pipe, call.keys, [ttl, *call.args])
+
+
+def pack(calls: Sequence[_Call], dedupe_ttl_ms: int) -> bytes:
+    """Calls as one value (an outbox entry), to be run later by `run_packed`."""
+    return msgpack.encode([[c.keys, [str(dedupe_ttl_ms), *c.args]] for c in calls])
+
+
+def run_packed(client: redis.Redis, packed: bytes) -> None:
+    """Run calls packed by `pack` (idempotent: their outputs carry dedupe keys), one per slot."""
+    calls = msgpack.decode(packed)
+
+    def build(pipe: Pipeline) -> None:
+        for keys, args in calls:
+            APPLY.queue(pipe, keys, args)
+
+    run_pipeline(client, build, [APPLY])
 
 
 def entry_ids(p: Plan, n_outputs: int, replies: Sequence[Any]) -> list[str | None]:

@@ -52,7 +52,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """For preexec_fn: the child gets SIGKILL when this process dies (Linux)."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -110,7 +111,7 @@ class RedisServer:
             args,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent if self.die_with_parent else None,  # noqa: PLW1509 - prctl only
+            preexec_fn=die_with_parent if self.die_with_parent else None,  # noqa: PLW1509 - prctl only
             start_new_session=not self.die_with_parent,
         )
         deadline = time.monotonic() + timeout_s

@@ -1,8 +1,7 @@
 """Reading state for a stage: the reads a handler asked for, queued in a pipeline and stored.
 
 Owned keys (under the stage's `state:{owner}` tag) go to the cache kept across batches; everything
-else to the batch's own store. `dedicated_client` gives the processor a connection of its own, so a
-WATCH sent with one round trip is still in force at the MULTI/EXEC of the next.
+else to the batch's own store.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import redis
 from redis.client import Pipeline
 
 from nexus_mesh.state import Loaded, Read
@@ -40,12 +38,3 @@ def store(
     for r, reply in zip(reads, replies, strict=True):
         cached = prefix is not None and r.key.startswith(prefix) and r.kind in _CACHED
         (owned if cached else other).store(r, reply)
-
-
-def dedicated_client(client: redis.Redis) -> redis.Redis:
-    """A client on the same server with a pool of exactly one connection (single-threaded use)."""
-    pool = client.connection_pool
-    own = redis.ConnectionPool(
-        connection_class=pool.connection_class, max_connections=1, **pool.connection_kwargs
-    )
-    return redis.Redis(connection_pool=own)

@@ -32,12 +32,22 @@ redelivered input never yields a second, different effect.
 - NOGROUP (the stream vanished) recreates the group and raises a critical event: a data-loss alarm.
 - Redis down: back off and reconnect, then re-read own pending entries.
 - SIGTERM (via `stop`): finish the batch, acknowledge, return.
+- Redis Cluster (`connection.is_cluster`): no WATCH and no MULTI/EXEC across slots. Inputs are read
+  with one XREADGROUP per hash slot in one pipeline (the cluster client sends each node its reads at
+  once); one of them blocks, at most `CLUSTER_BLOCK_MS` when there are several. A stage with state
+  commits in two steps: first, in the owner's slot, one script that checks the state version read with
+  the batch (the `V` guard instead of WATCH), applies the state writes and records the calls for the
+  other slots in the owner's outbox (`state:{owner}:outbox`); then those calls, one per slot. A crash
+  between the two leaves the outbox, which any consumer of the stage runs (idempotent: dedupe keys)
+  before taking over entries and at start; the entry is removed with the next commit. A stage without
+  state sends its calls per slot: a redelivered input republishes the same ids. Docs: docs/scaling.md.
 - A sink stage (the recorder) passes `on_commit`: called once per batch after its outputs and state
   are committed and before its inputs are acknowledged, it commits what the handlers gathered (the
   recorder's database transaction). If it raises, nothing of the batch is acknowledged; the entries
   stay pending and are read again after a backoff.
 - Fault injection for crash tests (NX_FAULT_KILL_AT, NX_FAULT_KILL_BATCH): SIGKILL after_read,
-  after_handle (handled, nothing committed), after_commit (committed, not acknowledged).
+  after_handle (handled, nothing committed), mid_commit (a cluster: the owner's slot committed, the
+  others not), after_commit (committed, not acknowledged).
 """
 
 from __future__ import annotations
@@ -52,17 +62,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
+from redis.exceptions import ClusterError, RedisClusterException, TryAgainError
 
 from nexus_mesh import commit, metrics
-from nexus_mesh.connection import as_str
+from nexus_mesh.connection import CLUSTER_BLOCK_MS, as_bytes, as_str, by_slot, dedicated_client, is_cluster
 from nexus_mesh.context import Context
 from nexus_mesh.deadletter import Rejected, dead_letter, entry_size, oversized_reason
 from nexus_mesh.groups import ensure_group, is_nogroup
 from nexus_mesh.health import HeartbeatWriter
 from nexus_mesh.lag import group_lag
-from nexus_mesh.loader import dedicated_client, queue_reads, store
+from nexus_mesh.loader import queue_reads, store
 from nexus_mesh.publish import Output, Publisher
 from nexus_mesh.retention import safe_trim
+from nexus_mesh.scripts import run_pipeline
 from nexus_mesh.settings import MeshSettings
 from nexus_mesh.state import Loaded, Missing, Op, Read, Result, StateView, Writes
 from nexus_protocol.codec import Envelope, decode
@@ -76,6 +88,8 @@ Handler = Callable[[Envelope[Message], Context], Result | Iterable[Output]]
 DeadLetterHook = Callable[[Rejected, Context], Result | Iterable[Output]]
 Tick = Callable[[Context], Result | Iterable[Output]]
 TRANSIENT = (redis.RedisError, OSError, TimeoutError)
+# Redis unreachable, or a cluster mid-failover (CLUSTERDOWN, TRYAGAIN, a slot without its node yet).
+RECONNECT = (redis.ConnectionError, redis.TimeoutError, ClusterError, TryAgainError, RedisClusterException)
 _TRIM_EVERY_S = 600.0
 _MAX_LOADS = 16  # loads for one message before its handler is taken to be broken
 _CACHE_MAX = 200_000  # cached state entries; past it the cache starts over (it reloads on demand)
@@ -151,6 +165,7 @@ class StreamProcessor:
         self.group = group or settings.service
         self.consumer = settings.consumer
         self.client = client
+        self.cluster = is_cluster(client)
         self.conn = dedicated_client(client) if state_owner else client
         self.inputs = {i.stream: i for i in inputs}
         self.publisher = Publisher(client, dedupe_ttl_ms=settings.dedupe_ttl_ms)
@@ -174,6 +189,9 @@ class StreamProcessor:
         self._batches = 0
         self._owner_prefix = self.names.state(state_owner) if state_owner else None
         self._version_key = self.names.state(state_owner, "version") if state_owner else None
+        self._outbox_key = self.names.state(state_owner, "outbox") if state_owner else None
+        self._outbox_done: list[str] = []  # outbox entries run, removed with the next commit
+        self._read_turn = 0
         self._version: bytes | None = None
         self._token = secrets.token_hex(6)
         self._commits = 0
@@ -209,6 +227,7 @@ class StreamProcessor:
         for inp in self.inputs.values():
             ensure_group(self.client, inp.stream, self.group, inp.start_id)
         self.client.script_load(commit.APPLY.source)
+        self._run_outbox()
         self._cache.clear()  # after a reconnect nothing read before is trusted
         self._version = None
         self._prepared = False
@@ -224,7 +243,7 @@ class StreamProcessor:
                     metrics.REDIS_UP.labels(self._label).set(1)
                 self.run_once()
                 backoff = 0.1
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
+            except RECONNECT as exc:
                 metrics.REDIS_UP.labels(self._label).set(0)
                 log.warning("redis unavailable (%s); retrying in %.1fs", exc, backoff)
                 self._sleep(backoff)
@@ -237,6 +256,8 @@ class StreamProcessor:
                 self._recreate_groups()
         try:
             self.flush_acks()
+            if self._outbox_done and self._outbox_key is not None:
+                self.client.hdel(self._outbox_key, *self._outbox_done)
             self.heartbeat.clear()
         except redis.RedisError as exc:
             log.warning("could not acknowledge the last batch on stop (%s): it will be redelivered", exc)
@@ -286,16 +307,33 @@ class StreamProcessor:
         acks = self._acks
         for stream, ids in acks.items():
             pipe.xack(stream, self.group, *ids)
-        pipe.xreadgroup(self.group, self.consumer, streams, count=self.settings.batch_size, block=block)  # type: ignore[arg-type]
+        groups = self._by_slot(streams)
+        if block is not None and len(groups) > 1:
+            block = min(block, CLUSTER_BLOCK_MS)
+        for i, group in enumerate(groups):
+            pipe.xreadgroup(
+                self.group, self.consumer, group, count=self.settings.batch_size,  # type: ignore[arg-type]
+                block=block if i == 0 else None,
+            )  # fmt: skip
         reads = self._queue_prepare(pipe)
         replies = pipe.execute()
         self._count_acked(acks)
         self._store_prepare(reads, replies[len(replies) - len(reads) :])
-        return replies[len(acks)]
+        read = replies[len(acks) : len(acks) + len(groups)]
+        return read[0] if len(read) == 1 else [entry for reply in read for entry in reply or ()]
+
+    def _by_slot(self, streams: dict[str, str]) -> list[dict[str, str]]:
+        """One read for all streams, or on a cluster one per hash slot, taking turns at blocking."""
+        if not self.cluster:
+            return [streams]
+        groups = by_slot(streams)
+        self._read_turn = (self._read_turn + 1) % len(groups)
+        return groups[self._read_turn :] + groups[: self._read_turn]
 
     def _queue_prepare(self, pipe: Any) -> list[Read]:
         if self._version_key is not None:
-            pipe.pipeline_execute_command("WATCH", self._version_key)  # queued, not sent at once
+            if not self.cluster:  # on a cluster, the commit's V guard checks the version instead
+                pipe.pipeline_execute_command("WATCH", self._version_key)  # queued, not sent at once
             pipe.get(self._version_key)
         queue_reads(pipe, self._fresh_reads)
         return [Read("get", "")] * (self._version_key is not None) + list(self._fresh_reads)
@@ -352,6 +390,7 @@ class StreamProcessor:
     def _claim_idle(self) -> int:
         """Take over entries idle past the limit (their consumer died) and handle them now."""
         handled = 0
+        self._run_outbox()  # what a dead consumer committed in its owner's slot, before its entries
         for stream in self.inputs:
             cursor = "0-0"
             while not self._stopping:
@@ -526,6 +565,7 @@ class StreamProcessor:
     def _commit(self, outputs: list[Output], ops: list[Op]) -> bool:
         """Write outputs and state together; False when another writer changed the state (handle again)."""
         self._prepared = False
+        version = None
         if ops and self._version_key is not None:
             self._commits += 1
             version = f"{self._token}:{self._commits}".encode()  # never a value another writer uses
@@ -533,6 +573,18 @@ class StreamProcessor:
         p = commit.plan(outputs, ops)
         if p.commands == 0:
             return True
+        if not (self._commit_slots(p, outputs) if self.cluster else self._commit_once(p, outputs, ops)):
+            return False
+        if version is not None:
+            self._version = version
+        self._cache.apply(o for o in ops if self._owner_prefix and o[1].startswith(self._owner_prefix))
+        if self._cache.size() > _CACHE_MAX:
+            self._cache.clear()
+            self._version = None
+        return True
+
+    def _commit_once(self, p: commit.Plan, outputs: list[Output], ops: list[Op]) -> bool:
+        """One server: every call in one MULTI/EXEC, refused if the WATCHed version changed."""
         atomic = self._version_key is not None or p.commands > 1
         pipe = self.conn.pipeline(transaction=False)
         if atomic:
@@ -546,21 +598,52 @@ class StreamProcessor:
             self.client.script_load(commit.APPLY.source)  # flushed: nothing of the EXEC ran
             return False
         if atomic and replies[-1] is None:
-            self._counters.conflicts += 1
-            log.info("state changed by another writer during the batch: handling it again")
-            self._cache.clear()
-            return False
+            return self._conflict()
         inner = replies[-1] if atomic else replies
         errors = [r for r in inner if isinstance(r, Exception)]
         if errors:
             raise errors[0]
-        if ops and self._version_key is not None:
-            self._version = version
-        self._cache.apply(o for o in ops if self._owner_prefix and o[1].startswith(self._owner_prefix))
-        if self._cache.size() > _CACHE_MAX:
-            self._cache.clear()
-            self._version = None
         return True
+
+    def _commit_slots(self, p: commit.Plan, outputs: list[Output]) -> bool:
+        """A cluster: the owner's slot first (version guard, state, outbox), then the other slots."""
+        ttl = self.settings.dedupe_ttl_ms
+        owner = next((c for c in p.calls if self._version_key in c.index), None)
+        others = [c for c in p.calls if c is not owner]
+        if owner is not None and self._version_key is not None and self._outbox_key is not None:
+            owner.guard(self._version_key, self._version)
+            entry = f"{self.consumer}:{self._token}:{self._commits}"
+            if others:
+                owner.args += ["H", owner.key(self._outbox_key), entry, commit.pack(others, ttl)]
+            for done in self._outbox_done:
+                owner.args += ["D", owner.key(self._outbox_key), done, ""]
+            reply = run_pipeline(
+                self.conn, lambda pipe: commit.APPLY.queue(pipe, owner.keys, [str(ttl), *owner.args]),
+                [commit.APPLY],
+            )  # fmt: skip
+            if reply[0] == -1:
+                return self._conflict()
+            self._outbox_done = [entry] if others else []
+            self._maybe_fault("mid_commit")
+        rest = commit.Plan(others, p.plain)
+        if rest.commands:
+            run_pipeline(self.conn, lambda pipe: commit.queue(pipe, rest, outputs, ttl), [commit.APPLY])
+        return True
+
+    def _conflict(self) -> bool:
+        self._counters.conflicts += 1
+        log.info("state changed by another writer during the batch: handling it again")
+        self._cache.clear()
+        return False
+
+    def _run_outbox(self) -> None:
+        """A cluster: run every outbox entry of this stage's owner (left by a crash), then remove it."""
+        if not self.cluster or self._outbox_key is None:
+            return
+        for entry, packed in self.client.hgetall(self._outbox_key).items():
+            log.warning("running the outbox entry %s (a commit cut short)", as_str(entry))
+            commit.run_packed(self.client, as_bytes(packed))
+            self.client.hdel(self._outbox_key, entry)
 
     # ---- ticks, faults, dead letters -------------------------------------------------------------
 

@@ -15,6 +15,8 @@ from typing import Any
 import redis
 from redis.client import Pipeline
 
+from nexus_mesh.connection import is_cluster
+
 
 class LuaScript:
     def __init__(self, source: str) -> None:
@@ -32,7 +34,10 @@ def run_pipeline(
     *,
     transaction: bool = False,
 ) -> list[Any]:
-    """Build a pipeline with `build`, execute it; on NOSCRIPT load `scripts` and run it once more."""
+    """Build a pipeline with `build`, execute it; on NOSCRIPT load `scripts` and run it once more.
+
+    On Redis Cluster a transaction cannot span slots: its commands are sent per slot, without one."""
+    transaction = transaction and not is_cluster(client)
     for attempt in (1, 2):
         pipe = client.pipeline(transaction=transaction)
         build(pipe)

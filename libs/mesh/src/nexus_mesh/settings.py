@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from nexus_mesh.connection import parse_url
 from nexus_protocol.errors import ConfigError
 from nexus_protocol.streams import DEFAULT_NAMESPACE, Names, key
 
@@ -66,8 +67,11 @@ class MeshSettings(BaseSettings):
     config_dir: Path = Path("deploy/config")
     # Fault injection for crash tests: SIGKILL this process at a point of the Nth batch read:
     # after_read, after_handle (nothing committed), after_commit (committed, not acknowledged;
-    # after_publish is its older name).
-    fault_kill_at: Literal["", "after_read", "after_handle", "after_commit", "after_publish"] = ""
+    # after_publish is its older name), mid_commit (Redis Cluster: the state's slot committed, the
+    # other slots not).
+    fault_kill_at: Literal[
+        "", "after_read", "after_handle", "mid_commit", "after_commit", "after_publish"
+    ] = ""
     fault_kill_batch: int = Field(default=1, ge=1)
     log_level: str = "INFO"  # one of LOG_LEVELS, any case
     log_json: bool = False
@@ -88,8 +92,8 @@ class MeshSettings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
-        if v is not None and not v.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+        if v:
+            parse_url(v)  # raises ValueError saying what is wrong
         return v or None
 
     @property

@@ -36,7 +36,7 @@ from nexus_bridge.dispatch import Dispatcher
 from nexus_bridge.errors import BridgeConnectionError, SafeModeError, SendUnknownError
 from nexus_bridge.listen import EXECUTION, MD, ReaderCore, last_id, status_of
 from nexus_bridge.wire import CONNECTED, DISCONNECTED, build_signal, intake_stream, status_key
-from nexus_mesh.connection import as_bytes
+from nexus_mesh.connection import CLUSTER_BLOCK_MS, as_bytes, by_slot, connect_async, is_cluster
 from nexus_protocol.codec import Envelope, encode, unpack
 from nexus_protocol.errors import DecodeError
 from nexus_protocol.messages import Heartbeat, Signal
@@ -103,11 +103,8 @@ class AsyncNexusGatewayInterface:
     async def connect(self, timeout_s: float = 5.0) -> None:
         """Reach Redis (retrying until `timeout_s`), note where executions start, read the status."""
         if self._redis is None:
-            self._redis = aioredis.Redis.from_url(
-                self.url,
-                socket_timeout=self._block_ms / 1000 + 5,
-                socket_connect_timeout=5.0,
-                client_name="nexus-client-async",
+            self._redis = connect_async(
+                self.url, socket_timeout_s=self._block_ms / 1000 + 5, client_name="nexus-client-async"
             )
         deadline = time.monotonic() + timeout_s
         while True:
@@ -336,6 +333,16 @@ class AsyncNexusGatewayInterface:
                     await asyncio.wait_for(self._stopping.wait(), backoff)
                 backoff = min(backoff * 2, self._max_backoff_s)
 
+    async def _xread(self, streams: dict[str, str]) -> Any:
+        """One XREAD; on a cluster one per hash slot at once, each blocking at most CLUSTER_BLOCK_MS."""
+        assert self._redis is not None
+        groups = by_slot(streams) if is_cluster(self._redis) else [streams]
+        if len(groups) == 1:
+            return await self._redis.xread(streams, count=500, block=self._block_ms)  # type: ignore[arg-type]
+        block = min(self._block_ms, CLUSTER_BLOCK_MS)
+        replies = await asyncio.gather(*(self._redis.xread(g, count=500, block=block) for g in groups))  # type: ignore[arg-type]
+        return [entry for reply in replies for entry in reply or ()]
+
     async def _read_once(self) -> None:
         assert self._redis is not None
         streams = self.core.streams(
@@ -344,7 +351,7 @@ class AsyncNexusGatewayInterface:
         if not streams:
             await asyncio.sleep(self._block_ms / 1000)
             return
-        reply: Any = await self._redis.xread(streams, count=500, block=self._block_ms)  # type: ignore[arg-type]
+        reply = await self._xread(streams)
         for stream, entries in reply or []:
             for entry_id, fields in entries:
                 before = self.core.exec_cursor

@@ -1,0 +1,56 @@
+"""Stages killed at the boundaries of a batch on the 3-primary Redis Cluster: exactly-once effects
+hold where a batch's commit spans slots (the state's slot first, then the outbox's calls).
+
+`mid_commit` cuts a stateful stage between its slots: the state is written, its outputs only in the
+outbox, which the restarted stage runs before its pending entries (their state says they are done).
+The gateway mesh runs on the cluster too: one signal to every NQ platform, then signals while its
+stages are SIGKILLed (NX_CHAOS_SECONDS lengthens the run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import redis
+from mesh import Mesh
+from test_fills_crash import test_two_fills_of_one_signal_in_one_batch_give_one_final_execution
+from test_gateway_kill import SECONDS, check_exactly_once, patient_config, signals_under_kills
+from test_stage_crash import test_router
+
+from nexus_protocol import Names, OrderStatus
+from nexus_testing import Services
+
+pytestmark = pytest.mark.cluster
+
+__all__ = [
+    "test_router",
+    "test_two_fills_of_one_signal_in_one_batch_give_one_final_execution",
+]
+
+
+@pytest.mark.chaos
+def test_router_cut_between_its_slots(client: redis.Redis, names: Names, services: Services) -> None:
+    test_router(client, names, services, "mid_commit")
+    assert services.redis_url.startswith("redis+cluster://")
+    first, second = services.started
+    assert "fault injection: SIGKILL mid_commit" in first.log()
+    assert "running the outbox entry" in second.log()
+    assert not client.hlen(names.state("router", "outbox"))
+
+
+NQ_VENUES = ("nt8", "sierra", "quantower", "mt5-global", "bookmap")
+
+
+@pytest.mark.slow
+def test_the_mesh_on_a_cluster_one_signal_to_every_platform_then_kills(
+    client: redis.Redis, names: Names, services: Services, tmp_path: Path
+) -> None:
+    mesh = Mesh(
+        services, client, names, "sim", NQ_VENUES,
+        NX_CLAIM_IDLE_MS="1000", NX_CONFIG_DIR=patient_config(tmp_path),
+    ).start()  # fmt: skip
+    first = mesh.signal("NQ", "buy", 1, venues=NQ_VENUES)
+    final = mesh.final(first, timeout_s=60)
+    assert final.status is OrderStatus.FILLED and sorted(leg.venue for leg in final.legs) == sorted(NQ_VENUES)
+    sids = [first, *signals_under_kills(mesh, NQ_VENUES, SECONDS / 2)]
+    check_exactly_once(client, names, sids, NQ_VENUES)
