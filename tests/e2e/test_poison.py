@@ -4,14 +4,20 @@ its final rejected execution and never locks its symbol. Each service its own pr
 
 from __future__ import annotations
 
+import time
+
 import msgspec
+import pytest
 import redis
 from mesh import Mesh
 
+from nexus_bridge import NexusGatewayInterface
+from nexus_bridge.errors import SignalError
+from nexus_bridge.state import OWNER, BridgeKeys
 from nexus_gateway.fills.positions import VenuePosition
-from nexus_protocol import DeadLetter, Fill, Names, OrderStatus
+from nexus_protocol import DeadLetter, Fill, Names, OrderStatus, Side, Signal
 from nexus_protocol.codec import Envelope
-from nexus_protocol.ids import derived_id
+from nexus_protocol.ids import derived_id, new_signal_id
 from nexus_testing import Services, read_stream, wait_for, xadd
 
 
@@ -63,3 +69,42 @@ def test_impossible_fills_are_dead_lettered_at_once_and_move_no_position(
     assert all(e.severity.value == "critical" for e in events)
     assert positions(client, names) == before
     assert [e.filled_quantity for e in mesh.executions(sid)][-1] == 3  # no execution counted them
+
+
+def test_every_signal_gets_one_final_execution_and_a_poison_signal_locks_no_symbol(
+    client: redis.Redis, names: Names, services: Services
+) -> None:
+    mesh = Mesh(services, client, names, "single", ("sim",)).start()
+    mesh.set_price("sim", "NQ", 21000.0)
+    mesh.start_bridge()
+    keys = BridgeKeys(names)
+    gw = NexusGatewayInterface(services.redis_url, namespace=names.namespace, symbols=["NQ"])
+    gw.connect()
+    try:
+        with pytest.raises(SignalError, match="holds 'U'"):  # the client API: refused before sending
+            gw.send_signal("NQ", "BUY", 0.9, 1, signal_id=new_signal_id()[:-1] + "U")
+        # Another client XADDs such an id to the intake: a final rejected execution saying why.
+        bad = new_signal_id()[:-1]
+        sig = Signal(signal_id=bad, symbol="NQ", side=Side.BUY, quantity=1, confidence=0.9)
+        xadd(client, names.bridge_intake, Envelope.new(sig, id=bad))
+        assert "has 25 characters" in (mesh.final(bad).reason or "")
+        assert not client.hexists(keys.working, "NQ")
+        # A signal the bridge passed (NQ held for it) that the router cannot take: dead-lettered there,
+        # answered with a final rejected execution, and NQ released for the next signal.
+        poison = new_signal_id()
+        client.hset(keys.working, "NQ", f"{poison}|{int(time.time() * 1000)}")
+        client.set(names.state(OWNER, "version"), "test")  # as another writer would: the bridge rereads
+        body = Signal(signal_id=poison, symbol="NQ", side=Side.BUY, quantity=-1.0)  # the schema refuses it
+        xadd(client, names.signals, Envelope.new(body, id=poison))
+        ex = mesh.final(poison)
+        assert ex.status is OrderStatus.REJECTED and (ex.reason or "").startswith(
+            "dead-lettered: invalid entry"
+        )
+        [letter] = [d for d in dead_letters(client, names) if d.stream == names.signals]
+        assert letter.deliveries == 1 and "quantity" in letter.reason
+        assert mesh.events("signal_dead_lettered", lambda e: e.signal_id == poison)
+        wait_for(lambda: not client.hexists(keys.working, "NQ"), what="the bridge to release NQ")
+        sid = gw.send_signal("NQ", "BUY", 0.9, 1)
+        assert mesh.final(sid).status is OrderStatus.FILLED  # not refused as a duplicate
+    finally:
+        gw.stop()

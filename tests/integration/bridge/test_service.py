@@ -284,3 +284,25 @@ def test_operator_status_and_breaker_reset_commands(
     again = send(client, names)
     d.drain()
     assert again in signals(client, names)
+
+
+def test_a_signal_id_that_is_no_ulid_is_refused_with_why_and_locks_nothing(
+    client: redis.Redis, names: Names, driven: Callable[..., Driven]
+) -> None:
+    d = driven()
+    good = new_signal_id()
+    bad = {"letters": good[:-1] + "U", "short": good[:-1], "long": good + "0", "spaces": "not an id at all"}
+    for sid in bad.values():
+        sig = Signal(signal_id=sid, symbol="NQ", side=Side.BUY, quantity=1, confidence=0.9)
+        xadd(client, intake_stream(names), Envelope.new(sig, id=sid))
+    d.drain()
+    for what, sid in bad.items():
+        ex = rejected(client, names, sid)
+        assert ex is not None and ex.final and ex.status is OrderStatus.REJECTED, what
+        assert (ex.reason or "").startswith("signal_id: signal id"), ex.reason
+    assert "holds 'U'" in (rejected(client, names, bad["letters"]).reason or "")  # type: ignore[union-attr]
+    assert "has 25 characters" in (rejected(client, names, bad["short"]).reason or "")  # type: ignore[union-attr]
+    assert len(events(client, names, "signal_invalid")) == len(bad)
+    assert not signals(client, names) and not d.bridge.state.working()
+    assert not read_stream(client, names.dlq)
+    assert send(client, names) and d.drain() and len(signals(client, names)) == 1  # NQ is free

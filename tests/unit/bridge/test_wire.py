@@ -14,7 +14,7 @@ from nexus_bridge.listen import ReaderCore, status_of
 from nexus_bridge.wire import build_signal, md_symbol, parse_mqscore, parse_side
 from nexus_protocol import Names, OrderType, Side
 from nexus_protocol.errors import ConfigError
-from nexus_protocol.ids import is_signal_id
+from nexus_protocol.ids import is_signal_id, new_signal_id
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -123,3 +123,15 @@ def test_config_file_with_overrides_and_errors_naming_the_source(tmp_path: Path)
     bad.write_text("noise_max: -1\n")
     with pytest.raises(ConfigError, match="noise_max"):
         load_config(BridgeSettings(config_dir=tmp_path))
+
+
+def test_a_callers_own_signal_id_must_be_a_ulid_and_reduce_only_is_passed_on() -> None:
+    sid = new_signal_id()
+    env = build_signal("NQ", "SELL", 0.9, 1, signal_id=sid, reduce_only=True)
+    assert env.id == env.body.signal_id == sid and env.body.reduce_only
+    for bad, why in ((sid[:-1] + "L", "holds 'L'"), (sid[:-1], "has 25 characters"), (sid.lower(), "holds")):
+        with pytest.raises(SignalError, match=why) as err:
+            build_signal("NQ", "BUY", 0.9, 1, signal_id=bad)
+        assert err.value.field == "signal_id"
+    with pytest.raises(SignalError, match="reduce_only"):
+        build_signal("NQ", "BUY", 0.9, 1, reduce_only="yes")  # type: ignore[arg-type]

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from nexus_gateway.router.config import RouterSettings
 from nexus_gateway.router.limits import load_limits
 from nexus_gateway.router.service import Router
 from nexus_mesh.config_files import load_symbols
 from nexus_mesh.context import stage_context
+from nexus_mesh.deadletter import Rejected
 from nexus_mesh.state import StateView
 from nexus_mesh.venues import load_venues
 from nexus_protocol import Envelope, Execution, Heartbeat, Leg, Order, OrderStatus, Route, Side, Signal
-from nexus_protocol.codec import pack
+from nexus_protocol.codec import encode, pack
+from nexus_protocol.errors import DecodeError
 from nexus_protocol.ids import new_signal_id
 from nexus_testing import REPO_ROOT
 
@@ -72,3 +76,29 @@ def test_an_execution_sets_each_legs_exposure_once() -> None:
     day = ROUTER.limits.session_day(ROUTER._now())
     totals = ctx.hgetall(ROUTER.state.day(day, "totals"))
     assert (float(totals["trades"]), float(totals["pnl"])) == (1.0, -5.0)
+
+
+def test_a_dead_lettered_signal_is_answered_once_with_a_refused_route_under_its_id() -> None:
+    ctx = stage_context(SETTINGS, connected(), clock_ns=time.time_ns())
+    sid = new_signal_id()[:-1] + "U"  # no ULID: the router cannot derive its legs' ids
+    env = Envelope.new(Signal(signal_id=sid, symbol="NQ", side=Side.SELL, quantity=2), id=sid)
+    with pytest.raises(DecodeError, match="holds 'U'"):
+        ROUTER.prefetch(env)  # type: ignore[arg-type]
+    r = Rejected(SETTINGS.names.signals, "1-0", encode(env), "handler refused it: DecodeError: holds 'U'")
+    result = ROUTER.on_dead_signal(r, ctx)
+    (route,) = [o.envelope.body for o in result.outputs if isinstance(o.envelope.body, Route)]
+    assert (route.signal_id, route.symbol, route.side, route.quantity, route.legs) == (
+        sid,
+        "NQ",
+        Side.SELL,
+        2,
+        (),
+    )
+    assert route.reason is not None and route.reason.startswith("dead-lettered: handler refused it")
+    assert [o.envelope.body.kind for o in result.outputs if o.stream == SETTINGS.names.events] == [
+        "signal_dead_lettered"
+    ]
+    ctx.view.batch.apply(result.writes)
+    assert ROUTER.on_dead_signal(r, ctx).outputs == []  # decided: never answered twice
+    garbage = Rejected(SETTINGS.names.signals, "2-0", {b"data": b"\xc1"}, "invalid entry")
+    assert ROUTER.on_dead_signal(garbage, ctx).outputs == []  # no id to answer under

@@ -18,6 +18,7 @@ from nexus_protocol.ids import (
     is_signal_id,
     new_signal_id,
     parse_client_order_id,
+    signal_id_problem,
 )
 
 PROPS = settings(max_examples=150, deadline=None)
@@ -145,3 +146,12 @@ def test_signal_ids_from_the_clock_are_increasing_and_unique() -> None:
 
 def test_derived_id_is_deterministic() -> None:
     assert derived_id("fill", "abc", 3) == "fill:abc:3" == derived_id("fill", "abc", 3)
+
+
+def test_signal_id_problem_says_what_is_wrong() -> None:
+    sid = new_signal_id()
+    assert signal_id_problem(sid) is None
+    assert "holds 'I', 'O'" in (signal_id_problem(sid[:-2] + "OI") or "")
+    assert "has 27 characters" in (signal_id_problem(sid + "0") or "")
+    assert "must be text" in (signal_id_problem(None) or "")
+    assert "is not a ULID" in (signal_id_problem("8" + sid[1:]) or "")  # over 128 bits

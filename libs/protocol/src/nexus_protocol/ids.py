@@ -20,6 +20,7 @@ _ATTEMPT_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 # A ULID is 128 bits in 26 Crockford base-32 digits, so its first digit is at most 7.
 _ULID = r"[0-7][0-9A-HJKMNP-TV-Z]{25}"
 _SIGNAL_ID = re.compile(_ULID)
+_CROCKFORD = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 _VENUE_CODE = re.compile(r"[a-z0-9]{2}")
 _COID = re.compile(rf"(?P<signal>{_ULID})\.(?P<venue>[a-z0-9]{{2}})(?P<attempt>[0-9a-z])")
 
@@ -52,9 +53,26 @@ def is_signal_id(value: str) -> bool:
     return _SIGNAL_ID.fullmatch(value) is not None
 
 
+def signal_id_problem(value: object) -> str | None:
+    """What makes `value` no signal id, in words for whoever sent it; None when it is one."""
+    if isinstance(value, str) and _SIGNAL_ID.fullmatch(value):
+        return None
+    want = "a ULID: 26 characters of Crockford base 32 (0-9, A-Z without I, L, O, U), the first 0-7"
+    if not isinstance(value, str):
+        return f"signal id must be text, {want}"
+    shown = repr(value[:40]) + ("..." if len(value) > 40 else "")
+    if len(value) != SIGNAL_ID_LEN:
+        return f"signal id {shown} has {len(value)} characters, want {want}"
+    bad = sorted({c for c in value if c not in _CROCKFORD})
+    if bad:
+        return f"signal id {shown} holds {', '.join(map(repr, bad))}, want {want}"
+    return f"signal id {shown} is not {want}"
+
+
 def client_order_id(signal_id: str, venue_code: str, attempt: int = 0) -> str:
-    if not is_signal_id(signal_id):
-        raise DecodeError("signal id is not a 26-character ULID", field="signal_id", value=signal_id)
+    problem = signal_id_problem(signal_id)
+    if problem is not None:
+        raise DecodeError(problem, field="signal_id", value=signal_id)
     if not _VENUE_CODE.fullmatch(venue_code):
         reason = "venue code must be 2 lowercase letters or digits"
         raise DecodeError(reason, field="venue_code", value=venue_code)

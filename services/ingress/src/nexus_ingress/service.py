@@ -197,6 +197,8 @@ class ExecutionRecorder:
 
     def handle(self, env: Envelope[Message], ctx: Context) -> list[Output]:
         ex = env.body
-        if isinstance(ex, Execution) and self.store.keep_execution(env, ex.signal_id, ex.final):
+        if not isinstance(ex, Execution) or not is_signal_id(ex.signal_id):
+            return []  # not one of ours: the ingress issues ULIDs (a refused malformed id is not a key)
+        if self.store.keep_execution(env, ex.signal_id, ex.final):
             self.kept += 1
         return []

@@ -243,9 +243,10 @@ class AsyncNexusGatewayInterface:
         **options: Any,
     ) -> str:
         """Send one signal to the bridge; returns its id (a ULID). Options: order_type, limit_price,
-        reference_price, venues, strategy. Raises SignalError for a bad argument, SafeModeError while
-        the client is in safe mode (nothing is sent), SendUnknownError (a SafeModeError) when the link
-        failed during the send (it may have arrived)."""
+        reference_price, venues, strategy, reduce_only (a closing trade: passes the kill switch),
+        signal_id (the caller's own ULID instead of a fresh one). Raises SignalError for a bad
+        argument, SafeModeError while the client is in safe mode (nothing is sent), SendUnknownError
+        (a SafeModeError) when the link failed during the send (it may have arrived)."""
         env = self.build(symbol, signal, confidence, quantity, mqscore, **options)
         if self._reader is None:
             await self._check_status()  # no reader keeps it fresh

@@ -1,11 +1,12 @@
 """The bridge service (`python -m nexus_bridge`): the guards between NEXUS and nx:signals.
 
 Inputs, through the consumer group `nexus-bridge`:
-- `nx:{bridge:intake}`: signals from clients. Each runs the filters (confidence, MQScore, noise,
-  reduced size), the open circuit breakers, the venue guard and duplicate prevention, in that order;
-  the first that refuses produces an Event and a final rejected Execution on nx:executions (so the
-  client's execution callback hears why), else the signal is published to nx:signals with its own
-  id (idempotent). The decision is recorded (`state.py`) before its outputs go out; a redelivered
+- `nx:{bridge:intake}`: signals from clients. A signal whose id is not a ULID is refused at once
+  (`signal_invalid`). Each other runs the filters (confidence, MQScore, noise, reduced size), the
+  open circuit breakers, the venue guard and duplicate prevention, in that order; the first that
+  refuses produces an Event and a final rejected Execution on nx:executions (so the client's
+  execution callback hears why), else the signal is published to nx:signals with its own id
+  (idempotent). The decision is recorded (`state.py`) before its outputs go out; a redelivered
   entry replays it, so a signal is never decided twice differently.
 - `nx:executions`: final executions release their symbol and feed the circuit breakers.
 Executions are read first in every batch, so a fill and the next signal read together are taken
@@ -52,7 +53,7 @@ from nexus_mesh.processor import Input, StreamProcessor
 from nexus_mesh.state import Read, Result, Writes
 from nexus_protocol.codec import Envelope, pack
 from nexus_protocol.enums import Severity
-from nexus_protocol.ids import derived_signal_id
+from nexus_protocol.ids import derived_signal_id, is_signal_id, signal_id_problem
 from nexus_protocol.messages import Execution, Heartbeat, Message, Signal
 from nexus_protocol.symbols import SymbolRegistry
 
@@ -102,7 +103,7 @@ class Bridge:
 
     def prefetch(self, env: Envelope[Message]) -> list[Read]:
         signal = self._intake_signal(env, None)
-        return self.keys.intake_reads(signal) if signal is not None and signal.signal_id else []
+        return self.keys.intake_reads(signal) if signal is not None and is_signal_id(signal.signal_id) else []
 
     def on_intake(self, env: Envelope[Message], ctx: Context) -> Result:
         signal = self._intake_signal(env, ctx)
@@ -117,6 +118,13 @@ class Bridge:
                     )
                 ]
             )
+        problem = signal_id_problem(signal.signal_id)
+        if problem is not None:  # answered, nothing recorded: the same entry always gets this answer
+            self.counters["refused"] += 1
+            refusal = Refusal(
+                kind="signal_invalid", check="signal_id", reason=problem, severity=Severity.WARNING
+            )
+            return Result(decision_outputs(self.names, ctx, env, signal, Decision(refusal=refusal)))
         ctx.need(*self.keys.intake_reads(signal))
         recorded = decision(ctx, self.keys, signal.signal_id)
         d, writes = (recorded, Writes()) if recorded is not None else self._decide(signal, ctx)
@@ -179,8 +187,8 @@ class Bridge:
 
     def on_execution(self, env: Envelope[Message], ctx: Context) -> Result:
         ex = env.body
-        if not isinstance(ex, Execution) or not ex.final:
-            return Result()
+        if not isinstance(ex, Execution) or not ex.final or not is_signal_id(ex.signal_id):
+            return Result()  # (a refused malformed id held no symbol and names no state key)
         now = self._now_ms()
         day = self.cfg.session_day(utc(env.ts // 1_000_000))
         applied, writes = apply_final(

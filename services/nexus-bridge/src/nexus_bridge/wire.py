@@ -22,7 +22,7 @@ from typing import Any
 from nexus_bridge.errors import SignalError
 from nexus_protocol.codec import Envelope, validated
 from nexus_protocol.enums import OrderType, Side
-from nexus_protocol.ids import new_signal_id
+from nexus_protocol.ids import new_signal_id, signal_id_problem
 from nexus_protocol.messages import Execution, Signal, Tick
 from nexus_protocol.streams import Names
 
@@ -103,9 +103,13 @@ def build_signal(
     reference_price: float | None = None,
     venues: tuple[str, ...] = (),
     strategy: str = "",
+    reduce_only: bool = False,
+    signal_id: str | None = None,
     ts_ns: int | None = None,
 ) -> Envelope[Signal]:
-    """A validated Signal with a fresh ULID, wrapped as it goes on the intake stream."""
+    """A validated Signal, wrapped as it goes on the intake stream. Its id is a fresh ULID unless the
+    caller gives its own (`signal_id`, a ULID). `reduce_only`: it may only reduce an open position
+    (closing trades), and so passes the kill switch and an open circuit breaker."""
     if not isinstance(symbol, str) or not symbol.strip():
         raise SignalError("symbol", "want a universal root such as NQ", value=symbol)
     side = parse_side(signal)
@@ -120,8 +124,12 @@ def build_signal(
         raise SignalError("order_type", "want market, limit or stop", value=order_type) from None
     if otype is OrderType.LIMIT and limit_price is None:
         raise SignalError("limit_price", "a limit order needs a limit price", value=limit_price)
+    if not isinstance(reduce_only, bool):
+        raise SignalError("reduce_only", "want True or False", value=reduce_only)
     ts = ts_ns if ts_ns is not None else time.time_ns()
-    sid = new_signal_id(ts)
+    if signal_id is not None and (problem := signal_id_problem(signal_id)) is not None:
+        raise SignalError("signal_id", problem, value=signal_id)
+    sid = signal_id if signal_id is not None else new_signal_id(ts)
     try:
         body = validated(
             Signal(
@@ -137,6 +145,7 @@ def build_signal(
                 noise=noise,
                 venues=tuple(venues),
                 strategy=strategy,
+                reduce_only=reduce_only,
             )
         )
     except ValueError as exc:  # InvalidMessage: a NaN, an infinity

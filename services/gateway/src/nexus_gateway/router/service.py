@@ -3,6 +3,8 @@ nx:executions -> the risk state (exposure, daily P&L).
 
 A decision is committed with its outputs, in one MULTI/EXEC; a redelivered signal replays the
 recorded decision, so the same signal always yields the same orders with the same client order ids.
+A signal dead-lettered here (undecodable, an id that is no ULID...) is answered all the same when
+an id can be recovered from it (`on_dead_signal`): a refused route, so a final rejected execution.
 The router runs as one instance (decision 0004), so its state is served from memory (see
 `nexus_mesh.state` for when that cache is trusted).
 """
@@ -24,10 +26,11 @@ from nexus_mesh import metrics
 from nexus_mesh.accounts import mapped_contract
 from nexus_mesh.config_files import check_roots, load_symbols
 from nexus_mesh.context import Context
+from nexus_mesh.deadletter import Rejected, recovered_signal, short_reason
 from nexus_mesh.expiry import prune_writes
 from nexus_mesh.processor import Input, StreamProcessor
 from nexus_mesh.publish import Output
-from nexus_mesh.state import Read, Result
+from nexus_mesh.state import Read, Result, hget
 from nexus_mesh.venues import VenueConfig, load_venues
 from nexus_protocol.codec import Envelope
 from nexus_protocol.enums import OrderStatus, Severity
@@ -171,6 +174,42 @@ class Router:
             )
         return outs
 
+    def on_dead_signal(self, r: Rejected, ctx: Context) -> Result:
+        """The one final answer to a signal dead-lettered here, under the id recovered from it: a
+        refused route (the fills stage makes it a final rejected execution, which releases the bridge's
+        hold on its symbol) and an event. Recorded like a decision, so the id is never routed later;
+        nothing when no id can be recovered, or when the id was decided before."""
+        signal = recovered_signal(r)
+        if signal is None:
+            return Result()
+        sid = signal.signal_id
+        ctx.need(hget(self.state.routes, sid))
+        if ctx.hget(self.state.routes, sid) is not None:
+            return Result()  # decided (and answered) before: a second answer would contradict it
+        reason = f"dead-lettered: {short_reason(r.reason)}"
+        route = Route(
+            signal_id=sid,
+            symbol=signal.symbol,
+            side=signal.side,
+            quantity=signal.quantity,
+            reference_price=signal.reference_price,
+            reason=reason,
+        )
+        ts = r.envelope.ts if r.envelope is not None else ctx.now_ns()
+        event = ctx.event(
+            "signal_dead_lettered",
+            f"signal {sid} could not be routed and was rejected: {reason}",
+            severity=Severity.WARNING,
+            trace=sid,
+            event_id=f"dead_signal:{r.stream}/{r.entry_id}",
+            symbol=signal.symbol or None,
+            signal_id=sid,
+            data={"stream": r.stream, "entry_id": r.entry_id},
+        )
+        out = Output(self.names.fills, Envelope(id=f"route:{sid}", trace=sid, ts=ts, body=route))
+        day = self.limits.session_day(self._now())
+        return Result([out, event], self.state.commit(ctx, route, {}, day))
+
     def on_execution(self, env: Envelope[Message], ctx: Context) -> Result:
         ex = env.body
         if not isinstance(ex, Execution):
@@ -227,7 +266,13 @@ def build(settings: RouterSettings, client: redis.Redis) -> StreamProcessor:
     return StreamProcessor(
         settings,
         [
-            Input(names.signals, router.on_signal, prefetch=router.prefetch, untrusted=True),
+            Input(
+                names.signals,
+                router.on_signal,
+                prefetch=router.prefetch,
+                untrusted=True,
+                on_dead_letter=router.on_dead_signal,
+            ),
             Input(names.executions, router.on_execution),
         ],
         client=client,
