@@ -53,7 +53,11 @@ def dev(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> 
         redis_server.url,
         Names(f"t{uuid.uuid4().hex[:10]}"),
         data,
-        overrides={"rollover": {"NX_ROLLOVER_CLOCK_FILE": str(clock)}},
+        overrides={
+            "rollover": {"NX_ROLLOVER_CLOCK_FILE": str(clock)},
+            # a difference is an alarm once it outlives its grace window (30 s by default): short here
+            "adapter-sierra": {"NX_POSITION_GRACE_S": "2"},
+        },
     )
     try:
         yield mesh.start()

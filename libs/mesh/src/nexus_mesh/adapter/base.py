@@ -179,9 +179,6 @@ class Adapter(OrderFlow):
             raise
         was = self.connected()
         if not was:
-            # a link seen down: the next comparison is a reconnect's, whichever thread reconnects
-            # (a client that reconnects on its own is up again by a later tick)
-            self._checked_once = False
             try:
                 self.connect()
             except (VenueError, OSError) as exc:
