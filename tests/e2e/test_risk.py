@@ -10,6 +10,8 @@ import redis
 import yaml
 from mesh import Mesh
 
+from nexus_bridge import NexusGatewayInterface
+from nexus_gateway.router.state import RiskState
 from nexus_mesh.killswitch import KillSwitch
 from nexus_protocol import Names, OrderStatus
 from nexus_testing import REPO_ROOT, Services, wait_for
@@ -112,6 +114,7 @@ def test_kill_switch_cancels_working_orders_at_the_venues(
     mesh = Mesh(services, client, names, "sim", ("nt8", "sierra")).start()
     mesh.set_price("nt8", "NQ", 21000.0)
     mesh.set_price("sierra", "NQ", 21000.0)
+    assert mesh.final(mesh.signal("NQ", "buy", 2, venues=("nt8",))).status is OrderStatus.FILLED
     sid = mesh.signal("NQ", "buy", 1, order_type="limit", limit_price=20900.0, venues=("nt8", "sierra"))
     wait_for(
         lambda: any(
@@ -128,3 +131,19 @@ def test_kill_switch_cancels_working_orders_at_the_venues(
     assert {e.venue for e in applied} == {"nt8", "sierra"}
     refused = mesh.final(mesh.signal("NQ", "buy", 1, venues=("nt8",)))
     assert refused.status is OrderStatus.REJECTED and "kill switch" in (refused.reason or "")
+    # Judged per venue against the router's book: nt8 is long 2 (a sell reduces it), sierra is flat.
+    book = RiskState(names).exposure
+    wait_for(lambda: float(client.hget(book, "sierra|NQ") or 1) == 0, what="the cancels in the router's book")
+    closing = mesh.final(mesh.signal("NQ", "sell", 1))
+    legs = {leg.venue: leg for leg in closing.legs}
+    assert legs["nt8"].status is OrderStatus.FILLED, closing
+    assert legs["sierra"].status is OrderStatus.REJECTED
+    assert "would take sierra NQ from 0 to -1" in (legs["sierra"].reason or "")
+    flip = mesh.final(mesh.signal("NQ", "sell", 2, venues=("nt8",)))  # long 1 to short 1: new exposure
+    assert flip.status is OrderStatus.REJECTED and "from 1 to -1" in (flip.reason or "")
+    # NEXUS closes the rest through the client API, flagged reduce_only.
+    mesh.start_bridge(NX_BRIDGE_VENUE_GUARD="false")
+    with NexusGatewayInterface(services.redis_url, namespace=names.namespace, symbols=["NQ"]) as gw:
+        sid = gw.send_signal("NQ", "SELL", 0.9, 1, venues=("nt8",), reduce_only=True)
+        assert mesh.final(sid).status is OrderStatus.FILLED
+    wait_for(lambda: float(client.hget(book, "nt8|NQ") or 1) == 0, what="nt8 flat in the router's book")

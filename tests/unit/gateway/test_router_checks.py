@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nexus_gateway.router.checks import decide
+from nexus_gateway.router.checks import decide, reduces
 from nexus_gateway.router.limits import Limits, load_limits
 from nexus_gateway.router.state import Snapshot
 from nexus_mesh.config_files import load_symbols
@@ -49,7 +49,6 @@ def test_a_clean_signal_routes_one_leg_per_venue_that_lists_the_symbol() -> None
 @pytest.mark.parametrize(
     ("signal", "state", "check"),
     [
-        (sig(), snap(killswitch=KillSwitchState(on=True, activation="a", reason="test")), "kill_switch"),
         (sig(qty=11), snap(), "max_order_qty"),
         (sig(), snap(trades_today=100), "max_daily_trades"),
         (sig(), snap(pnl_today_usd=-1000.0), "max_daily_loss"),
@@ -88,6 +87,38 @@ def test_reducing_orders_pass_limits_that_guard_new_exposure() -> None:
     state = snap(exposure={v + "|NQ": 5.0 for v in NQ_VENUES}, trades_today=100, pnl_today_usd=-5000.0)
     assert checks(sig(side=Side.SELL, reduce_only=True), state) == {}
     assert checks(sig(side=Side.BUY, reduce_only=True), state) != {}
+
+
+KILL = KillSwitchState(on=True, activation="a", reason="test")
+
+
+def test_the_kill_switch_refuses_only_what_adds_exposure_judged_per_venue() -> None:
+    held = {"nt8|NQ": 2.0, "sierra|NQ": -1.0, "mt5-global|NQ": 1.0}  # quantower and bookmap flat
+    d = decide(
+        sig(side=Side.SELL), snap(killswitch=KILL, exposure=held), LIMITS, VENUES, REGISTRY, throttled=False
+    )
+    routed = {leg.venue for leg in d.route.legs if leg.status is OrderStatus.PENDING}
+    assert routed == {"nt8", "mt5-global"}  # long 2 -> 1, long 1 -> 0: reduced, not flipped
+    refused = {r.venue: r.reason for r in d.refusals}
+    assert set(refused) == {"sierra", "quantower", "bookmap"} and {r.check for r in d.refusals} == {
+        "kill_switch"
+    }
+    assert "kill switch is on: test; sell 1 would take sierra NQ from -1 to -2" in refused["sierra"]
+    assert d.reducing == {c for c in d.exposure}  # sent reduce_only: adapters let them through too
+    flip = decide(sig(qty=3, side=Side.SELL), snap(killswitch=KILL, exposure=held), LIMITS, VENUES, REGISTRY,
+                  throttled=False)  # fmt: skip
+    assert not flip.exposure and "from 2 to -1" in (flip.route.reason or "")  # a flip opens a position
+    flat = decide(sig(), snap(killswitch=KILL), LIMITS, VENUES, REGISTRY, throttled=False)
+    assert not flat.exposure and (flat.route.reason or "").startswith(
+        "every venue refused: kill switch is on"
+    )
+    off = decide(sig(side=Side.SELL), snap(exposure=held), LIMITS, VENUES, REGISTRY, throttled=False)
+    assert not off.reducing  # with the switch off nothing changes
+
+
+def test_reduces_shrinks_a_position_without_crossing_zero() -> None:
+    assert reduces(2, 1) and reduces(2, 0) and reduces(-2, -1) and reduces(-1, 0)
+    assert not reduces(2, -1) and not reduces(0, 1) and not reduces(0, -1) and not reduces(1, 2)
 
 
 def test_a_redelivered_signal_does_not_count_its_own_exposure_twice() -> None:

@@ -1,9 +1,10 @@
 """Pre-trade risk and routing as one pure decision: a signal and a state snapshot in, a Route out.
 
-Signal-level checks (kill switch, throttle, order size, daily trades, daily loss, price collar) refuse
-the whole signal; leg-level checks (venue trades it, order type, can trade, connected; the account's
-session and size, `accounts.py`; position per symbol, total position, position value for that size;
-the net exposure cap across every venue) refuse one venue and let the others go. Orders that only
+Signal-level checks (throttle, order size, daily trades, daily loss, price collar) refuse the whole
+signal; leg-level checks (venue trades it, order type, can trade, connected; the account's session
+and size, `accounts.py`; the kill switch, which lets through only a leg that reduces that venue's
+position; position per symbol, total position, position value for that size; the net exposure cap
+across every venue) refuse one venue and let the others go. Orders that only
 reduce exposure pass the limits that guard against new exposure (loss, trades, position limits).
 Every refusal carries its check name and reason; nothing is refused silently.
 """
@@ -40,6 +41,7 @@ class RouteDecision:
     route: Route
     refusals: list[RiskRefusal] = field(default_factory=list)
     exposure: dict[str, tuple[str, float]] = field(default_factory=dict)  # coid -> (venue|symbol, signed qty)
+    reducing: set[str] = field(default_factory=set)  # coids let through the kill switch: sent reduce_only
 
 
 def candidate_venues(signal: Signal, venues: Mapping[str, VenueConfig]) -> list[str]:
@@ -62,8 +64,6 @@ def _signal_refusal(
             f"signal is {age_s:.1f} s old (limit {limits.max_signal_age_s:g} s): "
             "the market has moved on since NEXUS decided",
         )
-    if snap.killswitch is not None and snap.killswitch.on and not reduce:
-        return RiskRefusal("kill_switch", f"kill switch is on: {snap.killswitch.reason or 'no reason given'}")
     if throttled:
         return RiskRefusal("throttle", f"more than {limits.throttle_per_second} signals in one second")
     max_qty = limits.for_symbol(signal.symbol, "max_order_qty")
@@ -111,6 +111,30 @@ def _venue_refusal(
     if limits.require_venue_connected and not snap.venue_connected.get(venue, False):
         return RiskRefusal("venue_connected", f"{venue} is not connected (no live adapter heartbeat)", venue)
     return None
+
+
+def reduces(current: float, after: float) -> bool:
+    """True when a position going from `current` to `after` shrinks without crossing zero."""
+    return abs(after) <= abs(current) + 1e-12 and (after * current >= 0 or abs(after) <= 1e-12)
+
+
+def _kill_refusal(
+    signal: Signal, venue: str, carried: float, current: float, snap: Snapshot
+) -> RiskRefusal | None:
+    """While the kill switch is on, a leg passes only if it reduces the venue's position (working
+    orders included, as the router counts them): closing trades stay possible, new exposure is not."""
+    ks = snap.killswitch
+    if ks is None or not ks.on:
+        return None
+    after = current + carried * signal.side.sign
+    if reduces(current, after):
+        return None
+    return RiskRefusal(
+        "kill_switch",
+        f"kill switch is on: {ks.reason or 'no reason given'}; {signal.side.value} {carried:g} would take "
+        f"{venue} {signal.symbol} from {current:g} to {after:g} (only trades that reduce a position pass)",
+        venue,
+    )
 
 
 def _limit_refusal(
@@ -221,7 +245,9 @@ def decide(
             )  # fmt: skip
             if isinstance(planned, LegPlan):
                 plan = planned
-                refusal = _limit_refusal(signal, venue, plan.carried, current, snap, limits, registry, rate)
+                refusal = _kill_refusal(signal, venue, plan.carried, current, snap) or _limit_refusal(
+                    signal, venue, plan.carried, current, snap, limits, registry, rate
+                )
             else:
                 refusal = RiskRefusal(*planned, venue)
         if refusal is None and plan is not None and book is not None and not signal.reduce_only:
@@ -248,6 +274,8 @@ def decide(
             )
         )
         decision.exposure[coid] = (key, plan.carried * signal.side.sign)
+        if snap.killswitch is not None and snap.killswitch.on:
+            decision.reducing.add(coid)  # (adapters refuse all but reduce_only orders while it is on)
     reason = (
         None
         if decision.exposure

@@ -148,7 +148,7 @@ class Router:
                     stop_price=signal.stop_price,
                     time_in_force=signal.time_in_force,
                     reference_price=signal.reference_price,
-                    reduce_only=signal.reduce_only,
+                    reduce_only=signal.reduce_only or leg.client_order_id in decision.reducing,
                     contract=mapped_contract(signal.contract, signal.symbol, leg.symbol or signal.symbol),
                     purpose="roll" if signal.strategy == "rollover" else "signal",
                 )
