@@ -5,13 +5,14 @@ run, and whether it keeps up with the mesh at the rate bench/roundtrip.py reache
 
 1. Throughput: a backlog of signal lives (signal, route, routed and venue order, fill raw /
    normalized / in USD, execution: 8 entries on 8 streams) is written, then one process drains it
-   into an empty database: `nexus_gateway.recorder` (decode, typed rows in their tables, legs, one
-   transaction per batch, acknowledge after commit), or bench/_bare_archive.py (header and body into
-   one table with the driver's executemany, same batch size, same commit-then-XACK). Entries/s is
-   measured from Redis (acknowledged entries over time, from the first acknowledgement to the last),
-   so start-up is not counted. Target: recorder >= 0.8x the bare loop.
-2. Where the time goes: per entry, in-process, the recorder's parts (decode with validation, rows,
-   the typed write with its indexes) beside the bare loop's (msgpack header and body, one-table write).
+   into an empty archive: `nexus_gateway.recorder`, or bench/_bare_archive.py, a plain loop doing the
+   same work (the same streams, batch size, decode, rows, tables and indexes, the same compiled
+   INSERT ... ON CONFLICT DO NOTHING by executemany in one transaction per batch, commit, then XACK)
+   on the bare driver with no stream processor. Entries/s is measured from Redis (acknowledged
+   entries over time, from the first acknowledgement to the last), so start-up is not counted.
+   Target: recorder >= 0.8x the bare loop.
+2. Where the time goes: per entry, in-process, the parts both do (decode, rows) and the write of
+   a batch through the archive store (SQLAlchemy connection, one transaction) beside the bare driver.
 3. Keeping up: the gateway stages and a simulated venue (as bench/roundtrip.py starts them) plus the
    recorder; signals one at a time as roundtrip.py sends them. Reported: signals/s reached, entries
    recorded per signal, the entries/s the recorder must sustain, its largest backlog during the run,
@@ -33,20 +34,23 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 
 from nexus_archive.recorded import GROUP, recorded_streams
 from nexus_mesh.embedded import RedisServer
+from nexus_mesh.venues import load_venues
 from nexus_protocol import Names
 from nexus_protocol.codec import encode
 from nexus_testing.archive import create_database, drop_database, signal_life
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
+import _bare_archive  # noqa: E402
 import roundtrip  # noqa: E402  (the mesh as bench/roundtrip.py runs it)
 
+T = TypeVar("T")
 BATCH = 500
 VENUES = ("nt8",)  # the sample signal lives go to nt8; the recorder also reads the other venues' streams
 
@@ -118,13 +122,13 @@ def recorder(
     )
 
 
-def bare(url: str, redis_url: str, keys: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "_bare_archive.py"), url, redis_url, *keys], cwd=ROOT
-    )
+def bare(url: str, redis_url: str, ns: str) -> subprocess.Popen[bytes]:
+    script = str(ROOT / "bench" / "_bare_archive.py")
+    streams = recorded_streams(VENUES)
+    return subprocess.Popen([sys.executable, script, url, redis_url, ns, str(BATCH), *streams], cwd=ROOT)
 
 
-def with_database(kind: str, tmp: Path, run: Callable[[str], float]) -> float:
+def with_database(kind: str, tmp: Path, run: Callable[[str], T]) -> T:
     if kind == "sqlite":
         path = tmp / f"{uuid.uuid4().hex[:8]}.db"
         return run(f"sqlite:///{path}")
@@ -144,7 +148,7 @@ def throughput(server: RedisServer, kind: str, who: str, signals: int, tmp: Path
     total = preload(r, names, signals)
 
     def measure(url: str) -> float:
-        proc = recorder(url, server.url, ns) if who == "recorder" else bare(url, server.url, keys)
+        proc = recorder(url, server.url, ns) if who == "recorder" else bare(url, server.url, ns)
         try:
             return drain_rate(r, keys, GROUP if who == "recorder" else "bare", total, proc)
         finally:
@@ -164,11 +168,11 @@ def keep_up(server: RedisServer, kind: str, signals: int, tmp: Path) -> dict[str
     ns = f"k{uuid.uuid4().hex[:8]}"
     names = Names(ns)
     cfg = roundtrip.bench_config(tmp)
-    keys = [names.stream(s) for s in recorded_streams(("sim",))]
+    keys = [names.stream(s) for s in recorded_streams(load_venues(cfg, "dev"))]
 
     def measure(url: str) -> dict[str, float]:
         procs = roundtrip.start_mesh(server.url, ns, cfg, tmp)
-        procs.append(rec := recorder(url, server.url, ns, cfg, env="single"))
+        procs.append(rec := recorder(url, server.url, ns, cfg))
         backlog: list[int] = []
         stop = threading.Event()
 
@@ -179,7 +183,7 @@ def keep_up(server: RedisServer, kind: str, signals: int, tmp: Path) -> dict[str
                 time.sleep(0.05)
 
         try:
-            roundtrip.wait_heartbeats(r, names, len(procs))
+            roundtrip.wait_mesh(r, names, len(procs))
             watcher = threading.Thread(target=watch, daemon=True)
             watcher.start()
             t0 = time.perf_counter()
@@ -207,14 +211,7 @@ def keep_up(server: RedisServer, kind: str, signals: int, tmp: Path) -> dict[str
                 p.wait(15)
 
     try:
-        if kind == "sqlite":
-            return measure(f"sqlite:///{tmp / 'keep.db'}")
-        name = f"nxbench_{uuid.uuid4().hex[:10]}"
-        url = create_database(name)
-        try:
-            return measure(url)
-        finally:
-            drop_database(name)
+        return with_database(kind, tmp, measure)
     finally:
         r.close()
 
@@ -223,12 +220,10 @@ def costs(kind: str, signals: int, tmp: Path) -> dict[str, float]:
     """Microseconds per entry of each part, best of 3, on entries as Redis returns them."""
     import datetime as dt
 
-    import msgpack
-
     from nexus_archive.engine import open_engine
     from nexus_archive.migrate import upgrade
-    from nexus_archive.rows import rows
-    from nexus_archive.store import ArchiveStore
+    from nexus_archive.rows import Rows, rows
+    from nexus_archive.store import ArchiveStore, by_table, compiled_insert
     from nexus_protocol.codec import decode
 
     samples = [s for i in range(signals) for s in signal_life(f"C{i:07d}", 1_795_000_000_000 + i)]
@@ -249,19 +244,18 @@ def costs(kind: str, signals: int, tmp: Path) -> dict[str, float]:
     envs = [decode(f) for f in fields]
     batch = [rows("nx", s.stream, s.entry_id, e, now) for s, e in zip(samples, envs, strict=True)]
 
+    def renamed(rnd: int) -> list[Rows]:  # a new namespace each round: every insert is new
+        ns = f"r{rnd}"
+        return [
+            Rows(b.table, {**b.row, "namespace": ns}, [{**x, "namespace": ns} for x in b.legs]) for b in batch
+        ]
+
     def write(url: str) -> float:
         engine = open_engine(url)
         upgrade(engine)
         store, spent = ArchiveStore(engine), []
-        for rnd in range(3):  # a new namespace each round: every insert is new
-            fresh = [
-                type(b)(
-                    b.table,
-                    {**b.row, "namespace": f"r{rnd}"},
-                    [{**leg, "namespace": f"r{rnd}"} for leg in b.legs],
-                )
-                for b in batch
-            ]
+        for rnd in range(3):
+            fresh = renamed(rnd)
             t0 = time.perf_counter()
             for i in range(0, n, BATCH):
                 store.write(fresh[i : i + BATCH])
@@ -270,34 +264,16 @@ def costs(kind: str, signals: int, tmp: Path) -> dict[str, float]:
         return min(spent) / n * 1e6
 
     def bare_write(url: str) -> float:
-        import sqlite3
-
-        import psycopg
-
-        sqlite = url.startswith("sqlite")
-        conn: Any = (
-            sqlite3.connect(url.removeprefix("sqlite:///"))
-            if sqlite
-            else psycopg.connect(url.replace("+psycopg", ""))
-        )
-        if sqlite:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-        blob, mark = ("BLOB", "?") if sqlite else ("BYTEA", "%s")
-        cols = "ns TEXT, stream TEXT, id TEXT, type TEXT, v INTEGER, trace TEXT, ts BIGINT, eid TEXT"
-        conn.execute(f"CREATE TABLE b ({cols}, data {blob}, PRIMARY KEY (ns, stream, id))")
-        conn.commit()
-        sql = f"INSERT INTO b VALUES ({', '.join([mark] * 9)}) ON CONFLICT DO NOTHING"
+        conn, dialect = _bare_archive.connect(url)
         spent = []
         for rnd in range(3):
+            fresh = renamed(rnd)
             t0 = time.perf_counter()
+            cur = conn.cursor()
             for i in range(0, n, BATCH):
-                chunk = zip(samples[i : i + BATCH], fields[i : i + BATCH], strict=True)
-                conn.cursor().executemany(sql, [
-                    (f"r{rnd}", s.stream, f[b"id"].decode(), f[b"type"].decode(), int(f[b"v"]),
-                     f[b"trace"].decode(), int(f[b"ts"]), s.entry_id, f[b"data"])
-                    for s, f in chunk
-                ])  # fmt: skip
+                for table, values in by_table(fresh[i : i + BATCH]):
+                    ins = compiled_insert(dialect, table)
+                    cur.executemany(ins.sql, ins.params(values))
                 conn.commit()
             spent.append(time.perf_counter() - t0)
         conn.close()
@@ -307,13 +283,12 @@ def costs(kind: str, signals: int, tmp: Path) -> dict[str, float]:
         return with_database(kind, tmp, fn)
 
     return {
-        "msgpack unpack": best(lambda: [msgpack.unpackb(f[b"data"]) for f in fields]),
-        "decode (validated)": best(lambda: [decode(f) for f in fields]),
+        "decode": best(lambda: [decode(f) for f in fields]),
         "rows": best(
             lambda: [rows("nx", s.stream, s.entry_id, e, now) for s, e in zip(samples, envs, strict=True)]
         ),
-        "typed write": with_db(write),
-        "bare write": with_db(bare_write),
+        "store write": with_db(write),
+        "driver write": with_db(bare_write),
     }
 
 
@@ -369,6 +344,7 @@ def main() -> None:
         )
         print("{:<11} {:>9} {:>14} {:>9} {:>10} {:>8} {:>11} {:>10}".format(*head, "drained ms"))
         for kind in ("sqlite", "postgresql"):
+            (tmp / kind).mkdir()
             k = keep_up(server, kind, args.mesh_signals, tmp / kind)
             room = capacity[kind] / k["needed_per_s"]
             print(

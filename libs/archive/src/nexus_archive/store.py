@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
 from nexus_archive import schema
@@ -37,8 +38,8 @@ class Transient(NexusError):
     """The database could not be reached or went away: write the same batch again later."""
 
 
-def insert_ignoring_duplicates(conn: Connection, table: Table) -> Insert:
-    if conn.dialect.name == "postgresql":
+def insert_ignoring_duplicates(dialect: Dialect, table: Table) -> Insert:
+    if dialect.name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
     return sqlite.insert(table).on_conflict_do_nothing()
 
@@ -55,7 +56,7 @@ def _raise_if_transient(exc: SQLAlchemyError) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Insert:
+class CompiledInsert:
     """An INSERT ... ON CONFLICT DO NOTHING compiled once per table and dialect, with each column's
     bind processor: a batch goes to the driver's executemany without SQLAlchemy's per-row work."""
 
@@ -71,34 +72,38 @@ class _Insert:
         return [{k: f(r.get(k)) if f else r.get(k) for k, f in pairs} for r in rows]
 
 
-_INSERTS: dict[tuple[str, str], _Insert] = {}
+_INSERTS: dict[tuple[str, str], CompiledInsert] = {}
 
 
-def _insert(conn: Connection, table: Table) -> _Insert:
-    found = _INSERTS.get((conn.dialect.name, table.name))
+def compiled_insert(dialect: Dialect, table: Table) -> CompiledInsert:
+    found = _INSERTS.get((dialect.name, table.name))
     if found is None:
-        dialect = conn.dialect
         keys = [c.key for c in table.columns]
-        compiled = insert_ignoring_duplicates(conn, table).compile(dialect=dialect, column_keys=keys)
+        compiled = insert_ignoring_duplicates(dialect, table).compile(dialect=dialect, column_keys=keys)
         positional = bool(compiled.positional)
         order = tuple(compiled.positiontup or ()) if positional else tuple(keys)
         processors = tuple(driver_value(table.c[k].type, dialect) for k in order)
-        found = _INSERTS[(dialect.name, table.name)] = _Insert(compiled.string, order, processors, positional)
+        found = CompiledInsert(compiled.string, order, processors, positional)
+        _INSERTS[(dialect.name, table.name)] = found
     return found
+
+
+def by_table(batch: Iterable[Rows]) -> list[tuple[Table, list[Row]]]:
+    """The batch's rows grouped by table, every parent table before its legs' table."""
+    parents: dict[Table, list[Row]] = {}
+    legs: dict[Table, list[Row]] = {}
+    for r in batch:
+        parents.setdefault(r.table, []).append(r.row)
+        if r.legs:
+            legs.setdefault(schema.LEG_TABLES[r.table.name], []).extend(r.legs)
+    return [*parents.items(), *legs.items()]
 
 
 def write_rows(conn: Connection, batch: Iterable[Rows]) -> None:
     """Every row of `batch` on `conn` (the caller owns the transaction), parents before legs."""
-    by_table: dict[Table, list[Row]] = {}
-    legs: dict[Table, list[Row]] = {}
-    for r in batch:
-        by_table.setdefault(r.table, []).append(r.row)
-        if r.legs:
-            legs.setdefault(schema.LEG_TABLES[r.table.name], []).extend(r.legs)
-    for group in (by_table, legs):
-        for table, rows in group.items():
-            ins = _insert(conn, table)
-            conn.exec_driver_sql(ins.sql, ins.params(rows))
+    for table, rows in by_table(batch):
+        ins = compiled_insert(conn.dialect, table)
+        conn.exec_driver_sql(ins.sql, ins.params(rows))
 
 
 def _raw(r: Rows, problem: str, *, scrub: bool = False) -> Rows:
