@@ -16,7 +16,7 @@ from nexus_protocol.codec import Envelope
 from nexus_protocol.enums import OrderStatus, OrderType, Side
 from nexus_protocol.ids import client_order_id, new_signal_id
 from nexus_protocol.messages import Event, Fill, VenueOrder
-from nexus_testing import read_stream, wait_for, xadd
+from nexus_testing import read_stream, venue_equity, wait_for, xadd
 from nexus_testing.flatten import flatten_and_check
 
 
@@ -198,3 +198,12 @@ def test_an_order_sent_just_after_bookmap_dropped_the_add_on_becomes_final_once_
         ), reports[0].reason
         assert rig.host.venue.engine.order_by_client_id(order.client_order_id) is None
         rig.wait_connected()
+
+
+def test_the_venue_heartbeat_carries_bookmaps_net_liquidity(
+    bookmap_rig: Callable[..., BookmapRig], client: redis.Redis, names: Names
+) -> None:
+    bookmap_rig().start()  # the simulated Bookmap account holds USD 100,000
+    wait_for(lambda: venue_equity(client, names, "bookmap").get("equity_usd") == 100_000.0,
+             what="Bookmap's net liquidity in the venue heartbeat")  # fmt: skip
+    assert venue_equity(client, names, "bookmap")["equity_currency"] == "USD"

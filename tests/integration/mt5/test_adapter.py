@@ -30,7 +30,7 @@ from nexus_mt5.adapter import Mt5Adapter
 from nexus_mt5.simulator import SimulatorProcess
 from nexus_protocol import Names, OrderStatus, OrderType, Side
 from nexus_protocol.errors import VenueError
-from nexus_testing import wait_for
+from nexus_testing import venue_equity, wait_for
 from nexus_testing.flatten import flatten_and_check
 
 A, P, F, C, R = (
@@ -402,3 +402,19 @@ def test_the_kill_switch_flattens_a_netting_b3_position(
         final_fill(client, names, order.client_order_id)
         [closing] = flatten_and_check(client, names, "mt5-brazil", lambda: held(b3, "WINZ25"))
     assert (closing.side, closing.cum_qty, closing.currency) == (Side.BUY, 4.0, "BRL")
+
+
+def test_the_venue_heartbeat_carries_the_accounts_equity_a_usd_one_in_usd(
+    fx: TerminalView, b3: TerminalView, make: Make, client: redis.Redis, names: Names
+) -> None:
+    with running(make("mt5-global", mt5_account_interval_s=0.2), client, names):
+        equity = fx("account_info")["equity"]
+        detail = wait_for(lambda: venue_equity(client, names, "mt5-global"),
+                          what="the equity in the heartbeat")  # fmt: skip
+        assert (detail["equity"], detail["equity_currency"], detail["equity_usd"]) == (equity, "USD", equity)
+    with running(make("mt5-brazil", mt5_account_interval_s=0.2), client, names):
+        equity = b3("account_info")["equity"]
+        detail = wait_for(lambda: venue_equity(client, names, "mt5-brazil"),
+                          what="the equity in the heartbeat")  # fmt: skip
+        assert (detail["equity"], detail["equity_currency"]) == (equity, "BRL")
+        assert "equity_usd" not in detail  # the router converts BRL at its own rate

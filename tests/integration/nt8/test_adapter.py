@@ -18,7 +18,7 @@ from nexus_protocol.codec import unpack
 from nexus_protocol.enums import OrderType, TimeInForce
 from nexus_protocol.ids import client_order_id, new_signal_id
 from nexus_protocol.messages import Cancel, Heartbeat, Tick
-from nexus_testing import Services, read_stream, wait_for, xadd
+from nexus_testing import Services, read_stream, venue_equity, wait_for, xadd
 from nexus_testing.flatten import flatten_and_check
 
 Rig = Any  # tests/integration/nt8/conftest.py: Rig (test modules cannot import each other)
@@ -233,3 +233,29 @@ def test_the_kill_switch_flattens_the_account_at_the_platform(
 
     [closing] = flatten_and_check(rig.client, rig.names, venue, held)
     assert (closing.side, closing.cum_qty, closing.venue_symbol) == (Side.BUY, 3.0, rig.instrument)
+
+
+def equity(rig: Rig) -> dict[str, Any]:
+    return venue_equity(rig.client, rig.names, rig.venue)
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_the_venue_heartbeat_carries_the_account_value_from_its_snapshot(
+    rig_factory: Callable[..., Rig], venue: str
+) -> None:
+    rig = rig_factory(venue)
+    rig.wait_connected()
+    wait_for(lambda: equity(rig).get("equity_usd") == 100_000.0, what="the starting cash as the equity")
+    rig.sim.set_price(rig.instrument, 21000.0)
+    buy = rig.order(qty=2)
+    rig.send(buy)
+    wait_for(lambda: rig.filled(buy.client_order_id), what="the buy filled")
+    rig.sim.set_price(rig.instrument, 21010.0)
+    sell = rig.order(qty=2, side=Side.SELL)
+    rig.send(sell)
+    wait_for(lambda: rig.filled(sell.client_order_id), what="the sell filled")
+    info = rig.sim.venue.engine.account_info(rig.sim.venue.accounts[0])
+    assert float(info.realized_pnl) == 400.0  # 10 points x USD 20 x 2
+    detail = wait_for(lambda: (d := equity(rig)).get("equity_usd") == 100_400.0 and d,
+                      what="the account's value after the round trip")  # fmt: skip
+    assert (detail["equity"], detail["equity_currency"]) == (100_400.0, "USD")

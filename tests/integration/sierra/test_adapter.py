@@ -19,7 +19,7 @@ from sierra_helpers import (
 
 from nexus_protocol import Names, OrderStatus, Side
 from nexus_protocol.messages import Tick
-from nexus_testing import Services, read_stream, wait_for
+from nexus_testing import Services, read_stream, venue_equity, wait_for
 from nexus_testing.flatten import flatten_and_check
 
 
@@ -108,3 +108,26 @@ def test_the_kill_switch_flattens_the_position_at_sierra_and_a_restart_does_not_
     settle(1.0)
     assert control.submits(closing.client_order_id) == 1
     assert len(control.stats()["orders"]) == 2
+
+
+def test_the_venue_heartbeat_carries_the_account_balance_sierra_reports(
+    client: redis.Redis, names: Names, services: Services
+) -> None:
+    _sim, port, control = start_simulator(services, "--cash", "50000")
+    control.set_price("NQH25", 21000.0)
+    start_adapter(services, port)
+    wait_for(lambda: venue_equity(client, names, "sierra").get("equity_usd") == 50_000.0,
+             timeout_s=15, what="the balance answered at logon")  # fmt: skip
+    buy, sell = venue_order(qty=2), venue_order(qty=2, side=Side.SELL)
+    send(client, names, buy)
+    [bought] = wait_for(lambda: final_fills(client, names, buy.client_order_id), timeout_s=10, what="the buy")
+    control.set_price("NQH25", 21005.0)
+    send(client, names, sell)
+    [sold] = wait_for(lambda: final_fills(client, names, sell.client_order_id), timeout_s=10, what="the sell")
+    assert bought.last_price is not None and sold.last_price is not None
+    realized = (sold.last_price - bought.last_price) * 20 * 2
+    assert realized > 0
+    # the unsolicited update after the fill: the cash with the round trip's realized P&L, nothing open
+    wait_for(lambda: venue_equity(client, names, "sierra").get("equity_usd") == 50_000 + realized,
+             timeout_s=10, what="the balance after the round trip")  # fmt: skip
+    assert venue_equity(client, names, "sierra")["equity_currency"] == "USD"

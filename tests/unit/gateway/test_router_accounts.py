@@ -76,6 +76,15 @@ def test_equity_sizing_reads_the_balance_the_adapter_reports() -> None:
     assert unknown == "nt8: equity sizing needs the account's balance (its adapter has not reported one)"
 
 
+def test_an_equity_in_another_currency_is_converted_at_the_routers_rate() -> None:
+    vs = venues(nt8={"sizing": {"mode": "equity", "reference_equity_usd": 100_000}})
+    brl = snap(venue_equity={"nt8": (750_000.0, "BRL")})
+    brl.last_prices["WDO"] = 5000.0  # BRL 5 per USD: BRL 750,000 is USD 150,000
+    assert legs(route(sig(), vs, brl))["nt8"] == 3.0
+    unknown = snap(venue_equity={"nt8": (750_000.0, "XYZ")})  # no rate for it: no equity
+    assert "has not reported one" in legs(route(sig(), vs, unknown))["nt8"]
+
+
 def test_a_reduce_only_exit_never_opens_the_other_side() -> None:
     vs = venues(
         nt8={"sizing": {"mode": "fixed", "quantity": 3}}, sierra={"sizing": {"mode": "fixed", "quantity": 3}}

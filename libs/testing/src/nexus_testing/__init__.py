@@ -7,6 +7,8 @@ from nexus_testing.helpers import (
     read_stream,
     secured_redis,
     venue_connected,
+    venue_equity,
+    venue_heartbeat,
     wait_for,
     xadd,
 )
@@ -20,6 +22,8 @@ __all__ = [
     "read_stream",
     "secured_redis",
     "venue_connected",
+    "venue_equity",
+    "venue_heartbeat",
     "wait_for",
     "xadd",
 ]

@@ -78,11 +78,24 @@ def secured_redis(
     return server, tls_port, certs
 
 
-def venue_connected(client: redis.Redis, names: Names, venue: str) -> bool:
-    """The adapter's venue heartbeat says its platform link is up (what the router checks)."""
+def venue_heartbeat(client: redis.Redis, names: Names, venue: str) -> Heartbeat | None:
+    """The adapter's venue heartbeat (`nx:{control}:venue:<venue>`), None while there is none."""
     raw = client.get(names.control("venue", venue))
     hb = unpack(as_bytes(raw)) if raw is not None else None
-    return isinstance(hb, Heartbeat) and bool(hb.venue_connected)
+    return hb if isinstance(hb, Heartbeat) else None
+
+
+def venue_connected(client: redis.Redis, names: Names, venue: str) -> bool:
+    """The adapter's venue heartbeat says its platform link is up (what the router checks)."""
+    hb = venue_heartbeat(client, names, venue)
+    return hb is not None and bool(hb.venue_connected)
+
+
+def venue_equity(client: redis.Redis, names: Names, venue: str) -> dict[str, Any]:
+    """The equity facts of the adapter's venue heartbeat (`equity`, `equity_currency`, `equity_usd`)."""
+    hb = venue_heartbeat(client, names, venue)
+    detail = hb.detail if hb is not None else {}
+    return {k: v for k, v in detail.items() if k.startswith("equity")}
 
 
 def read_stream(client: redis.Redis, stream: str) -> list[Envelope[Message]]:

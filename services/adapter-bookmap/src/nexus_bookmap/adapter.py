@@ -82,6 +82,7 @@ class BookmapAdapter(Adapter):
         self._hello: ap.AddonHello | None = None
         self._can_trade: bool | None = None  # the add-on's last word; kept while it is away
         self._instruments: dict[str, ap.AddonInstrument] = {}
+        self._balances: dict[str, ap.AddonBalance] = {}  # currency -> Bookmap's last balance in it
         self.waiters = AddonWaiters()
         self._waited = False
         self._next_requests = 0.0
@@ -109,6 +110,19 @@ class BookmapAdapter(Adapter):
         if self._can_trade is not None:
             detail["can_trade"] = self._can_trade
         return detail
+
+    def account_equity(self) -> tuple[float, str] | None:
+        """Bookmap's net liquidity (else balance plus open P&L) of the account's one currency, or of its
+        USD one when it holds several (they are not added up: the add-on does not pass Bookmap's rates)."""
+        balances = self._balances
+        b = balances.get("USD") or (next(iter(balances.values())) if len(balances) == 1 else None)
+        if b is None or b.currency is None:
+            return None
+        if b.net_liquidity is not None:
+            return b.net_liquidity, b.currency
+        if b.balance is None:
+            return None
+        return b.balance + (b.unrealized_pnl or 0.0), b.currency
 
     def submit(self, order: VenueOrder) -> list[PlatformReport]:
         session, hello = self._session, self._hello
@@ -211,6 +225,8 @@ class BookmapAdapter(Adapter):
         elif isinstance(message, ap.AddonInstrumentRemoved):
             self._instruments = {a: i for a, i in self._instruments.items() if a != message.alias}
             self.emit_market_data(self.books.removed(message.alias))
+        elif isinstance(message, ap.AddonBalance) and message.currency:
+            self._balances = {**self._balances, message.currency: message}  # copied: read by the loop
         elif isinstance(message, ap.AddonOrdersSnapshot):
             self.waiters.answer(message)
         elif isinstance(message, ap.AddonError):

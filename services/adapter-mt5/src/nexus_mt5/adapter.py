@@ -76,6 +76,7 @@ class Mt5Adapter(Adapter):
         self._backoff_s = 0.0
         self._next_poll = 0.0
         self._next_md = 0.0
+        self._next_account = 0.0
         self.sent = self.resends = 0
 
     def __repr__(self) -> str:
@@ -152,6 +153,13 @@ class Mt5Adapter(Adapter):
             account.get("margin_mode"),
             self.magic,
         )
+
+    def account_equity(self) -> tuple[float, str] | None:
+        """account_info's equity in the account's currency (a B3 account's BRL the router converts)."""
+        equity, currency = self.account.get("equity"), self.account.get("currency")
+        if isinstance(equity, int | float) and isinstance(currency, str) and currency:
+            return float(equity), currency
+        return None
 
     @property
     def hedging(self) -> bool:
@@ -366,7 +374,8 @@ class Mt5Adapter(Adapter):
         ]
 
     def poll(self) -> None:
-        """New deals and order states (every NX_MT5_POLL_INTERVAL_S), quotes (every NX_MT5_MD_INTERVAL_S)."""
+        """New deals and order states (every NX_MT5_POLL_INTERVAL_S), quotes (every NX_MT5_MD_INTERVAL_S),
+        the account's figures (every NX_MT5_ACCOUNT_INTERVAL_S)."""
         if not self.connected():
             return
         now = time.monotonic()
@@ -374,6 +383,9 @@ class Mt5Adapter(Adapter):
             if now >= self._next_poll:
                 self._next_poll = now + self.settings.mt5_poll_interval_s
                 self._poll_trading()
+            if now >= self._next_account:
+                self._next_account = now + self.settings.mt5_account_interval_s
+                self.account = self._term().account_info() or self.account
             if now >= self._next_md:
                 self._next_md = now + self.settings.mt5_md_interval_s
                 for tick in self.market.ticks():

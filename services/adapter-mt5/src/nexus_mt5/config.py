@@ -52,6 +52,7 @@ class Mt5Settings(AdapterSettings):
     mt5_poll_interval_s: float = Field(default=0.5, gt=0)  # new deals and order states
     mt5_md_interval_s: float = Field(default=0.5, gt=0)  # quotes to nx:md:raw:{venue}
     mt5_md_refresh_s: float = Field(default=5.0, gt=0)  # an unchanged quote is re-sent this often
+    mt5_account_interval_s: float = Field(default=5.0, gt=0)  # account_info (the equity for sizing)
     mt5_history_days: int = Field(default=7, ge=1, le=90)  # lookup by comment searches this far back
     mt5_overlap_s: int = Field(default=86_400, ge=0)  # reconcile re-reads deals this far before the marker
     mt5_deal_wait_ms: int = Field(default=500, ge=0)  # after order_send, wait this long for its deals

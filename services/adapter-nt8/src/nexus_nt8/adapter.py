@@ -199,6 +199,12 @@ class Nt8Adapter(Adapter):
 
     # ---- what the link asks and tells (the session's thread) -------------------------------------
 
+    def account_equity(self) -> tuple[float, str] | None:
+        """The account's value from the platform's last `account_snapshot`: cash plus open P&L (what
+        NinjaTrader calls net liquidation, Quantower the balance with its open P&L)."""
+        snap = self.link.accounts.get(self.account)
+        return None if snap is None else (snap.cash + snap.unrealized_pnl, snap.currency)
+
     def account_problem(self, accounts: list[str]) -> str | None:
         if self.account in accounts:
             return None

@@ -55,6 +55,14 @@ class SierraAdapter(Adapter):
     def __repr__(self) -> str:
         return f"<SierraAdapter {self.venue} {self.dtc!r}>"
 
+    def account_equity(self) -> tuple[float, str] | None:
+        """The last ACCOUNT_BALANCE_UPDATE's cash balance plus open positions' P&L, in its currency (an
+        update without a currency is not used: the amount alone could be in anything)."""
+        b = self.dtc.balance
+        if b is None or not b.account_currency:
+            return None
+        return b.cash_balance + b.open_positions_profit_loss, b.account_currency
+
     # ---- the platform part ----------------------------------------------------------------------
 
     def connect(self) -> None:

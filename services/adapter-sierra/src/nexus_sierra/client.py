@@ -4,7 +4,7 @@ A session: TCP connect -> ENCODING_REQUEST (binary) -> LOGON_REQUEST (heartbeat 
 mode, account) -> TRADE_ACCOUNTS_REQUEST (the configured account must be offered; with none
 configured, the only one) -> recovery (`recovery.Recoverer.reconcile`: open orders, positions,
 fills since the last one seen), handed to `hooks.on_session` -> MARKET_DATA_REQUEST per symbol ->
-ready.
+ACCOUNT_BALANCE_REQUEST (its answer and the server's unsolicited updates kept in `balance`) -> ready.
 
 Guarantees:
 - Nothing new goes out before recovery: `submit` and `cancel` refuse with a retryable VenueError
@@ -37,6 +37,9 @@ from nexus_protocol.errors import VenueError
 from nexus_protocol.messages import Tick
 from nexus_sierra.config import ClientConfig
 from nexus_sierra.dtc.codec import (
+    AccountBalanceReject,
+    AccountBalanceRequest,
+    AccountBalanceUpdate,
     AlertMessage,
     CancelOrder,
     CurrentPositionsReject,
@@ -117,6 +120,7 @@ class DtcClient:
         self.server_name = ""
         self.sessions = 0  # sessions that reached ready
         self.last_error: str | None = None
+        self.balance: AccountBalanceUpdate | None = None  # the account's, as the server last said
         self._lock = threading.Lock()
         self._conn: DtcConnection | None = None
         self._recoverer: Recoverer | None = None
@@ -307,6 +311,8 @@ class DtcClient:
             recovery = rec.reconcile(self.hooks.fill_marker())
             self.hooks.on_session(recovery)
             self._subscribe(conn)
+            rid = next(self._request_ids)
+            conn.send(AccountBalanceRequest(request_id=rid, trade_account=self.account or ""))
             with self._lock:
                 if conn.closed:
                     raise ConnectionClosed(conn.reason or "closed")
@@ -394,6 +400,11 @@ class DtcClient:
     def _dispatch(self, conn: DtcConnection, msg: Message) -> None:
         if isinstance(msg, OrderUpdate):
             self._on_order_update(msg)
+        elif isinstance(msg, AccountBalanceUpdate):
+            if not msg.no_account_balances and msg.trade_account in ("", self.account or msg.trade_account):
+                self.balance = msg
+        elif isinstance(msg, AccountBalanceReject):
+            log.warning("the DTC server gives no account balance: %s", msg.reject_text)
         elif isinstance(msg, _REPLIES):
             if not self._waiting.route(self._waiting.requests, msg.request_id, msg):
                 log.debug("unsolicited or late %r ignored", msg)

@@ -33,6 +33,7 @@ The base keeps the guarantees, the same for every platform:
 from __future__ import annotations
 
 import logging
+import math
 import time
 from abc import abstractmethod
 from collections.abc import Iterable, Sequence
@@ -121,9 +122,14 @@ class Adapter(OrderFlow):
         return self._quotes.get(venue_symbol)
 
     def venue_detail(self) -> dict[str, Any]:
-        """Extra facts for the venue heartbeat's `detail`: `can_trade` (bool) and `equity_usd` (the
-        account's equity in USD, for the router's equity sizing) where the platform says."""
+        """Extra facts for the venue heartbeat's `detail`, e.g. `can_trade` (bool) where the platform says."""
         return {}
+
+    def account_equity(self) -> tuple[float, str] | None:
+        """The account's equity (balance plus open P&L) and its currency as the platform last said it,
+        None when unknown; called every tick, so from what the platform pushed or was polled for. The
+        venue heartbeat carries it (`equity_detail`) for the router's equity sizing."""
+        return None
 
     # ---- what subclasses call (any thread) ------------------------------------------------------
 
@@ -364,6 +370,19 @@ class Adapter(OrderFlow):
             started_ns=0,
             venue=self.venue,
             venue_connected=up,
-            detail=self.venue_detail(),
+            detail={**self.venue_detail(), **equity_detail(self.account_equity())},
         )
         self.redis.set(self.names.control("venue", self.venue), pack(hb), px=self.settings.heartbeat_ttl_ms)
+
+
+def equity_detail(equity: tuple[float, str] | None) -> dict[str, Any]:
+    """The heartbeat's equity facts: `equity` and `equity_currency` as the platform gives them, and
+    `equity_usd` for a USD account (the router converts another currency at the rate it values that
+    currency's exposure with: BRL by the WDO quote, else risk.yaml's fallback)."""
+    if equity is None or not math.isfinite(equity[0]):
+        return {}
+    amount, currency = equity
+    out: dict[str, Any] = {"equity": amount, "equity_currency": currency}
+    if currency == "USD":
+        out["equity_usd"] = amount
+    return out

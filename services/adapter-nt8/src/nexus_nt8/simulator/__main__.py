@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config-dir", type=Path, default=Path(os.environ.get("NX_CONFIG_DIR", "deploy/config")))
     p.add_argument("--step-ticks", type=int, default=None, help="random walk step (0: prices stand still)")
     p.add_argument("--fill-parts", type=int, default=1)
+    p.add_argument("--cash", type=float, default=100_000.0, help="each account's starting cash")
     p.add_argument("--ati-dir", type=Path, help="play NinjaTrader's ATI folder instead of the bridge")
     p.add_argument("--fault", choices=[f.value for f in Fault], action="append", default=[])
     args = p.parse_args(argv)
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         config_dir=args.config_dir,
         step_ticks=args.step_ticks,
         fill_parts=args.fill_parts,
+        cash=args.cash,
     )
     sim: AtiSimulator | BridgeSimulator
     if args.ati_dir is not None:

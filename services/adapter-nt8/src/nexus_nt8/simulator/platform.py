@@ -149,11 +149,12 @@ class PlatformSide:
         send(ExecutionUpdate(**x.model_dump()))
         send(entry.update(r.ts_ns))
         send(self.positions(s.account))
+        send(self._account(s.account))  # its values changed with the fill
 
     def _account(self, account: str) -> AccountSnapshot:
         info = self.venue.engine.account_info(account)
         return AccountSnapshot(
-            account=account, currency=info.currency, cash=float(info.balance or 0),
+            account=account, currency=info.currency, cash=self.venue.cash + float(info.realized_pnl),
             realized_pnl=float(info.realized_pnl), unrealized_pnl=float(info.unrealized_pnl),
             time_ns=time.time_ns(),
         )  # fmt: skip

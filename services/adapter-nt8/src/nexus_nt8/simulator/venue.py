@@ -54,8 +54,10 @@ class SimPlatform:
         config_dir: Path | None = None,
         step_ticks: int | None = None,
         fill_parts: int = 1,
+        cash: float = 100_000.0,
     ) -> None:
         self.profile = profile
+        self.cash = cash  # each account's starting cash, as its account_snapshot reports it (no margin check)
         self.accounts = accounts or (profile.default_account,)
         config_dir = config_dir or Path("deploy/config")
         self.symbols: SymbolRegistry = load_symbols(config_dir)

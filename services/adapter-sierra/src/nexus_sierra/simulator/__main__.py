@@ -41,6 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--price", action="append", default=[], metavar="ROOT=PRICE", help="start price of a root")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--fill-parts", type=int, default=1, help="split each order into this many fills")
+    p.add_argument("--cash", type=float, default=100_000.0, help="each account's starting cash")
     p.add_argument("--step-ticks", type=int, default=1, help="random-walk step per market step (0: still)")
     p.add_argument("--md-interval-ms", type=float, default=250.0, help="market step and quote interval")
     p.add_argument("--no-exec-ids", action="store_true", help="send no fill execution ids (older servers)")
@@ -57,6 +58,7 @@ async def _main(args: argparse.Namespace) -> None:
         fill_parts=args.fill_parts,
         step_ticks=args.step_ticks,
         exec_ids=not args.no_exec_ids,
+        cash=args.cash,
     )
     sim = DtcSimulator(
         venue, md_interval_s=args.md_interval_ms / 1000, username=args.username, password=args.password

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nexus_sierra.dtc.codec import (
+    AccountBalanceRequest,
     CancelOrder,
     CurrentPositionsRequest,
     DtcDecodeError,
@@ -143,6 +144,8 @@ class _Session:
             self.send_all(venue.historical_fills(msg))
         elif isinstance(msg, CurrentPositionsRequest):
             self.send_all(venue.positions(msg.request_id, msg.trade_account))
+        elif isinstance(msg, AccountBalanceRequest):
+            self.send(venue.balance(msg.trade_account, msg.request_id))
         elif isinstance(msg, SubmitNewSingleOrder):
             server.submit(self, msg)
         elif isinstance(msg, CancelOrder):
@@ -267,10 +270,12 @@ class DtcSimulator:
                 )
 
     def broadcast(self, updates: list[OrderUpdate], *, exclude: _Session | None = None) -> None:
+        """Order updates to every session, then an unsolicited balance of each account they filled in."""
+        balances = [self.venue.balance(a) for a in self.venue.fill_accounts(updates)]
         for s in list(self.sessions):
             if s.logged_on and s is not exclude:
-                for u in updates:
-                    s.send(u)
+                for m in [*updates, *balances]:
+                    s.send(m)
 
     def submit(self, session: _Session, msg: SubmitNewSingleOrder) -> None:
         updates = self.venue.submit(msg)

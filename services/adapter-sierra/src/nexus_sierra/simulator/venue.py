@@ -24,6 +24,7 @@ from nexus_mesh.config_files import load_symbols
 from nexus_protocol.enums import OrderStatus, OrderType, Side, TimeInForce
 from nexus_sierra.dtc.codec import (
     DBL_MAX,
+    AccountBalanceUpdate,
     BuySellEnum,
     HistoricalOrderFillResponse,
     HistoricalOrderFillsRequest,
@@ -108,7 +109,9 @@ class SimulatedTradingService:
         step_ticks: int = 1,
         spread_ticks: int = 1,
         exec_ids: bool = True,
+        cash: float = 100_000.0,
     ) -> None:
+        self.cash = cash  # each account's starting cash, as its balance reports it (no margin check)
         self.symbols = load_symbols(config_dir)
         self.prices = {**DEFAULT_PRICES, **(prices or {})}
         self.market = Market(seed=seed)
@@ -366,6 +369,21 @@ class SimulatedTradingService:
             )
             for i, p in enumerate(held, 1)
         ]
+
+    def balance(self, account: str, request_id: int = 0) -> AccountBalanceUpdate:
+        """The account's ACCOUNT_BALANCE_UPDATE: cash (the starting cash plus realized P&L) and open
+        P&L at the current quotes; request id 0 is an unsolicited update (after a fill)."""
+        info = self.engine.account_info(account or None)
+        return AccountBalanceUpdate(
+            request_id=request_id, cash_balance=self.cash + float(info.realized_pnl),
+            account_currency=info.currency, trade_account=info.account, total_number_messages=1,
+            message_number=1, unsolicited=request_id == 0,
+            open_positions_profit_loss=float(info.unrealized_pnl),
+        )  # fmt: skip
+
+    def fill_accounts(self, updates: list[OrderUpdate]) -> list[str]:
+        """The accounts a batch of order updates filled in (their balance changed)."""
+        return sorted({u.trade_account for u in updates if 0 < u.last_fill_quantity < DBL_MAX})
 
     def trade_accounts(self, request_id: int) -> list[TradeAccountResponse]:
         accounts = self.engine.accounts

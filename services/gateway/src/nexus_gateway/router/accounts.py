@@ -94,6 +94,18 @@ def _exposure(
     return LegPlan(size, signal.quantity - sized.residual, signal.symbol)
 
 
+def equity_usd(snap: Snapshot, venue: str, usd: UsdPerUnit) -> float | None:
+    """The account's equity in USD: as its adapter says, or converted from the account's currency at
+    the rate the router values that currency's exposure with (None: no rate, no equity)."""
+    if venue in snap.venue_equity_usd:
+        return snap.venue_equity_usd[venue]
+    if venue not in snap.venue_equity:
+        return None
+    amount, currency = snap.venue_equity[venue]
+    rate = usd(currency)
+    return None if rate is None else amount * rate
+
+
 def entry_price(signal: Signal, snap: Snapshot) -> float | None:
     if signal.order_type is OrderType.LIMIT and signal.limit_price:
         return signal.limit_price
@@ -142,7 +154,7 @@ def plan_leg(
         min_qty=vs.min_qty or vs.lot_step,
         entry_price=entry_price(signal, snap),
         stop_price=signal.stop_loss,
-        equity_usd=snap.venue_equity_usd.get(venue),
+        equity_usd=equity_usd(snap, venue, usd),
     )
     if rate is None and cfg.sizing.mode == "risk":
         return "sizing", f"no USD rate for {traded.venue_currency(venue)} to size the risk at {venue}"

@@ -47,6 +47,7 @@ class Snapshot:
     venue_connected: dict[str, bool] = field(default_factory=dict)
     venue_can_trade: dict[str, bool] = field(default_factory=dict)  # from the heartbeat, where it says
     venue_equity_usd: dict[str, float] = field(default_factory=dict)  # the account's, where its adapter says
+    venue_equity: dict[str, tuple[float, str]] = field(default_factory=dict)  # in another currency
 
 
 class RiskState:
@@ -105,9 +106,8 @@ class RiskState:
             snap.venue_connected[v] = isinstance(hb, Heartbeat) and bool(hb.venue_connected)
             if isinstance(hb, Heartbeat) and isinstance(hb.detail.get("can_trade"), bool):
                 snap.venue_can_trade[v] = hb.detail["can_trade"]
-            equity = hb.detail.get("equity_usd") if isinstance(hb, Heartbeat) else None
-            if isinstance(equity, int | float) and not isinstance(equity, bool):
-                snap.venue_equity_usd[v] = float(equity)
+            if isinstance(hb, Heartbeat):
+                _equity(snap, v, hb.detail)
         return snap
 
     def pnl_today(self, ctx: Context, day: str) -> float:
@@ -160,6 +160,20 @@ class RiskState:
         total = float(ctx.hgetall(totals).get(total_field, 0.0)) + value - old
         w.hset(per, member, repr(value)).hset(totals, total_field, repr(total))
         w.pexpire(per, DAY_TTL_MS).pexpire(totals, DAY_TTL_MS)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _equity(snap: Snapshot, venue: str, detail: dict[str, object]) -> None:
+    """The account's equity from its venue heartbeat: in USD, else in its own currency (the router
+    converts that at its own rate)."""
+    usd, amount, currency = detail.get("equity_usd"), detail.get("equity"), detail.get("equity_currency")
+    if _number(usd):
+        snap.venue_equity_usd[venue] = float(usd)  # type: ignore[arg-type]
+    elif _number(amount) and isinstance(currency, str):
+        snap.venue_equity[venue] = (float(amount), currency)  # type: ignore[arg-type]
 
 
 _UNPACKED: dict[bytes, object] = {}  # heartbeats and the kill switch: the same bytes for many signals

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
 import redis
 
@@ -50,9 +49,9 @@ class SimVenue(Adapter):
     def connected(self) -> bool:
         return True
 
-    def venue_detail(self) -> dict[str, Any]:
+    def account_equity(self) -> tuple[float, str] | None:
         equity = self.settings.sim_equity_usd
-        return {} if equity is None else {"equity_usd": equity}
+        return None if equity is None else (equity, "USD")
 
     def submit(self, order: VenueOrder) -> list[VenueReport]:
         if self.settings.sim_latency_ms:
