@@ -34,6 +34,7 @@ def test_orders_duplicates_and_fills_are_journaled(market: Market, tmp_path: Pat
         ("fill", "a.n80", None, 1.0),
         ("fill", "a.n80", None, 1.0),
         ("order", "a.n80", True, None),
+        ("rejected", "a.n80", None, None),
         ("order", "b.n80", False, None),
         ("fill", "b.n80", None, 1.0),
     ]

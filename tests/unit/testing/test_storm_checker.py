@@ -52,7 +52,7 @@ def test_a_clean_history_passes_with_every_count_zero() -> None:
     assert got.venues["sierra"] == {
         "routed": 3, "received": 3, "fills": 3, "platform_duplicates": 0, "bus_duplicates": 0,
         "unexpected_platform_orders": 0, "lost_orders": 0, "platform_fills_not_in_execution": 0,
-        "execution_fills_not_at_platform": 0, "position_differences": 0,
+        "execution_fills_not_at_platform": 0, "position_differences": 0, "resent_after_refusal": 0,
     }  # fmt: skip
     assert got.time_to_final_s["p50"] == 1.5
     report = build({"seed": 7, "symbols": ["NQ"]}, Tally(), [], got)
@@ -85,6 +85,7 @@ def test_platform_orders_twice_unrouted_or_lost() -> None:
     sent, mesh, platforms = clean()
     p = platforms["sierra"]
     p.received[coid(0)] += 1
+    p.duplicates[coid(0)] += 1
     p.received["01JQZZZZZZZZZZZZZZZZZZZZZZ.sc0"] = 1
     del p.received[coid(2)]
     p.filled.pop(coid(2))
@@ -134,3 +135,11 @@ def test_statuses_are_the_last_final_of_each_signal() -> None:
     mesh.finals[SID[0]] = [FinalSeen(2_000, OrderStatus.REJECTED.value, ())]
     got = check(sent, mesh, platforms, bound_s=60)
     assert got.statuses == {"rejected": 1, "filled": 2}
+
+
+def test_a_copy_the_platform_refused_on_arrival_sent_again_is_no_duplicate() -> None:
+    """MT5 re-sends a requoted request under the same comment: the first copy never worked."""
+    order_fact = {"kind": "order", "client_order_id": coid(0)}
+    facts = [order_fact, {"kind": "rejected", "client_order_id": coid(0)}, order_fact, order_fact]
+    p = PlatformHistory.from_facts("mt5-global", iter(facts))
+    assert (p.received[coid(0)], p.duplicates[coid(0)]) == (3, 1)  # the third came while the second worked

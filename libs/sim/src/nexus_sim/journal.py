@@ -2,9 +2,11 @@
 
 A platform keeps its own record of every order it was sent and every execution it made; a chaos test
 reads it to judge the gateway against the platform's word (tests/chaos/storm). The matching engine
-calls its observers (`EngineObserver`) at two points, with no I/O of its own:
+calls its observers (`EngineObserver`) at three points, with no I/O of its own:
 - `received`: an order reached the venue (a request a `before_submit` fault ate never did), before the
   venue acts on it; one the venue's duplicate check refuses is recorded too, as a duplicate;
+- `rejected`: the venue refused an order on arrival (a requote, a reject, a duplicate): it was never
+  working, so the same client order id sent again (MT5 re-sends a requoted request) is no duplicate;
 - `filled`: one execution (a FILL report).
 
 `Journal` writes them to a file, a line each, flushed per line so a reader sees every fact the process
@@ -13,6 +15,7 @@ made even if it is killed. A simulator attaches one when NX_SIM_JOURNAL names th
 
     {"kind": "order", "ts_ns": ..., "client_order_id": "01J...n80", "symbol": "NQH6", "side": "buy",
      "quantity": 1.0, "order_type": "market", "account": "Sim101", "duplicate": false}
+    {"kind": "rejected", "ts_ns": ..., "client_order_id": "01J...mg0", "reason": "requote"}
     {"kind": "fill", "ts_ns": ..., "client_order_id": "01J...n80", "exec_id": "17", "symbol": "NQH6",
      "side": "buy", "qty": 1.0, "price": 21000.25, "account": "Sim101"}
 """
@@ -34,6 +37,8 @@ ENV = "NX_SIM_JOURNAL"
 
 class EngineObserver(Protocol):
     def received(self, order: SimOrder, *, duplicate: bool) -> None: ...
+
+    def rejected(self, report: Report) -> None: ...
 
     def filled(self, report: Report) -> None: ...
 
@@ -66,6 +71,11 @@ class Journal:
             account=order.account,
             duplicate=duplicate,
         )
+
+    def rejected(self, report: Report) -> None:
+        reason = report.reason.value if report.reason is not None else ""
+        self._write(kind="rejected", ts_ns=report.ts_ns, client_order_id=self._name(report.client_order_id),
+                    reason=reason)  # fmt: skip
 
     def filled(self, report: Report) -> None:
         self._write(

@@ -15,7 +15,8 @@ Guarantees:
   same records the reports came from, so an adapter reconciling after a dropped connection sees exactly
   what happened while it was away.
 - Observers (`observers`, e.g. the file `journal.Journal` a chaos test reads) hear of every order that
-  reached the venue and every fill, after the engine recorded it.
+  reached the venue, its refusal when the venue refused it on arrival (a requote, a duplicate), and
+  every fill, after the engine recorded it.
 """
 
 from __future__ import annotations
@@ -148,6 +149,10 @@ class MatchingEngine:
                 reports = [self._book.report(rec, ReportKind.PENDING_NEW, now)]
             else:
                 reports = self._book.arrive(rec, now)
+        for r in reports:
+            if r.kind is ReportKind.REJECTED and r.client_order_id == order.client_order_id:
+                for observer in self.observers:
+                    observer.rejected(r)
         self.faults.should_disconnect(FaultEvent.AFTER_SUBMIT)
         return reports
 

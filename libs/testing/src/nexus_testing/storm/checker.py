@@ -3,7 +3,8 @@
 Zero tolerance (`Checked.failures` names every count that is not zero):
 - every signal that reached the mesh has exactly one final execution; one that never left the client
   has none (`no_final`, `several_finals`, `final_for_unsent`);
-- every order a venue was routed reached its platform at most once (`platform_duplicates`), none
+- every order a venue was routed reached its platform at most once while working (`platform_duplicates`:
+  a copy the platform refused on arrival, such as an MT5 requote the adapter re-sends, is not), none
   twice on the bus (`bus_duplicates`), none the platform got that was never routed there
   (`unexpected_platform_orders`), and none the final execution says filled that the platform never
   received (`lost_orders`);
@@ -135,7 +136,10 @@ def _venue(
     legs = {coid: (status, qty) for f in last.values() for v, coid, status, qty in f.legs if v == venue}
     got = platform.received
     out.venues.setdefault(venue, {}).update(routed=len(routed), received=len(got))
-    out.add("platform_duplicates", (f"{c} x{n}" for c, n in got.items() if n > 1), venue)
+    out.add("platform_duplicates", (f"{c} x{n + 1}" for c, n in platform.duplicates.items() if n), venue)
+    out.venues[venue]["resent_after_refusal"] = sum(
+        n - 1 - platform.duplicates[c] for c, n in got.items() if n > 1
+    )
     copies = mesh.order_copies
     out.add("bus_duplicates", (f"{c} x{n}" for (v, c), n in copies.items() if v == venue and n > 1), venue)
     out.add("unexpected_platform_orders", (c for c in got if c not in routed), venue)

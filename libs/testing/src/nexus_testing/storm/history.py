@@ -46,20 +46,28 @@ class SentSignal:
 
 @dataclass(slots=True)
 class PlatformHistory:
-    """One platform's own record: orders received (times per client order id) and fills made."""
+    """One platform's own record: orders received (times per client order id), those received again
+    while an earlier copy was working (a copy the platform refused on arrival, e.g. an MT5 requote, is
+    not working: re-sending it is no duplicate), and fills made."""
 
     venue: str
     received: Counter[str] = field(default_factory=Counter)
+    duplicates: Counter[str] = field(default_factory=Counter)  # received again while a copy was working
     filled: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # coid -> quantity
     positions: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # symbol -> signed
 
     @classmethod
     def from_facts(cls, venue: str, facts: Iterator[dict[str, Any]]) -> PlatformHistory:
         h = cls(venue)
+        live: Counter[str] = Counter()  # copies received and not refused on arrival
         for f in facts:
             coid = f["client_order_id"]
             if f["kind"] == "order":
                 h.received[coid] += 1
+                h.duplicates[coid] += 1 if live[coid] else 0
+                live[coid] += 1
+            elif f["kind"] == "rejected":
+                live[coid] = max(0, live[coid] - 1)
             elif f["kind"] == "fill":
                 h.filled[coid] += f["qty"]
                 h.positions[f["symbol"]] += f["qty"] if f["side"] == "buy" else -f["qty"]

@@ -15,6 +15,7 @@ _VENUE_COLUMNS = (
     ("routed", "routed"),
     ("received", "at platform"),
     ("fills", "filled"),
+    ("resent_after_refusal", "resent"),
     ("platform_duplicates", "dup"),
     ("unexpected_platform_orders", "unexp"),
     ("lost_orders", "lost"),
