@@ -142,7 +142,7 @@ def test_the_platform_has_the_order_and_its_answer_is_lost(rig: Rig, at: str, go
     s.sendall(b"ORDER " + COID + b"\n")
     assert read_lines(s, 1.5) == got
     assert closed(s)
-    assert rig.platform.received == [b"ORDER " + COID]
+    wait_for(lambda: rig.platform.received == [b"ORDER " + COID], timeout_s=10, what="the order there")
 
 
 def test_a_hung_link_passes_nothing_then_is_cut(rig: Rig) -> None:

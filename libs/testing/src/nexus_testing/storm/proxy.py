@@ -119,7 +119,9 @@ class _Link:
                 return "drop"
         return "pass"
 
-    def fire(self) -> None:
+    def fire(self, delivered: asyncio.StreamWriter | None = None) -> None:
+        """The armed fault happens; `delivered`: a session whose written bytes must still arrive (closed
+        gracefully, where every other session is aborted)."""
         a, self.armed = self.armed, None
         if a is None:
             return
@@ -129,12 +131,15 @@ class _Link:
             self.flowing.clear()
             asyncio.get_running_loop().call_later(a.fault.hold_s, self._cut, a.fault.down_s)
         else:
-            self._cut(a.fault.down_s)
+            self._cut(a.fault.down_s, delivered)
 
-    def _cut(self, down_s: float) -> None:
+    def _cut(self, down_s: float, delivered: asyncio.StreamWriter | None = None) -> None:
         self.down_until = time.monotonic() + down_s
         for w in list(self.sessions):
-            w.transport.abort()
+            if w is delivered:
+                w.close()  # flushes what it holds, then FIN (an abort would drop it)
+            else:
+                w.transport.abort()
         self.sessions.clear()
         self.flowing.set()
 
@@ -180,19 +185,23 @@ class _Link:
             while True:
                 await self.flowing.wait()
                 data = await reader.read(65536)
-                if not data or writer.transport.is_closing():
+                if not data:
                     break
                 await self.flowing.wait()
+                if writer.transport.is_closing():
+                    break
                 seen = tail + (view.feed(data) if view is not None else data)
                 tail = seen[-_TAIL:]
                 verdict = self.verdict(seen, to_platform)
                 if verdict == "drop":
                     self.fire()
                     continue  # hung: these bytes never go; cut: the sessions are gone
+                if verdict == "after":
+                    self.flowing.clear()  # the platform's answer must not slip back before the cut
                 writer.write(data)
                 await writer.drain()
                 if verdict == "after":
-                    self.fire()
+                    self.fire(delivered=writer)
         except (ConnectionError, OSError):
             pass
         finally:
