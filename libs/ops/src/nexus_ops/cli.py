@@ -26,7 +26,7 @@ from nexus_ops.cli_archive import archive_app, backup, eod, restore
 from nexus_ops.cli_deploy import COMPOSE_SETTINGS, acl_app, compose, images_app
 from nexus_ops.cli_streams import send, tail
 from nexus_ops.compose import check_loopback
-from nexus_ops.records import Window
+from nexus_ops.records import History, Window, WindowRecord
 from nexus_ops.supervisor import Supervisor, stop_detached
 from nexus_protocol import Names
 from nexus_protocol.errors import ConfigError
@@ -285,6 +285,18 @@ def replay(
     raise typer.Exit(1 if result.missing else 0)
 
 
+def _window_records(start: str, end: str, streams_only: bool) -> tuple[Window, History, WindowRecord]:
+    """The window's records, from the archive and the streams (--streams-only: the streams alone)."""
+    from nexus_ops import records
+
+    try:
+        window = Window.parse(start, end)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    history = cu.history(streams_only=streams_only)
+    return window, history, records.load(history, window, venues=acl_mod.all_venues(cu.config_dir()))
+
+
 @app.command()
 def export(
     start: str = FROM,
@@ -295,17 +307,11 @@ def export(
 ) -> None:
     """Orders, fills, executions, legs and per-venue slippage of a window to CSV and Parquet."""
     from nexus_ops import export as export_mod
-    from nexus_ops import records
 
     fmts = [f.strip() for f in formats.split(",") if f.strip()]
     if not fmts or set(fmts) - {"csv", "parquet"}:
         raise typer.BadParameter("--format: csv, parquet or csv,parquet")
-    try:
-        window = Window.parse(start, end)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    history = cu.history(streams_only=streams_only)
-    rec = records.load(history, window, venues=acl_mod.all_venues(cu.config_dir()))
+    _, history, rec = _window_records(start, end, streams_only)
     written = export_mod.export(rec, out, fmts)
     tables = export_mod.tables(rec)
     for name, files in written.items():
@@ -323,16 +329,10 @@ def report(
 ) -> None:
     """An HTML report (inline SVG charts): trading metrics (in total, per platform, per symbol),
     latency per stage, slippage per venue, fill rate, P&L."""
-    from nexus_ops import records
     from nexus_ops import report as report_mod
     from nexus_ops.tally import trading_session
 
-    try:
-        window = Window.parse(start, end)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    history = cu.history(streams_only=streams_only)
-    rec = records.load(history, window, venues=acl_mod.all_venues(cu.config_dir()))
+    window, history, rec = _window_records(start, end, streams_only)
     session = trading_session(cu.config_dir(), cu.environment(environment))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report_mod.build(history, rec, session))

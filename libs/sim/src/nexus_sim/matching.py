@@ -21,6 +21,7 @@ Guarantees:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -41,7 +42,7 @@ from nexus_sim.model import (
     SimOrder,
     SimPosition,
 )
-from nexus_sim.orders import EngineOrders
+from nexus_sim.orders import EngineOrders, OrderRecord
 from nexus_sim.rules import Problem, check_prices, check_quantity
 
 
@@ -164,21 +165,13 @@ class MatchingEngine:
             return []
         now = self.clock.now_ns()
         rec, problem = self._book.find_open(client_order_id, venue_order_id)
-        if rec is None or problem is not None:
-            reports = [
-                self._book.request_reject(
-                    ReportKind.CANCEL_REJECTED,
-                    rec,
-                    now,
-                    problem=problem,
-                    client_order_id=client_order_id,
-                    venue_order_id=venue_order_id,
-                )
-            ]
-        else:
-            reports = [self._book.close(rec, OrderStatus.CANCELLED, now)]
-        self.faults.should_disconnect(FaultEvent.AFTER_CANCEL)
-        return reports
+        return self._answer(
+            ReportKind.CANCEL_REJECTED,
+            (rec, problem),
+            now,
+            (client_order_id, venue_order_id),
+            lambda found: [self._book.close(found, OrderStatus.CANCELLED, now)],
+        )
 
     def replace(
         self,
@@ -208,19 +201,31 @@ class MatchingEngine:
                 stop_price=o.stop_price if stop_price is None else stop_price,
             )
             problem = self._book.check_replace(rec, amended)
-        if rec is None or amended is None or problem is not None:
+        return self._answer(
+            ReportKind.REPLACE_REJECTED,
+            (rec, problem),  # no amendment: rec is None or problem is set
+            now,
+            (client_order_id, venue_order_id),
+            lambda found: self._book.apply_replace(found, amended, now) if amended is not None else [],
+        )
+
+    def _answer(
+        self,
+        refusal: ReportKind,
+        found: tuple[OrderRecord | None, Problem | None],
+        now: int,
+        ids: tuple[str | None, str | None],
+        apply: Callable[[OrderRecord], list[Report]],
+    ) -> list[Report]:
+        """A cancel's or replace's reports: `apply` to the open order found, else the refusal."""
+        rec, problem = found
+        if rec is None or problem is not None:
+            reject = self._book.request_reject
             reports = [
-                self._book.request_reject(
-                    ReportKind.REPLACE_REJECTED,
-                    rec,
-                    now,
-                    problem=problem,
-                    client_order_id=client_order_id,
-                    venue_order_id=venue_order_id,
-                )
+                reject(refusal, rec, now, problem=problem, client_order_id=ids[0], venue_order_id=ids[1])
             ]
         else:
-            reports = self._book.apply_replace(rec, amended, now)
+            reports = apply(rec)
         self.faults.should_disconnect(FaultEvent.AFTER_CANCEL)
         return reports
 

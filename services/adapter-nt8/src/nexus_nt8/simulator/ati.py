@@ -9,7 +9,6 @@ files atomically so a reader never sees half a line (real NinjaTrader may not: t
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from nexus_nt8.ati_client import (
 from nexus_nt8.simulator.venue import SimPlatform, UnknownInstrument
 from nexus_protocol.enums import OrderType, Side, TimeInForce
 from nexus_sim import OrderState, Report, SimOrder
+from nexus_sim.worker import Worker
 
 log = logging.getLogger(__name__)
 _TYPES = {
@@ -54,8 +54,8 @@ class AtiSimulator:
         self.commands = 0  # lines executed
         self.ignored: list[str] = []  # lines refused, with why
         self._rejected: dict[str, str] = {}  # order id -> reason, for orders refused before the engine
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker(self._run, "ati-sim")
+        self._stop = self._worker.stopping
         for d in (self.folder.incoming, self.folder.outgoing):
             d.mkdir(parents=True, exist_ok=True)
 
@@ -63,14 +63,11 @@ class AtiSimulator:
         return f"AtiSimulator({self.folder.root}, commands={self.commands}, {self.venue!r})"
 
     def start(self) -> AtiSimulator:
-        self._thread = threading.Thread(target=self._run, name="ati-sim", daemon=True)
-        self._thread.start()
+        self._worker.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
+        self._worker.stop()
 
     def set_price(self, instrument: str, price: float) -> None:
         self._write(self.venue.set_price(instrument, price))

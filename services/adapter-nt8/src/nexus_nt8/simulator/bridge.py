@@ -49,6 +49,7 @@ from nexus_protocol.bridge import (
     OrderCancel,
     OrderSubmit,
 )
+from nexus_sim.worker import Worker
 
 log = logging.getLogger(__name__)
 GARBAGE = b"GET / HTTP/1.1\r\nHost: not-a-bridge-frame\r\n\r\n"
@@ -114,8 +115,8 @@ class BridgeSimulator:
         self._attempt = 0
         self._next_connect = 0.0
         self._next_step = 0.0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker(self._run, f"sim-{profile.venue}")
+        self._stop = self._worker.stopping
 
     def __repr__(self) -> str:
         return (
@@ -126,14 +127,11 @@ class BridgeSimulator:
     # ---- control --------------------------------------------------------------------------------
 
     def start(self) -> BridgeSimulator:
-        self._thread = threading.Thread(target=self._run, name=f"sim-{self.profile.venue}", daemon=True)
-        self._thread.start()
+        self._worker.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
+        self._worker.stop()
         with self._lock:
             self._drop("simulator stopped", reconnect=False)
 

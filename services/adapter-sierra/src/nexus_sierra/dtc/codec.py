@@ -37,7 +37,7 @@ from nexus_sierra.dtc.fields import (
     message_class,
     message_classes,
 )
-from nexus_sierra.dtc.json_codec import JsonFrameReader, decode_json, encode_json
+from nexus_sierra.dtc.json_codec import JsonFrameReader, decode_json, encode_json, read_all
 from nexus_sierra.dtc.messages import *  # noqa: F403  (re-exported: message classes)
 from nexus_sierra.dtc.messages_market import *  # noqa: F403
 from nexus_sierra.dtc.messages_trading import *  # noqa: F403
@@ -148,18 +148,8 @@ class FrameReader:
 
     def feed(self, data: ByteLike) -> list[Message]:
         self.append(data)
-        out: list[Message] = []
-        while True:
-            try:
-                msg = self.next_message()
-            except DtcDecodeError as exc:
-                if not out:
-                    raise
-                self._pending = exc  # hand over what decoded; the next call raises
-                return out
-            if msg is None:
-                return out
-            out.append(msg)
+        out, self._pending = read_all(self.next_message)  # an error after some messages: the next call raises
+        return out
 
     def next_message(self) -> Message | None:
         self._raise_if_failed()

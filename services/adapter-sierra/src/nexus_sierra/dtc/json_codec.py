@@ -14,6 +14,7 @@ message and carry on, unlike the binary reader.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from nexus_sierra.dtc import messages, messages_market, messages_trading  # noqa: F401  (registers the message classes)
@@ -81,6 +82,22 @@ def decode_json(data: bytes | bytearray | memoryview) -> Message:
     return cls(**kwargs)
 
 
+def read_all(next_message: Callable[[], Message | None]) -> tuple[list[Message], DtcDecodeError | None]:
+    """Every message a reader completes. An error after some messages is returned, not raised: the
+    caller hands over what decoded and raises the error on its next call, so no good message is lost."""
+    out: list[Message] = []
+    while True:
+        try:
+            msg = next_message()
+        except DtcDecodeError as exc:
+            if not out:
+                raise
+            return out, exc
+        if msg is None:
+            return out, None
+        out.append(msg)
+
+
 class JsonFrameReader:
     """Splits a JSON-encoded DTC byte stream on NUL bytes and decodes each message.
 
@@ -110,18 +127,8 @@ class JsonFrameReader:
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Message]:
         self.append(data)
-        out: list[Message] = []
-        while True:
-            try:
-                msg = self.next_message()
-            except DtcDecodeError as exc:
-                if not out:
-                    raise
-                self._pending = exc
-                return out
-            if msg is None:
-                return out
-            out.append(msg)
+        out, self._pending = read_all(self.next_message)
+        return out
 
     def next_message(self) -> Message | None:
         if self._pending is not None:

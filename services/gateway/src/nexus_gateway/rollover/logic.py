@@ -212,23 +212,25 @@ def roll_signals(change: Change, positions: list[RollPosition], names: Names, se
                 strategy="rollover",
             )
             outs.append(Output(names.signals, Envelope.new(sig, id=sid)))
-        event = Event(
-            kind="position_rolled",
-            severity=Severity.INFO,
-            source=service,
-            symbol=change.root,
-            venue=p.venue,
-            message=f"{change.root} on {p.venue}: rolling {p.quantity:g} from {change.previous} to {new}",
-            data={
-                "root": change.root,
-                "venue": p.venue,
-                "from": change.previous,
-                "to": new,
-                "quantity": p.quantity,
-            },
-        )
+        message = f"{change.root} on {p.venue}: rolling {p.quantity:g} from {change.previous} to {new}"
+        event = _position_event("position_rolled", Severity.INFO, change, p, service, message)
         outs.append(Output(names.events, Envelope.new(event, id=f"position_rolled:{base}")))
     return outs
+
+
+def _position_event(
+    kind: str, severity: Severity, change: Change, p: RollPosition, service: str, message: str
+) -> Event:
+    data = {"root": change.root, "venue": p.venue, "from": change.previous, "to": change.contract.code}
+    return Event(
+        kind=kind,
+        severity=severity,
+        source=service,
+        symbol=change.root,
+        venue=p.venue,
+        message=message,
+        data={**data, "quantity": p.quantity},
+    )
 
 
 def position_events(
@@ -239,22 +241,11 @@ def position_events(
     new = change.contract.code
     for p in positions:
         size = "an unreadable quantity" if p.quantity is None else f"{p.quantity:g}"
-        event = Event(
-            kind="position_roll_required",
-            severity=Severity.WARNING,
-            source=service,
-            symbol=change.root,
-            venue=p.venue,
-            message=f"{change.root}: {size} open on {p.venue} in {change.previous}, which rolled to {new}; "
-            "roll it by hand (automatic position roll is not implemented, see docs/rollover.md)",
-            data={
-                "root": change.root,
-                "venue": p.venue,
-                "from": change.previous,
-                "to": new,
-                "quantity": p.quantity,
-            },
+        message = (
+            f"{change.root}: {size} open on {p.venue} in {change.previous}, which rolled to {new}; "
+            "roll it by hand (automatic position roll is not implemented, see docs/rollover.md)"
         )
+        event = _position_event("position_roll_required", Severity.WARNING, change, p, service, message)
         event_id = f"position_roll:{change.root}:{change.previous}>{new}:{p.venue}"
         outs.append(Output(names.events, Envelope.new(event, id=event_id)))
     return outs
