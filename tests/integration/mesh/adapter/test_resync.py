@@ -1,6 +1,7 @@
 """Auto-resync's refusals and deferrals on the adapter base with the simulated venue (its own process, no
 gateway services): the kill switch refuses a resync that would add to the platform's position, and a
-resync waits while the fill path is not idle, then goes once it is (docs/accounts.md)."""
+resync waits while the fill path is not idle, then goes once it is, and the next one waits for the
+venue's rate limit (docs/accounts.md)."""
 
 from __future__ import annotations
 
@@ -46,14 +47,9 @@ def test_a_resync_waits_for_an_idle_fill_path_then_goes(
     client.hset(names.contracts, "NQ", "NQH25")  # the venue quotes NQH25: the outside trade's price
     client.hset(names.control("sim", "sim", "prices"), "NQ", 21000.0)
     services.start("nexus_gateway.sim_venue", **RESYNC)
-    sid = new_signal_id()
-    order = VenueOrder(
-        client_order_id=client_order_id(sid, "sm"), signal_id=sid, venue="sim", symbol="NQ", side=Side.BUY,
-        quantity=2, venue_symbol="NQH25", contract="NQH25", venue_quantity=2,
-    )  # fmt: skip
     # no fills service: the gateway's view stays flat while the platform holds 2, and nothing reads the
     # fill path (no normalizer, fx or fills group): a fill in flight could not be told from a real drift
-    xadd(client, names.orders("sim"), Envelope.new(order, id=order.client_order_id, trace=sid))
+    buy_at_the_platform(client, names, 2)
     [deferred] = wait_for(lambda: events(client, names, "resync_deferred"), timeout_s=30, what="the deferral")
     assert (deferred.data["why"], deferred.data["difference"]) == ("fill_path", 2.0)
     assert events(client, names, "outside_trade_booked") == []
@@ -68,3 +64,18 @@ def test_a_resync_waits_for_an_idle_fill_path_then_goes(
     assert (sent.data["side"], sent.data["quantity"]) == ("sell", 2.0)
     assert len(events(client, names, "resync_deferred")) == 1  # once per reason, not once per check
     assert done.data["in_line"] is True
+
+    buy_at_the_platform(client, names, 1)  # another difference inside NX_RESYNC_MIN_INTERVAL_S (300 s)
+    [limited] = wait_for(lambda: [e for e in events(client, names, "resync_deferred") if e.data["why"] ==
+                                  "rate_limit"], timeout_s=30, what="the rate limit")  # fmt: skip
+    assert limited.data["difference"] == 1.0 and len(events(client, names, "resync_sent")) == 1
+
+
+def buy_at_the_platform(client: redis.Redis, names: Names, qty: float) -> None:
+    """An order straight to the venue's stream: the platform fills it, the gateway never books it."""
+    sid = new_signal_id()
+    order = VenueOrder(
+        client_order_id=client_order_id(sid, "sm"), signal_id=sid, venue="sim", symbol="NQ", side=Side.BUY,
+        quantity=qty, venue_symbol="NQH25", contract="NQH25", venue_quantity=qty,
+    )  # fmt: skip
+    xadd(client, names.orders("sim"), Envelope.new(order, id=order.client_order_id, trace=sid))
