@@ -67,3 +67,15 @@ def test_the_template_imports_and_implements_the_whole_base(monkeypatch: pytest.
     finally:
         for name in [m for m in sys.modules if m.split(".")[0] == "nexus_template"]:
             del sys.modules[name]
+
+
+def test_every_service_folder_and_lib_has_its_readme() -> None:
+    """docs/design.md, "Layout": each holds its own pyproject.toml, README.md and src/<package>/."""
+    folders = [p for p in (*(ROOT / "services").iterdir(), *(ROOT / "libs").iterdir()) if p.is_dir()]
+    missing = [
+        f"{p.relative_to(ROOT)}/{f}"
+        for p in folders
+        for f in ("pyproject.toml", "README.md", "src")
+        if not (p / f).exists()
+    ]
+    assert folders and missing == []

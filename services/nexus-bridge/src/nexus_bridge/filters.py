@@ -59,7 +59,7 @@ def lot_for(registry: SymbolRegistry, root: str, overrides: dict[str, LotSize]) 
     return LotSize(step=max(steps), min_qty=max(mins))
 
 
-def _filtered(check: str, reason: str, value: float, threshold: float) -> Screened:
+def _filtered(check: str, reason: str, value: float | None, threshold: float) -> Screened:
     return Screened(
         None, Refusal(kind="signal_filtered", check=check, reason=reason, value=value, threshold=threshold)
     )
@@ -69,16 +69,7 @@ def screen(signal: Signal, cfg: BridgeConfig, lot: LotSize) -> Screened:
     """Apply the confidence filter, the MQScore quality gate and the reduced-size band."""
     conf = signal.confidence
     if conf is None:
-        return Screened(
-            None,
-            Refusal(
-                kind="signal_filtered",
-                check="confidence",
-                value=None,
-                reason="the signal carries no confidence",
-                threshold=cfg.confidence_min,
-            ),
-        )
+        return _filtered("confidence", "the signal carries no confidence", None, cfg.confidence_min)
     if conf < cfg.confidence_min:
         return _filtered(
             "confidence",
@@ -88,16 +79,7 @@ def screen(signal: Signal, cfg: BridgeConfig, lot: LotSize) -> Screened:
         )
     if signal.mqscore is None:
         if cfg.require_mqscore:
-            return Screened(
-                None,
-                Refusal(
-                    kind="signal_filtered",
-                    check="mqscore",
-                    value=None,
-                    reason="the signal carries no MQScore composite",
-                    threshold=cfg.mqscore_min,
-                ),
-            )
+            return _filtered("mqscore", "the signal carries no MQScore composite", None, cfg.mqscore_min)
     elif signal.mqscore < cfg.mqscore_min:
         return _filtered(
             "mqscore",
