@@ -44,7 +44,7 @@ RANGES = {
 }  # fmt: skip
 CLASSES = sorted(message_classes(), key=lambda cls: cls.TYPE)
 FAST = settings(max_examples=40, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
-FUZZ = settings(max_examples=300, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=100, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
 
 
 def value_strategy(spec: FieldSpec) -> st.SearchStrategy[Any]:
