@@ -299,11 +299,36 @@ def _lengths(r: redis.Redis, keys: list[str]) -> list[Any]:
     return list(pipe.execute())
 
 
+def keeping_up(server: RedisServer, signals: int, capacity: dict[str, float], tmp: Path) -> None:
+    print(f"\nkeeping up: {signals} signals one at a time through the mesh (as roundtrip.py)")
+    head = (
+        "database",
+        "signals/s",
+        "entries/signal",
+        "needed/s",
+        "capacity/s",
+        "headroom",
+        "max backlog",
+    )
+    print("{:<11} {:>9} {:>14} {:>9} {:>10} {:>8} {:>11} {:>10}".format(*head, "drained ms"))
+    for kind in ("sqlite", "postgresql"):
+        (tmp / kind).mkdir()
+        k = keep_up(server, kind, signals, tmp / kind)
+        room = capacity[kind] / k["needed_per_s"]
+        print(
+            f"{kind:<11} {k['signals_per_s']:>9.0f} {k['entries_per_signal']:>14.1f} "
+            f"{k['needed_per_s']:>9.0f} {capacity[kind]:>10,.0f} {room:>7.1f}x "
+            f"{k['max_backlog']:>11.0f} {k['drained_ms']:>10.0f}"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--signals", type=int, default=2000, help="signal lives in the backlog (8 entries each)")
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--mesh-signals", type=int, default=500, help="signals through the mesh for part 2")
+    ap.add_argument(
+        "--mesh-signals", type=int, default=500, help="signals through the mesh for part 3 (0: skip it)"
+    )
     ap.add_argument("--pg", default=None, help="PostgreSQL admin URL (default NX_TEST_PG_URL or local)")
     args = ap.parse_args()
     if args.pg:
@@ -326,32 +351,18 @@ def main() -> None:
         for kind in ("sqlite", "postgresql"):
             b, rec = statistics.median(rates[(kind, "bare")]), statistics.median(rates[(kind, "recorder")])
             capacity[kind] = rec
-            print(f"{kind:<11} {b:>15,.0f} {rec:>19,.0f} {rec / b:>6.2f}")
+            runs = "  ".join(
+                f"{x:,.0f}/{y:,.0f}"
+                for x, y in zip(rates[(kind, "bare")], rates[(kind, "recorder")], strict=True)
+            )
+            print(f"{kind:<11} {b:>15,.0f} {rec:>19,.0f} {rec / b:>6.2f}   runs bare/recorder: {runs}")
         print(f"\nwhere the time goes, microseconds per entry (in-process, {entries} entries, best of 3)")
         parts = {kind: costs(kind, args.signals, tmp) for kind in ("sqlite", "postgresql")}
         print("{:<19} {:>8} {:>11}".format("part", "sqlite", "postgresql"))
         for part in parts["sqlite"]:
             print(f"{part:<19} {parts['sqlite'][part]:>8.1f} {parts['postgresql'][part]:>11.1f}")
-        print(f"\nkeeping up: {args.mesh_signals} signals one at a time through the mesh (as roundtrip.py)")
-        head = (
-            "database",
-            "signals/s",
-            "entries/signal",
-            "needed/s",
-            "capacity/s",
-            "headroom",
-            "max backlog",
-        )
-        print("{:<11} {:>9} {:>14} {:>9} {:>10} {:>8} {:>11} {:>10}".format(*head, "drained ms"))
-        for kind in ("sqlite", "postgresql"):
-            (tmp / kind).mkdir()
-            k = keep_up(server, kind, args.mesh_signals, tmp / kind)
-            room = capacity[kind] / k["needed_per_s"]
-            print(
-                f"{kind:<11} {k['signals_per_s']:>9.0f} {k['entries_per_signal']:>14.1f} "
-                f"{k['needed_per_s']:>9.0f} {capacity[kind]:>10,.0f} {room:>7.1f}x "
-                f"{k['max_backlog']:>11.0f} {k['drained_ms']:>10.0f}"
-            )
+        if args.mesh_signals > 0:
+            keeping_up(server, args.mesh_signals, capacity, tmp)
 
 
 if __name__ == "__main__":

@@ -104,6 +104,12 @@ def _signal(s: Signal, env: Envelope[Message]) -> Row:
     }
 
 
+_VENUE_ORDER_COLUMNS = (
+    "venue_symbol", "venue_quantity", "qty_factor", "rounding_residual", "currency", "point_value",
+    "venue_reference_price",
+)  # fmt: skip
+
+
 def _order(o: Order, _env: Envelope[Message]) -> Row:
     vo = o if isinstance(o, VenueOrder) else None
     return {
@@ -114,13 +120,7 @@ def _order(o: Order, _env: Envelope[Message]) -> Row:
         **_order_fields(o),
         "attempt": o.attempt,
         "purpose": o.purpose,
-        "venue_symbol": vo.venue_symbol if vo else None,
-        "venue_quantity": vo.venue_quantity if vo else None,
-        "qty_factor": vo.qty_factor if vo else None,
-        "rounding_residual": vo.rounding_residual if vo else None,
-        "currency": vo.currency if vo else None,
-        "point_value": vo.point_value if vo else None,
-        "venue_reference_price": vo.venue_reference_price if vo else None,
+        **{k: getattr(vo, k, None) for k in _VENUE_ORDER_COLUMNS},  # None for a routed order
     }
 
 

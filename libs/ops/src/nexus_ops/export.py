@@ -35,6 +35,9 @@ def iso(ms: float | None) -> str | None:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds")
 
 
+VENUE_COLUMNS = ("venue_symbol", "contract", "venue_quantity", "venue_reference_price", "rounding_residual")
+
+
 def order_rows(rec: WindowRecord) -> list[Row]:
     rows = []
     for e in rec.orders:
@@ -57,11 +60,7 @@ def order_rows(rec: WindowRecord) -> list[Row]:
                 "limit_price": o.limit_price,
                 "reference_price": o.reference_price,
                 "purpose": o.purpose,
-                "venue_symbol": vo.venue_symbol if vo else None,
-                "contract": vo.contract if vo else None,
-                "venue_quantity": vo.venue_quantity if vo else None,
-                "venue_reference_price": vo.venue_reference_price if vo else None,
-                "rounding_residual": vo.rounding_residual if vo else None,
+                **{k: getattr(vo, k, None) for k in VENUE_COLUMNS},  # None for a routed order
             }
         )
     return rows
