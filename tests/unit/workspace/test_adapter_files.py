@@ -1,5 +1,5 @@
 """Every adapter has the one file set (docs/developing.md, "Adapters"), and the template a new platform
-copies (services/adapter-template) has exactly it, imports, and implements the whole adapter base."""
+copies (services/adapter-template) has exactly it, imports, implements the whole adapter base and maps."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 
 from nexus_mesh.adapter import Adapter, AdapterSettings
+from nexus_protocol.enums import OrderStatus
+from nexus_protocol.messages import VenueOrder
+from nexus_testing.archive import signal_life
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "services" / "adapter-template"
@@ -51,7 +54,7 @@ def test_the_template_is_the_file_set_and_nothing_else() -> None:
     assert {p.name for p in TEMPLATE.iterdir() if p.is_file()} == set(FOLDER)
 
 
-def test_the_template_imports_and_implements_the_whole_base(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_template_imports_implements_the_whole_base_and_maps_an_order(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(TEMPLATE / "src"))
     try:
         adapter = importlib.import_module("nexus_template.adapter")
@@ -64,6 +67,18 @@ def test_the_template_imports_and_implements_the_whole_base(monkeypatch: pytest.
         assert issubclass(config.TemplateSettings, AdapterSettings)
         assert config.TemplateSettings().service == "adapter-template"
         assert callable(main.build)
+        mapping = importlib.import_module("nexus_template.mapping")
+        order = signal_life("01T", 1_795_000_000_000)[2].env.body
+        assert isinstance(order, VenueOrder)
+        sent = mapping.platform_order(order)
+        assert (sent.name, sent.symbol, sent.buy, sent.quantity) == (
+            order.client_order_id,
+            "NQ 12-26",
+            True,
+            1,
+        )
+        assert mapping.order_report(sent.name, "filled").status is OrderStatus.FILLED
+        assert mapping.order_report(sent.name, "odd").status is OrderStatus.REJECTED
     finally:
         for name in [m for m in sys.modules if m.split(".")[0] == "nexus_template"]:
             del sys.modules[name]

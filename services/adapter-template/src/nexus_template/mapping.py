@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nexus_mesh.adapter import VenueExecution, VenueReport
-from nexus_protocol.enums import OrderStatus, OrderType
+from nexus_protocol.enums import OrderStatus, OrderType, Side
 from nexus_protocol.errors import VenueError
 from nexus_protocol.messages import VenueOrder
 
@@ -41,7 +41,7 @@ def platform_order(order: VenueOrder) -> PlatformOrder:
     return PlatformOrder(
         name=order.client_order_id,
         symbol=order.venue_symbol,
-        buy=order.side.value == "buy",
+        buy=order.side is Side.BUY,
         quantity=order.venue_quantity,
         limit_price=order.limit_price if order.order_type is OrderType.LIMIT else None,
     )
