@@ -59,13 +59,13 @@ def preload(r: redis.Redis, names: Names, n: int) -> None:
     pipe.execute()
 
 
-def outputs(r: redis.Redis, names: Names) -> tuple[int, int, int]:
-    """(entries, first ms, last ms) over every nx:md:{SYMBOL} stream."""
+def span(r: redis.Redis, streams: list[str]) -> tuple[int, int, int]:
+    """(entries, first ms, last ms) over `streams`."""
     pipe = r.pipeline(transaction=False)
-    for s in SYMBOLS:
-        pipe.xlen(names.md(s))
-        pipe.xrange(names.md(s), count=1)
-        pipe.xrevrange(names.md(s), count=1)
+    for s in streams:
+        pipe.xlen(s)
+        pipe.xrange(s, count=1)
+        pipe.xrevrange(s, count=1)
     got = pipe.execute()
     total, first, last = 0, 2**63, 0
     for i in range(0, len(got), 3):
@@ -76,9 +76,51 @@ def outputs(r: redis.Redis, names: Names) -> tuple[int, int, int]:
     return total, first, last
 
 
+def drain(
+    r: redis.Redis, streams: list[str], n: int, procs: list[subprocess.Popen[bytes]], what: str
+) -> tuple[int, int, int]:
+    """Wait until `streams` hold `n` entries, stop `procs`; the final `span`."""
+    try:
+        deadline = time.monotonic() + 600
+        while (got := span(r, streams))[0] < n:
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                raise RuntimeError(f"{what}: {got[0]} of {n} out")
+            time.sleep(0.2)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(15)
+    return got
+
+
 def cpu(r: redis.Redis) -> float:
     info = r.info("cpu")
     return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+
+
+def start(
+    kind: str, path: str, consumers: int, url: str, ns: str, cfg: Path, n: int
+) -> list[subprocess.Popen[bytes]]:
+    """`consumers` processes reading `path` (md, orders) in one group: normalizers, or bare loops."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("NX_")}
+    procs = []
+    for c in range(consumers):
+        bare = [
+            sys.executable,
+            str(ROOT / "bench" / "_bare_scale.py"),
+            path,
+            url,
+            ns,
+            ",".join(VENUES),
+            f"b{c}",
+        ]
+        cmd = bare if kind == "bare" else [sys.executable, "-m", "nexus_gateway.normalizer"]
+        env = {**base, "NX_REDIS_URL": url, "NX_NAMESPACE": ns, "NX_ENVIRONMENT": "bench",
+               "NX_CONFIG_DIR": str(cfg), "NX_LOG_LEVEL": "WARNING", "NX_CONSUMER": f"n{c}",
+               "NX_MD_MAXLEN": str(n)}  # fmt: skip
+        procs.append(subprocess.Popen(cmd, env=env, cwd=ROOT))
+    return procs
 
 
 def run(
@@ -88,28 +130,8 @@ def run(
     names = Names(ns)
     preload(r, names, n)
     cpu0 = cpu(r)
-    procs = []
-    for c in range(consumers):
-        if kind == "bare":
-            cmd = [sys.executable, str(ROOT / "bench" / "_bare_md.py"), url, ns, ",".join(VENUES)]
-            env = dict(os.environ)
-        else:
-            cmd = [sys.executable, "-m", "nexus_gateway.normalizer"]
-            env = {**{k: v for k, v in os.environ.items() if not k.startswith("NX_")}, "NX_REDIS_URL": url,
-                   "NX_NAMESPACE": ns, "NX_ENVIRONMENT": "bench", "NX_CONFIG_DIR": str(cfg),
-                   "NX_LOG_LEVEL": "WARNING", "NX_CONSUMER": f"n{c}", "NX_MD_MAXLEN": str(n)}  # fmt: skip
-        procs.append(subprocess.Popen(cmd, env=env, cwd=ROOT))
-    try:
-        deadline = time.monotonic() + 600
-        while (got := outputs(r, names))[0] < n:
-            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-                raise RuntimeError(f"{kind}: {got[0]} of {n} ticks out")
-            time.sleep(0.2)
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(15)
+    procs = start(kind, "md", consumers, url, ns, cfg, n)
+    got = drain(r, [names.md(s) for s in SYMBOLS], n, procs, kind)
     redis_cpu = cpu(r) - cpu0
     total, first, last = got
     for k in r.scan_iter(match=f"{ns}:*", count=10_000):

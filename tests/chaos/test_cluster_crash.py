@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from mesh import Mesh
 from test_fills_crash import test_two_fills_of_one_signal_in_one_batch_give_one_final_execution
-from test_gateway_kill import SECONDS, check_exactly_once, patient_config, signals_under_kills
+from test_gateway_kill import SECONDS, check_exactly_once, patient_mesh, signals_under_kills
 from test_stage_crash import test_router
 
 from nexus_protocol import Names, OrderStatus
@@ -45,10 +44,7 @@ NQ_VENUES = ("nt8", "sierra", "quantower", "mt5-global", "bookmap")
 def test_the_mesh_on_a_cluster_one_signal_to_every_platform_then_kills(
     client: redis.Redis, names: Names, services: Services, tmp_path: Path
 ) -> None:
-    mesh = Mesh(
-        services, client, names, "sim", NQ_VENUES,
-        NX_CLAIM_IDLE_MS="1000", NX_CONFIG_DIR=patient_config(tmp_path),
-    ).start()  # fmt: skip
+    mesh = patient_mesh(services, client, names, NQ_VENUES, tmp_path)
     first = mesh.signal("NQ", "buy", 1, venues=NQ_VENUES)
     final = mesh.final(first, timeout_s=60)
     assert final.status is OrderStatus.FILLED and sorted(leg.venue for leg in final.legs) == sorted(NQ_VENUES)

@@ -10,6 +10,7 @@ import os
 import random
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,15 @@ def test_sigkill_gateway_services_under_load(
     client: redis.Redis, names: Names, services: Services, tmp_path: Path
 ) -> None:
     venues = ("nt8", "sierra")
+    mesh = patient_mesh(services, client, names, venues, tmp_path)
+    sids = signals_under_kills(mesh, venues, SECONDS)
+    check_exactly_once(client, names, sids, venues)
+
+
+def patient_mesh(
+    services: Services, client: redis.Redis, names: Names, venues: tuple[str, ...], tmp_path: Path
+) -> Mesh:
+    """The core stages and `venues` simulated, started, with the patient config and claims after 1 s."""
     mesh = Mesh(
         services,
         client,
@@ -73,14 +83,15 @@ def test_sigkill_gateway_services_under_load(
         venues,
         NX_CLAIM_IDLE_MS="1000",
         NX_CONFIG_DIR=patient_config(tmp_path),
-    ).start()
-    sids = signals_under_kills(mesh, venues, SECONDS)
-    check_exactly_once(client, names, sids, venues)
+    )
+    return mesh.start()
 
 
-def signals_under_kills(mesh: Mesh, venues: tuple[str, ...], seconds: float, seed: int = 7) -> list[str]:
+def signals_under_kills(
+    mesh: Mesh, venues: tuple[str, ...], seconds: float, seed: int = 7, victims: Sequence[str] = VICTIMS
+) -> list[str]:
     """NQ signals to `venues` every 80 ms for `seconds`, SIGKILLing and restarting a random gateway
-    stage now and then; returns the signal ids once every one has its final execution."""
+    process (of `victims`) now and then; returns the signal ids once every one has its final execution."""
     rng = random.Random(seed)
     sids: list[str] = []
     end = time.monotonic() + seconds
@@ -89,7 +100,7 @@ def signals_under_kills(mesh: Mesh, venues: tuple[str, ...], seconds: float, see
         side = "buy" if len(sids) % 2 == 0 else "sell"
         sids.append(mesh.signal("NQ", side, 1, venues=venues))
         if rng.random() < 0.15:
-            victim = rng.choice(VICTIMS)
+            victim = rng.choice(victims)
             mesh.procs[victim].restart()
             kills += 1
         time.sleep(0.08)

@@ -99,10 +99,18 @@ class Mesh(Driver):
         wait_for(self._venues_up, timeout_s=30, what="venue heartbeats")
         return self
 
+    def scale(self, service: str, instances: int) -> list[str]:
+        """`instances` consumers of one core stage in all (its first is `service`); their names."""
+        for i in range(2, instances + 1):
+            name = f"{service}-{i}"
+            self.procs[name] = self.services.start(f"nexus_gateway.{service}", name=name, **self.env)
+        return [service, *(f"{service}-{i}" for i in range(2, instances + 1))]
+
     def start_venue(self, venue: str) -> ServiceProcess:
         proc = self.services.start(
-            "nexus_gateway.sim_venue", name=f"venue-{venue}", NX_VENUE=venue, **self.env
-        )
+            "nexus_gateway.sim_venue", name=f"venue-{venue}", NX_VENUE=venue,
+            NX_SIM_JOURNAL=str(self.journal(venue)), **self.env,
+        )  # fmt: skip
         self.procs[f"venue-{venue}"] = proc
         return proc
 
@@ -114,6 +122,10 @@ class Mesh(Driver):
         self.procs["bridge"] = proc
         wait_for(lambda: self.client.exists(self.names.control("bridge")), timeout_s=20, what="the bridge")
         return proc
+
+    def journal(self, venue: str) -> Path:
+        """What the simulated venue received and filled (nexus_sim.journal), its own record."""
+        return self.services.tmp / f"journal-{venue}.jsonl"
 
     def _venues_up(self) -> bool:
         return all(self.client.exists(self.names.control("venue", v)) for v in self.venues)

@@ -31,6 +31,8 @@ class Context:
     stream: str | None = None  # the input stream (None in a tick)
     entry_id: str | None = None
     deliveries: int = 0
+    # The entry may have been handled before: redelivered, or read before a detected data loss.
+    maybe_handled: bool = False
     view: StateView = field(default_factory=StateView.of)
     clock_ns: int = 0  # the batch's time (0: the wall clock at each call)
 

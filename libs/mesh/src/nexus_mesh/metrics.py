@@ -28,6 +28,11 @@ REDIS_UP = Gauge("nx_redis_up", "1 while the service reaches Redis", ["service"]
 GROUPS_RECREATED = Counter(
     "nx_groups_recreated", "Consumer groups recreated after NOGROUP (data-loss alarm)", ["service", "stream"]
 )
+DATA_LOSS = Counter(
+    "nx_data_loss",
+    "Streams found behind what this consumer had read after a reconnect (a failover lost writes)",
+    ["service", "stream"],
+)
 VENUE_CONNECTED = Gauge("nx_venue_connected", "1 while the adapter's platform link is up", ["venue"])
 # Trading outcomes, for the alert rules (deploy/prometheus/rules): observed once per signal by the fills
 # aggregator when its execution becomes final, and by the router for the session day's P&L.

@@ -30,6 +30,12 @@ redelivered input never yields a second, different effect.
   keeps what it cannot process itself (the recorder) sets `dead_letters=False`: one input, one dead
   letter, written by the stage that owns the stream.
 - NOGROUP (the stream vanished) recreates the group and raises a critical event: a data-loss alarm.
+- After a reconnect (a failover to a replica, a restart from an AOF that missed the last writes), each
+  input stream whose last id, or whose group's last-delivered id, is below the highest id this
+  consumer had read lost acknowledged writes (inputs read from `$`, market data, are not checked):
+  a critical `data_loss` event, `on_group_lost(stream)`
+  (adapters reconcile), and the entries up to that id are marked `ctx.maybe_handled` (an adapter asks
+  its platform before sending such an order). `on_reconnect` is called after every reconnect.
 - Redis down: back off and reconnect, then re-read own pending entries.
 - SIGTERM (via `stop`): finish the batch, acknowledge, return.
 - Redis Cluster (`connection.is_cluster`): no WATCH and no MULTI/EXEC across slots. Inputs are read
@@ -155,6 +161,7 @@ class StreamProcessor:
         state_owner: str | None = None,
         fresh: Sequence[Read] = (),
         on_commit: Callable[[], None] | None = None,
+        on_reconnect: Callable[[], None] | None = None,
     ) -> None:
         """`state_owner` ("fills"): the stage owns `names.state(owner, ...)`, cached and versioned;
         `fresh`: reads made with every batch (the kill switch, venue links...), never cached."""
@@ -175,6 +182,9 @@ class StreamProcessor:
         self.heartbeat_detail = heartbeat_detail
         self.on_group_lost = on_group_lost
         self.on_commit = on_commit
+        self.on_reconnect = on_reconnect
+        self._high: dict[str, tuple[int, int]] = {}  # input stream -> the highest entry id read
+        self._suspect: dict[str, tuple[int, int]] = {}  # entries up to here may have been handled
         self._tick = tick
         self._tick_interval_s = tick_interval_s
         self._next_tick = 0.0
@@ -224,6 +234,8 @@ class StreamProcessor:
         )
 
     def setup(self) -> None:
+        reconnect = bool(self._high)
+        self._check_lost()  # before the groups are made again
         for inp in self.inputs.values():
             ensure_group(self.client, inp.stream, self.group, inp.start_id)
         self.client.script_load(commit.APPLY.source)
@@ -231,6 +243,8 @@ class StreamProcessor:
         self._cache.clear()  # after a reconnect nothing read before is trusted
         self._version = None
         self._prepared = False
+        if reconnect and self.on_reconnect is not None:
+            self.on_reconnect()
 
     def run(self) -> None:
         backoff = 0.1
@@ -441,6 +455,7 @@ class StreamProcessor:
         ]
         if not entries:
             return 0
+        self._note_read(entries)
         self._batches += 1
         self._maybe_fault("after_read")
         while True:
@@ -717,6 +732,10 @@ class StreamProcessor:
         """The handler's context. One object is reused on the hot path (handlers must not keep it)."""
         ctx = self._ctx
         ctx.stream, ctx.entry_id, ctx.deliveries = stream, entry_id, deliveries
+        suspect = self._suspect.get(stream) if self._suspect and stream else None
+        ctx.maybe_handled = deliveries > 1 or (
+            suspect is not None and entry_id is not None and entry_key(entry_id) <= suspect
+        )
         return ctx
 
     # ---- upkeep ----------------------------------------------------------------------------------
@@ -725,24 +744,50 @@ class StreamProcessor:
         for inp in self.inputs.values():
             if ensure_group(self.client, inp.stream, self.group, inp.start_id):
                 metrics.GROUPS_RECREATED.labels(self._label, inp.stream).inc()
-                log.critical(
-                    "group %s on %s was lost and recreated: entries may be lost", self.group, inp.stream
+                self._alarm(
+                    "group_recreated",
+                    inp.stream,
+                    f"consumer group {self.group} on {inp.stream} vanished and was recreated; "
+                    "pending and unread entries may be lost: reconcile every venue",
                 )
-                ctx = self._context(inp.stream, None, 0)
-                self.publisher.publish(
-                    [
-                        ctx.event(
-                            "group_recreated",
-                            f"consumer group {self.group} on {inp.stream} vanished and was recreated; "
-                            "pending and unread entries may be lost: reconcile every venue",
-                            severity=Severity.CRITICAL,
-                            event_id=f"group_recreated:{inp.stream}:{self.group}:{time.time_ns()}",
-                        )
-                    ]
-                )
-                if self.on_group_lost is not None:
-                    self.on_group_lost(inp.stream)
         self._enter_pending_mode()
+
+    def _alarm(self, kind: str, stream: str, text: str) -> None:
+        """A critical event about lost data on `stream`, then `on_group_lost` (adapters reconcile)."""
+        log.critical("%s", text)
+        ctx = self._context(stream, None, 0)
+        event_id = f"{kind}:{stream}:{self.group}:{self.consumer}:{time.time_ns()}"
+        event = ctx.event(kind, text, severity=Severity.CRITICAL, event_id=event_id, data={"stream": stream})
+        self.publisher.publish([event])
+        if self.on_group_lost is not None:
+            self.on_group_lost(stream)
+
+    def _note_read(self, entries: Sequence[tuple[Input, str, Any, int]]) -> None:
+        high = self._high
+        for inp, entry_id, _fields, _n in entries:
+            if inp.start_id == "$":
+                continue  # read from its end (market data): best effort, a loss is no alarm
+            key = entry_key(entry_id)
+            if key > high.get(inp.stream, (0, 0)):
+                high[inp.stream] = key
+
+    def _check_lost(self) -> None:
+        """After a reconnect: each input whose stream or group is behind what this consumer had read
+        lost acknowledged writes (a failover to a replica that had not received them)."""
+        for stream, read in list(self._high.items()):
+            last, delivered = stream_position(self.client, stream, self.group)
+            if min(last, delivered) >= read:
+                continue
+            metrics.DATA_LOSS.labels(self._label, stream).inc()
+            self._suspect[stream] = max(read, self._suspect.get(stream, (0, 0)))
+            self._alarm(
+                "data_loss",
+                stream,
+                f"{stream} ends at {_id_text(last)} and group {self.group} at {_id_text(delivered)}, "
+                f"below {_id_text(read)} that {self.consumer} had read: writes acknowledged before a "
+                "failover or restart were lost; reconcile every venue",
+            )
+        self._high = {}
 
     def _beat(self) -> None:
         detail = self.heartbeat_detail() if self.heartbeat_detail else {}
@@ -776,3 +821,23 @@ def _decode(fields: Any, untrusted: bool, limit: int) -> Envelope[Message] | _Un
         return decode(fields, validate=untrusted)
     except DecodeError as exc:
         return _Unhandled(f"invalid entry: {exc}")
+
+
+def entry_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _id_text(key: tuple[int, int]) -> str:
+    return f"{key[0]}-{key[1]}"
+
+
+def stream_position(client: redis.Redis, stream: str, group: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The stream's last id and `group`'s last-delivered id ((0, 0) for what does not exist)."""
+    try:
+        last = entry_key(as_str(client.xinfo_stream(stream)["last-generated-id"]))
+        groups = client.xinfo_groups(stream)
+    except redis.ResponseError:  # no such key: the stream itself was lost
+        return (0, 0), (0, 0)
+    mine = [g for g in groups if as_str(g["name"]) == group]
+    return last, entry_key(as_str(mine[0]["last-delivered-id"])) if mine else (0, 0)

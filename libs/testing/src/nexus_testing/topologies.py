@@ -11,6 +11,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -141,11 +142,10 @@ class LocalSentinel:
         for port in self.sentinel_ports:
             try:
                 s = redis.Redis(port=port, socket_connect_timeout=0.5)
-                master = s.execute_command("SENTINEL", "MASTER", self.service)  # type: ignore[no-untyped-call]
-                fields = dict(zip(master[::2], master[1::2], strict=True))
-                if int(fields[b"num-other-sentinels"]) < len(self.sentinel_ports) - 1:
+                master: dict[str, Any] = s.sentinel_master(self.service)  # type: ignore[assignment]
+                if int(master["num-other-sentinels"]) < len(self.sentinel_ports) - 1:
                     return False
-                if int(fields[b"num-slaves"]) < 1:
+                if int(master["num-slaves"]) < 1:
                     return False
             except (redis.RedisError, KeyError):
                 return False
@@ -154,7 +154,8 @@ class LocalSentinel:
     def primary_port(self) -> int:
         """The port the sentinels name as the primary now."""
         s = redis.Redis(port=self.sentinel_ports[0])
-        _host, port = s.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service)  # type: ignore[no-untyped-call]
+        addr: tuple[str, int] = s.sentinel_get_master_addr_by_name(self.service)  # type: ignore[assignment]
+        _host, port = addr
         return int(port)
 
     def wait_failover(self, timeout_s: float = 30.0) -> None:

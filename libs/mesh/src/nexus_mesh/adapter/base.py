@@ -90,6 +90,7 @@ class Adapter(OrderFlow):
             tick_interval_s=settings.tick_interval_s,
             heartbeat_detail=lambda: {"venue": self.venue, "connected": self.connected()},
             on_group_lost=lambda _stream: self.request_reconcile(),
+            on_reconnect=self.request_reconcile,  # Redis may have failed over: ask for what was lost
         )
 
     # ---- the platform part: the link ------------------------------------------------------------

@@ -126,6 +126,8 @@ class OrderFlow(ABC):
             return self._outputs([rejected(msg.client_order_id, reason)], msg)
         coid = msg.client_order_id
         state = self._claim(msg)  # recorded before anything is sent
+        if state is None and ctx.maybe_handled:
+            state = IntentState.SENDING  # its record may have been lost with Redis: ask the platform first
         with self._held(coid):
             outs = self._outputs(self._handle(msg, state), msg)
             if self._urgent:

@@ -25,6 +25,7 @@ from nexus_protocol.errors import VenueError
 from nexus_protocol.messages import VenueOrder
 from nexus_protocol.symbols import Contract
 from nexus_sim import InstrumentSpec, Market, MatchingConfig, MatchingEngine, Report
+from nexus_sim.journal import attach_from_env
 
 
 class SimVenue(Adapter):
@@ -37,6 +38,7 @@ class SimVenue(Adapter):
         self.market = Market(seed=self.market_cfg.seed)
         parts = settings.sim_fill_parts or self.market_cfg.fill_parts
         self.engine = MatchingEngine(self.market, config=MatchingConfig(fill_parts=parts))
+        attach_from_env(self.engine)  # NX_SIM_JOURNAL: what this venue received and filled
         self._lock = threading.RLock()  # the engine is single-threaded; the md thread shares it
         self._prices_key = self.names.control("sim", self.venue, "prices")
         self._next_md = 0.0
