@@ -13,13 +13,21 @@ from pathlib import Path
 import pytest
 import redis
 from test_fills_crash import test_two_fills_of_one_signal_in_one_batch_give_one_final_execution
-from test_gateway_kill import SECONDS, check_exactly_once, patient_mesh, signals_under_kills
+from test_gateway_kill import SECONDS, check_exactly_once, patient_config, patient_mesh, signals_under_kills
 from test_stage_crash import test_router
 
 from nexus_protocol import Names, OrderStatus
 from nexus_testing import Services
 
 pytestmark = pytest.mark.cluster
+
+
+@pytest.fixture(autouse=True)
+def _patient(services: Services, tmp_path: Path) -> None:
+    """Signals stay fresh for 2 minutes: a stage started, killed and started again on a loaded machine
+    may take longer than the 10 s default to read them (the imported tests use the default config)."""
+    services.defaults["NX_CONFIG_DIR"] = patient_config(tmp_path)
+
 
 __all__ = [
     "test_router",

@@ -54,6 +54,8 @@ def patient_config(tmp_path: Path) -> str:
     """deploy/config with a signal age limit of 2 minutes: a router SIGKILLed and restarted on a loaded
     machine may take longer than the 10 s default to read the signals sent meanwhile."""
     cfg = tmp_path / "config"
+    if cfg.exists():
+        return str(cfg)
     shutil.copytree(REPO_ROOT / "deploy" / "config", cfg)
     risk = yaml.safe_load((cfg / "risk.yaml").read_text())
     risk["default"]["max_signal_age_s"] = 120

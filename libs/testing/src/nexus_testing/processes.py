@@ -73,6 +73,7 @@ class Services:
         self.namespace = namespace
         self.tmp = tmp
         self.started: list[ServiceProcess] = []
+        self.defaults: dict[str, str] = {}  # settings of every service this test starts
 
     def env(self, **overrides: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NX_")}
@@ -84,6 +85,7 @@ class Services:
             NX_BLOCK_MS="200",
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.defaults)
         env.update(overrides)
         return env
 
