@@ -1,5 +1,7 @@
-"""Stages killed at the boundaries of a batch on the 3-primary Redis Cluster: exactly-once effects
-hold where a batch's commit spans slots (the state's slot first, then the outbox's calls).
+"""Stages killed around their commit on the 3-primary Redis Cluster: exactly-once effects hold where a
+batch's commit spans slots (the state's slot first, then the outbox's calls). The kills before any
+commit (after the read, after the handler) are the same on one server or a cluster: tests/chaos/
+test_stage_crash.py and test_fills_crash.py run them.
 
 `mid_commit` cuts a stateful stage between its slots: the state is written, its outputs only in the
 outbox, which the restarted stage runs before its pending entries (their state says they are done).
@@ -12,9 +14,9 @@ from pathlib import Path
 
 import pytest
 import redis
-from test_fills_crash import test_two_fills_of_one_signal_in_one_batch_give_one_final_execution
+from test_fills_crash import test_two_fills_of_one_signal_in_one_batch_give_one_final_execution as fills_crash
 from test_gateway_kill import SECONDS, check_exactly_once, patient_config, patient_mesh, signals_under_kills
-from test_stage_crash import test_router
+from test_stage_crash import test_router as router_crash
 
 from nexus_protocol import Names, OrderStatus
 from nexus_testing import Services
@@ -29,15 +31,21 @@ def _patient(services: Services, tmp_path: Path) -> None:
     services.defaults["NX_CONFIG_DIR"] = patient_config(tmp_path)
 
 
-__all__ = [
-    "test_router",
-    "test_two_fills_of_one_signal_in_one_batch_give_one_final_execution",
-]
+@pytest.mark.chaos
+def test_the_router_killed_after_its_commit(client: redis.Redis, names: Names, services: Services) -> None:
+    router_crash(client, names, services, "after_commit")
 
 
 @pytest.mark.chaos
-def test_router_cut_between_its_slots(client: redis.Redis, names: Names, services: Services) -> None:
-    test_router(client, names, services, "mid_commit")
+def test_the_fills_stage_killed_after_its_commit(
+    client: redis.Redis, names: Names, services: Services
+) -> None:
+    fills_crash(client, names, services, "after_commit")
+
+
+@pytest.mark.chaos
+def test_the_router_cut_between_its_slots(client: redis.Redis, names: Names, services: Services) -> None:
+    router_crash(client, names, services, "mid_commit")
     assert services.redis_url.startswith("redis+cluster://")
     first, second = services.started
     assert "fault injection: SIGKILL mid_commit" in first.log()

@@ -24,7 +24,7 @@ def test_three_normalizers_two_fx_two_fills_with_kills(
     mesh = patient_mesh(services, client, names, VENUES, tmp_path)
     normalizers = mesh.scale("normalizer", 3)
     victims = [*normalizers, *mesh.scale("fx", 2), *mesh.scale("fills", 2)]
-    sids = signals_under_kills(mesh, VENUES, SECONDS, seed=11, victims=victims)
+    sids = signals_under_kills(mesh, VENUES, SECONDS / 2, seed=11, victims=victims)
     check_exactly_once(client, names, sids, VENUES)
     services.stop_all()  # each instance logs what it handled when it stops
     handled = {n: handled_by(mesh.procs[n].log()) for n in normalizers}
