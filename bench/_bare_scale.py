@@ -37,12 +37,15 @@ def main(kind: str, url: str, ns: str, venues: list[str], consumer: str, batch: 
             r.xgroup_create(s, group, id="0", mkstream=True)
     sha = r.script_load(PUBLISH)
     groups = by_slot({s: ">" for s in inputs})
-    block = 1000 if len(groups) == 1 else CLUSTER_BLOCK_MS
+    waits = [1000] if len(groups) == 1 else [None, CLUSTER_BLOCK_MS]  # several slots: an empty round first
     while True:
-        pipe = r.pipeline(transaction=False)
-        for i, g in enumerate(groups):
-            pipe.xreadgroup(group, consumer, g, count=batch, block=block if i == 0 else None)  # type: ignore[arg-type]
-        replies: list[Any] = [e for reply in pipe.execute() for e in reply or ()]
+        for block in waits:
+            pipe = r.pipeline(transaction=False)
+            for i, g in enumerate(groups):
+                pipe.xreadgroup(group, consumer, g, count=batch, block=block if i == 0 else None)  # type: ignore[arg-type]
+            replies: list[Any] = [e for reply in pipe.execute() for e in reply or ()]
+            if replies:
+                break
         if not replies:
             continue
         pipe = r.pipeline(transaction=False)

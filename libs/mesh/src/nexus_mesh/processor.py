@@ -40,7 +40,8 @@ redelivered input never yields a second, different effect.
 - SIGTERM (via `stop`): finish the batch, acknowledge, return.
 - Redis Cluster (`connection.is_cluster`): no WATCH and no MULTI/EXEC across slots. Inputs are read
   with one XREADGROUP per hash slot in one pipeline (the cluster client sends each node its reads at
-  once); one of them blocks, at most `CLUSTER_BLOCK_MS` when there are several. A stage with state
+  once), none blocking; only when all come back empty does a second round block on one of them, at
+  most `CLUSTER_BLOCK_MS`. A stage with state
   commits in two steps: first, in the owner's slot, one script that checks the state version read with
   the batch (the `V` guard instead of WATCH), applies the state writes and records the calls for the
   other slots in the owner's outbox (`state:{owner}:outbox`); then those calls, one per slot. A crash
@@ -316,14 +317,23 @@ class StreamProcessor:
     def _xreadgroup(self, streams: dict[str, str], block: int | None = None) -> Any:
         """Read, sending the previous batch's acknowledgements in the same round trip, and preparing
         the state (WATCH, version, fresh reads) right after the entries arrive, in the same round trip
-        (Redis runs the commands queued behind a blocked read when it returns)."""
+        (Redis runs the commands queued behind a blocked read when it returns).
+
+        On a cluster with inputs in several slots, every slot is read without blocking first; only
+        when all are empty does one read block (at most CLUSTER_BLOCK_MS), the others going on."""
+        groups = self._by_slot(streams)
+        if len(groups) > 1 and block is not None:
+            got = self._read(groups, None)
+            if got:
+                return got
+            block = min(block, CLUSTER_BLOCK_MS)
+        return self._read(groups, block)
+
+    def _read(self, groups: list[dict[str, str]], block: int | None) -> Any:
         pipe = self.conn.pipeline(transaction=False)
         acks = self._acks
         for stream, ids in acks.items():
             pipe.xack(stream, self.group, *ids)
-        groups = self._by_slot(streams)
-        if block is not None and len(groups) > 1:
-            block = min(block, CLUSTER_BLOCK_MS)
         for i, group in enumerate(groups):
             pipe.xreadgroup(
                 self.group, self.consumer, group, count=self.settings.batch_size,  # type: ignore[arg-type]

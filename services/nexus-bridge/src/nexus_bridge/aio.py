@@ -335,14 +335,18 @@ class AsyncNexusGatewayInterface:
                 backoff = min(backoff * 2, self._max_backoff_s)
 
     async def _xread(self, streams: dict[str, str]) -> Any:
-        """One XREAD; on a cluster one per hash slot at once, each blocking at most CLUSTER_BLOCK_MS."""
+        """One XREAD; on a cluster one per hash slot at once, first without blocking, then (all empty)
+        each blocking at most CLUSTER_BLOCK_MS."""
         assert self._redis is not None
         groups = by_slot(streams) if is_cluster(self._redis) else [streams]
         if len(groups) == 1:
             return await self._redis.xread(streams, count=500, block=self._block_ms)  # type: ignore[arg-type]
-        block = min(self._block_ms, CLUSTER_BLOCK_MS)
-        replies = await asyncio.gather(*(self._redis.xread(g, count=500, block=block) for g in groups))  # type: ignore[arg-type]
-        return [entry for reply in replies for entry in reply or ()]
+        for block in (None, min(self._block_ms, CLUSTER_BLOCK_MS)):  # an empty round, then one that waits
+            replies = await asyncio.gather(*(self._redis.xread(g, count=500, block=block) for g in groups))  # type: ignore[arg-type]
+            got = [entry for reply in replies for entry in reply or ()]
+            if got:
+                break
+        return got
 
     async def _read_once(self) -> None:
         assert self._redis is not None
