@@ -66,7 +66,7 @@ class LocalCluster:
         share = SLOTS // len(self.nodes)
         for i, c in enumerate(clients):
             last = SLOTS - 1 if i == len(clients) - 1 else (i + 1) * share - 1
-            c.cluster("ADDSLOTSRANGE", i * share, last)
+            c.cluster("ADDSLOTS", *range(i * share, last + 1))  # not ADDSLOTSRANGE: Redis 6.2 has none
         for c in clients[1:]:
             c.cluster("MEET", "127.0.0.1", self.nodes[0].port)
 
