@@ -1,6 +1,7 @@
 """Every input gets an answer (issue 15): impossible venue reports XADDed to nx:{fills:raw} are
-dead-lettered at once with their reason and an event, and no position moves; a poison signal gets
-its final rejected execution and never locks its symbol. Each service its own process."""
+dead-lettered at once with their reason and an event, and no position moves; a poison signal (a bad
+id, a body the schema refuses, a text over its limit) gets its final rejected execution and never
+locks its symbol. Each service its own process."""
 
 from __future__ import annotations
 
@@ -61,8 +62,8 @@ def test_impossible_fills_are_dead_lettered_at_once_and_move_no_position(
     reasons = sorted(d.reason for d in letters)
     assert len(letters) == len(bad), reasons
     assert all(d.deliveries == 1 for d in letters), letters  # permanent: never retried
-    for why in ("negative quantity", "nothing filled", "more than the order's 3", "unknown client order id",
-                "unknown venue symbol"):  # fmt: skip
+    whys = ("negative or no number", "nothing filled", "more than the order's 3", "unknown client order id")
+    for why in (*whys, "unknown venue symbol"):
         assert sum(why in r for r in reasons) == 1, (why, reasons)
     assert all(d.fields.get("data") for d in letters)  # the original body, to replay once fixed
     events = wait_for(lambda: len(e := mesh.events("fill_refused")) == len(bad) and e, what="five events")
@@ -106,5 +107,10 @@ def test_every_signal_gets_one_final_execution_and_a_poison_signal_locks_no_symb
         wait_for(lambda: not client.hexists(keys.working, "NQ"), what="the bridge to release NQ")
         sid = gw.send_signal("NQ", "BUY", 0.9, 1)
         assert mesh.final(sid).status is OrderStatus.FILLED  # not refused as a duplicate
+        # Sizes are bounded where signals enter: a 5,000-character strategy is refused with why.
+        long = new_signal_id()
+        body = Signal(signal_id=long, symbol="ES", side=Side.BUY, quantity=1, strategy="x" * 5000)
+        xadd(client, names.signals, Envelope.new(body, id=long))
+        assert "strategy is 5,000 characters, over the limit of 128" in (mesh.final(long).reason or "")
     finally:
         gw.stop()

@@ -306,3 +306,23 @@ def test_a_signal_id_that_is_no_ulid_is_refused_with_why_and_locks_nothing(
     assert not signals(client, names) and not d.bridge.state.working()
     assert not read_stream(client, names.dlq)
     assert send(client, names) and d.drain() and len(signals(client, names)) == 1  # NQ is free
+
+
+def test_an_intake_entry_dead_lettered_is_still_answered_under_its_id(
+    client: redis.Redis, names: Names, driven: Callable[..., Driven]
+) -> None:
+    d = driven()
+    sid = send(client, names, strategy="x" * 5000)  # over the limit of 128 characters
+    d.drain()
+    [letter] = [e.body for e in read_stream(client, names.dlq)]
+    assert "strategy is 5,000 characters, over the limit of 128" in letter.reason  # type: ignore[attr-defined]
+    ex = rejected(client, names, sid)
+    assert ex is not None and ex.final and ex.status is OrderStatus.REJECTED
+    assert (ex.reason or "").startswith("entry: invalid entry: invalid signal: strategy is 5,000 characters")
+    assert [e.signal_id for e in events(client, names, "signal_invalid")] == [sid]
+    assert not d.bridge.state.working() and not signals(client, names)
+    xadd(client, intake_stream(names), Envelope.new(
+        Signal(signal_id=sid, symbol="NQ", side=Side.BUY, quantity=1, confidence=0.9), id=sid
+    ))  # fmt: skip
+    d.drain()
+    assert not signals(client, names)  # the id was answered: never decided again

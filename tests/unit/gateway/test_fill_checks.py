@@ -30,8 +30,11 @@ def fill(last: float, cum: float, status: OrderStatus = OrderStatus.PARTIALLY_FI
 @pytest.mark.parametrize(
     ("report", "why"),
     [
-        (fill(-5, 0), "negative quantity"),
-        (fill(0, -1), "negative quantity"),
+        (fill(-5, 0), "negative or no number"),
+        (fill(0, -1), "negative or no number"),
+        (fill(float("nan"), 1), "negative or no number"),
+        (fill(1, float("inf")), "negative or no number"),
+        (fill(1, 1, last_price=float("nan")), "without a price"),
         (fill(0, 0, OrderStatus.FILLED), "nothing filled"),
         (fill(1, 1, OrderStatus.ACCEPTED), "with status accepted"),
         (fill(1, 1, OrderStatus.CANCELLED), "with status cancelled"),

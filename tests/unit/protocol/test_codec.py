@@ -21,7 +21,16 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from nexus_protocol.codec import HEADER_FIELDS, Envelope, decode, encode, pack, unpack
+from nexus_protocol.codec import (
+    HEADER_FIELDS,
+    Envelope,
+    InvalidMessage,
+    decode,
+    encode,
+    pack,
+    unpack,
+    validated,
+)
 from nexus_protocol.enums import OrderStatus, Side
 from nexus_protocol.errors import DecodeError
 from nexus_protocol.messages import ALL_MESSAGES, Event, Execution, Leg, Message, Signal
@@ -383,6 +392,32 @@ def test_invalid_body_names_the_field(body: dict[str, Any], field: str, words: s
     assert err.field == field
     assert "signal" in str(err)
     assert words in str(err)
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({"strategy": "x" * 1_000_000}, "strategy", "1,000,000 characters, over the limit of 128"),
+        ({"signal_id": "0" * 65}, "signal_id", "65 characters, over the limit of 64"),
+        ({"venues": ["sim"] * 65}, "venues", "65 items, over the limit of 64"),
+        ({"venues": ["v" * 65]}, "venues.0", "over the limit of 64"),
+        ({"contract": "x" * 100}, "contract", "over the limit of 64"),
+    ],
+)
+def test_text_over_its_limit_is_refused_at_the_edge(body: dict[str, Any], field: str, words: str) -> None:
+    data = msgpack.packb({"symbol": "NQ", "side": "buy", "quantity": 1, **body})
+    err = _error({**_good(), b"data": data}, validate=True)
+    assert err.field == field and words in str(err)
+    assert isinstance(decode({**_good(), b"data": data}).body, Signal)  # between stages: the schema only
+    with pytest.raises(InvalidMessage, match=re.escape(words)):
+        validated(msgspec.convert({"symbol": "NQ", "side": "buy", "quantity": 1, **body}, Signal))
+
+
+def test_a_reason_may_be_long_but_not_unbounded() -> None:
+    ok = Event(kind="k", source="s", message="m" * 2000)
+    assert validated(ok) == ok
+    with pytest.raises(InvalidMessage, match="message is 2,001 characters"):
+        validated(ok.replace(message="m" * 2001))
 
 
 def test_inside_the_mesh_a_non_finite_number_is_not_checked_again() -> None:

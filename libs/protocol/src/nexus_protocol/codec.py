@@ -9,7 +9,8 @@ can dead-letter the entry with that reason.
 
 Between the mesh's own stages that is all (`decode`). Where data comes from outside (the bridge
 intake, nx:signals, a platform, an operator), `decode(fields, validate=True)` or `validated(message)`
-also refuses non-finite numbers, the one check msgspec's schema does not make.
+also refuses non-finite numbers and text over its limit (`messages.TEXT_LIMITS`), the checks msgspec's
+schema does not make.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from nexus_protocol.errors import DecodeError
-from nexus_protocol.messages import ALL_MESSAGES, Message
+from nexus_protocol.messages import ALL_MESSAGES, ITEMS_MAX, TEXT_DEFAULT, TEXT_LIMITS, Message
 
 M = TypeVar("M", bound=Message)
 
@@ -118,14 +119,15 @@ def _text(fields: Mapping[Any, Any], name: str) -> str:
 def decode(fields: Mapping[Any, Any], *, validate: bool = False) -> Envelope[Message]:
     """Fields of one stream entry (bytes or str keys) to a typed envelope, or DecodeError.
 
-    `validate`: the entry comes from outside the mesh; non-finite numbers are refused too."""
+    `validate`: the entry comes from outside the mesh; non-finite numbers and over-long text are
+    refused too."""
     try:  # fast path: a well-formed entry as redis returns it
         body = _DECODERS[(fields[b"type"], fields[b"v"])].decode(data := fields[b"data"])
         msg_id = fields[b"id"].decode()
         if msg_id:
             env = Envelope(msg_id, fields[b"trace"].decode(), int(fields[b"ts"]), body, data)
             if validate:
-                check_finite(body)
+                check_untrusted(body)
             return env
     except InvalidMessage:
         raise
@@ -161,7 +163,7 @@ def _decode_checked(fields: Mapping[Any, Any], validate: bool) -> Envelope[Messa
         raise DecodeError(f"body is a msgpack {type(raw).__name__}, not a map", field="data")
     body = _convert(raw, model, f"invalid {kind} body")
     if validate:
-        check_finite(body)
+        check_untrusted(body)
     return Envelope(id=msg_id, trace=trace, ts=ts, body=body, raw=data)
 
 
@@ -194,32 +196,50 @@ def _convert(raw: Any, model: type[M], what: str) -> M:
         raise InvalidMessage(f"{what}: {path[0]}", field=loc) from None
 
 
-def check_finite(msg: msgspec.Struct, path: str = "") -> None:
-    """Refuse NaN and infinite floats anywhere in `msg` (nested structs and tuples included)."""
+def check_untrusted(msg: msgspec.Struct, path: str = "") -> None:
+    """Refuse what msgspec's schema lets through from outside: NaN and infinite floats, and text
+    over its limit (`messages.TEXT_LIMITS`), anywhere in `msg` (nested structs and tuples included)."""
+    kind = getattr(msg, "TYPE", "message")
     for name in msg.__struct_fields__:
         value = getattr(msg, name)
         where = f"{path}{name}"
         if isinstance(value, float):
             if not math.isfinite(value):
-                kind = getattr(msg, "TYPE", "message")
                 raise InvalidMessage(
                     f"invalid {kind}: {where} must be a finite number, not {value}", field=where
                 )
+        elif isinstance(value, str):
+            _check_text(kind, where, value, TEXT_LIMITS.get(name, TEXT_DEFAULT))
         elif isinstance(value, msgspec.Struct):
-            check_finite(value, f"{where}.")
+            check_untrusted(value, f"{where}.")
         elif isinstance(value, tuple):
+            if value and isinstance(value[0], str) and len(value) > ITEMS_MAX:
+                raise InvalidMessage(
+                    f"invalid {kind}: {where} has {len(value):,} items, over the limit of {ITEMS_MAX}",
+                    field=where,
+                )
             for i, item in enumerate(value):
                 if isinstance(item, msgspec.Struct):
-                    check_finite(item, f"{where}.{i}.")
+                    check_untrusted(item, f"{where}.{i}.")
+                elif isinstance(item, str):
+                    _check_text(kind, f"{where}.{i}", item, TEXT_LIMITS.get(name, TEXT_DEFAULT))
                 elif isinstance(item, float) and not math.isfinite(item):
                     raise InvalidMessage(f"{where} must hold finite numbers, not {item}", field=where)
 
 
+def _check_text(kind: str, where: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise InvalidMessage(
+            f"invalid {kind}: {where} is {len(value):,} characters, over the limit of {limit:,}", field=where
+        )
+
+
 def validated(msg: M) -> M:
     """`msg` checked as if it had been decoded from outside: types, enums (strings become members),
-    constraints, finite numbers. Returns the checked copy; raises InvalidMessage naming the field."""
+    constraints, finite numbers, text limits. Returns the checked copy; raises InvalidMessage naming
+    the field."""
     body = _convert(msgspec.to_builtins(msg), type(msg), f"invalid {msg.TYPE}")
-    check_finite(body)
+    check_untrusted(body)
     return body
 
 

@@ -6,7 +6,8 @@ rounded at the edge. Decoding checks types, enums and the declared constraints (
 fields are refused. Constructing a message with keyword arguments checks nothing: where a message is
 built from untrusted data (a platform, a client, an operator, a file), pass it through
 `nexus_protocol.codec.validated`, which also refuses non-finite floats (a NaN price or an infinite
-quantity would pass `gt=0`-style checks or none at all and fail later, far from where it entered).
+quantity would pass `gt=0`-style checks or none at all and fail later, far from where it entered)
+and text longer than its limit (`TEXT_LIMITS`).
 Quantities are *universal* (units of the root, e.g. NQ contracts) unless the field says `venue_`.
 """
 
@@ -21,6 +22,19 @@ from nexus_protocol.enums import OrderStatus, OrderType, Severity, Side, TimeInF
 
 Positive = Annotated[float, Meta(gt=0)]
 Unit = Annotated[float, Meta(ge=0, le=1)]
+
+# The longest text a message from outside may carry, in characters, by field name (every other text
+# field: TEXT_DEFAULT; a tuple of texts: each item, and at most ITEMS_MAX items). Checked where data
+# enters (`codec.validated`, `decode(..., validate=True)`), not between the mesh's own stages, whose
+# messages (a route's joined reasons, a dead letter's fields) are bounded by what entered.
+TEXT_LIMITS: dict[str, int] = {
+    **dict.fromkeys(("signal_id", "client_order_id", "fill_id", "venue_order_id", "activation"), 64),
+    **dict.fromkeys(("symbol", "venue_symbol", "contract", "root", "previous", "venue", "venues"), 64),
+    **dict.fromkeys(("currency", "purpose", "kind", "source", "by", "strategy"), 128),
+    **dict.fromkeys(("reason", "message"), 2000),
+}
+TEXT_DEFAULT = 256
+ITEMS_MAX = 64
 
 
 class Message(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -48,9 +48,10 @@ from nexus_bridge.venues import load_trading_venues, venues_for
 from nexus_bridge.wire import intake_stream, status_key
 from nexus_mesh.config_files import check_roots, load_symbols
 from nexus_mesh.context import Context
+from nexus_mesh.deadletter import Rejected, recovered_signal, short_reason
 from nexus_mesh.killswitch import killswitch_writes
 from nexus_mesh.processor import Input, StreamProcessor
-from nexus_mesh.state import Read, Result, Writes
+from nexus_mesh.state import Read, Result, Writes, string
 from nexus_protocol.codec import Envelope, pack
 from nexus_protocol.enums import Severity
 from nexus_protocol.ids import derived_signal_id, is_signal_id, signal_id_problem
@@ -129,6 +130,26 @@ class Bridge:
         recorded = decision(ctx, self.keys, signal.signal_id)
         d, writes = (recorded, Writes()) if recorded is not None else self._decide(signal, ctx)
         self.counters["accepted" if d.signal is not None else "refused"] += 1
+        return Result(decision_outputs(self.names, ctx, env, signal, d), writes)
+
+    def on_dead_intake(self, r: Rejected, ctx: Context) -> Result:
+        """An intake entry dead-lettered (undecodable, a text over its limit, a NaN...) is answered all
+        the same when an id can be recovered from it: a final rejected execution and an event, recorded
+        (for a ULID) so the id is never decided again; nothing is claimed."""
+        signal = recovered_signal(r)
+        if signal is None:
+            return Result()
+        sid = signal.signal_id
+        why = short_reason(r.reason)
+        refusal = Refusal(kind="signal_invalid", check="entry", reason=why, severity=Severity.WARNING)
+        d, writes = Decision(refusal=refusal), Writes()
+        if is_signal_id(sid):
+            ctx.need(string(self.keys.decision(sid)))
+            if decision(ctx, self.keys, sid) is not None:
+                return Result()  # decided and answered before
+            d, writes = self._refused(sid, refusal)
+        self.counters["refused"] += 1
+        env = r.envelope or Envelope(id=sid, trace=sid, ts=ctx.now_ns(), body=signal)
         return Result(decision_outputs(self.names, ctx, env, signal, d), writes)
 
     def _refused(self, sid: str, refusal: Refusal) -> tuple[Decision, Writes]:
@@ -350,7 +371,13 @@ def processor(bridge: Bridge) -> StreamProcessor:
         settings,
         [
             Input(names.executions, bridge.on_execution),
-            Input(intake_stream(names), bridge.on_intake, prefetch=bridge.prefetch, untrusted=True),
+            Input(
+                intake_stream(names),
+                bridge.on_intake,
+                prefetch=bridge.prefetch,
+                untrusted=True,
+                on_dead_letter=bridge.on_dead_intake,
+            ),
         ],
         client=bridge.client,
         tick=bridge.tick,

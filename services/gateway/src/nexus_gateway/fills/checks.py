@@ -1,8 +1,9 @@
 """Is a venue report possible? Pure, and plain comparisons only: it runs for every fill.
 
 - `report_problem`: what its own figures rule out, whatever its leg (the normalizer asks, at the edge):
-  a negative quantity, a fill (last_qty > 0) with a status other than filled or partially filled, or
-  with no price, or more than its own cumulative quantity; a filled status with nothing filled.
+  a negative, infinite or NaN quantity, a fill (last_qty > 0) with a status other than filled or
+  partially filled, or with no (finite) price, or more than its own cumulative quantity; a filled
+  status with nothing filled.
 - `leg_problem`: what the leg it claims rules out (the fills stage asks, where the route is known): an
   unknown client order id, another venue or side, a cumulative quantity above the order's, fills that
   add up to more than the highest cumulative quantity reported (it went down, or a fill came twice).
@@ -24,6 +25,7 @@ from nexus_protocol.errors import DecodeError
 from nexus_protocol.messages import Fill
 
 _EPS = 1e-9
+_INF = float("inf")  # `_INF > x >= 0` is False for NaN too: plain comparisons, no call
 _FILLING = frozenset({OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED})
 
 
@@ -33,14 +35,15 @@ class ImpossibleFill(DecodeError):
 
 def report_problem(fill: Fill) -> str | None:
     """Why `fill` is impossible on its own figures, or None."""
-    last, cum = fill.last_qty, fill.cum_qty
-    if last < 0 or cum < 0 or (fill.leaves_qty is not None and fill.leaves_qty < 0):
-        return f"negative quantity (last_qty {last:g}, cum_qty {cum:g}, leaves_qty {fill.leaves_qty})"
+    last, cum, leaves = fill.last_qty, fill.cum_qty, fill.leaves_qty
+    if not (_INF > last >= 0 and _INF > cum >= 0) or (leaves is not None and not _INF > leaves >= 0):
+        return f"negative or no number (last_qty {last:g}, cum_qty {cum:g}, leaves_qty {leaves})"
     if last > 0:
         if fill.status not in _FILLING:
             return f"a fill of {last:g} with status {fill.status.value}"
-        if fill.last_price is None:
-            return f"a fill of {last:g} without a price"
+        price = fill.last_price
+        if price is None or not -_INF < price < _INF:
+            return f"a fill of {last:g} without a price (last_price {price})"
         if last > cum + _EPS:
             return f"last_qty {last:g} is more than cum_qty {cum:g}"
     elif fill.status in _FILLING and cum <= 0:
