@@ -28,7 +28,7 @@ Unit = Annotated[float, Meta(ge=0, le=1)]
 # enters (`codec.validated`, `decode(..., validate=True)`), not between the mesh's own stages, whose
 # messages (a route's joined reasons, a dead letter's fields) are bounded by what entered.
 TEXT_LIMITS: dict[str, int] = {
-    **dict.fromkeys(("signal_id", "client_order_id", "fill_id", "venue_order_id", "activation"), 64),
+    **dict.fromkeys(("signal_id", "client_order_id", "activation"), 64),  # (a fill id holds a venue's: 256)
     **dict.fromkeys(("symbol", "venue_symbol", "contract", "root", "previous", "venue", "venues"), 64),
     **dict.fromkeys(("currency", "purpose", "kind", "source", "by", "strategy"), 128),
     **dict.fromkeys(("reason", "message"), 2000),
