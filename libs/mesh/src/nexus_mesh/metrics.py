@@ -33,6 +33,11 @@ DATA_LOSS = Counter(
     "Streams found behind what this consumer had read after a reconnect (a failover lost writes)",
     ["service", "stream"],
 )
+REPLICATION_SHORT = Counter(
+    "nx_replication_short",
+    "Commits that NX_WAIT_REPLICAS replicas had not acknowledged within NX_WAIT_TIMEOUT_MS",
+    ["service"],
+)
 VENUE_CONNECTED = Gauge("nx_venue_connected", "1 while the adapter's platform link is up", ["venue"])
 # Trading outcomes, for the alert rules (deploy/prometheus/rules): observed once per signal by the fills
 # aggregator when its execution becomes final, and by the router for the session day's P&L.

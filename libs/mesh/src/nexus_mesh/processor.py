@@ -36,6 +36,9 @@ redelivered input never yields a second, different effect.
   a critical `data_loss` event, `on_group_lost(stream)`
   (adapters reconcile), and the entries up to that id are marked `ctx.maybe_handled` (an adapter asks
   its platform before sending such an order). `on_reconnect` is called after every reconnect.
+- NX_WAIT_REPLICAS (one server with replicas, Sentinel): each commit is followed, in the same round
+  trip, by WAIT for that many replicas (at most NX_WAIT_TIMEOUT_MS), so the inputs are acknowledged only
+  after their effects reached a replica, or the timeout passed (counted, logged). Not on a cluster.
 - Redis down: back off and reconnect, then re-read own pending entries.
 - SIGTERM (via `stop`): finish the batch, acknowledge, return.
 - Redis Cluster (`connection.is_cluster`): no WATCH and no MULTI/EXEC across slots. Inputs are read
@@ -617,11 +620,19 @@ class StreamProcessor:
         commit.queue(pipe, p, outputs, self.settings.dedupe_ttl_ms)
         if atomic:
             pipe.pipeline_execute_command("EXEC")
+        wait = self.settings.wait_replicas
+        if wait:
+            pipe.pipeline_execute_command("WAIT", wait, self.settings.wait_timeout_ms)
         try:
             replies = pipe.execute()
         except (redis.exceptions.NoScriptError, redis.exceptions.ExecAbortError):
             self.client.script_load(commit.APPLY.source)  # flushed: nothing of the EXEC ran
             return False
+        if wait and replies.pop() < wait:
+            metrics.REPLICATION_SHORT.labels(self._label).inc()
+            log.warning(
+                "a commit reached fewer than %d replicas within %d ms", wait, self.settings.wait_timeout_ms
+            )
         if atomic and replies[-1] is None:
             return self._conflict()
         inner = replies[-1] if atomic else replies

@@ -60,6 +60,10 @@ class MeshSettings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=0, le=65_535)
     metrics_host: str = "0.0.0.0"  # the address /metrics binds: a loopback address on a shared host network
     heartbeat_ttl_ms: int = Field(default=10_000, ge=500)
+    # Replicated before acknowledged: each commit waits (WAIT) for this many replicas, at most
+    # wait_timeout_ms, then goes on (counted in nx_replication_short); 0: no wait (docs/scaling.md).
+    wait_replicas: int = Field(default=0, ge=0, le=16)
+    wait_timeout_ms: int = Field(default=100, ge=1, le=60_000)
     md_maxlen: int = Field(default=100_000, ge=100)
     # An entry larger than this (field names and values) is dead-lettered by reference, not decoded.
     max_entry_bytes: int = Field(default=65_536, ge=16_384, le=64 * 1024 * 1024)
