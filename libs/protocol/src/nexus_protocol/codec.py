@@ -196,42 +196,53 @@ def _convert(raw: Any, model: type[M], what: str) -> M:
         raise InvalidMessage(f"{what}: {path[0]}", field=loc) from None
 
 
+_INF = math.inf
+_PLANS: dict[type, tuple[tuple[str, int], ...]] = {}  # struct type -> (field, text limit), worked out once
+
+
+def _plan(cls: type[msgspec.Struct]) -> tuple[tuple[str, int], ...]:
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = _PLANS[cls] = tuple((n, TEXT_LIMITS.get(n, TEXT_DEFAULT)) for n in cls.__struct_fields__)
+    return plan
+
+
 def check_untrusted(msg: msgspec.Struct, path: str = "") -> None:
     """Refuse what msgspec's schema lets through from outside: NaN and infinite floats, and text
-    over its limit (`messages.TEXT_LIMITS`), anywhere in `msg` (nested structs and tuples included)."""
-    kind = getattr(msg, "TYPE", "message")
-    for name in msg.__struct_fields__:
+    over its limit (`messages.TEXT_LIMITS`), anywhere in `msg` (nested structs and tuples included).
+    It runs for every signal entering: type tests and comparisons, the message only read."""
+    for name, limit in _plan(type(msg)):
         value = getattr(msg, name)
-        where = f"{path}{name}"
-        if isinstance(value, float):
-            if not math.isfinite(value):
-                raise InvalidMessage(
-                    f"invalid {kind}: {where} must be a finite number, not {value}", field=where
-                )
-        elif isinstance(value, str):
-            _check_text(kind, where, value, TEXT_LIMITS.get(name, TEXT_DEFAULT))
+        kind = type(value)
+        if kind is float:
+            if not -_INF < value < _INF:
+                _refuse(msg, f"{path}{name}", f"must be a finite number, not {value}")
+        elif kind is str:
+            if len(value) > limit:
+                _refuse(msg, f"{path}{name}", f"is {len(value):,} characters, over the limit of {limit:,}")
+        elif kind is tuple:
+            _check_items(msg, f"{path}{name}", value, limit)
         elif isinstance(value, msgspec.Struct):
-            check_untrusted(value, f"{where}.")
-        elif isinstance(value, tuple):
-            if value and isinstance(value[0], str) and len(value) > ITEMS_MAX:
-                raise InvalidMessage(
-                    f"invalid {kind}: {where} has {len(value):,} items, over the limit of {ITEMS_MAX}",
-                    field=where,
-                )
-            for i, item in enumerate(value):
-                if isinstance(item, msgspec.Struct):
-                    check_untrusted(item, f"{where}.{i}.")
-                elif isinstance(item, str):
-                    _check_text(kind, f"{where}.{i}", item, TEXT_LIMITS.get(name, TEXT_DEFAULT))
-                elif isinstance(item, float) and not math.isfinite(item):
-                    raise InvalidMessage(f"{where} must hold finite numbers, not {item}", field=where)
+            check_untrusted(value, f"{path}{name}.")
 
 
-def _check_text(kind: str, where: str, value: str, limit: int) -> None:
-    if len(value) > limit:
-        raise InvalidMessage(
-            f"invalid {kind}: {where} is {len(value):,} characters, over the limit of {limit:,}", field=where
-        )
+def _check_items(msg: msgspec.Struct, where: str, items: tuple[Any, ...], limit: int) -> None:
+    if items and type(items[0]) is str and len(items) > ITEMS_MAX:
+        _refuse(msg, where, f"has {len(items):,} items, over the limit of {ITEMS_MAX}")
+    for i, item in enumerate(items):
+        kind = type(item)
+        if kind is str:
+            if len(item) > limit:
+                _refuse(msg, f"{where}.{i}", f"is {len(item):,} characters, over the limit of {limit:,}")
+        elif kind is float:
+            if not -_INF < item < _INF:
+                _refuse(msg, where, f"must hold finite numbers, not {item}")
+        elif isinstance(item, msgspec.Struct):
+            check_untrusted(item, f"{where}.{i}.")
+
+
+def _refuse(msg: msgspec.Struct, where: str, what: str) -> None:
+    raise InvalidMessage(f"invalid {getattr(msg, 'TYPE', 'message')}: {where} {what}", field=where)
 
 
 def validated(msg: M) -> M:
