@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from nexus_protocol.codec import validated
 from nexus_protocol.enums import OrderStatus
 from nexus_protocol.ids import derived_id
-from nexus_protocol.messages import Fill, VenueOrder
+from nexus_protocol.messages import TEXT_LIMITS, Fill, VenueOrder
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +56,8 @@ class VenueReport:
 
     def to_fill(self, order: VenueOrder) -> Fill:
         """The report as a Fill, checked like any input from outside (InvalidMessage: a NaN or
-        infinite number, a value of the wrong type from the platform)."""
+        infinite number, a value of the wrong type from the platform). A platform's reason longer
+        than a message may carry is cut, not refused: the report matters more than its wording."""
         return validated(
             Fill(
                 fill_id=self.fill_id,
@@ -73,7 +74,7 @@ class VenueReport:
                 leaves_qty=self.leaves_qty,
                 fee=self.fee,
                 currency=order.currency,
-                reason=self.reason,
+                reason=_cut(self.reason, TEXT_LIMITS["reason"]),
                 venue_order_id=self.venue_order_id,
                 venue_ts_ns=self.ts_ns,
                 synthetic=self.synthetic,
@@ -84,6 +85,10 @@ class VenueReport:
                 venue_reference_price=order.venue_reference_price,
             )
         )
+
+
+def _cut(text: str | None, limit: int) -> str | None:
+    return text if text is None or len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 @dataclass(frozen=True, slots=True)
