@@ -31,11 +31,17 @@ def dead_letters(client: redis.Redis, names: Names) -> list[DeadLetter]:
     return [e.body for e in read_stream(client, names.dlq) if isinstance(e.body, DeadLetter)]
 
 
-def test_impossible_fills_are_dead_lettered_at_once_and_move_no_position(
-    client: redis.Redis, names: Names, services: Services
-) -> None:
+def test_every_input_gets_an_answer(client: redis.Redis, names: Names, services: Services) -> None:
+    """One mesh for both halves (a mesh start is most of an end-to-end test's time)."""
     mesh = Mesh(services, client, names, "single", ("sim",)).start()
     mesh.set_price("sim", "NQ", 21000.0)
+    mesh.start_bridge()
+    impossible_fills_are_dead_lettered_at_once_and_move_no_position(mesh)
+    every_signal_gets_one_final_execution_and_a_poison_signal_locks_no_symbol(mesh, services)
+
+
+def impossible_fills_are_dead_lettered_at_once_and_move_no_position(mesh: Mesh) -> None:
+    client, names = mesh.client, mesh.names
     sid = mesh.signal("NQ", "buy", 3)
     assert mesh.final(sid).status is OrderStatus.FILLED
     raw = read_stream(client, names.fills_raw)
@@ -72,12 +78,10 @@ def test_impossible_fills_are_dead_lettered_at_once_and_move_no_position(
     assert [e.filled_quantity for e in mesh.executions(sid)][-1] == 3  # no execution counted them
 
 
-def test_every_signal_gets_one_final_execution_and_a_poison_signal_locks_no_symbol(
-    client: redis.Redis, names: Names, services: Services
+def every_signal_gets_one_final_execution_and_a_poison_signal_locks_no_symbol(
+    mesh: Mesh, services: Services
 ) -> None:
-    mesh = Mesh(services, client, names, "single", ("sim",)).start()
-    mesh.set_price("sim", "NQ", 21000.0)
-    mesh.start_bridge()
+    client, names = mesh.client, mesh.names
     keys = BridgeKeys(names)
     gw = NexusGatewayInterface(services.redis_url, namespace=names.namespace, symbols=["NQ"])
     gw.connect()
