@@ -19,7 +19,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -129,15 +129,19 @@ def test_six_platforms_linked_and_every_simulator_feeds_market_data(dev: DevMesh
     }
     assert "Platforms: 6/6 ONLINE" in nexusctl(dev, "dashboard", "--once").stdout
 
-    def feeding(root: str) -> set[str]:
-        entries = dev.client.xrevrange(dev.names.md(root), count=5000) or []
-        return {t.venue for t in (e.body for e in map(_decode, entries)) if isinstance(t, Tick)}
-
-    wait_for(lambda: feeding("NQ") >= set(NQ_VENUES), timeout_s=30, what="NQ ticks from every NQ platform")
+    wait_for_quotes(dev, "NQ", NQ_VENUES)
     for root in ("WIN", "WDO"):
-        wait_for(
-            lambda r=root: "mt5-brazil" in feeding(r), timeout_s=30, what=f"{root} ticks from MT5 Brazil"
-        )
+        wait_for_quotes(dev, root, ("mt5-brazil",))
+
+
+def feeding(dev: DevMesh, root: str) -> set[str]:
+    """The venues whose ticks of `root` reached nx:{md:ROOT} (through the normalizer)."""
+    entries = dev.client.xrevrange(dev.names.md(root), count=5000) or []
+    return {t.venue for t in (e.body for e in map(_decode, entries)) if isinstance(t, Tick)}
+
+
+def wait_for_quotes(dev: DevMesh, root: str, venues: Iterable[str]) -> None:
+    wait_for(lambda: feeding(dev, root) >= set(venues), timeout_s=30, what=f"{root} ticks from {venues}")
 
 
 def test_scenario_1_a_single_nq_signal_on_mt5_fills_as_nas100_lots(dev: DevMesh) -> None:
@@ -161,6 +165,7 @@ def test_scenario_1_a_single_nq_signal_on_mt5_fills_as_nas100_lots(dev: DevMesh)
 
 
 def test_scenario_2_one_signal_on_every_platform_gives_one_averaged_report(dev: DevMesh) -> None:
+    wait_for_quotes(dev, "NQ", NQ_VENUES)  # each leg's slippage is against its venue's quote
     reference = last_price(dev, "NQ")
     ex = dev.final(dev.signal("NQ", "buy", 1, reference_price=reference), timeout_s=40)
     assert ex.status is OrderStatus.FILLED, ex
