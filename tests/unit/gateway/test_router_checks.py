@@ -50,8 +50,6 @@ def test_a_clean_signal_routes_one_leg_per_venue_that_lists_the_symbol() -> None
     ("signal", "state", "check"),
     [
         (sig(qty=11), snap(), "max_order_qty"),
-        (sig(), snap(trades_today=100), "max_daily_trades"),
-        (sig(), snap(pnl_today_usd=-1000.0), "max_daily_loss"),
         (sig(reference_price=21500.0), snap(), "price_collar"),
         (sig(symbol="ZZ"), snap(), "unknown_symbol"),
     ],
@@ -87,6 +85,12 @@ def test_reducing_orders_pass_limits_that_guard_new_exposure() -> None:
     state = snap(exposure={v + "|NQ": 5.0 for v in NQ_VENUES}, trades_today=100, pnl_today_usd=-5000.0)
     assert checks(sig(side=Side.SELL, reduce_only=True), state) == {}
     assert checks(sig(side=Side.BUY, reduce_only=True), state) != {}
+    # Without the flag too: the day's limits are judged per venue against its position, like the kill switch.
+    assert checks(sig(side=Side.SELL), state) == {}
+    assert checks(sig(side=Side.BUY), state) == dict.fromkeys(NQ_VENUES, "max_daily_trades")
+    loss = decide(sig(), snap(pnl_today_usd=-1000.0), LIMITS, VENUES, REGISTRY, throttled=False)
+    assert {r.check for r in loss.refusals} == {"max_daily_loss"} and not loss.exposure
+    assert "loss limit of USD" in (loss.route.reason or "") and "from 0 to 1" in (loss.route.reason or "")
 
 
 KILL = KillSwitchState(on=True, activation="a", reason="test")

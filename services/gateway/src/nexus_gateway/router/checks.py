@@ -1,10 +1,10 @@
 """Pre-trade risk and routing as one pure decision: a signal and a state snapshot in, a Route out.
 
-Signal-level checks (throttle, order size, daily trades, daily loss, price collar) refuse the whole
-signal; leg-level checks (venue trades it, order type, can trade, connected; the account's session
-and size, `accounts.py`; the kill switch, which lets through only a leg that reduces that venue's
-position; position per symbol, total position, position value for that size; the net exposure cap
-across every venue) refuse one venue and let the others go. Orders that only
+Signal-level checks (throttle, order size, price collar) refuse the whole signal; leg-level checks
+(venue trades it, order type, can trade, connected; the account's session and size, `accounts.py`;
+the guards against new exposure, kill switch, daily trades and daily loss, which let through only a
+leg that reduces that venue's position; position per symbol, total position, position value for that
+size; the net exposure cap across every venue) refuse one venue and let the others go. Orders that only
 reduce exposure pass the limits that guard against new exposure (loss, trades, position limits).
 Every refusal carries its check name and reason; nothing is refused silently.
 """
@@ -57,7 +57,6 @@ def candidate_venues(signal: Signal, venues: Mapping[str, VenueConfig]) -> list[
 def _signal_refusal(
     signal: Signal, snap: Snapshot, limits: Limits, throttled: bool, age_s: float
 ) -> RiskRefusal | None:
-    reduce = signal.reduce_only
     if age_s > limits.max_signal_age_s:
         return RiskRefusal(
             "stale_signal",
@@ -69,17 +68,6 @@ def _signal_refusal(
     max_qty = limits.for_symbol(signal.symbol, "max_order_qty")
     if signal.quantity > max_qty:
         return RiskRefusal("max_order_qty", f"quantity {signal.quantity:g} exceeds the limit of {max_qty:g}")
-    if not reduce and not snap.counted_today and snap.trades_today >= limits.max_daily_trades:
-        return RiskRefusal(
-            "max_daily_trades",
-            f"{snap.trades_today} trades today reach the limit of {limits.max_daily_trades}",
-        )
-    if not reduce and snap.pnl_today_usd <= -limits.max_daily_loss_usd:
-        return RiskRefusal(
-            "max_daily_loss",
-            f"today's P&L USD {snap.pnl_today_usd:,.2f} is at or below "
-            f"the loss limit of USD -{limits.max_daily_loss_usd:,.2f}",
-        )
     last = snap.last_prices.get(signal.symbol)
     price = signal.limit_price if signal.order_type is OrderType.LIMIT else signal.reference_price
     if last and price:
@@ -118,21 +106,42 @@ def reduces(current: float, after: float) -> bool:
     return abs(after) <= abs(current) + 1e-12 and (after * current >= 0 or abs(after) <= 1e-12)
 
 
-def _kill_refusal(
-    signal: Signal, venue: str, carried: float, current: float, snap: Snapshot
-) -> RiskRefusal | None:
-    """While the kill switch is on, a leg passes only if it reduces the venue's position (working
-    orders included, as the router counts them): closing trades stay possible, new exposure is not."""
+def exposure_guards(signal: Signal, snap: Snapshot, limits: Limits) -> list[RiskRefusal]:
+    """What stops new exposure now (the kill switch, the day's trades and loss): each leg is judged
+    against them by its venue's position (`_guard_refusal`); a reduce_only signal passes the day's."""
+    guards = []
     ks = snap.killswitch
-    if ks is None or not ks.on:
+    if ks is not None and ks.on:
+        guards.append(RiskRefusal("kill_switch", f"kill switch is on: {ks.reason or 'no reason given'}"))
+    if signal.reduce_only:
+        return guards
+    if not snap.counted_today and snap.trades_today >= limits.max_daily_trades:
+        reason = f"{snap.trades_today} trades today reach the limit of {limits.max_daily_trades}"
+        guards.append(RiskRefusal("max_daily_trades", reason))
+    if snap.pnl_today_usd <= -limits.max_daily_loss_usd:
+        reason = (
+            f"today's P&L USD {snap.pnl_today_usd:,.2f} is at or below "
+            f"the loss limit of USD -{limits.max_daily_loss_usd:,.2f}"
+        )
+        guards.append(RiskRefusal("max_daily_loss", reason))
+    return guards
+
+
+def _guard_refusal(
+    signal: Signal, venue: str, carried: float, current: float, guards: list[RiskRefusal]
+) -> RiskRefusal | None:
+    """While a guard holds, a leg passes only if it reduces the venue's position (working orders
+    included, as the router counts them): closing trades stay possible, new exposure is not."""
+    if not guards:
         return None
     after = current + carried * signal.side.sign
     if reduces(current, after):
         return None
+    g = guards[0]
     return RiskRefusal(
-        "kill_switch",
-        f"kill switch is on: {ks.reason or 'no reason given'}; {signal.side.value} {carried:g} would take "
-        f"{venue} {signal.symbol} from {current:g} to {after:g} (only trades that reduce a position pass)",
+        g.check,
+        f"{g.reason}; {signal.side.value} {carried:g} would take {venue} {signal.symbol} from {current:g} "
+        f"to {after:g} (only trades that reduce a position pass)",
         venue,
     )
 
@@ -226,6 +235,7 @@ def decide(
             + (f" among {', '.join(signal.venues)}" if signal.venues else ""),
         )
         return RouteDecision(Route(**base, reason=r.reason), [r])
+    guards = exposure_guards(signal, snap, limits)
     usd = partial(usd_per_unit, snap=snap, limits=limits)
     rate = usd(registry.spec(signal.symbol).currency)
     coids = {v: client_order_id(signal.signal_id, venues[v].code) for v in names}
@@ -245,7 +255,7 @@ def decide(
             )  # fmt: skip
             if isinstance(planned, LegPlan):
                 plan = planned
-                refusal = _kill_refusal(signal, venue, plan.carried, current, snap) or _limit_refusal(
+                refusal = _guard_refusal(signal, venue, plan.carried, current, guards) or _limit_refusal(
                     signal, venue, plan.carried, current, snap, limits, registry, rate
                 )
             else:
@@ -274,8 +284,8 @@ def decide(
             )
         )
         decision.exposure[coid] = (key, plan.carried * signal.side.sign)
-        if snap.killswitch is not None and snap.killswitch.on:
-            decision.reducing.add(coid)  # (adapters refuse all but reduce_only orders while it is on)
+        if guards:
+            decision.reducing.add(coid)  # (adapters refuse all but reduce_only orders while the switch is on)
     reason = (
         None
         if decision.exposure
