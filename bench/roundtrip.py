@@ -3,7 +3,8 @@ redis-py relay chains in the same run on the same Redis (one process per hop):
 
 - bare 1:1: six hops, one entry per hop (the chain's length only);
 - bare fan-out: the same messages per hop as the mesh: 1 signal -> 4 legs (+ the route, which skips to
-  the fills hop), 4 venue orders, 4 fills, 4 normalized, 4 in USD, 5 executions (the last is final).
+  the fills hop), 4 venue orders, 8 venue reports (each venue accepts, then fills), 8 normalized, 8 in
+  USD, 9 executions (the last is final).
 
     python bench/roundtrip.py [--signals 1000]
 
@@ -51,11 +52,18 @@ def bench_config(tmp: Path) -> Path:
     risk["default"].update(
         max_daily_trades=10**9, throttle_per_second=10**6, max_position_per_symbol=10**9,
         max_total_position=10**9, max_position_value_usd=10**15, max_order_qty=10**9,
+        max_daily_loss_usd=10**15,  # buying and selling across the spread loses a little each time
     )  # fmt: skip
     risk["default"].pop("per_symbol", None)
     for env in (risk.get("environments") or {}).values():
         env.pop("per_symbol", None)
     (cfg / "risk.yaml").write_text(yaml.safe_dump(risk))
+    # Exactly the 4 venues played here, each taking new exposure at any hour (a weekend included):
+    # every signal sends 4 legs, none refused for a missing adapter or a closed session.
+    venues = yaml.safe_load((cfg / "venues.yaml").read_text())
+    dev = venues["environments"]["dev"]
+    venues["environments"]["dev"] = {v: {**dev[v], "sessions": {"*": "always"}} for v in VENUES}
+    (cfg / "venues.yaml").write_text(yaml.safe_dump(venues))
     return cfg
 
 
@@ -174,8 +182,10 @@ def bare_chain(url: str, r: redis.Redis, ns: str, hops: list[tuple[int, int, int
 
 
 ONE_TO_ONE = [(i, i + 1, 1, None) for i in range(6)]
-# router: 4 legs + the route (to the fills hop's input, stream 5); then 1:1 to the executions (6)
-FAN_OUT = [(0, 1, 4, 5), (1, 2, 1, None), (2, 3, 1, None), (3, 4, 1, None), (4, 5, 1, None), (5, 6, 1, None)]
+# router: 4 legs + the route (to the fills hop's input, stream 5); venues: 2 reports per order; then
+# 1:1 to the executions (6): 9 per signal, as the mesh's
+FAN_OUT = [(0, 1, 4, 5), (1, 2, 1, None), (2, 3, 2, None), (3, 4, 1, None), (4, 5, 1, None), (5, 6, 1, None)]
+FAN_OUT_FINAL = 9
 
 
 def main() -> None:
@@ -192,7 +202,10 @@ def main() -> None:
         try:
             wait_mesh(r, names, len(procs))
             bare1, c1 = counted(r, n + WARMUP, lambda: bare_chain(server.url, r, "bare1", ONE_TO_ONE, n, 1))
-            bare4, c4 = counted(r, n + WARMUP, lambda: bare_chain(server.url, r, "bare4", FAN_OUT, n, 5))
+            bare4, c4 = counted(
+                r, n + WARMUP, lambda: bare_chain(server.url, r, "bare4", FAN_OUT, n, FAN_OUT_FINAL)
+            )
+            bare_hops = [r.xlen(f"bare4:{{bare{i}}}") / (n + WARMUP) for i in range(7)]
             mesh, cm = counted(r, n + WARMUP, lambda: mesh_latencies(r, names, n))
             hops = ("signals", "orders:routed", "fills:raw", "fills:normalized", "fills", "executions")
             per_hop = {s: r.xlen(names.stream(s)) / (n + WARMUP) for s in hops}
@@ -205,6 +218,10 @@ def main() -> None:
         r.close()
     print(f"{n} signals, one at a time, same redis-server, same run; mesh with {len(VENUES)} legs per signal")
     print("mesh entries per signal: " + ", ".join(f"{k} {v:.2f}" for k, v in per_hop.items()))
+    print("bare fan-out entries per signal, per hop: " + ", ".join(f"{v:.2f}" for v in bare_hops))
+    legs = per_hop["orders:{venue}"]
+    if legs < len(VENUES) - 0.005:
+        print(f"WARNING: {legs:.2f} legs per signal reached a venue, not {len(VENUES)}: see the events")
     print(f"{'chain':<14} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'redis cmds/signal':>18}")
     for name, xs, c in (("bare 1:1", bare1, c1), ("bare fan-out", bare4, c4), ("mesh", mesh, cm)):
         p50, p99, mean = pct(xs, 50) * 1e3, pct(xs, 99) * 1e3, statistics.fmean(xs) * 1e3

@@ -48,7 +48,7 @@ def test_router(client: redis.Redis, names: Names, services: Services, point: st
     )  # fmt: skip
     routes = bodies(client, names.fills, Route)
     assert sorted(r.signal_id for r in routes) == sorted(sids)
-    assert all(len(r.legs) == len(NQ_VENUES) and r.reason is None for r in routes)
+    assert all(len(r.legs) == len(NQ_VENUES) and r.reason is None for r in routes), routes
     orders = ids(client, names.orders_routed)
     assert len(orders) == len(set(orders)) == len(NQ_VENUES) * len(sids)
     exposure = {k.decode(): float(v) for k, v in client.hgetall(names.state("router", "exposure")).items()}

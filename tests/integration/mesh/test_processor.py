@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import redis
 
+from nexus_mesh import commit
 from nexus_mesh.context import Context
 from nexus_mesh.deadletter import Rejected, entry_digest
 from nexus_mesh.processor import Input, StreamProcessor
@@ -155,3 +156,27 @@ def test_a_failing_prefetch_or_hook_dead_letters_the_entry_and_the_stream_goes_o
     (dl,) = dead_letters(client, names)
     assert dl.reason == "handler refused it: KeyError: 'cannot say what it reads'"
     assert [e.id for e in read_stream(client, stage.out)] == ["m4>out"]
+
+
+def test_owned_state_changed_by_another_writer_during_a_batch_is_handled_again(
+    client: redis.Redis, names: Names, settings: MeshSettings
+) -> None:
+    """The WATCH sent with the read holds until the commit: a write to the owner's version in between
+    (here from inside the first handler call) makes Redis refuse the EXEC, and the batch is handled
+    again from the state as the other writer left it."""
+    src, key = names.stream("in"), names.state("t", "count")
+    xadd(client, src, ev(1))
+    calls = []
+
+    def count(env: Envelope[Message], ctx: Context) -> Result:
+        n = int(ctx.hget(key, "n") or 0)
+        if not calls:  # another writer commits between this batch's read and its commit
+            commit.write_owned(client, names.state("t", "version"), lambda get: Writes().hset(key, "n", "10"))
+        calls.append(n)
+        return Result([], Writes().hset(key, "n", str(n + 1)))
+
+    proc = StreamProcessor(settings, [Input(src, count, prefetch=lambda e: [hget(key, "n")])],
+                           client=client, state_owner="t")  # fmt: skip
+    run(proc)
+    assert calls == [0, 10] and client.hget(key, "n") == b"11"
+    assert "conflicts=1" in repr(proc)

@@ -102,3 +102,32 @@ def test_a_dead_lettered_signal_is_answered_once_with_a_refused_route_under_its_
     assert ROUTER.on_dead_signal(r, ctx).outputs == []  # decided: never answered twice
     garbage = Rejected(SETTINGS.names.signals, "2-0", {b"data": b"\xc1"}, "invalid entry")
     assert ROUTER.on_dead_signal(garbage, ctx).outputs == []  # no id to answer under
+
+
+def test_executions_that_move_nothing_write_nothing() -> None:
+    """Each leg's figure is written when it changes, its retention clock started once; the next
+    executions of the signal (the same legs, the same P&L) write nothing."""
+    ctx = stage_context(SETTINGS, connected(), clock_ns=time.time_ns())
+    env = signal()
+    ctx.view.batch.apply(ROUTER.on_signal(env, ctx).writes)  # type: ignore[arg-type]
+    coids = [f"{env.id}.{VENUES[v].code}0" for v in NQ]
+
+    def execution(filled: int) -> Envelope[Execution]:
+        legs = tuple(
+            Leg(venue=v, client_order_id=c, status=OrderStatus.FILLED if i < filled else OrderStatus.ACCEPTED,
+                quantity=1, filled_quantity=1 if i < filled else 0)
+            for i, (v, c) in enumerate(zip(NQ, coids, strict=True))
+        )  # fmt: skip
+        ex = Execution(signal_id=env.id, symbol="NQ", side=Side.BUY, quantity=1, legs=legs,
+                       status=OrderStatus.PARTIALLY_FILLED, final=filled == len(NQ))  # fmt: skip
+        return Envelope.new(ex, id=f"x{filled}")
+
+    written = []
+    for filled in (1, 2, 2, 4):
+        ops = ROUTER.on_execution(execution(filled), ctx).writes.ops  # type: ignore[arg-type]
+        ctx.view.batch.apply(ops)
+        written.append({op[2] for op in ops if op[0] == "Z"} if ops else None)
+    assert written == [{coids[0]}, {coids[1]}, None, {coids[2], coids[3]}]
+    assert {k: float(v) for k, v in ctx.hgetall(ROUTER.state.exposure).items()} == {
+        f"{v}|NQ": 1.0 for v in NQ
+    }

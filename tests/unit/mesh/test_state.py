@@ -59,3 +59,18 @@ def test_a_test_view_is_complete() -> None:
     assert v.older("z", 5) == []
     assert v.newest("stream", 3) == []
     assert v.need(Read("hget", "x", "y")) is None
+
+
+def test_a_write_that_changes_nothing_owned_is_known_as_such() -> None:
+    v = view()
+    v.cache.store(whole(f"{OWNED}:h"), {b"a": b"1"})
+    v.batch.apply(Writes().hset(f"{OWNED}:h", "b", "2"))
+    same, changed, deleted_absent, unknown, other = (
+        Writes().hset(f"{OWNED}:h", "a", "1").hset(f"{OWNED}:h", "b", "2").ops,
+        Writes().hset(f"{OWNED}:h", "a", "2").hdel(f"{OWNED}:h", "b").ops,
+        Writes().hdel(f"{OWNED}:h", "zz").ops,
+        Writes().hset(f"{OWNED}:g", "a", "1").set(f"{OWNED}:s", "x").ops,
+        Writes().hset("nx:{control}:h", "a", "1").ops,
+    )
+    assert all(v.unchanged(op) for op in same + deleted_absent)
+    assert not any(v.unchanged(op) for op in changed + unknown + other)

@@ -342,10 +342,10 @@ class StreamProcessor:
                 self.group, self.consumer, group, count=self.settings.batch_size,  # type: ignore[arg-type]
                 block=block if i == 0 else None,
             )  # fmt: skip
-        reads = self._queue_prepare(pipe)
+        answered = self._queue_prepare(pipe)
         replies = pipe.execute()
         self._count_acked(acks)
-        self._store_prepare(reads, replies[len(replies) - len(reads) :])
+        self._store_prepare(answered, replies[len(replies) - self._prepared_replies(answered) :])
         read = replies[len(acks) : len(acks) + len(groups)]
         return read[0] if len(read) == 1 else [entry for reply in read for entry in reply or ()]
 
@@ -357,30 +357,38 @@ class StreamProcessor:
         self._read_turn = (self._read_turn + 1) % len(groups)
         return groups[self._read_turn :] + groups[: self._read_turn]
 
-    def _queue_prepare(self, pipe: Any) -> list[Read]:
+    def _queue_prepare(self, pipe: Any) -> list[tuple[Read, ...]]:
+        """Queue the WATCH and the version (an owner) and the fresh reads; what `_store_prepare` takes."""
         if self._version_key is not None:
             if not self.cluster:  # on a cluster, the commit's V guard checks the version instead
-                pipe.pipeline_execute_command("WATCH", self._version_key)  # queued, not sent at once
+                # Queued, not sent at once; spelled in lower case because redis-py marks a pipeline
+                # that parses a "WATCH" reply as watching and sends UNWATCH when it is reset, which
+                # dropped the WATCH before the commit (a lost update) and cost a round trip a batch.
+                pipe.pipeline_execute_command("watch", self._version_key)
             pipe.get(self._version_key)
-        queue_reads(pipe, self._fresh_reads)
-        return [Read("get", "")] * (self._version_key is not None) + list(self._fresh_reads)
+        return queue_reads(pipe, self._fresh_reads)
 
-    def _store_prepare(self, reads: list[Read], replies: list[Any]) -> None:
+    def _store_prepare(self, answered: list[tuple[Read, ...]], replies: list[Any]) -> None:
+        """`replies`: those of the commands `_queue_prepare` queued, the WATCH's excepted."""
         self._fresh.clear()
         if self._version_key is not None:
-            version, replies, reads = replies[0], replies[1:], reads[1:]
+            version, replies = replies[0], replies[1:]
             if version != self._version or version is None:
                 self._cache.clear()  # another writer (or none yet): trust nothing cached
                 self._version = version
-        store(reads, replies, self._cache, self._fresh, self._owner_prefix)
+        store(answered, replies, self._cache, self._fresh, self._owner_prefix)
         self._prepared = True
+
+    def _prepared_replies(self, answered: list[tuple[Read, ...]]) -> int:
+        """How many replies at the end of the pipeline `_store_prepare` takes."""
+        return len(answered) + (self._version_key is not None)
 
     def _prepare(self) -> None:
         """WATCH + version + fresh reads in a round trip of their own (ticks, claims, conflicts)."""
         pipe = self.conn.pipeline(transaction=False)
-        reads = self._queue_prepare(pipe)
-        replies = pipe.execute() if reads else []
-        self._store_prepare(reads, replies[len(replies) - len(reads) :])
+        answered = self._queue_prepare(pipe)
+        replies = pipe.execute() if len(pipe) else []
+        self._store_prepare(answered, replies[len(replies) - self._prepared_replies(answered) :])
 
     def flush_acks(self) -> None:
         if self._acks:
@@ -551,8 +559,7 @@ class StreamProcessor:
             return True
         self._m_handler.observe(time.perf_counter() - started)
         batch.outputs += result.outputs
-        batch.ops += result.writes.ops
-        self._view.batch.apply(result.writes.ops)
+        self._add_writes(batch.ops, result.writes.ops)
         self._m_published.inc(len(result.outputs))
         return True
 
@@ -578,8 +585,8 @@ class StreamProcessor:
 
     def _load(self, reads: Sequence[Read]) -> None:
         pipe = self.conn.pipeline(transaction=False)
-        queue_reads(pipe, reads)
-        store(reads, pipe.execute(), self._cache, self._fresh, self._owner_prefix)
+        answered = queue_reads(pipe, reads)
+        store(answered, pipe.execute(), self._cache, self._fresh, self._owner_prefix)
 
     def _retry_later(self, stream: str, entry_id: str, deliveries: int, exc: BaseException) -> None:
         metrics.HANDLER_FAILURES.labels(self._label, stream).inc()
@@ -697,12 +704,14 @@ class StreamProcessor:
             except Exception:
                 log.exception("periodic work failed; the service goes on")
                 return
-            if not result.outputs and not result.writes:
+            ops: list[Op] = []
+            self._add_writes(ops, result.writes.ops)
+            if not result.outputs and not ops:
                 return
             if not self.inputs:
                 self._batches += 1  # a tick-only stage: its ticks are its batches
             self._maybe_fault("after_handle")
-            if self._commit(result.outputs, result.writes.ops):
+            if self._commit(result.outputs, ops):
                 self._maybe_fault("after_commit")
                 return
 
@@ -746,8 +755,15 @@ class StreamProcessor:
             log.exception("the dead-letter hook of %s failed for %s", stream, entry_id)
             return
         batch.outputs += result.outputs
-        batch.ops += result.writes.ops
-        self._view.batch.apply(result.writes.ops)
+        self._add_writes(batch.ops, result.writes.ops)
+
+    def _add_writes(self, ops: list[Op], new: list[Op]) -> None:
+        """Queue `new` for the commit, less the writes that change nothing (see StateView.unchanged);
+        the batch's later messages see them."""
+        view = self._view
+        needed = [op for op in new if not view.unchanged(op)] if self._owner_prefix else new
+        ops += needed
+        view.batch.apply(needed)
 
     def _context(self, stream: str | None, entry_id: str | None, deliveries: int) -> Context:
         """The handler's context. One object is reused on the hot path (handlers must not keep it)."""

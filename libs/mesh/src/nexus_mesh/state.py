@@ -240,6 +240,25 @@ class StateView:
         if missing:
             raise Missing(missing)
 
+    def unchanged(self, op: Op) -> bool:
+        """Whether `op` would leave owned state as it is: a hash field set to the value it holds, or
+        deleted where it is absent. The cache is what Redis holds (see the rule above), so such a
+        write need not be sent."""
+        kind, key, fld, value = op
+        if kind not in (_HSET, _HDEL) or not self.owned(key):
+            return False
+        for src in (self.batch, self.cache):
+            h = src.hashes.get(key)
+            if h is not None and fld in h:
+                current = h[fld]
+                break
+            if key in src.complete:
+                current = None
+                break
+        else:
+            return False  # not loaded: unknown
+        return current == (value if kind == _HSET else None)
+
     def _batch_has(self, r: Read) -> bool:
         b = self.batch
         if r.kind == "hget":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 
 from ulid import ULID
 
@@ -70,15 +71,24 @@ def signal_id_problem(value: object) -> str | None:
 
 
 def client_order_id(signal_id: str, venue_code: str, attempt: int = 0) -> str:
+    return client_order_ids(signal_id, (venue_code,), attempt)[0]
+
+
+def client_order_ids(signal_id: str, venue_codes: Iterable[str], attempt: int = 0) -> list[str]:
+    """The client order id of one signal's leg at each venue (the signal id checked once)."""
     problem = signal_id_problem(signal_id)
     if problem is not None:
         raise DecodeError(problem, field="signal_id", value=signal_id)
-    if not _VENUE_CODE.fullmatch(venue_code):
-        reason = "venue code must be 2 lowercase letters or digits"
-        raise DecodeError(reason, field="venue_code", value=venue_code)
     if not 0 <= attempt < len(_ATTEMPT_DIGITS):
         raise DecodeError("attempt out of range 0..35", field="attempt", value=attempt)
-    return f"{signal_id}.{venue_code}{_ATTEMPT_DIGITS[attempt]}"
+    digit = _ATTEMPT_DIGITS[attempt]
+    out = []
+    for code in venue_codes:
+        if not _VENUE_CODE.fullmatch(code):
+            reason = "venue code must be 2 lowercase letters or digits"
+            raise DecodeError(reason, field="venue_code", value=code)
+        out.append(f"{signal_id}.{code}{digit}")
+    return out
 
 
 def parse_client_order_id(coid: str) -> tuple[str, str, int]:

@@ -35,7 +35,7 @@ from nexus_mesh.context import Context
 from nexus_mesh.expiry import prune_writes
 from nexus_mesh.processor import Input, StreamProcessor
 from nexus_mesh.publish import Output
-from nexus_mesh.state import Result, Writes, hget
+from nexus_mesh.state import Read, Result, Writes, whole
 from nexus_protocol.codec import Envelope
 from nexus_protocol.messages import Execution, Fill, Message, Route
 from nexus_protocol.streams import Names
@@ -64,6 +64,12 @@ class FillsStage:
         self.k_finished = names.state(OWNER, "signals_finished")  # final signals' retention clock
         self.k_positions = names.state(OWNER, "positions")
         self.k_venue_positions = names.state(OWNER, "venue_positions")
+        self._reads = (whole(self.k_signals), whole(self.k_positions))
+
+    def reads(self, env: Envelope[Message]) -> tuple[Read, ...]:
+        """What the stage reads, whole: loaded once and then answered from the cache (a new signal's
+        absence included), so a batch needs no read round trip of its own."""
+        return self._reads
 
     def handle(self, env: Envelope[Message], ctx: Context) -> Result:
         msg = env.body
@@ -83,7 +89,7 @@ class FillsStage:
 
     def on_fill(self, env: Envelope[Message], fill: Fill, ctx: Context) -> Result:
         pos_key = position_key(fill.symbol or "", fill.venue, fill.contract)
-        ctx.need(hget(self.k_signals, fill.signal_id), hget(self.k_positions, pos_key))
+        ctx.need(*self._reads)
         state = load_state(ctx.hget(self.k_signals, fill.signal_id))
         if state is not None and fill.fill_id in state.applied:
             return Result()  # applied before: its execution was committed with it
@@ -149,7 +155,7 @@ def build(settings: FillsSettings, client: redis.Redis) -> StreamProcessor:
     stage = FillsStage(settings.names, retention_ms=settings.dedupe_ttl_ms)
     return StreamProcessor(
         settings,
-        [Input(settings.names.fills, stage.handle, on_dead_letter=refused_fill)],
+        [Input(settings.names.fills, stage.handle, prefetch=stage.reads, on_dead_letter=refused_fill)],
         client=client,
         tick=stage.prune,
         tick_interval_s=3600,

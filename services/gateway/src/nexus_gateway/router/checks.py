@@ -24,7 +24,7 @@ from nexus_gateway.router.sessions import exchange_open as market_open
 from nexus_gateway.router.state import Snapshot
 from nexus_mesh.venues import VenueConfig
 from nexus_protocol.enums import OrderStatus, OrderType
-from nexus_protocol.ids import client_order_id
+from nexus_protocol.ids import client_order_ids
 from nexus_protocol.messages import Route, RouteLeg, Signal
 from nexus_protocol.symbols import SymbolRegistry
 
@@ -212,8 +212,10 @@ def decide(
     age_s: float = 0.0,
     now: dt.datetime | None = None,
     exchange_open: ExchangeOpen = market_open,
+    coids: Mapping[str, str] | None = None,
 ) -> RouteDecision:
-    """`now` (UTC): the time session filters judge by (None: no session filter)."""
+    """`now` (UTC): the time session filters judge by (None: no session filter); `coids`: venue ->
+    the leg's client order id, when the caller has them already."""
     base: dict[str, Any] = {
         "signal_id": signal.signal_id,
         "symbol": signal.symbol,
@@ -238,7 +240,10 @@ def decide(
     guards = exposure_guards(signal, snap, limits)
     usd = partial(usd_per_unit, snap=snap, limits=limits)
     rate = usd(registry.spec(signal.symbol).currency)
-    coids = {v: client_order_id(signal.signal_id, venues[v].code) for v in names}
+    if coids is None:
+        coids = dict(
+            zip(names, client_order_ids(signal.signal_id, [venues[v].code for v in names]), strict=True)
+        )
     own = {f"{v}|{signal.symbol}": snap.own_legs.get(c, 0.0) for v, c in coids.items()}
     book = cap_book(signal, snap, limits, registry, usd, own) if caps_configured(limits) else None
     legs: list[RouteLeg] = []

@@ -34,7 +34,7 @@ from nexus_mesh.state import Read, Result, hget
 from nexus_mesh.venues import VenueConfig, load_venues
 from nexus_protocol.codec import Envelope
 from nexus_protocol.enums import OrderStatus, Severity
-from nexus_protocol.ids import client_order_id, derived_signal_id
+from nexus_protocol.ids import client_order_ids, derived_signal_id
 from nexus_protocol.messages import Execution, Message, Order, Route, Signal
 from nexus_protocol.symbols import SymbolRegistry
 
@@ -86,6 +86,9 @@ class Router:
         self.registry = registry
         self.throttle = Throttle(limits.throttle_per_second)
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
+        self._candidates: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+        epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+        self._day = ("", epoch, epoch)
 
     def _signal(self, env: Envelope[Message], ctx: Context) -> Signal:
         signal = env.body
@@ -96,20 +99,36 @@ class Router:
         return signal
 
     def _coids(self, signal: Signal) -> tuple[list[str], list[str]]:
-        venues = candidate_venues(signal, self.venues)
-        return venues, [client_order_id(signal.signal_id, self.venues[v].code) for v in venues]
+        key = (signal.symbol, signal.venues)
+        venues = self._candidates.get(key)
+        if venues is None:
+            venues = self._candidates[key] = candidate_venues(signal, self.venues)
+        return venues, client_order_ids(signal.signal_id, [self.venues[v].code for v in venues])
+
+    def _session_day(self, now: dt.datetime) -> str:
+        """The session day of `now`, worked out once per session (the window it holds for is cached)."""
+        day, start, end = self._day
+        if not start <= now < end:
+            start = self.limits.session_start(now)
+            # the next reset is 23 to 25 hours on (a DST change): the reset before start + 25 h
+            end = self.limits.session_start(start + dt.timedelta(hours=25))
+            day = self.limits.session_day(now)
+            self._day = (day, start, end)
+        return day
 
     def prefetch(self, env: Envelope[Message]) -> list[Read]:
-        """What a signal's decision reads, loaded for the whole batch at once."""
+        """What a signal's decision reads, loaded for the whole batch at once (once, then cached)."""
         signal = env.body
-        if not isinstance(signal, Signal) or not signal.signal_id:
+        if not isinstance(signal, Signal):
             return []
-        _venues, coids = self._coids(signal)
-        return self.state.signal_reads(signal.signal_id, coids, self.limits.session_day(self._now()))
+        if signal.signal_id:
+            self._coids(signal)  # an id no leg's id can be made of raises here: dead-lettered at once
+        return list(self.state.signal_reads(self._session_day(self._now())))
 
     def on_signal(self, env: Envelope[Message], ctx: Context) -> Result:
         signal = self._signal(env, ctx)
-        day = self.limits.session_day(self._now())
+        now = self._now()
+        day = self._session_day(now)
         venues, coids = self._coids(signal)
         snap = self.state.snapshot(ctx, signal.signal_id, coids, venues, day)
         if snap.route is not None:  # a redelivery: the recorded decision, its outputs (no-ops)
@@ -122,7 +141,8 @@ class Router:
             self.registry,
             throttled=not self.throttle.allow(env.ts, signal.signal_id),
             age_s=(ctx.now_ns() - env.ts) / 1e9,
-            now=self._now(),
+            now=now,
+            coids=dict(zip(venues, coids, strict=True)),
         )
         writes = self.state.commit(ctx, decision.route, decision.exposure, day)
         return Result(self._outputs(env, signal, decision, ctx), writes)
@@ -207,7 +227,7 @@ class Router:
             data={"stream": r.stream, "entry_id": r.entry_id},
         )
         out = Output(self.names.fills, Envelope(id=f"route:{sid}", trace=sid, ts=ts, body=route))
-        day = self.limits.session_day(self._now())
+        day = self._session_day(self._now())
         return Result([out, event], self.state.commit(ctx, route, {}, day))
 
     def on_execution(self, env: Envelope[Message], ctx: Context) -> Result:
@@ -226,7 +246,7 @@ class Router:
                 qty = max(leg.quantity - leg.rounding_residual, leg.filled_quantity)
             legs[leg.client_order_id] = (f"{leg.venue}|{ex.symbol}", qty * ex.side.sign)
         finished = [leg.client_order_id for leg in ex.legs if leg.status.terminal]
-        day = self.limits.session_day(self._now())
+        day = self._session_day(self._now())
         return Result(
             [], self.state.apply_execution(ctx, legs, ex.signal_id, ex.realized_pnl_usd, day, finished)
         )
@@ -234,7 +254,7 @@ class Router:
     def tick(self, ctx: Context) -> Result:
         """Export the session day's realized P&L (a new day starts at 0) for the daily-loss alert;
         hourly, forget decisions and ended legs past the retention window."""
-        metrics.DAILY_PNL_USD.set(self.state.pnl_today(ctx, self.limits.session_day(self._now())))
+        metrics.DAILY_PNL_USD.set(self.state.pnl_today(ctx, self._session_day(self._now())))
         metrics.DAILY_LOSS_LIMIT_USD.set(self.limits.max_daily_loss_usd)
         if time.monotonic() < self._next_prune:
             return Result()

@@ -7,7 +7,9 @@ by the difference, so applying the same input twice changes nothing.
 - `routes`: signal id -> the recorded decision (a packed Route). A redelivered signal reuses it, so
   the router never decides twice differently for one signal.
 - `legs` / `exposure`: per leg its signed universal quantity (working: the quantity asked; terminal:
-  what filled); per `venue|symbol` the sum. Risk counts working orders as exposure.
+  what filled, marked `=` once its retention clock has started); per `venue|symbol` the sum. Risk
+  counts working orders as exposure. Only what changes is written: an execution that moves nothing
+  writes nothing.
 - `day:{YYYYMMDD}:signals` / `:pnl` / `:totals`: per session day, trades counted once per signal and
   realized P&L in USD per signal, with their totals. They expire a few days after.
 - `routes_finished` / `legs_finished`: retention clocks (`nexus_mesh.expiry`).
@@ -18,11 +20,11 @@ heartbeats, the last market price per root (`nx:{state:md}:last`, from the norma
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 
 from nexus_mesh.context import Context
-from nexus_mesh.state import Read, Writes, hget, string, whole
+from nexus_mesh.state import Read, Writes, string, whole
 from nexus_protocol.codec import pack, unpack
 from nexus_protocol.errors import DecodeError
 from nexus_protocol.messages import Heartbeat, KillSwitchState, Route
@@ -30,6 +32,7 @@ from nexus_protocol.streams import Names
 
 OWNER = "router"
 DAY_TTL_MS = 4 * 86_400_000
+_DAY_HASHES = ("totals", "signals", "pnl")
 
 
 @dataclass(slots=True)
@@ -61,6 +64,7 @@ class RiskState:
         self.routes_finished = names.state(OWNER, "routes_finished")
         self.legs_finished = names.state(OWNER, "legs_finished")
         self.last_prices = names.state("md", "last")
+        self._reads: dict[str, tuple[Read, ...]] = {}
 
     def day(self, day: str, what: str) -> str:
         return self.names.state(OWNER, "day", day, what)
@@ -73,19 +77,20 @@ class RiskState:
             *(string(self.names.control("venue", v)) for v in venues),
         ]
 
-    def signal_reads(self, signal_id: str, coids: Sequence[str], day: str) -> list[Read]:
-        return [
-            hget(self.routes, signal_id),
-            whole(self.exposure),
-            *(hget(self.legs, c) for c in coids),
-            whole(self.day(day, "totals")),
-            hget(self.day(day, "signals"), signal_id),
-        ]
+    def signal_reads(self, day: str) -> tuple[Read, ...]:
+        """What a decision reads: the hashes whole, so they are loaded once and then answered from
+        the cache, a new signal's absence included (a week of decisions is a few MB)."""
+        reads = self._reads.get(day)
+        if reads is None:
+            hashes = (self.routes, self.exposure, self.legs, *(self.day(day, w) for w in _DAY_HASHES))
+            reads = tuple(whole(h) for h in hashes)
+            self._reads = {day: reads}
+        return reads
 
     def snapshot(
         self, ctx: Context, signal_id: str, coids: Sequence[str], venues: Sequence[str], day: str
     ) -> Snapshot:
-        ctx.need(*self.signal_reads(signal_id, coids, day))
+        ctx.need(*self.signal_reads(day))
         snap = Snapshot()
         route = _unpack(ctx.hget(self.routes, signal_id))
         snap.route = route if isinstance(route, Route) else None
@@ -93,9 +98,9 @@ class RiskState:
         snap.killswitch = kill if isinstance(kill, KillSwitchState) else None
         snap.exposure = {k: float(v) for k, v in ctx.hgetall(self.exposure).items()}
         for c in coids:
-            qty = ctx.hget(self.legs, c)
-            if qty is not None:
-                snap.own_legs[c] = float(qty)
+            raw = ctx.hget(self.legs, c)
+            if raw is not None:
+                snap.own_legs[c] = leg_qty(raw)
         totals = ctx.hgetall(self.day(day, "totals"))
         snap.trades_today = int(float(totals.get("trades", 0)))
         snap.pnl_today_usd = float(totals.get("pnl", 0.0))
@@ -134,32 +139,58 @@ class RiskState:
     ) -> Writes:
         """An execution update: each leg's exposure becomes what it is now; the signal's P&L counts.
         `finished` legs (terminal) start their retention clock."""
-        ctx.need(whole(self.exposure), *(hget(self.legs, c) for c in legs), whole(self.day(day, "totals")),
-                 hget(self.day(day, "pnl"), signal_id))  # fmt: skip
+        ctx.need(*self.signal_reads(day))
         w = Writes()
-        self._legs(ctx, w, legs)
-        for c in finished:
+        for c in self._legs(ctx, w, legs, set(finished)):
             w.zadd(self.legs_finished, c, ctx.now_ns() // 1_000_000)
         self._contribution(ctx, w, day, "pnl", signal_id, "pnl", pnl_usd)
         return w
 
-    def _legs(self, ctx: Context, w: Writes, legs: dict[str, tuple[str, float]]) -> None:
+    def _legs(
+        self, ctx: Context, w: Writes, legs: dict[str, tuple[str, float]], done: Container[str] = ()
+    ) -> list[str]:
+        """Set each leg's exposure (a `done` leg's marked finished); returns the legs finished now.
+        A leg whose figure and mark are as recorded is left alone: the same execution seen again,
+        or the next one of its signal, writes nothing."""
         exposure = ctx.hgetall(self.exposure)
+        newly_done = []
         for coid, (key, qty) in legs.items():
-            old = float(ctx.hget(self.legs, coid) or 0.0)
-            total = float(exposure.get(key, 0.0)) + qty - old
-            exposure[key] = repr(total).encode()
-            w.hset(self.legs, coid, repr(qty)).hset(self.exposure, key, repr(total))
+            raw = ctx.hget(self.legs, coid)
+            old = leg_qty(raw) if raw is not None else 0.0
+            finished = coid in done
+            value = (_DONE if finished else b"") + repr(qty).encode()
+            if value == raw:
+                continue
+            if finished and not (raw or b"").startswith(_DONE):
+                newly_done.append(coid)
+            w.hset(self.legs, coid, value)
+            if qty != old:
+                total = float(exposure.get(key, 0.0)) + qty - old
+                exposure[key] = repr(total).encode()
+                w.hset(self.exposure, key, repr(total))
+        return newly_done
 
     def _contribution(
         self, ctx: Context, w: Writes, day: str, what: str, member: str, total_field: str, value: float
     ) -> None:
         """Set `member`'s contribution in `day:what` and move the day's `total_field` by the change."""
         per, totals = self.day(day, what), self.day(day, "totals")
-        old = float(ctx.hget(per, member) or 0.0)
+        raw = ctx.hget(per, member)
+        old = float(raw or 0.0)
+        if value == old and (raw is not None or value == 0.0):
+            return  # as recorded (a contribution not recorded is 0)
         total = float(ctx.hgetall(totals).get(total_field, 0.0)) + value - old
         w.hset(per, member, repr(value)).hset(totals, total_field, repr(total))
-        w.pexpire(per, DAY_TTL_MS).pexpire(totals, DAY_TTL_MS)
+        if raw is None:  # a new member: the day's keys live on a few days from their latest one
+            w.pexpire(per, DAY_TTL_MS).pexpire(totals, DAY_TTL_MS)
+
+
+_DONE = b"="  # a finished leg's figure starts with it (its retention clock has started)
+
+
+def leg_qty(raw: bytes) -> float:
+    """A leg's recorded signed quantity (`=` marks a finished leg)."""
+    return float(raw.removeprefix(_DONE))
 
 
 def _number(value: object) -> bool:
