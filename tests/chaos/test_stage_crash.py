@@ -4,6 +4,7 @@ its effect exactly once: outputs each once, state as if nothing had happened."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -38,10 +39,11 @@ def test_router(client: redis.Redis, names: Names, services: Services, point: st
         hb = Heartbeat(service=f"adapter-{v}", instance="t", started_ns=0, venue=v, venue_connected=True)
         client.set(names.control("venue", v), pack(hb))
     sids = [new_signal_id() for _ in range(4)]
-    inputs = [
-        (names.signals, Envelope.new(Signal(signal_id=s, symbol="NQ", side=Side.BUY, quantity=1), id=s))
-        for s in sids
-    ]
+    # sent a minute ahead: on a loaded machine two starts of the router outlast the 10 s a signal may
+    # wait before it is refused as stale
+    ts = time.time_ns() + 60_000_000_000
+    signals = [Signal(signal_id=s, symbol="NQ", side=Side.BUY, quantity=1) for s in sids]
+    inputs = [(names.signals, Envelope.new(sig, id=sig.signal_id, ts=ts)) for sig in signals]
     crash_and_recover(
         client, services, "nexus_gateway.router", "router", inputs, point,
         lambda: len(bodies(client, names.fills, Route)) == len(sids), NX_ENVIRONMENT="dev",

@@ -38,7 +38,8 @@ def queue_reads(pipe: Pipeline, reads: Sequence[Read]) -> list[tuple[Read, ...]]
             pipe.xrevrange(r.key, count=int(r.arg))
         answered.append((r,))
     for same_slot in strings.values():
-        pipe.mget([r.key for r in same_slot])
+        # by name: redis-py's cluster pipeline blocks its `mget` method (keys of one slot are fine)
+        pipe.execute_command("MGET", *(r.key for r in same_slot))  # type: ignore[no-untyped-call]
         answered.append(tuple(same_slot))
     return answered
 
