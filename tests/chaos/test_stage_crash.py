@@ -168,7 +168,8 @@ def test_rollover(client: redis.Redis, names: Names, services: Services, point: 
     assert first.proc is not None and first.proc.wait(60) == -9
     assert first_values() is (point == "after_commit")  # all or nothing
     services.start("nexus_gateway.rollover", name="rollover", NX_ROLLOVER_TODAY="2025-03-01")
-    wait_for(first_values, what="the active contracts")
-    wait_for(lambda: len(ids(client, names.contract_history)) == client.hlen(names.contracts), what="history")
+    wait_for(first_values, timeout_s=60, what="the active contracts")  # a loaded machine: a slow start
+    wait_for(lambda: len(ids(client, names.contract_history)) == client.hlen(names.contracts),
+             timeout_s=60, what="history")  # fmt: skip
     history = ids(client, names.contract_history)
     assert len(history) == len(set(history)) == client.hlen(names.contracts)
