@@ -111,3 +111,31 @@ def test_an_impossible_fill_raises_and_moves_nothing_and_its_dead_letter_raises_
     (event,) = refused_fill(rejected, ctx)
     assert event.stream == SETTINGS.names.events
     assert event.envelope.body.kind == "fill_refused" and event.envelope.body.client_order_id == LEGS[0]
+
+
+def test_a_fill_before_its_route_is_held_then_counted_by_the_route() -> None:
+    """Several consumers of nx:{fills}: the route can still be with another one when its fills are read."""
+    ctx = stage_context(SETTINGS, StateView.of())
+    early = run(ctx, fill(LEGS[0], "nt8"), fill(LEGS[0], "nt8"))  # redelivered while held: held once
+    assert [o.envelope.body.kind for r in early for o in r.outputs] == ["fill_held", "fill_held"]
+    assert ctx.hget(STAGE.k_positions, "NQ|nt8|NQH25") is None  # nothing counted without its leg
+    results = run(ctx, route(), fill(LEGS[1], "sierra"))
+    finals = [e for e in executions(results) if e.final]
+    assert len(finals) == 1 and finals[0].filled_quantity == 2  # the held fill counted once, by the route
+    assert ctx.hget(STAGE.k_positions, "NQ|nt8|NQH25") is not None
+
+
+def test_a_held_fill_its_route_shows_impossible_is_dead_lettered_with_its_event() -> None:
+    ctx = stage_context(SETTINGS, StateView.of())
+    run(ctx, fill(LEGS[0], "sierra"))  # the leg went to nt8
+    [result] = run(ctx, route())
+    letter, event, ex = (o.envelope.body for o in result.outputs)
+    assert "was routed to nt8, not sierra" in letter.reason and letter.fields["data"]
+    assert event.kind == "fill_refused" and event.client_order_id == LEGS[0]
+    assert ex.filled_quantity == 0 and ctx.hget(STAGE.k_positions, "NQ|sierra|NQH25") is None
+
+
+def test_a_fill_of_no_signal_of_ours_is_refused_at_once() -> None:
+    ctx = stage_context(SETTINGS, StateView.of())
+    with pytest.raises(ImpossibleFill, match="unknown client order id 'hello'"):
+        STAGE.handle(fill("hello", "nt8"), ctx)  # type: ignore[arg-type]

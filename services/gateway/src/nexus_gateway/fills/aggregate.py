@@ -51,6 +51,15 @@ class LegState(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         return self.venue_filled_qty / self.qty_factor / self.ratio
 
 
+class HeldFill(msgspec.Struct, kw_only=True):
+    """A fill that came before its signal's route (another consumer of nx:{fills} still had the route):
+    its entry as it was read, applied or refused once the route is here."""
+
+    fill_id: str
+    entry_id: str
+    fields: dict[str, bytes]
+
+
 class SignalState(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     signal_id: str
     symbol: str
@@ -62,6 +71,7 @@ class SignalState(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     legs: dict[str, LegState] = msgspec.field(default_factory=dict)
     applied: list[str] = msgspec.field(default_factory=list)  # ids of the fills already counted
     origin_ns: int | None = None  # the signal's origin time (from its route), for end-to-end latency
+    held: list[HeldFill] = msgspec.field(default_factory=list)  # fills waiting for the route
 
     @property
     def final(self) -> bool:

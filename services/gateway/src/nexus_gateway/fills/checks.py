@@ -22,6 +22,7 @@ from nexus_mesh.deadletter import Rejected
 from nexus_mesh.publish import Output
 from nexus_protocol.enums import OrderStatus, Severity
 from nexus_protocol.errors import DecodeError
+from nexus_protocol.ids import parse_client_order_id, signal_id_problem
 from nexus_protocol.messages import Fill
 
 _EPS = 1e-9
@@ -49,6 +50,19 @@ def report_problem(fill: Fill) -> str | None:
     elif fill.status in _FILLING and cum <= 0:
         return f"status {fill.status.value} with nothing filled (last_qty {last:g}, cum_qty {cum:g})"
     return None
+
+
+def awaits_route(state: SignalState | None, fill: Fill) -> bool:
+    """A fill that may come before its route: the stage has not seen the signal's route, and the client
+    order id is one the router derives from that signal's id (with several consumers of nx:{fills}, the
+    route can still be with another one, or pending after its crash, when its fills are read)."""
+    if state is not None and state.route_seen:
+        return False
+    try:
+        signal, _venue, _attempt = parse_client_order_id(fill.client_order_id)
+    except DecodeError:
+        return False
+    return signal == fill.signal_id and signal_id_problem(signal) is None
 
 
 def leg_problem(state: SignalState | None, fill: Fill) -> str | None:

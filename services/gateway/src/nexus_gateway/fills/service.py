@@ -20,6 +20,7 @@ import msgspec
 import redis
 
 from nexus_gateway.fills.aggregate import (
+    HeldFill,
     SignalState,
     apply_fill,
     apply_route,
@@ -27,20 +28,32 @@ from nexus_gateway.fills.aggregate import (
     execution,
     load_state,
 )
-from nexus_gateway.fills.checks import ImpossibleFill, leg_problem, refused_fill, report_problem
+from nexus_gateway.fills.checks import (
+    ImpossibleFill,
+    awaits_route,
+    leg_problem,
+    refused_fill,
+    report_problem,
+)
 from nexus_gateway.fills.config import FillsSettings
 from nexus_gateway.fills.positions import VenuePosition
 from nexus_mesh import metrics
 from nexus_mesh.context import Context
+from nexus_mesh.deadletter import Rejected, dead_letter
 from nexus_mesh.expiry import prune_writes
 from nexus_mesh.processor import Input, StreamProcessor
 from nexus_mesh.publish import Output
 from nexus_mesh.state import Read, Result, Writes, whole
-from nexus_protocol.codec import Envelope
+from nexus_protocol.codec import Envelope, decode, encode
+from nexus_protocol.ids import derived_id
 from nexus_protocol.messages import Execution, Fill, Message, Route
 from nexus_protocol.streams import Names
 
 OWNER = "fills"
+
+
+def _key(fill: Fill) -> str:
+    return position_key(fill.symbol or "", fill.venue, fill.contract)
 
 
 def position_key(symbol: str, venue: str, contract: str | None) -> str:
@@ -83,39 +96,99 @@ class FillsStage:
         state = load_state(ctx.hget(self.k_signals, route.signal_id))
         if state is not None and state.route_seen:
             return Result()  # applied before: its execution was committed with it
+        held = [(h, decode(h.fields).body) for h in state.held] if state is not None else []
+        if held:
+            ctx.need(*self._reads)
         new = apply_route(state, route)
         new.origin_ns = env.ts  # the route carries the signal's origin time; fills carry the venue's
-        return self._result(env, new, "route", ctx, was_final=False)
+        new.held = []
+        outputs: list[Output] = []
+        writes = Writes()
+        positions: dict[str, VenuePosition] = {}
+        for h, fill in held:  # the fills that came first, in the order they came
+            problem = "not a fill" if not isinstance(fill, Fill) else leg_problem(new, fill)
+            if problem is not None or not isinstance(fill, Fill):
+                outputs += self._refuse_held(h, problem or "not a fill", ctx)
+            elif fill.fill_id not in new.applied:
+                new = self._count(fill, new, ctx, writes, positions)
+        result = self._result(env, new, "route", ctx, was_final=False)
+        result.outputs[:0] = outputs
+        result.writes.extend(writes)
+        return result
 
     def on_fill(self, env: Envelope[Message], fill: Fill, ctx: Context) -> Result:
-        pos_key = position_key(fill.symbol or "", fill.venue, fill.contract)
         ctx.need(*self._reads)
         state = load_state(ctx.hget(self.k_signals, fill.signal_id))
         if state is not None and fill.fill_id in state.applied:
             return Result()  # applied before: its execution was committed with it
-        problem = report_problem(fill) or leg_problem(state, fill)
+        problem = report_problem(fill)
+        if problem is None and awaits_route(state, fill):
+            return self._hold(env, fill, state, ctx)
+        problem = problem or leg_problem(state, fill)
         if problem is not None:
             raise ImpossibleFill(problem)  # dead-lettered at once; `refused_fill` raises the event
-        realized_usd = 0.0
         writes = Writes()
+        was_final = state is not None and state.final
+        result = self._result(env, self._count(fill, state, ctx, writes, {}), fill.fill_id, ctx, was_final)
+        result.writes.extend(writes)
+        return result
+
+    def _count(
+        self,
+        fill: Fill,
+        state: SignalState | None,
+        ctx: Context,
+        writes: Writes,
+        positions: dict[str, VenuePosition],
+    ) -> SignalState:
+        """`fill` counted: its venue position moved (written to `writes`, kept in `positions` for the
+        next fill of the same handler call) and the signal's state with it."""
+        realized_usd = 0.0
         if fill.last_qty > 0 and fill.last_price is not None and fill.symbol:
-            pos = _position(ctx.hget(self.k_positions, pos_key)) or VenuePosition(
-                symbol=fill.symbol,
-                venue=fill.venue,
-                venue_symbol=fill.venue_symbol,
-                contract=fill.contract,
-                qty_factor=fill.qty_factor or 1.0,
-                currency=fill.currency,
+            key = _key(fill)
+            pos = (
+                positions.get(key)
+                or _position(ctx.hget(self.k_positions, key))
+                or VenuePosition(
+                    symbol=fill.symbol,
+                    venue=fill.venue,
+                    venue_symbol=fill.venue_symbol,
+                    contract=fill.contract,
+                    qty_factor=fill.qty_factor or 1.0,
+                    currency=fill.currency,
+                )
             )
             pos, _realized, realized_usd = pos.apply(
                 fill.side, fill.last_qty, fill.last_price, fill.point_value or 1.0, fill.usd_rate
             )
-            writes.hset(self.k_positions, pos_key, _ENCODER.encode(pos))
+            positions[key] = pos
+            writes.hset(self.k_positions, key, _ENCODER.encode(pos))
             writes.hset(self.k_venue_positions, f"{pos.venue}|{pos.venue_symbol}", str(pos.qty))
-        was_final = state is not None and state.final
-        result = self._result(env, apply_fill(state, fill, realized_usd), fill.fill_id, ctx, was_final)
-        result.writes.extend(writes)
-        return result
+        return apply_fill(state, fill, realized_usd)
+
+    def _hold(self, env: Envelope[Message], fill: Fill, state: SignalState | None, ctx: Context) -> Result:
+        """Keep a fill that came before its route; the route applies it (or refuses it)."""
+        s = state or SignalState(signal_id=fill.signal_id, symbol=fill.symbol or "", side=fill.side)
+        if all(h.fill_id != fill.fill_id for h in s.held):
+            fields = {k: v.encode() if isinstance(v, str) else v for k, v in encode(env).items()}
+            s.held.append(HeldFill(fill_id=fill.fill_id, entry_id=ctx.entry_id or "", fields=fields))
+        event = ctx.event(
+            "fill_held",
+            f"{fill.venue} {fill.client_order_id}: its fill came before the signal's route and is held "
+            "until the route is here",
+            event_id=derived_id("fill_held", fill.fill_id),
+            signal_id=fill.signal_id,
+            client_order_id=fill.client_order_id,
+            venue=fill.venue,
+        )
+        return Result([event], Writes().hset(self.k_signals, s.signal_id, dump_state(s)))
+
+    def _refuse_held(self, h: HeldFill, reason: str, ctx: Context) -> list[Output]:
+        """A held fill its route shows impossible: dead-lettered with the event, as if refused on arrival."""
+        stream = self.names.fills
+        letter = dead_letter(self.names, ctx.service, ctx.service, stream, h.entry_id, h.fields, 1, reason)
+        env = decode(h.fields)
+        return [letter, *refused_fill(Rejected(stream, h.entry_id, h.fields, reason, env), ctx)]
 
     def _result(
         self, env: Envelope[Message], state: SignalState, cause: str, ctx: Context, was_final: bool
