@@ -1,5 +1,6 @@
-"""Effectively once through the whole gateway: signals keep coming while gateway processes are
-SIGKILLed and restarted and Redis itself is killed and restarted from its AOF. Afterwards every
+"""Effectively once through the whole gateway: signals keep coming while gateway processes (stages
+scaled out to several consumers: three normalizers, two fx, two fills) are SIGKILLed and restarted,
+and Redis itself is killed and restarted from its AOF. Afterwards every
 signal has exactly one final execution, every leg reached its venue exactly once, nothing is lost.
 
 NX_CHAOS_SECONDS lengthens the run (default: short, for CI)."""
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import time
 from collections.abc import Sequence
@@ -64,13 +66,26 @@ def patient_config(tmp_path: Path) -> str:
 
 
 @pytest.mark.slow
-def test_sigkill_gateway_services_under_load(
+def test_sigkill_gateway_services_under_load_with_stages_scaled_out(
     client: redis.Redis, names: Names, services: Services, tmp_path: Path
 ) -> None:
+    """Three normalizers, two fx and two fills instances share their groups' work (issue 20)."""
     venues = ("nt8", "sierra")
     mesh = patient_mesh(services, client, names, venues, tmp_path)
-    sids = signals_under_kills(mesh, venues, SECONDS)
+    normalizers = mesh.scale("normalizer", 3)
+    victims = ["router", *normalizers, *mesh.scale("fx", 2), *mesh.scale("fills", 2)]
+    sids = signals_under_kills(mesh, venues, SECONDS, victims=victims)
     check_exactly_once(client, names, sids, venues)
+    services.stop_all()  # each instance logs what it handled when it stops
+    handled = {n: handled_by(mesh.procs[n].log()) for n in normalizers}
+    print(f"\nsignals {len(sids)}; entries handled by each normalizer (stopped or claimed): {handled}")
+    assert sum(1 for n in handled.values() if n) >= 2, f"one normalizer took all the work: {handled}"
+
+
+def handled_by(log: str) -> int:
+    """Entries an instance's incarnations reported handling when they stopped, plus those they claimed."""
+    stopped = sum(int(m) for m in re.findall(r"stopped: <StreamProcessor \S+ processed=(\d+)", log))
+    return stopped + sum(int(m) for m in re.findall(r"claimed (\d+) idle entries", log))
 
 
 def patient_mesh(
