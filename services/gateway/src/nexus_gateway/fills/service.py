@@ -43,7 +43,7 @@ from nexus_mesh.deadletter import Rejected, dead_letter
 from nexus_mesh.expiry import prune_writes
 from nexus_mesh.processor import Input, StreamProcessor
 from nexus_mesh.publish import Output
-from nexus_mesh.state import Read, Result, Writes, whole
+from nexus_mesh.state import Read, Result, Writes, hget
 from nexus_protocol.codec import Envelope, decode, encode
 from nexus_protocol.ids import derived_id
 from nexus_protocol.messages import Execution, Fill, Message, Route
@@ -77,12 +77,19 @@ class FillsStage:
         self.k_finished = names.state(OWNER, "signals_finished")  # final signals' retention clock
         self.k_positions = names.state(OWNER, "positions")
         self.k_venue_positions = names.state(OWNER, "venue_positions")
-        self._reads = (whole(self.k_signals), whole(self.k_positions))
 
-    def reads(self, env: Envelope[Message]) -> tuple[Read, ...]:
-        """What the stage reads, whole: loaded once and then answered from the cache (a new signal's
-        absence included), so a batch needs no read round trip of its own."""
-        return self._reads
+    def reads(self, env: Envelope[Message]) -> list[Read]:
+        """What an input reads (its signal's state, a fill's position), prefetched for the whole batch:
+        one load round trip per batch at most, none for what the cache holds. Per key, not whole
+        hashes: instances of the stage reload their cache after each other's commits."""
+        msg = env.body
+        if isinstance(msg, Fill):
+            return self._fill_reads(msg)
+        return [hget(self.k_signals, msg.signal_id)] if isinstance(msg, Route) else []
+
+    def _fill_reads(self, *fills: Fill) -> list[Read]:
+        signals = {f.signal_id for f in fills}
+        return [hget(self.k_signals, s) for s in signals] + [hget(self.k_positions, _key(f)) for f in fills]
 
     def handle(self, env: Envelope[Message], ctx: Context) -> Result:
         msg = env.body
@@ -98,7 +105,7 @@ class FillsStage:
             return Result()  # applied before: its execution was committed with it
         held = [(h, decode(h.fields).body) for h in state.held] if state is not None else []
         if held:
-            ctx.need(*self._reads)
+            ctx.need(*self._fill_reads(*(f for _h, f in held if isinstance(f, Fill))))
         new = apply_route(state, route)
         new.origin_ns = env.ts  # the route carries the signal's origin time; fills carry the venue's
         new.held = []
@@ -117,7 +124,7 @@ class FillsStage:
         return result
 
     def on_fill(self, env: Envelope[Message], fill: Fill, ctx: Context) -> Result:
-        ctx.need(*self._reads)
+        ctx.need(*self._fill_reads(fill))
         state = load_state(ctx.hget(self.k_signals, fill.signal_id))
         if state is not None and fill.fill_id in state.applied:
             return Result()  # applied before: its execution was committed with it
