@@ -25,6 +25,7 @@ from pathlib import Path
 
 from nexus_archive.recorded import recorded_streams
 from nexus_mesh.venues import load_venues_file
+from nexus_protocol.errors import ConfigError
 from nexus_protocol.streams import Names, key
 
 SERVICE_COMMANDS = (
@@ -92,9 +93,13 @@ def _common(names: Names, service: str) -> tuple[str, ...]:
 
 
 def mesh_users(
-    names: Names, venues: Sequence[str], sandbox_prefix: str = DEFAULT_SANDBOX_PREFIX
+    names: Names,
+    venues: Sequence[str],
+    sandbox_prefix: str = DEFAULT_SANDBOX_PREFIX,
+    pools: Mapping[str, Sequence[str]] | None = None,
 ) -> list[AclUser]:
-    """Every ACL user of the mesh in one namespace; `venues` gives one adapter user per venue."""
+    """Every ACL user of the mesh in one namespace; `venues` gives one adapter user per venue, `pools`
+    one user per pooled adapter service (its name -> the venues of its NX_VENUE_POOL)."""
     n = names
     ns = n.namespace
     md_all = f"{ns}:{{md:*"  # every market-data stream, raw and normalized (a glob, not a key)
@@ -186,31 +191,7 @@ def mesh_users(
             commands=CLIENT_COMMANDS,
         ),
     ]
-    for v in venues:
-        svc = f"adapter-{v}"
-        users.append(
-            AclUser(
-                svc,
-                f"orders:{v} -> the platform -> fills:raw, md:raw:{v}; venue link heartbeat; "
-                "the kill switch's closing orders and the resync's legs -> route (fills); the fill path's "
-                "groups (the resync waits until it is idle)",
-                rw=(
-                    n.orders(v),
-                    *_stream(n.fills_raw),
-                    *_stream(n.fills),
-                    n.state(svc) + "*",
-                    *_common(n, svc),
-                ),
-                read=(
-                    n.killswitch,
-                    n.control("sim", v) + ":*",
-                    n.state("fills", "venue_positions"),
-                    n.contracts,
-                    n.fills_normalized,
-                ),
-                write=(n.md_raw(v), n.control("venue", v)),
-            )
-        )
+    users += [adapter_user(n, v) for v in venues]
     users += [
         AclUser(
             "ops",
@@ -223,7 +204,61 @@ def mesh_users(
             "exporter", "Prometheus redis_exporter: INFO and latency, no keys", commands=EXPORTER_COMMANDS
         ),
     ]
+    taken = {u.name for u in users}
+    for name, pooled in (pools or {}).items():
+        if name in taken:
+            raise ConfigError(f"adapter pool {name!r}: the name of another ACL user")
+        unknown = sorted(set(pooled) - set(venues))
+        if unknown or not pooled:
+            raise ConfigError(
+                f"adapter pool {name!r}: not venues of venues.yaml: {', '.join(unknown) or '(none)'}"
+            )
+        users.append(pool_user(n, name, pooled))
     return users
+
+
+def adapter_user(n: Names, venue: str) -> AclUser:
+    """An adapter serving one venue (NX_VENUE)."""
+    svc = f"adapter-{venue}"
+    return AclUser(
+        svc,
+        f"orders:{venue} -> the platform -> fills:raw, md:raw:{venue}; venue link heartbeat; "
+        "the kill switch's closing orders and the resync's legs -> route (fills); the fill path's "
+        "groups (the resync waits until it is idle)",
+        rw=(n.orders(venue), *_stream(n.fills_raw), *_stream(n.fills), n.state(svc) + "*", *_common(n, svc)),
+        read=(
+            n.killswitch,
+            n.control("sim", venue) + ":*",
+            n.state("fills", "venue_positions"),
+            n.contracts,
+            n.fills_normalized,
+        ),
+        write=(n.md_raw(venue), n.control("venue", venue)),
+    )
+
+
+def pool_user(n: Names, name: str, venues: Sequence[str]) -> AclUser:
+    """A pooled adapter service (NX_VENUE_POOL, decision 0020): each of its instances serves the venue it
+    claims under that venue's keys (its lease among them), so the user is allowed every venue's."""
+    each = [adapter_user(n, v) for v in venues]
+    return AclUser(
+        name,
+        f"an adapter pool of {', '.join(venues)}: each instance as adapter-<venue> of the venue it claims",
+        rw=tuple(dict.fromkeys(k for u in each for k in u.rw)),
+        read=tuple(dict.fromkeys(k for u in each for k in u.read)),
+        write=tuple(dict.fromkeys(k for u in each for k in u.write)),
+    )
+
+
+def pools_option(values: Iterable[str]) -> dict[str, list[str]]:
+    """`--pool NAME=venue1,venue2` options as {NAME: [venue1, venue2]}."""
+    out: dict[str, list[str]] = {}
+    for value in values:
+        name, sep, venues = value.partition("=")
+        out[name.strip()] = [v.strip() for v in venues.split(",") if v.strip()]
+        if not sep or not name.strip() or not out[name.strip()]:
+            raise ConfigError(f"--pool {value!r}: expected NAME=venue1,venue2")
+    return out
 
 
 def all_venues(config_dir: Path, environment: str | None = None) -> list[str]:

@@ -21,6 +21,12 @@ COMPOSE_SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 ACL_OUT = typer.Option(None, "--out", help="the ACL file to write (default: print)")
 ACL_ENV_FILE = typer.Option(None, "--env-file", help="write the passwords here (0600), for compose")
 ACL_PATH = typer.Option(None, help="default deploy/redis/users.acl")
+IMAGES_CACHE = typer.Option(
+    None, help="save the images in one archive here; a build of the same sources loads it instead"
+)
+ACL_POOLS = typer.Option(
+    [], "--pool", help="a pooled adapter service's user: NAME=venue1,venue2 (its NX_VENUE_POOL); repeatable"
+)
 
 
 def compose(
@@ -63,6 +69,7 @@ def images_build(
     debian: bool = typer.Option(
         False, help="make the bases here from Debian's packages (debootstrap, root); Redis and Prometheus too"
     ),
+    cache: Path | None = IMAGES_CACHE,
     show: bool = typer.Option(False, "--print", help="print the commands instead of running them"),
 ) -> None:
     """The wheelhouse from requirements.lock (pip on this host), then every image the compose files build
@@ -80,7 +87,13 @@ def images_build(
 
         client = docker.from_env(timeout=600)
         built = images.build(
-            client, cu.root(), version=tag, base=base or None, debian_bases=debian, log=cu.console.print
+            client,
+            cu.root(),
+            version=tag,
+            base=base or None,
+            debian_bases=debian,
+            cache=cache,
+            log=cu.console.print,
         )
     except ImportError:
         cu.console.print("[red]the Docker SDK is missing: pip install 'nexus-ops[images]'[/]")
@@ -103,10 +116,10 @@ def acl_render(
     template: bool = typer.Option(False, help="rules only, every user off (the committed file)"),
     environment: str = typer.Option(None, "--env", help="adapter users for this environment's venues only"),
     sandbox_prefix: str = typer.Option(acl_mod.DEFAULT_SANDBOX_PREFIX, help="replay sandboxes start so"),
+    pools: list[str] = ACL_POOLS,
 ) -> None:
     """Write the Redis ACL file: one user per service, `#<sha256>` of its password, never the password."""
-    ns = cu.namespace()
-    users = acl_mod.mesh_users(Names(ns), acl_mod.all_venues(cu.config_dir(), environment), sandbox_prefix)
+    users = _users(environment, pools, sandbox_prefix)
     if template:
         text = acl_mod.render(users)
     else:
@@ -154,6 +167,7 @@ def acl_check(path: Path | None = ACL_PATH) -> None:
 @acl_app.command("explain")
 def acl_explain(
     environment: str = typer.Option(None, "--env", help="this environment's venues only"),
+    pools: list[str] = ACL_POOLS,
 ) -> None:
     """Each ACL user: what it is for, its read-write, read-only and write-only key patterns."""
     from rich.table import Table
@@ -161,7 +175,17 @@ def acl_explain(
     t = Table(show_lines=True)
     for col in ("user", "for", "read + write", "read only", "write only"):
         t.add_column(col)
-    for u in acl_mod.mesh_users(Names(cu.namespace()), acl_mod.all_venues(cu.config_dir(), environment)):
+    for u in _users(environment, pools):
         t.add_row(u.name, u.why, "\n".join(u.rw), "\n".join(u.read), "\n".join(u.write))
     cu.console.print(t)
     cu.console.print("commands (services): " + " ".join(acl_mod.SERVICE_COMMANDS))
+
+
+def _users(
+    environment: str | None, pools: list[str], sandbox_prefix: str = acl_mod.DEFAULT_SANDBOX_PREFIX
+) -> list[acl_mod.AclUser]:
+    venues = acl_mod.all_venues(cu.config_dir(), environment)
+    try:
+        return acl_mod.mesh_users(Names(cu.namespace()), venues, sandbox_prefix, acl_mod.pools_option(pools))
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None

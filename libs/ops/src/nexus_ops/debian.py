@@ -94,7 +94,7 @@ def rootfs_tarball(recipe: Recipe, log: Any = print) -> Path:
             debootstrap,
             "--variant=minbase",
             f"--include={','.join(recipe.packages)}",
-            f"--cache-dir={_debs_dir()}",
+            f"--cache-dir={_debs_dir(recipe)}",
             recipe.suite,
             str(root),
             recipe.mirror,
@@ -113,8 +113,9 @@ def rootfs_tarball(recipe: Recipe, log: Any = print) -> Path:
     return out
 
 
-def _debs_dir() -> Path:
-    """Downloaded .deb files shared by every recipe (debootstrap --cache-dir)."""
-    path = cache_dir() / "debs"
+def _debs_dir(recipe: Recipe) -> Path:
+    """The recipe's downloaded .deb files (debootstrap --cache-dir), its own: recipes bootstrap side by
+    side, and two debootstraps fetching one package into one folder made one of them fail."""
+    path = cache_dir() / "debs" / recipe.key
     path.mkdir(parents=True, exist_ok=True)
     return path
