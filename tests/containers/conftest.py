@@ -19,9 +19,9 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parent))
 
 from engine import Engine, EngineUnavailable, find_or_start
-from stack import DEV, Stack
+from stack import DEV, Stack, run_config
 
-from nexus_ops import images
+from nexus_ops import debian, images
 
 ROOT = Path(__file__).resolve().parents[2]
 VERSION = "test"
@@ -53,27 +53,45 @@ def docker_client(engine: Engine) -> Iterator[docker.DockerClient]:
 
 @pytest.fixture(scope="session")
 def mesh_images(docker_client: docker.DockerClient) -> list[str]:
-    """The images the dev environment runs, on a Debian base made here, and Redis and Prometheus."""
+    """The images the dev environment runs, on a Debian base made here, and Redis and Prometheus: built
+    once per content (a run loads them from the archive an earlier run of the same sources saved)."""
     dev = yaml.safe_load(
         Stack(ROOT, [ROOT / f for f in DEV], "nxconfig", ROOT, "127.0.0").compose("config").stdout
     )
     wanted = {str(s["image"]).split(":", 1)[0] for s in dev["services"].values() if "build" in s}
     return images.build(
-        docker_client, ROOT, version=VERSION, debian_bases=True, only=wanted, log=lambda _m: None
+        docker_client,
+        ROOT,
+        version=VERSION,
+        debian_bases=True,
+        only=wanted,
+        cache=debian.cache_dir() / "images",
+        log=lambda _m: None,
     )
+
+
+@pytest.fixture(scope="session")
+def limits_for_a_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """deploy/config with a test run's limits (stack.RUN_LIMITS), mounted into every service."""
+    return run_config(ROOT, tmp_path_factory.mktemp("config"))
 
 
 @pytest.fixture(scope="module")
 def make_stack(
-    engine: Engine, mesh_images: list[str], tmp_path_factory: pytest.TempPathFactory
+    engine: Engine, mesh_images: list[str], limits_for_a_run: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[..., Stack]]:
     """Stacks of compose files (paths under ROOT), each its own project on its own loopback addresses;
-    all taken down, volumes too, when the module is done."""
+    all taken down, volumes too, when the module is done. `replicated`: services the test scales."""
     made: list[Stack] = []
     workdir = tmp_path_factory.mktemp("compose")
     net = random.Random().randrange(100, 250)
 
-    def make(*files: str, adjust: Callable[[dict[str, Any]], None] | None = None, **env: str) -> Stack:
+    def make(
+        *files: str,
+        adjust: Callable[[dict[str, Any]], None] | None = None,
+        replicated: tuple[str, ...] = (),
+        **env: str,
+    ) -> Stack:
         stack = Stack(
             root=ROOT,
             files=[ROOT / f for f in files],
@@ -87,8 +105,9 @@ def make_stack(
                 "NX_PROMETHEUS_IMAGE": f"nexus-mesh/prometheus:{VERSION}",
                 **env,
             },
+            config=limits_for_a_run,
         )
-        made.append(stack.prepare(adjust))
+        made.append(stack.prepare(adjust, replicated))
         return stack
 
     yield make

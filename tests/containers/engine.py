@@ -3,7 +3,9 @@
 Where no engine answers (DOCKER_HOST, else /var/run/docker.sock) and this is root, Debian's docker.io is
 installed if missing and `dockerd` is started with everything in a temporary folder: data root, exec
 root, pid file and socket, no iptables rules and no default bridge (the tests put every container on
-the host's network, on loopback addresses). `stop()` ends that dockerd and removes the folder.
+the host's network, on loopback addresses). The folder is a tmpfs when the machine has the memory to
+spare (TMPFS_NEEDS): the images' and containers' layers never reach the disk, which a loaded machine
+shares, and removing them is an unmount. `stop()` ends that dockerd and removes the folder.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from nexus_mesh.embedded import terminate
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 APT_PACKAGES = ("docker.io", "docker-compose", "debootstrap")
+TMPFS_SIZE = "12g"  # a limit: only what is written takes memory (the test run's images: about 3 GB)
+TMPFS_NEEDS = 10 << 30  # MemAvailable, bytes, to put the engine's folder in memory
 
 
 class EngineUnavailable(RuntimeError):
@@ -97,6 +101,9 @@ def install_packages() -> None:
 
 def start(log: Path | None = None, timeout_s: float = 60.0) -> Engine:
     folder = Path(tempfile.mkdtemp(prefix="nexus-docker-"))
+    if _available_memory() >= TMPFS_NEEDS:
+        mount = ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE},mode=0700", "tmpfs", str(folder)]
+        subprocess.run(mount, capture_output=True, check=False)  # else: on disk, as the folder is
     host = f"unix://{folder}/docker.sock"
     out = (log or folder / "dockerd.log").open("ab")
     process = subprocess.Popen(
@@ -127,8 +134,18 @@ def start(log: Path | None = None, timeout_s: float = 60.0) -> Engine:
     raise EngineUnavailable(f"dockerd did not answer within {timeout_s:.0f} s (log: {out.name})")
 
 
+def _available_memory() -> int:
+    try:
+        meminfo = Path("/proc/meminfo").read_text().splitlines()
+    except OSError:
+        return 0
+    kib = [int(line.split()[1]) for line in meminfo if line.startswith("MemAvailable:")]
+    return kib[0] * 1024 if kib else 0
+
+
 def _unmount_below(folder: Path) -> None:
-    """Mounts dockerd left under its folder (overlays, the shm of a killed container), deepest first."""
+    """Mounts dockerd left under its folder (overlays, the shm of a killed container), deepest first,
+    then the folder's own tmpfs."""
     try:
         lines = Path("/proc/self/mounts").read_text().splitlines()
     except OSError:

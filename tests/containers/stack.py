@@ -21,6 +21,31 @@ from nexus_ops import hostnet
 # checked more often than the images do, with room for a loaded machine (a check is a new python process)
 HEALTHCHECK = {"interval": "3s", "timeout": "10s", "retries": 10}
 DEV = ("docker-compose.yml", "deploy/compose.dev.yml")  # the dev environment's files, in order
+# A test run's limits, over deploy/config: a run trades dozens of round trips in one session day on
+# one Redis, and their cost (the spread) reaches dev's daily loss of USD 1,000 within a run, which turns
+# the bridge's kill switch on and every later signal is refused. The breakers have tests of their own.
+RUN_LIMITS: dict[str, dict[str, Any]] = {
+    "risk.yaml": {"environments": {"dev": {"max_daily_trades": 10_000, "max_daily_loss_usd": 1_000_000}}},
+    "bridge.yaml": {"daily_loss_limit_usd": 1_000_000, "loss_streak_max": 10_000},
+}
+CONFIG_IN_IMAGES = "/app/deploy/config"  # the Dockerfile's NX_CONFIG_DIR
+
+
+def run_config(root: Path, folder: Path) -> Path:
+    """deploy/config with RUN_LIMITS merged in, written to `folder` (readable by the images' user)."""
+    shutil.copytree(root / "deploy" / "config", folder, dirs_exist_ok=True)
+    for name, limits in RUN_LIMITS.items():
+        path = folder / name
+        path.write_text(yaml.safe_dump(_merged(yaml.safe_load(path.read_text()) or {}, limits)))
+    folder.chmod(0o755)
+    return folder
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merged(out.get(k) or {}, v) if isinstance(v, dict) else v
+    return out
 
 
 @dataclass
@@ -31,6 +56,7 @@ class Stack:
     workdir: Path
     prefix: str  # loopback prefix, e.g. "127.77.3"
     env: dict[str, str] = field(default_factory=dict)  # added to compose's environment
+    config: Path | None = None  # mounted over the images' deploy/config (run_config)
     rendered: Path | None = None  # the files merged and put on the host's network (prepare)
     addresses: dict[str, str] = field(default_factory=dict)
 
@@ -74,6 +100,10 @@ class Stack:
         resolved = self.resolved()
         if adjust is not None:
             adjust(resolved)
+        if self.config is not None:
+            for svc in resolved["services"].values():
+                if (svc.get("command") or [""])[0] == "python":
+                    svc["volumes"] = [*svc.get("volumes", []), f"{self.config}:{CONFIG_IN_IMAGES}:ro"]
         self.addresses = hostnet.addresses(list(resolved["services"]), self.prefix, self.addresses)
         on_host = hostnet.host_network(
             resolved, self.prefix, healthcheck=HEALTHCHECK, replicated=replicated, known=self.addresses

@@ -2,10 +2,10 @@
 here without a registry: every container healthy; signals from the host through the client API come back
 as final executions; `nexusctl status` is healthy; the router, the fills stage, an adapter and Redis are
 killed mid-flow and every signal still gets exactly one final execution, with no order sent twice;
-`docker-compose down` then `up` resumes on the data Redis kept in its volume; two normalizers
-(`--scale normalizer=2`) share the work, and an adapter service scaled to two instances serves one
-account each (NX_VENUE_POOL). One mesh for the module, in this order (dev's risk limits
-allow 100 signals a day: the module sends about 60)."""
+`docker-compose down` then `up` resumes on the data Redis kept in its volume, and comes up with two
+normalizers (`--scale normalizer=2`), which share the work. One mesh for the module, in this order, with
+a test run's limits (stack.RUN_LIMITS). An adapter service scaled to one account per instance runs in the
+secure stack, under its own ACL user (test_secure_monitoring.py)."""
 
 from __future__ import annotations
 
@@ -13,20 +13,16 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import docker
 import pytest
 import redis
-import yaml
-from flow import check_exactly_once, finals, send, wait_finished
+from flow import check_exactly_once, finals, links_up, send, wait_finished
 from stack import DEV, Stack
 
 from nexus_bridge import NexusGatewayInterface
-from nexus_mesh.adapter.claim import lease_key
 from nexus_protocol import Names
 from nexus_testing import venue_connected, wait_for
 
@@ -51,10 +47,18 @@ def client(dev: Stack) -> Iterator[redis.Redis]:
     c.close()
 
 
-def adapters(stack: Stack) -> list[str]:
-    """The services that serve a venue (NX_VENUE), whatever compose.dev.yml runs."""
+def adapters(stack: Stack) -> dict[str, str]:
+    """The services that serve a venue (NX_VENUE), whatever compose.dev.yml runs, and their venues."""
     resolved = stack.resolved()
-    return sorted(n for n, s in resolved["services"].items() if "NX_VENUE" in (s.get("environment") or {}))
+    return {
+        n: s["environment"]["NX_VENUE"]
+        for n, s in sorted(resolved["services"].items())
+        if "NX_VENUE" in (s.get("environment") or {})
+    }
+
+
+def venues_up(client: redis.Redis, stack: Stack) -> None:
+    links_up(client, NAMES, list(adapters(stack).values()))
 
 
 def test_every_service_of_the_dev_files_runs_healthy(dev: Stack, docker_client: docker.DockerClient) -> None:
@@ -67,7 +71,10 @@ def test_every_service_of_the_dev_files_runs_healthy(dev: Stack, docker_client: 
     assert len(with_health) == len(states), states  # every image has a healthcheck
 
 
-def test_signals_from_the_host_through_the_client_api_come_back_final(dev: Stack) -> None:
+def test_signals_from_the_host_through_the_client_api_come_back_final(
+    dev: Stack, client: redis.Redis
+) -> None:
+    venues_up(client, dev)
     gw = NexusGatewayInterface(dev.url(), namespace="nx", symbols=["NQ", "ES"])
     got: dict[str, dict[str, object]] = {}
     gw.set_execution_callback(lambda ex: got.__setitem__(ex["signal_id"], ex) if ex["final"] else None)
@@ -103,35 +110,51 @@ def test_nexusctl_status_against_the_containers_is_healthy(dev: Stack) -> None:
 def test_router_fills_and_an_adapter_killed_mid_flow(
     dev: Stack, client: redis.Redis, docker_client: docker.DockerClient
 ) -> None:
-    victims = ["router", "fills", adapters(dev)[0]]
+    """Signals go in every half second; each victim is killed once the mesh answers a signal sent
+    since the last one came back (so it dies mid-flow, never while still recovering), then started."""
+    venues_up(client, dev)
+    adapter, venue = next(iter(adapters(dev).items()))
+    victims = ["router", "fills", adapter]
     sids: list[str] = []
     stop = threading.Event()
 
-    def keep_sending() -> None:  # about 25 signals: dev's risk limits allow 100 a day for the module
+    def keep_sending() -> None:
         while not stop.is_set():
             sids.extend(send(client, NAMES, 1, side="buy" if len(sids) % 2 == 0 else "sell"))
-            time.sleep(0.35)
+            stop.wait(0.5)
 
     sender = threading.Thread(target=keep_sending)
     sender.start()
     try:
-        for victim in victims:
-            time.sleep(1.5)
-            for c in dev.containers(docker_client, victim):
+        for victim in [*victims, None]:
+            _answering(client, sids)
+            for c in dev.containers(docker_client, victim) if victim else []:
                 c.kill()
-            time.sleep(1.0)
-            dev.compose("start", victim)
-        time.sleep(1.0)
+                c.wait(condition="not-running", timeout=60)
+                dev.compose("start", victim)
     finally:
         stop.set()
         sender.join()
     wait_finished(client, NAMES, sids, timeout_s=120)
-    check_exactly_once(client, NAMES, sids, stale_ok=True)
+    check_exactly_once(client, NAMES, sids, stale_ok=True, down=venue)
+    venues_up(client, dev)  # the adapter's link back, for the next test
+
+
+def _answering(client: redis.Redis, sids: list[str], timeout_s: float = 120.0) -> None:
+    """A signal sent from now on has its final execution."""
+    first = len(sids)
+    wait_for(
+        lambda: len(sids) > first and sids[first] in finals(client, NAMES),
+        timeout_s=timeout_s,
+        interval_s=0.25,
+        what="the mesh answering again",
+    )
 
 
 def test_redis_killed_and_restarted_from_its_volume(
     dev: Stack, client: redis.Redis, docker_client: docker.DockerClient
 ) -> None:
+    venues_up(client, dev)
     before = send(client, NAMES, 6)
     wait_finished(client, NAMES, before)
     venues = {leg.venue for s in before for leg in finals(client, NAMES)[s][0].legs}
@@ -151,14 +174,17 @@ def test_redis_killed_and_restarted_from_its_volume(
 def test_down_then_up_resumes_with_the_data_intact(
     dev: Stack, client: redis.Redis, docker_client: docker.DockerClient
 ) -> None:
+    """Down, and up again with two normalizers (the next test's): the data are the volume's."""
     first = send(client, NAMES, 4)
     wait_finished(client, NAMES, first)
     executions = client.xlen(NAMES.executions)
     dev.down()
     assert not dev.containers(docker_client)
-    dev.up()
+    dev.prepare(replicated=("normalizer",))
+    dev.up("--scale", "normalizer=2")
     dev.wait_healthy(docker_client)
     assert client.xlen(NAMES.executions) == executions
+    venues_up(client, dev)
     more = send(client, NAMES, 4)
     wait_finished(client, NAMES, more, timeout_s=120)
     check_exactly_once(client, NAMES, first + more)
@@ -174,9 +200,11 @@ def _pings(client: redis.Redis) -> bool:
 def test_two_normalizers_share_the_work_with_no_order_twice(
     dev: Stack, client: redis.Redis, docker_client: docker.DockerClient
 ) -> None:
-    dev.prepare(replicated=("normalizer",))
-    dev.up("--scale", "normalizer=2")
-    dev.wait_healthy(docker_client)
+    if len(dev.containers(docker_client, "normalizer")) != 2:  # run alone, without the previous test
+        dev.prepare(replicated=("normalizer",))
+        dev.up("--scale", "normalizer=2")
+        dev.wait_healthy(docker_client)
+    venues_up(client, dev)
     replicas = {c.id[:12] for c in dev.containers(docker_client, "normalizer")}
     assert len(replicas) == 2
     sids = send(client, NAMES, 10)
@@ -192,48 +220,3 @@ def test_two_normalizers_share_the_work_with_no_order_twice(
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def pool_two_adapters(config: dict[str, Any], found: list[str]) -> None:
-    """Two adapter services of one image and command, for venues that trade NQ, become one service
-    with NX_VENUE_POOL. Dev's adapters each face their own platform simulator with settings of their own
-    (ports, tokens), so the pool plays both venues with the generic simulated venue (the router's image),
-    which any venue name can be; the two adapters and their simulators leave."""
-    dev = yaml.safe_load((ROOT / "deploy/config/venues.yaml").read_text())["environments"]["dev"]
-    groups: dict[str, list[str]] = {}
-    for name, svc in sorted(config["services"].items()):
-        venue = (svc.get("environment") or {}).get("NX_VENUE")
-        if venue and "NQ" in dev.get(venue, {}).get("symbols", []):
-            groups.setdefault(json.dumps([svc.get("image"), svc.get("command")]), []).append(name)
-    names = next(g for g in groups.values() if len(g) >= 2)[:2]
-    venues = [config["services"][n]["environment"]["NX_VENUE"] for n in names]
-    router = config["services"]["router"]  # the mesh's own settings, the gateway's image
-    env = {k: v for k, v in router["environment"].items() if k != "NX_SERVICE"}
-    config["services"]["adapter-pool"] = {
-        **router,
-        "command": ["python", "-m", "nexus_gateway.sim_venue"],
-        "environment": {**env, "NX_VENUE_POOL": ",".join(venues)},
-    }
-    for n, venue in zip(names, venues, strict=True):
-        del config["services"][n]
-        config["services"].pop(f"sim-{venue}", None)
-    found.extend(venues)
-
-
-def test_an_adapter_service_scaled_to_one_account_per_instance(
-    dev: Stack, client: redis.Redis, docker_client: docker.DockerClient
-) -> None:
-    venues: list[str] = []
-    dev.prepare(lambda config: pool_two_adapters(config, venues), replicated=("adapter-pool",))
-    dev.up("--scale", "adapter-pool=2", "--remove-orphans")
-    dev.wait_healthy(docker_client)
-    instances = {c.id[:12] for c in dev.containers(docker_client, "adapter-pool")}
-    assert len(instances) == 2
-    owners = {v: wait_for(lambda v=v: client.get(lease_key(NAMES, v)), what=f"{v} claimed") for v in venues}
-    assert {_text(o).split("-")[0] for o in owners.values()} == instances  # one venue each
-    wait_for(lambda: all(venue_connected(client, NAMES, v) for v in venues), timeout_s=60, what="venues up")
-    sids = send(client, NAMES, 6)
-    wait_finished(client, NAMES, sids, timeout_s=120)
-    check_exactly_once(client, NAMES, sids)
-    done = finals(client, NAMES)
-    assert set(venues) <= {leg.venue for s in sids for leg in done[s][0].legs}
