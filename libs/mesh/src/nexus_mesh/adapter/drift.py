@@ -8,7 +8,8 @@ through the mesh (fills:raw, the normalizer, fx, the fills service), or an order
 Those are not alarms. A difference is reported, once, as a `position_mismatch` event when:
 - it has had the same figures (platform and gateway quantities) for at least NX_POSITION_GRACE_S
   (default 30 s: far beyond the fill path's normal delay, and beyond a gateway service's restart), and
-- no order of the adapter on that symbol is unfinished at the check (sent, working, unknown outcome).
+- no order of the adapter on that symbol was unfinished (sent, working, unknown outcome) in that time:
+  an order finishing at the platform starts the window again, since its fills are still on their way.
 A fill reaching either side changes the figures and restarts the clock; a difference that goes away is
 forgotten. What stays is real: a trade made at the terminal, a fill the mesh lost, a platform that
 lost its own state, or a fill path stalled for longer than the window. Each is reported once per
@@ -49,6 +50,7 @@ class _Seen:
     drift: Drift
     since: float
     reported: bool = False
+    busy: bool = False  # an order of its symbol was unfinished at the last look
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +78,10 @@ class DriftWatch:
         due = []
         for sym, d in differences(expected, platform).items():
             before = self.seen.get(sym)
-            s = before if before is not None and before.drift == d else _Seen(d, now)
+            # new figures, or an order of it unfinished: the window starts (again) now, so the fills of
+            # an order that just finished get a whole window to come through the mesh
+            fresh = before is None or before.drift != d or sym in busy
+            s = _Seen(d, now, busy=sym in busy) if fresh or before is None else before
             kept[sym] = s
             if not s.reported and sym not in busy and now - s.since >= self.grace_s:
                 s.reported = True
@@ -86,5 +91,5 @@ class DriftWatch:
 
     def next_check(self, now: float) -> float | None:
         """When a difference still waiting for its window should be looked at again (None: none waits)."""
-        waiting = [s.since + self.grace_s for s in self.seen.values() if not s.reported]
+        waiting = [now if s.busy else s.since + self.grace_s for s in self.seen.values() if not s.reported]
         return max(min(waiting), now + min(RECHECK_S, self.grace_s)) if waiting else None
