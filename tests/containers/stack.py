@@ -29,6 +29,10 @@ RUN_LIMITS: dict[str, dict[str, Any]] = {
     "bridge.yaml": {"daily_loss_limit_usd": 1_000_000, "loss_streak_max": 10_000},
 }
 CONFIG_IN_IMAGES = "/app/deploy/config"  # the Dockerfile's NX_CONFIG_DIR
+# Heartbeats that outlive a stall of this shared machine: at the default 10 s (refreshed every third of
+# it) a service starved for 7 s (load average 40 on 2 cores) lost its venue link in the router's eyes,
+# and legs to healthy venues were refused. A killed adapter's venue is still seen down after 30 s.
+RUN_ENV = {"NX_HEARTBEAT_TTL_MS": "30000"}
 
 
 def run_config(root: Path, folder: Path) -> Path:
@@ -104,6 +108,7 @@ class Stack:
             for svc in resolved["services"].values():
                 if (svc.get("command") or [""])[0] == "python":
                     svc["volumes"] = [*svc.get("volumes", []), f"{self.config}:{CONFIG_IN_IMAGES}:ro"]
+                    svc["environment"] = {**(svc.get("environment") or {}), **RUN_ENV}
         self.addresses = hostnet.addresses(list(resolved["services"]), self.prefix, self.addresses)
         on_host = hostnet.host_network(
             resolved, self.prefix, healthcheck=HEALTHCHECK, replicated=replicated, known=self.addresses
