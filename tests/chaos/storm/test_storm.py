@@ -108,8 +108,17 @@ def test_storm_loses_and_doubles_nothing_and_every_signal_becomes_final(
     limit = driver.reached + STORM_SIGNALS if STORM_SIGNALS else None
     sender, stop_sender = background(lambda s: driver.run(STORM_RATE, s, limit))
 
+    shown = [t0]
+
     def over() -> bool:
-        return not sender.is_alive() or bool(STORM_SECONDS and time.monotonic() - t0 > STORM_SECONDS)
+        now = time.monotonic()
+        if now - shown[0] >= 60:  # a line a minute, for a long run's log
+            shown[0] = now
+            t, n = nemesis.tally, len(driver.sent) - sent0
+            kills, faults = sum(t.kills.values()), sum(t.faults_armed.values())
+            print(f"storm: {now - t0:.0f} s, {n} signals, {kills} kills, {t.redis_restarts} Redis restarts, "
+                  f"{faults} faults", flush=True)  # fmt: skip
+        return not sender.is_alive() or bool(STORM_SECONDS and now - t0 > STORM_SECONDS)
 
     nemesis.run(over)
     seconds = time.monotonic() - t0
