@@ -70,6 +70,17 @@ def test_an_input_already_applied_changes_nothing_and_publishes_nothing() -> Non
     assert all(not r.outputs and not r.writes for r in again)
 
 
+def test_a_late_report_after_the_final_execution_publishes_no_second_one() -> None:
+    """The storm saw a leg's `accepted` arrive after its fill: the final execution stands, once."""
+    ctx = stage_context(SETTINGS, StateView.of())
+    accepted = fill(LEGS[1], "sierra")
+    late = accepted.body.replace(fill_id=f"{LEGS[1]}:accepted", status=OrderStatus.ACCEPTED, last_qty=0.0)
+    results = run(ctx, route(), fill(LEGS[0], "nt8"), fill(LEGS[1], "sierra"),
+                  Envelope.new(late, id=late.fill_id, trace=SID))  # fmt: skip
+    assert len([e for e in executions(results) if e.final]) == 1
+    assert results[-1].writes  # the report is recorded as applied all the same
+
+
 def test_output_ids_derive_from_the_input() -> None:
     ctx = stage_context(SETTINGS, StateView.of())
     results = run(ctx, route(), fill(LEGS[0], "nt8"))

@@ -35,7 +35,7 @@ from nexus_mesh.adapter.settings import AdapterSettings
 from nexus_mesh.context import Context
 from nexus_mesh.publish import Output, Publisher
 from nexus_protocol.codec import Envelope
-from nexus_protocol.enums import Severity
+from nexus_protocol.enums import OrderStatus, Severity
 from nexus_protocol.errors import UnknownOutcome, VenueError
 from nexus_protocol.ids import derived_id
 from nexus_protocol.messages import Cancel, Event, Message, VenueOrder
@@ -129,11 +129,30 @@ class OrderFlow(ABC):
         if state is None and ctx.maybe_handled:
             state = IntentState.SENDING  # its record may have been lost with Redis: ask the platform first
         with self._held(coid):
-            outs = self._outputs(self._handle(msg, state), msg)
-            if self._urgent:
-                self._flush_marks()
-            self.publisher.publish(outs)  # before anything the platform pushes after this answer
+            reports = self._handle(msg, state)
+            try:
+                outs = self._outputs(reports, msg)
+                if self._urgent:
+                    self._flush_marks()
+                self.publisher.publish(outs)  # before anything the platform pushes after this answer
+            except redis.RedisError:
+                self._unpublished(coid, reports)
+                raise
         return []
+
+    def _unpublished(self, coid: str, reports: Sequence[PlatformReport]) -> None:
+        """The order's final report never reached Redis (it went down): its intent must not say `done`
+        (perhaps written already, with urgent marks), or the redelivery would find nothing to do and
+        the order would never be answered. A refusal stays a refusal, answered again on redelivery;
+        anything else final is looked up again (`sent`)."""
+        refused = any(isinstance(r, VenueReport) and r.status is OrderStatus.REJECTED for r in reports)
+        final = any(isinstance(r, VenueReport) and r.status.terminal for r in reports)
+        with self._marks_lock:
+            done = self._marks.get(coid) is IntentState.DONE
+        if refused:
+            self._mark(coid, IntentState.REJECTED)
+        elif final or done:
+            self._mark(coid, IntentState.SENT)
 
     def _handle(self, order: VenueOrder, state: IntentState | None) -> Sequence[PlatformReport]:
         coid = order.client_order_id
@@ -191,15 +210,18 @@ class OrderFlow(ABC):
         """A redelivered or replayed order, or one whose outcome is open: ask the platform first."""
         coid = order.client_order_id
         if state is IntentState.REJECTED:
-            return []  # the refusal was published when it happened; a replay republishes nothing new
+            # Refused before; the refusal again (publishing dedupes it if it went out the first time,
+            # and answers the order if Redis went down before it did).
+            return [rejected(coid, f"refused by the {self.venue} adapter")]
         if not self.connected():
-            # Cannot ask now: the outcome stays open and reconciliation resolves it on reconnect
-            # (found: reported; not found: rejected, never sent late).
-            if state in (IntentState.SENDING, IntentState.UNKNOWN):
-                self._mark(coid, IntentState.UNKNOWN)
-            self.request_reconcile()
-            return []
-        found = self.lookup(coid)
+            return self._ask_later(coid, state)
+        try:
+            found = self.lookup(coid)
+        except VenueError as exc:
+            if not exc.retryable:
+                raise
+            log.warning("%s: cannot look up %s now (%s); reconciliation will", self.venue, coid, exc)
+            return self._ask_later(coid, state)
         if found is not None:
             if state is not IntentState.DONE:
                 self._mark(coid, IntentState.SENT)
@@ -219,6 +241,14 @@ class OrderFlow(ABC):
             reason = f"sent to {self.venue}, never acknowledged, and not found there; not resent"
             return [rejected(coid, reason)]
         return [rejected(coid, f"not found at {self.venue} after an unknown outcome; not resent")]
+
+    def _ask_later(self, coid: str, state: IntentState) -> Sequence[PlatformReport]:
+        """Cannot ask the platform now (the link is down): the outcome stays open and reconciliation
+        resolves it on reconnect (found: reported; not found: rejected, never sent late)."""
+        if state in (IntentState.SENDING, IntentState.UNKNOWN):
+            self._mark(coid, IntentState.UNKNOWN)
+        self.request_reconcile()
+        return []
 
     def _send(self, order: VenueOrder) -> Sequence[PlatformReport]:
         """Submit; what the platform pushed meanwhile (held, see `_held`) comes back after its answer."""

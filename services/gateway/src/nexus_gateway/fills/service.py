@@ -136,7 +136,10 @@ class FillsStage:
             raise ImpossibleFill(problem)  # dead-lettered at once; `refused_fill` raises the event
         writes = Writes()
         was_final = state is not None and state.final
+        before = execution(state) if state is not None and was_final else None
         result = self._result(env, self._count(fill, state, ctx, writes, {}), fill.fill_id, ctx, was_final)
+        if before is not None and all(o.envelope.body == before for o in result.outputs):
+            result.outputs.clear()  # a late report (an `accepted` after the fill) changes nothing final
         result.writes.extend(writes)
         return result
 
