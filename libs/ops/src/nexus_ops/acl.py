@@ -24,8 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nexus_archive.recorded import recorded_streams
+from nexus_mesh.config_files import load_symbols
 from nexus_mesh.venues import load_venues_file
 from nexus_protocol.errors import ConfigError
+from nexus_protocol.partitions import Partitions
 from nexus_protocol.streams import Names, key
 
 SERVICE_COMMANDS = (
@@ -87,6 +89,11 @@ def _stream(stream_key: str) -> tuple[str, str]:
     return stream_key, Names.dedupe(stream_key, "*")
 
 
+def _streams(parts: Partitions, base: str) -> tuple[str, ...]:
+    """Every partition of a partitioned stream, each with its dedupe keys."""
+    return tuple(k for stream in parts.streams(base) for k in _stream(stream))
+
+
 def _common(names: Names, service: str) -> tuple[str, ...]:
     """What every service may write: its own heartbeat, events, dead letters."""
     return (key(names.namespace, "health", service) + ":*", *_stream(names.events), *_stream(names.dlq))
@@ -97,10 +104,13 @@ def mesh_users(
     venues: Sequence[str],
     sandbox_prefix: str = DEFAULT_SANDBOX_PREFIX,
     pools: Mapping[str, Sequence[str]] | None = None,
+    groups: Iterable[str] = (),
 ) -> list[AclUser]:
     """Every ACL user of the mesh in one namespace; `venues` gives one adapter user per venue, `pools`
-    one user per pooled adapter service (its name -> the venues of its NX_VENUE_POOL)."""
+    one user per pooled adapter service (its name -> the venues of its NX_VENUE_POOL), `groups` the
+    registry's symbol groups (each partition of a partitioned stream is a key of its own)."""
     n = names
+    p = Partitions(n, tuple(sorted(set(groups))))
     ns = n.namespace
     md_all = f"{ns}:{{md:*"  # every market-data stream, raw and normalized (a glob, not a key)
     users = [
@@ -110,8 +120,8 @@ def mesh_users(
             rw=(
                 n.signals,
                 n.executions,
-                *_stream(n.fills),
-                *_stream(n.orders_routed),
+                *_streams(p, "fills"),
+                *_streams(p, "orders:routed"),
                 n.state("router") + "*",
                 *_common(n, "router"),
             ),
@@ -121,11 +131,11 @@ def mesh_users(
             "normalizer",
             "orders:routed -> orders:{venue}; fills:raw -> fills:normalized; md:raw -> md",
             rw=(
-                n.orders_routed,
-                n.fills_raw,
+                *p.streams("orders:routed"),
+                *p.streams("fills:raw"),
                 *(n.md_raw(v) for v in venues),
                 *(k for v in venues for k in _stream(n.orders(v))),
-                *_stream(n.fills_normalized),
+                *_streams(p, "fills:normalized"),
                 n.state("md") + "*",  # the last prices, written by the commit script
                 *_common(n, "normalizer"),
             ),
@@ -135,7 +145,12 @@ def mesh_users(
         AclUser(
             "fx",
             "fills:normalized -> fills (USD), the hold of fills without a rate",
-            rw=(n.fills_normalized, *_stream(n.fills), n.state("fx") + "*", *_common(n, "fx")),
+            rw=(
+                *p.streams("fills:normalized"),
+                *_streams(p, "fills"),
+                n.state("fx") + "*",
+                *_common(n, "fx"),
+            ),
             read=(md_all,),
         ),
         AclUser(
@@ -147,13 +162,15 @@ def mesh_users(
         AclUser(
             "fills",
             "fills -> executions, positions, P&L",
-            rw=(n.fills, *_stream(n.executions), n.state("fills") + "*", *_common(n, "fills")),
+            rw=(*p.streams("fills"), *_stream(n.executions), n.state("fills") + "*", *_common(n, "fills")),
         ),
         AclUser(
             "recorder",
             "every order, fill, execution, event and dead-letter stream -> the archive (its own group)",
             rw=tuple(
-                dict.fromkeys((*(n.stream(s) for s in recorded_streams(venues)), *_common(n, "recorder")))
+                dict.fromkeys(
+                    (*(n.stream(s) for s in recorded_streams(venues, p.groups)), *_common(n, "recorder"))
+                )
             ),
         ),
         AclUser(
@@ -191,7 +208,7 @@ def mesh_users(
             commands=CLIENT_COMMANDS,
         ),
     ]
-    users += [adapter_user(n, v) for v in venues]
+    users += [adapter_user(n, v, p) for v in venues]
     users += [
         AclUser(
             "ops",
@@ -213,34 +230,41 @@ def mesh_users(
             raise ConfigError(
                 f"adapter pool {name!r}: not venues of venues.yaml: {', '.join(unknown) or '(none)'}"
             )
-        users.append(pool_user(n, name, pooled))
+        users.append(pool_user(n, name, pooled, p))
     return users
 
 
-def adapter_user(n: Names, venue: str) -> AclUser:
+def adapter_user(n: Names, venue: str, p: Partitions | None = None) -> AclUser:
     """An adapter serving one venue (NX_VENUE)."""
     svc = f"adapter-{venue}"
+    p = p or Partitions(n)
     return AclUser(
         svc,
         f"orders:{venue} -> the platform -> fills:raw, md:raw:{venue}; venue link heartbeat; "
         "the kill switch's closing orders and the resync's legs -> route (fills); the fill path's "
         "groups (the resync waits until it is idle)",
-        rw=(n.orders(venue), *_stream(n.fills_raw), *_stream(n.fills), n.state(svc) + "*", *_common(n, svc)),
+        rw=(
+            n.orders(venue),
+            *_streams(p, "fills:raw"),
+            *_streams(p, "fills"),
+            n.state(svc) + "*",
+            *_common(n, svc),
+        ),
         read=(
             n.killswitch,
             n.control("sim", venue) + ":*",
             n.state("fills", "venue_positions"),
             n.contracts,
-            n.fills_normalized,
+            *p.streams("fills:normalized"),
         ),
         write=(n.md_raw(venue), n.control("venue", venue)),
     )
 
 
-def pool_user(n: Names, name: str, venues: Sequence[str]) -> AclUser:
+def pool_user(n: Names, name: str, venues: Sequence[str], p: Partitions | None = None) -> AclUser:
     """A pooled adapter service (NX_VENUE_POOL, decision 0020): each of its instances serves the venue it
     claims under that venue's keys (its lease among them), so the user is allowed every venue's."""
-    each = [adapter_user(n, v) for v in venues]
+    each = [adapter_user(n, v, p) for v in venues]
     return AclUser(
         name,
         f"an adapter pool of {', '.join(venues)}: each instance as adapter-<venue> of the venue it claims",
@@ -266,6 +290,11 @@ def all_venues(config_dir: Path, environment: str | None = None) -> list[str]:
     envs = load_venues_file(config_dir).environments
     chosen = [envs[environment]] if environment else list(envs.values())
     return sorted({v for venues in chosen for v in venues})
+
+
+def symbol_groups(config_dir: Path) -> list[str]:
+    """The registry's symbol groups (symbols.yaml `partitions:`): each partitions the path streams."""
+    return sorted(load_symbols(config_dir).partitions)
 
 
 def env_var(user: str) -> str:

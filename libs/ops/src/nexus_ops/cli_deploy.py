@@ -156,7 +156,10 @@ def acl_render(
 def acl_check(path: Path | None = ACL_PATH) -> None:
     """Exit 1 when the committed template differs from what the code renders (key names changed)."""
     path = path or cu.root() / "deploy" / "redis" / "users.acl"
-    users = acl_mod.mesh_users(Names(cu.namespace()), acl_mod.all_venues(cu.config_dir()))
+    config = cu.config_dir()
+    users = acl_mod.mesh_users(
+        Names(cu.namespace()), acl_mod.all_venues(config), groups=acl_mod.symbol_groups(config)
+    )
     want = acl_mod.render(users)
     if not path.exists() or path.read_text() != want:
         cu.console.print(f"[red]{path} is out of date: nexusctl acl render --template > {path}[/]")
@@ -184,8 +187,11 @@ def acl_explain(
 def _users(
     environment: str | None, pools: list[str], sandbox_prefix: str = acl_mod.DEFAULT_SANDBOX_PREFIX
 ) -> list[acl_mod.AclUser]:
-    venues = acl_mod.all_venues(cu.config_dir(), environment)
+    config = cu.config_dir()
+    venues = acl_mod.all_venues(config, environment)
     try:
-        return acl_mod.mesh_users(Names(cu.namespace()), venues, sandbox_prefix, acl_mod.pools_option(pools))
+        pooled = acl_mod.pools_option(pools)
+        groups = acl_mod.symbol_groups(config)
+        return acl_mod.mesh_users(Names(cu.namespace()), venues, sandbox_prefix, pooled, groups)
     except ConfigError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -8,6 +8,7 @@ selects *signals* by their entry time; what they caused is read up to `slack_ms`
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import math
 import re
 from collections.abc import Iterator, Mapping
@@ -20,6 +21,7 @@ from nexus_mesh.connection import as_str
 from nexus_protocol.codec import Envelope, decode
 from nexus_protocol.errors import DecodeError
 from nexus_protocol.messages import Execution, Fill, Message, Order, Signal, VenueOrder
+from nexus_protocol.partitions import PARTITIONED, partition_base
 from nexus_protocol.streams import Names
 
 _CHUNK = 5_000
@@ -190,6 +192,16 @@ class StreamHistory:
         return sorted(k[len(self.names.namespace) + 2 : -1] for k in keys)
 
 
+def entries_of(history: History, stream: str, window: Window) -> Iterator[StreamEntry]:
+    """`history.entries`, and for a stream partitioned by symbol group (nexus_protocol.partitions)
+    the entries of every partition of it found, merged in entry order."""
+    if stream not in PARTITIONED:
+        return history.entries(stream, window)
+    found = [s for s in history.streams(stream + ":") if partition_base(s) == stream]
+    each = [history.entries(s, window) for s in dict.fromkeys([stream, *found])]
+    return heapq.merge(*each, key=lambda e: entry_order(e.entry_id))
+
+
 def load(
     history: History,
     window: Window,
@@ -209,14 +221,14 @@ def load(
         body = e.env.body
         if isinstance(body, Execution) and body.signal_id in wanted:
             rec.executions.setdefault(body.signal_id, []).append(e)
-    for e in history.entries("orders:routed", later):
+    for e in entries_of(history, "orders:routed", later):
         if isinstance(e.env.body, Order) and e.env.body.signal_id in wanted:
             rec.orders.append(e)
     for v in sorted(set(venues or ()) | set(rec.venues)):
         for e in history.entries(f"orders:{v}", later):
             if isinstance(e.env.body, VenueOrder) and e.env.body.signal_id in wanted:
                 rec.orders.append(e)
-    for e in history.entries("fills", later):
+    for e in entries_of(history, "fills", later):
         if isinstance(e.env.body, Fill) and e.env.body.signal_id in wanted:
             rec.fills.append(e)
     return rec

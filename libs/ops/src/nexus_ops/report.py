@@ -20,7 +20,7 @@ from nexus_archive.metrics import TradingStats
 from nexus_mesh.session import TradingSession
 from nexus_ops import svg
 from nexus_ops.export import Row, execution_rows, leg_rows, venue_summary
-from nexus_ops.records import History, Window, WindowRecord, percentile
+from nexus_ops.records import History, Window, WindowRecord, entries_of, percentile
 from nexus_ops.trading import Metrics, day_of, finals_of, metrics, num, pct
 
 
@@ -35,7 +35,7 @@ def _headers(
     history: History, stream: str, window: Window, traces: set[str], kind: str | None = None
 ) -> Iterable[tuple[str, str, float, float]]:
     """(trace, id, entry ms, origin ms) of entries of one stream that belong to `traces`."""
-    for e in history.entries(stream, window):
+    for e in entries_of(history, stream, window):
         if e.env.trace not in traces or (kind is not None and e.env.type != kind):
             continue
         yield e.env.trace, e.env.id, float(e.ms), e.env.ts / 1e6

@@ -33,6 +33,7 @@ from nexus_mesh.venues import load_venues_file
 from nexus_protocol.codec import decode
 from nexus_protocol.errors import ConfigError, DecodeError
 from nexus_protocol.messages import DeadLetter
+from nexus_protocol.partitions import PARTITIONED, Partitions
 from nexus_protocol.streams import Names
 
 _RAW_KEY = re.compile(r"^[a-z][a-z0-9_-]*:\{")
@@ -54,7 +55,10 @@ def known_streams(names: Names, config_dir: Path) -> set[str]:
         for venues in load_venues_file(config_dir).environments.values():
             out |= {k for v in venues for k in (names.orders(v), names.md_raw(v))}
     with contextlib.suppress(ConfigError):
-        out |= {names.md(root) for root in load_symbols(config_dir).symbols}
+        registry = load_symbols(config_dir)
+        out |= {names.md(root) for root in registry.symbols}
+        parts = Partitions.of(names, registry)
+        out |= {k for base in PARTITIONED for k in parts.streams(base)}
     return out
 
 

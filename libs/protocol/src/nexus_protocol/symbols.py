@@ -130,10 +130,49 @@ def round_to_step(quantity: float, step: float) -> float:
     return round(steps * step, decimals + 2)
 
 
+_GROUP = re.compile(r"[a-z][a-z0-9_-]{0,23}")
+# Words that already follow a partitioned stream's name (`fills:raw`): a group may not be one.
+RESERVED_GROUPS = frozenset({"raw", "normalized", "routed", "seen"})
+
+
+def partition_name_problem(group: str) -> str | None:
+    if not _GROUP.fullmatch(group):
+        return "a group name is lowercase letters, digits, '_' or '-', at most 24, starting with a letter"
+    if group in RESERVED_GROUPS:
+        return f"{group!r} is a word the stream names use already ({', '.join(sorted(RESERVED_GROUPS))})"
+    return None
+
+
 class SymbolRegistry(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     symbols: dict[str, RootSpec]
+    # Symbol groups whose path streams are partitioned apart (nexus_protocol.partitions): group name ->
+    # its roots. A root in no group stays in the default partition; none at all: one partition.
+    partitions: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_partitions(self) -> SymbolRegistry:
+        seen: dict[str, str] = {}
+        for group, roots in self.partitions.items():
+            problem = partition_name_problem(group)
+            if problem:
+                raise ValueError(f"partitions.{group}: {problem}")
+            for root in roots:
+                if root not in self.symbols:
+                    raise ValueError(f"partitions.{group}: unknown root {root!r}")
+                if root in seen:
+                    raise ValueError(f"partitions.{group}: {root} is in group {seen[root]!r} already")
+                seen[root] = group
+        return self
+
+    def partition_of(self, root: str | None) -> str | None:
+        """The symbol group a root's path streams are partitioned by; None: the default partition."""
+        return self._partition_of.get(root) if root else None
+
+    @cached_property
+    def _partition_of(self) -> dict[str, str]:
+        return {root: group for group, roots in self.partitions.items() for root in roots}
 
     @model_validator(mode="after")
     def _check_patterns(self) -> SymbolRegistry:

@@ -356,8 +356,7 @@ class Adapter(OrderFlow):
     def send_own(self, order: VenueOrder) -> None:
         """An order of the adapter's own (flatten, resync), each the one leg of its own signal: its Route
         first, then an intent and a submit, as an order from the stream is handled."""
-        route = Envelope.new(single_leg_route(order), id=order.signal_id, trace=order.signal_id)
-        self.publisher.publish([Output(self.names.fills, route)])
+        self.publisher.publish([self.route_output(single_leg_route(order), order.signal_id)])
         found = self._claim(order)
         with self._held(order.client_order_id):
             self.publisher.publish(self._outputs(self._handle(order, found), order))

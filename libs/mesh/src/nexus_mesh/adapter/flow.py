@@ -22,6 +22,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import cached_property
 from typing import Any
 
 import redis
@@ -32,13 +33,15 @@ from nexus_mesh.adapter.ledger import ExecutionLedger, report
 from nexus_mesh.adapter.pending import AwaitingAck, Outbox, Pushed
 from nexus_mesh.adapter.reports import PlatformReport, VenueExecution, VenueReport, rejected
 from nexus_mesh.adapter.settings import AdapterSettings
+from nexus_mesh.config_files import load_symbols
 from nexus_mesh.context import Context
 from nexus_mesh.publish import Output, Publisher
 from nexus_protocol.codec import Envelope
 from nexus_protocol.enums import OrderStatus, Severity
 from nexus_protocol.errors import UnknownOutcome, VenueError
 from nexus_protocol.ids import derived_id
-from nexus_protocol.messages import Cancel, Event, Message, VenueOrder
+from nexus_protocol.messages import Cancel, Event, Fill, Message, Route, VenueOrder
+from nexus_protocol.partitions import Partitions
 
 log = logging.getLogger(__name__)
 
@@ -336,9 +339,22 @@ class OrderFlow(ABC):
                 self._mark(coid, IntentState.DONE)
             elif rep.acknowledges and self._awaiting.acknowledged(coid):
                 self._mark(coid, IntentState.WORKING)
-            fill = rep.to_fill(o)
-            outs.append(Output(self.names.fills_raw, Envelope.new(fill, id=fill.fill_id, trace=o.signal_id)))
+            outs.append(self.report_output(rep.to_fill(o), o))
         return outs
+
+    @cached_property
+    def parts(self) -> Partitions:
+        """The registry's symbol groups: a venue report goes to its order's partition of fills:raw."""
+        return Partitions.of(self.names, load_symbols(self.settings.config_dir))
+
+    def report_output(self, fill: Fill, order: VenueOrder) -> Output:
+        body = Envelope.new(fill, id=fill.fill_id, trace=order.signal_id)
+        return Output(self.parts.stream("fills:raw", order.symbol), body)
+
+    def route_output(self, route: Route, env_id: str) -> Output:
+        """A leg of the adapter's own (flatten, resync) has its route on its symbol's fills partition."""
+        body = Envelope.new(route, id=env_id, trace=route.signal_id)
+        return Output(self.parts.stream("fills", route.symbol), body)
 
     def _foreign(self, rep: VenueReport) -> Output:
         body = Event(

@@ -35,12 +35,10 @@ from nexus_mesh.config_files import load_symbols
 from nexus_mesh.connection import as_str
 from nexus_mesh.context import Context
 from nexus_mesh.publish import Output
-from nexus_protocol.codec import Envelope
 from nexus_protocol.enums import Severity
 from nexus_protocol.errors import DecodeError
 from nexus_protocol.ids import derived_id
-from nexus_protocol.messages import Message
-from nexus_protocol.streams import Names
+from nexus_protocol.partitions import Partitions
 from nexus_protocol.symbols import SymbolRegistry
 
 if TYPE_CHECKING:
@@ -49,24 +47,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def fill_path_idle(client: redis.Redis, names: Names) -> bool:
+def fill_path_idle(client: redis.Redis, parts: Partitions) -> bool:
     """Every fill published so far is in the gateway's positions: nothing after the last-delivered id
-    and nothing pending in the groups that carry fills there (a stream or group missing: not idle)."""
-    for stream, group in (
-        (names.fills_raw, "normalizer"),
-        (names.fills_normalized, "fx"),
-        (names.fills, "fills"),
-    ):
-        try:
-            infos = client.xinfo_groups(stream)
-        except redis.ResponseError:
+    and nothing pending in the groups that carry fills there, in any partition (a stream or group
+    missing: not idle)."""
+    for base, group in (("fills:raw", "normalizer"), ("fills:normalized", "fx"), ("fills", "fills")):
+        if not all(_group_idle(client, stream, group) for stream in parts.streams(base)):
             return False
-        info = next((g for g in infos if as_str(g["name"]) == group), None)
-        if info is None or int(info["pending"]):
-            return False
-        if client.xrange(stream, min=f"({as_str(info['last-delivered-id'])}", count=1):
-            return False  # read-only (an adapter may not run scripts on fills:normalized)
     return True
+
+
+def _group_idle(client: redis.Redis, stream: str, group: str) -> bool:
+    try:
+        infos = client.xinfo_groups(stream)
+    except redis.ResponseError:
+        return False
+    info = next((g for g in infos if as_str(g["name"]) == group), None)
+    if info is None or int(info["pending"]):
+        return False
+    # read-only (an adapter may not run scripts on fills:normalized)
+    return not client.xrange(stream, min=f"({as_str(info['last-delivered-id'])}", count=1)
 
 
 class Resyncer:
@@ -139,7 +139,7 @@ class Resyncer:
             kill_on=state is not None and state.on,
             last_resync_ago_s=self._last_ago_s(),
             min_interval_s=self.a.settings.resync_min_interval_s,
-            fill_path_idle=fill_path_idle(self.a.redis, self.a.names),
+            fill_path_idle=fill_path_idle(self.a.redis, self.a.parts),
             price=self.a.last_price(drift.venue_symbol),
         )
 
@@ -158,8 +158,8 @@ class Resyncer:
         a, venue, d = self.a, self.a.venue, rec.drift
         order, route, fill = booking(rec, venue, self.registry)
         a.publisher.publish([
-            self._envelope(a.names.fills, route, route.signal_id),
-            Output(a.names.fills_raw, Envelope.new(fill, id=fill.fill_id, trace=order.signal_id)),
+            a.route_output(route, route.signal_id),
+            a.report_output(fill, order),
             ctx.event(
                 "outside_trade_booked",
                 f"{venue} {d.venue_symbol}: the platform holds {d.platform}, the gateway {d.gateway}: "
@@ -225,10 +225,6 @@ class Resyncer:
             event_id=derived_id(kind, self.a.venue, *figures, verdict.kind),
             venue=self.a.venue, data={**self._drift_data(d), "why": verdict.kind},
         )  # fmt: skip
-
-    @staticmethod
-    def _envelope(stream: str, body: Message, signal_id: str) -> Output:
-        return Output(stream, Envelope.new(body, id=signal_id, trace=signal_id))
 
     @staticmethod
     def _drift_data(d: Drift) -> dict[str, object]:

@@ -58,6 +58,7 @@ class HeldFill(msgspec.Struct, kw_only=True):
     fill_id: str
     entry_id: str
     fields: dict[str, bytes]
+    stream: str = ""  # the fills stream it was read from ("": the default partition's)
 
 
 class SignalState(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

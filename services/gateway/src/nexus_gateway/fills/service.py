@@ -38,6 +38,7 @@ from nexus_gateway.fills.checks import (
 from nexus_gateway.fills.config import FillsSettings
 from nexus_gateway.fills.positions import VenuePosition
 from nexus_mesh import metrics
+from nexus_mesh.config_files import load_symbols
 from nexus_mesh.context import Context
 from nexus_mesh.deadletter import Rejected, dead_letter
 from nexus_mesh.expiry import prune_writes
@@ -47,6 +48,7 @@ from nexus_mesh.state import Read, Result, Writes, hget
 from nexus_protocol.codec import Envelope, decode, encode
 from nexus_protocol.ids import derived_id
 from nexus_protocol.messages import Execution, Fill, Message, Route
+from nexus_protocol.partitions import Partitions
 from nexus_protocol.streams import Names
 
 OWNER = "fills"
@@ -181,7 +183,8 @@ class FillsStage:
         s = state or SignalState(signal_id=fill.signal_id, symbol=fill.symbol or "", side=fill.side)
         if all(h.fill_id != fill.fill_id for h in s.held):
             fields = {k: v.encode() if isinstance(v, str) else v for k, v in encode(env).items()}
-            s.held.append(HeldFill(fill_id=fill.fill_id, entry_id=ctx.entry_id or "", fields=fields))
+            entry_id, stream = ctx.entry_id or "", ctx.stream or ""
+            s.held.append(HeldFill(fill_id=fill.fill_id, entry_id=entry_id, fields=fields, stream=stream))
         event = ctx.event(
             "fill_held",
             f"{fill.venue} {fill.client_order_id}: its fill came before the signal's route and is held "
@@ -195,7 +198,7 @@ class FillsStage:
 
     def _refuse_held(self, h: HeldFill, reason: str, ctx: Context) -> list[Output]:
         """A held fill its route shows impossible: dead-lettered with the event, as if refused on arrival."""
-        stream = self.names.fills
+        stream = h.stream or self.names.fills
         letter = dead_letter(self.names, ctx.service, ctx.service, stream, h.entry_id, h.fields, 1, reason)
         env = decode(h.fields)
         return [letter, *refused_fill(Rejected(stream, h.entry_id, h.fields, reason, env), ctx)]
@@ -236,9 +239,13 @@ def observe_final(ex: Execution, origin_ns: int, now_ns: int | None = None) -> N
 
 def build(settings: FillsSettings, client: redis.Redis) -> StreamProcessor:
     stage = FillsStage(settings.names, retention_ms=settings.dedupe_ttl_ms)
+    parts = Partitions.of(settings.names, load_symbols(settings.config_dir))
     return StreamProcessor(
         settings,
-        [Input(settings.names.fills, stage.handle, prefetch=stage.reads, on_dead_letter=refused_fill)],
+        [
+            Input(s, stage.handle, prefetch=stage.reads, on_dead_letter=refused_fill)
+            for s in parts.streams("fills")
+        ],
         client=client,
         tick=stage.prune,
         tick_interval_s=3600,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import cached_property
 from typing import Any
 
 import redis
@@ -40,6 +41,7 @@ from nexus_protocol.codec import Envelope, decode
 from nexus_protocol.enums import Severity
 from nexus_protocol.errors import DecodeError
 from nexus_protocol.messages import DeadLetter, Fill, Message
+from nexus_protocol.partitions import Partitions
 from nexus_protocol.streams import Names
 
 __all__ = ["FxStage", "build", "convert", "hold_event"]
@@ -83,9 +85,10 @@ def hold_event(env: Envelope[Fill], why: NoRate, ctx: Context) -> Output:
 class FxStage:
     """The handler and the tick of the fx processor, around one RateBook and the hold (its state)."""
 
-    def __init__(self, settings: FxSettings, book: RateBook) -> None:
+    def __init__(self, settings: FxSettings, book: RateBook, parts: Partitions | None = None) -> None:
         self.settings = settings
         self.names: Names = settings.names
+        self.parts = parts or Partitions(self.names)
         self.book = book
         self.k_held = self.names.state(OWNER, "held")
         self.md_stream = self.names.md(settings.fx_wdo_symbol)
@@ -147,7 +150,7 @@ class FxStage:
             result = self._release(ctx, now)  # before this fill: a leg's reports keep their order
         rate = self.rate(fill.currency, now, ctx)
         if isinstance(rate, Rate):
-            result.outputs.append(Output(self.names.fills, env.derive(convert(fill, rate), id=env.id)))
+            result.outputs.append(self._converted(env, fill, rate, env.id))
             return result
         held = HeldFill(seq=ctx.entry_id or "0-0", held_ns=now, envelope=env)
         result.writes.hset(self.k_held, held.id, encode_held(held))
@@ -162,10 +165,8 @@ class FxStage:
         for h in held:
             body = h.envelope.body
             rate = self.book.lookup(body.currency, now_ns) if isinstance(body, Fill) else None
-            if isinstance(rate, Rate):
-                result.outputs.append(
-                    Output(self.names.fills, h.envelope.derive(convert(body, rate), id=h.id))
-                )
+            if isinstance(body, Fill) and isinstance(rate, Rate):
+                result.outputs.append(self._converted(h.envelope, body, rate, h.id))
                 result.writes.hdel(self.k_held, h.id)
         for field, raw in damaged:
             log.error("held fill %s cannot be decoded: dead-lettered", field)
@@ -179,8 +180,15 @@ class FxStage:
             )
             result.outputs.append(Output(self.names.dlq, Envelope.new(body, id=f"{self.k_held}/{field}")))
             result.writes.hdel(self.k_held, field)
-        self.held_count = len(held) - sum(1 for o in result.outputs if o.stream == self.names.fills)
+        self.held_count = len(held) - sum(1 for o in result.outputs if o.stream in self._fills_streams)
         return result
+
+    def _converted(self, env: Envelope[Message], fill: Fill, rate: Rate, id: str) -> Output:
+        return Output(self.parts.stream("fills", fill.symbol), env.derive(convert(fill, rate), id=id))
+
+    @cached_property
+    def _fills_streams(self) -> frozenset[str]:
+        return frozenset(self.parts.streams("fills"))
 
     # ---- periodic work ---------------------------------------------------------------------------
 
@@ -230,18 +238,19 @@ class FxStage:
 
 def build(settings: FxSettings, client: redis.Redis) -> StreamProcessor:
     table = load_table(settings.config_dir)
+    registry = load_symbols(settings.config_dir)
     if settings.fx_source == "wdo":
-        check_roots([settings.fx_wdo_symbol], load_symbols(settings.config_dir), "NX_FX_WDO_SYMBOL")
+        check_roots([settings.fx_wdo_symbol], registry, "NX_FX_WDO_SYMBOL")
     book = RateBook(
         max_age_s=settings.fx_max_age_s,
         usdbrl_source=settings.fx_source,
         fixed_usdbrl=settings.fx_fixed_usdbrl,
         table=table.usd_rates,
     )
-    stage = FxStage(settings, book)
+    stage = FxStage(settings, book, Partitions.of(settings.names, registry))
     return StreamProcessor(
         settings,
-        [Input(settings.names.fills_normalized, stage.handle_fill)],
+        [Input(s, stage.handle_fill) for s in stage.parts.streams("fills:normalized")],
         client=client,
         tick=stage.tick,
         tick_interval_s=settings.fx_tick_interval_s,

@@ -1,5 +1,8 @@
 """The normalizer's handlers.
 
+Routed orders and reports are read from every partition of their streams and published to the
+partition of their root (nexus_protocol.partitions).
+
 - nx:orders:routed (Order) -> nx:orders:{venue} (VenueOrder): venue symbol of the active contract,
   quantity in the venue's units, the venue's own quote as the leg's reference price. A leg that
   cannot be expressed at the venue (no active contract, below the minimum lot) is rejected: a
@@ -29,6 +32,7 @@ from nexus_protocol.enums import OrderStatus, Severity
 from nexus_protocol.errors import DecodeError, Refused
 from nexus_protocol.ids import derived_id
 from nexus_protocol.messages import Fill, Message, Order, Tick
+from nexus_protocol.partitions import Partitions
 
 
 class Normalizer:
@@ -40,6 +44,7 @@ class Normalizer:
         self.settings = settings
         self.names = settings.names
         self.tr = translator
+        self.parts = Partitions.of(self.names, translator.registry)
         self.venue_prices: dict[tuple[str, str], float] = {}  # (venue, venue symbol) -> last price
         self._root_prices: dict[str, float] = {}  # to write to the shared hash on the next tick
 
@@ -72,7 +77,7 @@ class Normalizer:
             symbol=order.symbol,
         )
         return [
-            Output(self.names.fills_normalized, env.derive(fill, id=fill.fill_id)),
+            Output(self.parts.stream("fills:normalized", fill.symbol), env.derive(fill, id=fill.fill_id)),
             ctx.event(
                 "leg_rejected",
                 f"{order.venue} {order.symbol}: {reason}",
@@ -93,7 +98,8 @@ class Normalizer:
         problem = report_problem(fill)
         if problem is not None:
             raise ImpossibleFill(problem)  # dead-lettered at once; `refused_fill` raises the event
-        return [Output(self.names.fills_normalized, env.derive(self.tr.fill(fill), id=env.id))]
+        norm = self.tr.fill(fill)
+        return [Output(self.parts.stream("fills:normalized", norm.symbol), env.derive(norm, id=env.id))]
 
     def on_tick(self, env: Envelope[Message], ctx: Context) -> list[Output]:
         tick = env.body
@@ -128,10 +134,8 @@ def build(settings: NormalizerSettings, client: redis.Redis) -> StreamProcessor:
     venues = load_venues(settings.config_dir, settings.environment, registry)
     norm = Normalizer(settings, Translator(registry))
     names = settings.names
-    inputs = [
-        Input(names.orders_routed, norm.on_order),
-        Input(names.fills_raw, norm.on_fill, on_dead_letter=refused_fill),
-    ]
+    inputs = [Input(s, norm.on_order) for s in norm.parts.streams("orders:routed")]
+    inputs += [Input(s, norm.on_fill, on_dead_letter=refused_fill) for s in norm.parts.streams("fills:raw")]
     inputs += [Input(names.md_raw(v), norm.on_tick, start_id="$", trim=False) for v in venues]
     return StreamProcessor(
         settings,

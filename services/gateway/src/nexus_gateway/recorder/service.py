@@ -40,6 +40,7 @@ from nexus_archive.recorded import GROUP, recorded_streams
 from nexus_archive.rows import Rows, raw_row, rows, unreadable_row
 from nexus_archive.store import ArchiveStore, Transient, is_transient
 from nexus_gateway.recorder.config import RecorderSettings
+from nexus_mesh.config_files import load_symbols
 from nexus_mesh.context import Context
 from nexus_mesh.deadletter import Rejected, entry_digest, entry_size
 from nexus_mesh.processor import Input, StreamProcessor
@@ -159,7 +160,9 @@ def build(settings: RecorderSettings, client: redis.Redis) -> StreamProcessor:
     engine = migrated_engine(url, settings.archive_retry_max_s)
     log.info("archive %s", redacted(url))
     names = settings.names
-    streams = recorded_streams(load_venues(settings.config_dir, settings.environment))
+    registry = load_symbols(settings.config_dir)
+    venues = load_venues(settings.config_dir, settings.environment, registry)
+    streams = recorded_streams(venues, registry.partitions)
     recorder = Recorder(ArchiveStore(engine), names, streams, retry_max_s=settings.archive_retry_max_s)
     proc = StreamProcessor(
         settings,

@@ -36,6 +36,7 @@ from nexus_protocol.codec import Envelope
 from nexus_protocol.enums import OrderStatus, Severity
 from nexus_protocol.ids import client_order_ids, derived_signal_id
 from nexus_protocol.messages import Execution, Message, Order, Route, Signal
+from nexus_protocol.partitions import Partitions
 from nexus_protocol.symbols import SymbolRegistry
 
 
@@ -84,6 +85,7 @@ class Router:
         self.venues = venues
         self.limits = limits
         self.registry = registry
+        self.parts = Partitions.of(self.names, registry)
         self.throttle = Throttle(limits.throttle_per_second)
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
         self._candidates: dict[tuple[str, tuple[str, ...]], list[str]] = {}
@@ -151,9 +153,7 @@ class Router:
         self, env: Envelope[Message], signal: Signal, decision: RouteDecision, ctx: Context
     ) -> list[Output]:
         sid = signal.signal_id
-        outs = [
-            Output(self.names.fills, Envelope(id=f"route:{sid}", trace=sid, ts=env.ts, body=decision.route))
-        ]
+        outs = [self._route_output(decision.route, env.ts)]
         for leg in decision.route.legs:
             if leg.status is OrderStatus.PENDING:
                 order = Order(
@@ -174,7 +174,7 @@ class Router:
                 )
                 outs.append(
                     Output(
-                        self.names.orders_routed,
+                        self.parts.stream("orders:routed", order.symbol),
                         Envelope(id=leg.client_order_id, trace=sid, ts=env.ts, body=order),
                     )
                 )
@@ -226,9 +226,14 @@ class Router:
             signal_id=sid,
             data={"stream": r.stream, "entry_id": r.entry_id},
         )
-        out = Output(self.names.fills, Envelope(id=f"route:{sid}", trace=sid, ts=ts, body=route))
         day = self._session_day(self._now())
-        return Result([out, event], self.state.commit(ctx, route, {}, day))
+        return Result([self._route_output(route, ts), event], self.state.commit(ctx, route, {}, day))
+
+    def _route_output(self, route: Route, ts: int) -> Output:
+        """A route goes on its signal's partition of the fills stream, ahead of the legs' reports."""
+        sid = route.signal_id
+        body = Envelope(id=f"route:{sid}", trace=sid, ts=ts, body=route)
+        return Output(self.parts.stream("fills", route.symbol), body)
 
     def on_execution(self, env: Envelope[Message], ctx: Context) -> Result:
         ex = env.body
