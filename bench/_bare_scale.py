@@ -3,9 +3,10 @@
 - `md`: XREADGROUP the raw venue streams, decode each tick, encode it under its symbol, XADD it (MAXLEN
   ~) to nx:md:{SYMBOL}, XACK: a normalizer's market-data path without the mesh;
 - `orders`: XREADGROUP nx:{orders:routed}, decode each order, encode it again for its venue, publish it
-  with its dedupe key (one script: SET NX then XADD, as the mesh's), XACK: the order path's hop.
+  with its dedupe key (one script: SET NX then XADD, as the mesh's), XACK: the order path's hop;
+- `orders-3p`: the same over nx:{orders:routed} and its three partitions nx:{orders:routed:p0..p2}.
 
-Run as `python bench/_bare_scale.py md|orders URL NAMESPACE v0,v1,... CONSUMER`.
+Run as `python bench/_bare_scale.py md|orders|orders-3p URL NAMESPACE v0,v1,... CONSUMER`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def main(kind: str, url: str, ns: str, venues: list[str], consumer: str, batch: 
     names = Names(ns)
     group = "normalizer"
     inputs = [names.md_raw(v) for v in venues] if kind == "md" else [names.orders_routed]
+    if kind == "orders-3p":
+        inputs += [names.stream(f"orders:routed:p{g}") for g in range(3)]
     for s in inputs:
         with contextlib.suppress(redis.ResponseError):
             r.xgroup_create(s, group, id="0", mkstream=True)

@@ -32,15 +32,18 @@ TARGET = 1_200_000  # the plan's market-data rate, msgs/s
 GROUP = "normalizer"
 
 
-def bench_config(tmp: Path) -> Path:
-    cfg = tmp / "config"
+def bench_config(tmp: Path, groups: int = 0) -> Path:
+    """The bench's registry and venues; with `groups`, the symbols split into that many partitions
+    (p0, p1, ...: nexus_protocol.partitions), each of the path streams in a slot of its own."""
+    cfg = tmp / (f"config-{groups}p" if groups else "config")
     cfg.mkdir()
     symbols = {
         s: {"exchange": "BENCH", "currency": "USD", "tick_size": 0.01, "point_value": 1.0,
             "venues": {v: {"pattern": s} for v in VENUES}}
         for s in SYMBOLS
     }  # fmt: skip
-    (cfg / "symbols.yaml").write_text(yaml.safe_dump({"symbols": symbols}))
+    partitions = {f"p{g}": SYMBOLS[g::groups] for g in range(groups)}
+    (cfg / "symbols.yaml").write_text(yaml.safe_dump({"symbols": symbols, "partitions": partitions}))
     venues = {v: {"code": f"b{i}", "adapter": "sim", "symbols": SYMBOLS} for i, v in enumerate(VENUES)}
     (cfg / "venues.yaml").write_text(yaml.safe_dump({"environments": {"bench": venues}}))
     return cfg

@@ -4,7 +4,9 @@ same work (bench/_bare_scale.py) in the same run, on the same Redis:
 
 - md: ticks from 6 venues x 200 symbols, nx:{md:raw:<venue>} -> nx:{md:<SYMBOL>} (the lean path);
 - orders: nx:{orders:routed} -> nx:{orders:<venue>}, each order published with its dedupe key (the order
-  path's hop: the router, fx and fills hops commit the same way).
+  path's hop: the router, fx and fills hops commit the same way);
+- orders-3p: the same with the symbols in three partitions (symbols.yaml `partitions:`, docs/scaling.md
+  "Partitions"), so the routed orders are three streams, each in a slot of its own.
 
 The backlog is written before the consumers start (their group made at 0 first), so no producer
 competes for the CPU; throughput is messages over the span between the first and the last output
@@ -13,7 +15,7 @@ run. Then the per-shard figure and the processes and shards the plan's 1.2M msgs
 would need, with the arithmetic (docs/scaling.md). Figures only; on a shared 2-core machine every
 process competes for the same two cores, so more consumers or shards cannot add throughput here.
 
-    python bench/scale.py [--messages 20000] [--consumers 1,2,3] [--paths md,orders]
+    python bench/scale.py [--messages 20000] [--consumers 1,2,3] [--paths md,orders,orders-3p]
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ from pathlib import Path
 import redis
 from marketdata import SYMBOLS, TARGET, VENUES, bench_config, drain, preload, start
 
+from nexus_mesh.config_files import load_symbols
 from nexus_mesh.connection import connect
 from nexus_mesh.embedded import RedisServer
 from nexus_protocol import Envelope, Names, Order, Side, encode
 from nexus_protocol.ids import client_order_id, new_signal_id
+from nexus_protocol.partitions import Partitions
 from nexus_testing.topologies import LocalCluster
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,14 +63,16 @@ def topology(shards: int, tmp: Path) -> Iterator[Topology]:
         cluster.stop()
 
 
-def preload_orders(r: redis.Redis, names: Names, n: int) -> None:
-    r.xgroup_create(names.orders_routed, GROUP, id="0", mkstream=True)
+def preload_orders(r: redis.Redis, parts: Partitions, n: int) -> None:
+    for stream in parts.streams("orders:routed"):
+        r.xgroup_create(stream, GROUP, id="0", mkstream=True)
     pipe = r.pipeline(transaction=False)
     for i in range(n):
         v, s, sid = VENUES[i % len(VENUES)], SYMBOLS[(i // len(VENUES)) % len(SYMBOLS)], new_signal_id()
         coid = client_order_id(sid, f"b{i % len(VENUES)}")
         order = Order(client_order_id=coid, signal_id=sid, venue=v, symbol=s, side=Side.BUY, quantity=1)
-        pipe.xadd(names.orders_routed, encode(Envelope.new(order, id=coid)))  # type: ignore[arg-type]
+        stream = parts.stream("orders:routed", s)
+        pipe.xadd(stream, encode(Envelope.new(order, id=coid)))  # type: ignore[arg-type]
         if i % 2000 == 1999:
             pipe.execute()
     pipe.execute()
@@ -90,7 +96,8 @@ def run(
         preload(r, names, n)
         outs = [names.md(s) for s in SYMBOLS]
     else:
-        preload_orders(r, names, n)
+        registry = load_symbols(cfg)
+        preload_orders(r, Partitions.of(names, registry), n)
         outs = [names.orders(v) for v in VENUES]
     cpu0 = cpu(topo.ports)
     procs = start(kind, path, consumers, topo.url, ns, cfg, n)
@@ -107,32 +114,34 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--messages", type=int, default=20_000)
     ap.add_argument("--consumers", default="1,2,3")
-    ap.add_argument("--paths", default="md,orders")
+    ap.add_argument("--paths", default="md,orders,orders-3p")
     args = ap.parse_args()
     counts = [int(c) for c in args.consumers.split(",")]
     paths = args.paths.split(",")
     rows: list[tuple[str, str, int, float, float, float]] = []
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
-        cfg = bench_config(tmp)
+        one = bench_config(tmp)
+        configs = {"md": one, "orders": one, "orders-3p": bench_config(tmp, groups=3)}
         shape = f"{len(VENUES)} venues x {len(SYMBOLS)} symbols"
         print(f"{args.messages} messages per run, {shape}, {os.cpu_count()} cores")
         for shards in (1, 3):
             with topology(shards, tmp) as topo:
                 for path in paths:
                     for c in counts:
-                        ns = f"s{shards}{path[0]}{c}"
+                        ns = f"s{shards}p{paths.index(path)}c{c}"
+                        cfg = configs[path]
                         bare, _ = run(topo, path, "bare", c, args.messages, ns + "b", cfg)
                         mesh, mcpu = run(topo, path, "mesh", c, args.messages, ns + "m", cfg)
                         rows.append((topo.label, path, c, bare, mesh, mcpu))
                         print(
                             f"  {topo.label} {path} x{c}: bare {bare:,.0f}/s, mesh {mesh:,.0f}/s", flush=True
                         )
-    print(f"\n{'redis':<9} {'path':<7} {'consumers':>9} {'bare msg/s':>11} {'mesh msg/s':>11} {'ratio':>6} "
+    print(f"\n{'redis':<9} {'path':<9} {'consumers':>9} {'bare msg/s':>11} {'mesh msg/s':>11} {'ratio':>6} "
           f"{'per shard':>10} {'redis cpu us/msg':>17}")  # fmt: skip
     for label, path, c, bare, mesh, mcpu in rows:
         shards = int(label.split()[0])
-        print(f"{label:<9} {path:<7} {c:>9} {bare:>11,.0f} {mesh:>11,.0f} {mesh / bare:>6.2f} "
+        print(f"{label:<9} {path:<9} {c:>9} {bare:>11,.0f} {mesh:>11,.0f} {mesh / bare:>6.2f} "
               f"{mesh / shards:>10,.0f} {mcpu * 1e6:>17.1f}")  # fmt: skip
     md1 = next((r for r in rows if r[0] == "1 shard" and r[1] == "md" and r[2] == 1), None)
     if md1 is not None:

@@ -49,7 +49,7 @@ from nexus_ops.supervisor import venue_linked
 from nexus_protocol import Execution, Names, OrderStatus
 from nexus_testing import REPO_ROOT, wait_for
 from nexus_testing.helpers import edited_config
-from nexus_testing.storm import checker, report
+from nexus_testing.storm import checker, late, report
 from nexus_testing.storm.history import MeshHistory, PlatformHistory, SentSignal, entries
 from nexus_testing.storm.nemesis import Nemesis, Pace, Strike, Tally
 from nexus_testing.storm.proxy import LinkSpec, ProxyControl, read_events
@@ -409,9 +409,18 @@ def judge(
     rep = report.build(run, nemesis.tally, read_events(mesh.faults_file), checked)
     rep["nemesis"]["exited_on_their_own"] = dict(nemesis.exited)
     rep["rejected_why"] = rejections(mesh)
+    rep["slowest_timelines"] = slowest_timelines(mesh, driver, checked)
     report.write(rep, out)
     (out.parent / "nemesis.log").write_text("\n".join(nemesis.log) + "\n")
     return rep
+
+
+def slowest_timelines(mesh: StormMesh, driver: Driver, checked: checker.Checked) -> dict[str, list[str]]:
+    """The slowest signals' paths through the streams (every late one, up to 10; else the 3 slowest)."""
+    slow = checked.examples.get("late_finals") or checked.time_to_final_s.get("slowest", [])[:3]
+    ids = {line.split()[0] for line in slow}
+    sent_ms = {s.signal_id: s.sent_ns / 1e6 for s in driver.sent if s.signal_id in ids}
+    return late.timelines(mesh.client, mesh.names, sorted(LINKS), sent_ms)
 
 
 def rejections(mesh: StormMesh) -> dict[str, int]:
