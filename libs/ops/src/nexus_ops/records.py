@@ -187,7 +187,7 @@ class StreamHistory:
         return entries(self.client, self.names.stream(stream), window)
 
     def streams(self, prefix: str) -> list[str]:
-        head = self.names.stream(prefix)[:-1]  # `nx:{orders:` of `nx:{orders:}`
+        head = f"{self.names.namespace}:{{{prefix}"  # `nx:{orders:` for `orders:`
         keys = {as_str(k) for k in self.client.scan_iter(match=f"{head}*}}", count=1000, _type="stream")}
         return sorted(k[len(self.names.namespace) + 2 : -1] for k in keys)
 

@@ -92,3 +92,38 @@ def test_a_lookup_cut_by_the_link_leaves_the_outcome_to_reconciliation(
     assert intent is not None and intent.state is IntentState.UNKNOWN
     assert statuses(client, names) == []
     assert venue.engine.order_by_client_id(COID) is None  # not sent late either
+
+
+def tick(v: Venue) -> None:
+    v._tick(stage_context(v.settings, StateView.of()))
+
+
+@pytest.mark.parametrize("state", [IntentState.UNKNOWN, IntentState.SENT])
+def test_an_open_outcome_resolved_while_redis_goes_is_resolved_again(
+    venue: Venue, client: redis.Redis, names: Names, monkeypatch: pytest.MonkeyPatch, state: IntentState
+) -> None:
+    """The storm's last no-final signal: an order of unknown outcome, resolved by the reconciliation
+    (not at the platform: rejected) just as Redis restarted; the intent was written `done` with the
+    next flush while the rejection never went out, and nothing asked again."""
+    assert venue.intents.claim(order()) is None
+    venue.intents.mark_many({COID: state})  # sent, never acknowledged / its submit's outcome unknown
+    publish = venue.publisher.publish
+
+    def down(*_: Any) -> None:
+        raise redis.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(venue.publisher, "publish", down)
+    with pytest.raises(redis.ConnectionError):
+        tick(venue)  # reconciles: not at the platform -> rejected, which Redis does not take
+    venue._flush_marks()  # whatever else writes the marks meanwhile (the next claim, another thread)
+    intent = venue.intents.get(COID)
+    assert intent is not None and intent.state is state  # still open: asked again
+    assert statuses(client, names) == []
+
+    monkeypatch.setattr(venue.publisher, "publish", publish)
+    tick(venue)
+    venue._flush_marks()
+    assert statuses(client, names) == ["rejected"]
+    intent = venue.intents.get(COID)
+    assert intent is not None and intent.state is IntentState.DONE
+    assert venue.engine.order_by_client_id(COID) is None  # never sent late

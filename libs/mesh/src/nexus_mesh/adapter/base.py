@@ -178,12 +178,8 @@ class Adapter(OrderFlow):
 
     def _tick(self, ctx: Context) -> list[Output]:
         self._flush_marks()  # before reconciliation reads states
-        held = self._outbox.take()
-        try:
-            outs = self._outputs(held)
-        except redis.RedisError:
-            self._outbox.put_back(held)
-            raise
+        self._emit(())  # what the platform pushed that Redis did not take yet
+        outs: list[Output] = []
         was = self.connected()
         if not was:
             try:
@@ -199,7 +195,7 @@ class Adapter(OrderFlow):
             if self._reconcile_needed:
                 outs += self._reconcile(ctx)
             else:
-                outs += self._look_up_unacknowledged(self._awaiting.due())
+                self._look_up_unacknowledged(self._awaiting.due())
             outs += self._apply_killswitch(ctx)
         self.poll()
         self._beat_venue()
@@ -210,29 +206,39 @@ class Adapter(OrderFlow):
         return outs
 
     def _reconcile(self, ctx: Context) -> list[Output]:
+        """What the platform holds against what the gateway knows. Everything it answers is published
+        here, before any intent moves (`_published_first`) and before the marker moves past it; until
+        it has all gone out, the flag stays set and the next tick reconciles again."""
         rec = self.reconcile(self.intents.marker())  # if it raises, the flag stays set: retried next tick
-        self._reconcile_needed = False
-        outs = self._outputs([*rec.reports, *rec.open_orders])
+        self._reconcile_needed = False  # a lookup the link cuts below asks for the next one
         open_ = self.intents.states(*_UNFINISHED)
         if not self._awaiting_loaded:  # after a restart: every order sent and never acknowledged
             self._awaiting_loaded = True
-            for coid, state in open_.items():
-                if state is IntentState.SENT:
-                    self._awaiting.sent(coid, due_now=True)
-        outs += self._republish_ledger(open_)
-        for coid in [c for c, s in open_.items() if s is IntentState.UNKNOWN]:
-            order = self.intents.order(coid)
-            if order is not None:
-                outs += self._outputs(self._resume(order, IntentState.UNKNOWN), order)
-        outs += self._look_up_unacknowledged(self._awaiting.due(every=True))
-        outs += self._compare_positions(ctx, rec.positions, open_)
+            self._await_sent(open_)
+        try:
+            with self._published_first():
+                outs = self._outputs([*rec.reports, *rec.open_orders])
+                outs += self._republish_ledger(open_)
+                self.publisher.publish(outs)
+            for coid in [c for c, s in open_.items() if s is IntentState.UNKNOWN]:
+                order = self.intents.order(coid)
+                if order is not None:
+                    self._publish_answer(order, IntentState.UNKNOWN)
+            self._look_up_unacknowledged(self._awaiting.due(every=True))
+        except Exception:
+            self._reconcile_needed = True  # all of it again next tick (what went out dedupes)
+            self._await_sent(open_)
+            raise
         if rec.marker:
-            self.publisher.publish(outs)  # publish before moving the marker past these fills
-            outs = []
             self.intents.set_marker(rec.marker)
         log.info("%s reconciled: %d open orders, %d reports, %d positions",
                  self.venue, len(rec.open_orders), len(rec.reports), len(rec.positions))  # fmt: skip
-        return outs
+        return self._compare_positions(ctx, rec.positions, open_)
+
+    def _await_sent(self, states: dict[str, IntentState]) -> None:
+        for coid, state in states.items():
+            if state is IntentState.SENT:
+                self._awaiting.sent(coid, due_now=True)
 
     def _republish_ledger(self, open_: dict[str, IntentState]) -> list[Output]:
         """The ledger's fills of every unfinished order again (the publish dedupes): an execution counted
@@ -244,19 +250,22 @@ class Adapter(OrderFlow):
                 out += self._outputs([report(e, coid, order.venue_quantity) for e in entries], order)
         return out
 
-    def _look_up_unacknowledged(self, coids: list[str]) -> list[Output]:
-        outs: list[Output] = []
+    def _look_up_unacknowledged(self, coids: list[str]) -> None:
+        """Orders sent and not acknowledged in time: asked for, each answer published before its intent
+        moves (an answer Redis did not take leaves the order to be asked again)."""
         for coid in coids:
             order = self.intents.order(coid)
             if order is None:
                 self._awaiting.acknowledged(coid)
                 continue
             try:
-                outs += self._outputs(self._resume(order, IntentState.SENT), order)
+                self._publish_answer(order, IntentState.SENT)
             except VenueError as exc:  # the link went while asking: the next reconnect asks again
                 log.warning("%s: could not look up %s (%s)", self.venue, coid, exc)
                 break
-        return outs
+            except redis.RedisError:
+                self._awaiting.sent(coid, due_now=True)
+                raise
 
     def _compare_positions(
         self, ctx: Context, venue_positions: dict[str, float], unfinished: Iterable[str]

@@ -68,6 +68,7 @@ class OrderFlow(ABC):
         self._marks: dict[str, IntentState] = {}
         self._urgent = False
         self._marks_lock = threading.Lock()
+        self._deferral = threading.local()  # `.marks`: this thread's marks held until a publish succeeds
 
     # ---- the platform part: the order calls ------------------------------------------------------
 
@@ -193,11 +194,38 @@ class OrderFlow(ABC):
     def _mark(self, coid: str, state: IntentState) -> None:
         """Intent states are written together, lazily: `sent`, `working` and `done` with the next claim
         or tick (a lost one only makes a redelivery or a reconnect ask the platform first); `rejected`
-        and `unknown` before the handler returns, because losing them could send a refused order later."""
+        and `unknown` before the handler returns, because losing them could send a refused order later.
+        Inside `_published_first` they wait for its publish."""
+        deferred: dict[str, IntentState] | None = getattr(self._deferral, "marks", None)
+        if deferred is not None:
+            deferred[coid] = state
+            return
         with self._marks_lock:
             self._marks[coid] = state
             if state in (IntentState.REJECTED, IntentState.UNKNOWN):
                 self._urgent = True
+
+    @contextmanager
+    def _published_first(self) -> Iterator[None]:
+        """The intent states marked in the block (this thread's) are kept back and recorded only if the
+        block ends normally, that is after it published what it built: an order's intent never says
+        `done` (or `rejected`) for a report that did not reach Redis, whatever fails or is killed
+        between the two, so the reconciliation that resolved it resolves it again."""
+        outer: dict[str, IntentState] | None = getattr(self._deferral, "marks", None)
+        held: dict[str, IntentState] = {}
+        self._deferral.marks = held
+        try:
+            yield
+        finally:
+            self._deferral.marks = outer
+        for coid, state in held.items():
+            self._mark(coid, state)
+
+    def _publish_answer(self, order: VenueOrder, state: IntentState) -> None:
+        """Ask the platform about an order whose outcome is open and publish what it says; its intent
+        moves only once that is published."""
+        with self._published_first():
+            self.publisher.publish(self._outputs(self._resume(order, state), order))
 
     def _flush_marks(self) -> None:
         with self._marks_lock:
@@ -304,7 +332,8 @@ class OrderFlow(ABC):
         if not pending:
             return True
         try:
-            self.publisher.publish(self._outputs(pending))  # reads intents and the ledger: may fail too
+            with self._published_first():  # reads intents and the ledger: may fail too
+                self.publisher.publish(self._outputs(pending))
             self._flush_marks()
         except redis.RedisError as exc:
             log.warning("could not publish %d reports now (%s); will retry", len(pending), exc)
