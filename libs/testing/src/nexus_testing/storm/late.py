@@ -31,12 +31,13 @@ def timelines(
     client: redis.Redis, names: Names, venues: Iterable[str], sent_ms: Mapping[str, float]
 ) -> dict[str, list[str]]:
     """Per signal of `sent_ms` (id -> its send time, ms): `+12.3s orders:nt8 venue_order nt8 <coid>`..."""
-    found: dict[str, list[tuple[int, str]]] = {sid: [] for sid in sent_ms}
+    found: dict[str, list[tuple[int, int, str]]] = {sid: [] for sid in sent_ms}
     streams = [*_PATH[:3], *(f"orders:{v}" for v in sorted(venues)), *_PATH[3:]]
-    for logical in streams:
+    for hop, logical in enumerate(streams):  # within one millisecond, in the path's order
         for entry_id, env in entries(client, names.stream(logical)):
             sid = env.trace or getattr(env.body, "signal_id", "")
             if sid in found:
                 ms = entry_ms(entry_id)
-                found[sid].append((ms, f"+{(ms - sent_ms[sid]) / 1000:.1f}s {logical} {what(env.body)}"))
-    return {sid: [line for _, line in sorted(lines)] for sid, lines in found.items()}
+                line = f"{(ms - sent_ms[sid]) / 1000:+.1f}s {logical} {what(env.body)}"
+                found[sid].append((ms, hop, line))
+    return {sid: [line for *_, line in sorted(lines)] for sid, lines in found.items()}
