@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nexus_mesh.connection import parse_url
+from nexus_mesh.connection import parse_url, redacted
 from nexus_mesh.settings import MeshSettings, load_settings
 from nexus_protocol.errors import ConfigError
 
@@ -54,3 +54,12 @@ def test_a_bad_url_stops_the_service_naming_the_setting_and_why(url: str, why: s
     text = str(err.value)
     assert text.startswith("invalid settings: NX_REDIS_URL=<redacted>: ") and why in text
     assert "\n" not in text
+
+
+def test_a_password_is_redacted_from_every_kind_of_url() -> None:
+    """Also a cluster's several hosts with an IPv6 one, which urlsplit refuses (Python 3.11.2-6+deb12u6)."""
+    assert redacted("redis://router:s3cret@redis:6379/0") == "redis://router:***@redis:6379/0"
+    assert redacted("rediss://:pw@h/0") == "rediss://:***@h/0"
+    assert redacted("redis://redis:6379") == "redis://redis:6379"
+    cluster = "redis+cluster://router:s%40cret@10.0.0.1:7000,[::1]:7002?ssl_ca_certs=/ca.pem"
+    assert redacted(cluster) == "redis+cluster://router:***@10.0.0.1:7000,[::1]:7002?ssl_ca_certs=/ca.pem"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
-from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote
 
 import redis
 import redis.asyncio as aioredis
@@ -64,15 +64,14 @@ def parse_url(url: str) -> RedisTarget:
         )
     if scheme in SINGLE_SCHEMES:
         return RedisTarget("single", url)
-    parts = urlsplit(url)
-    credentials, _, hosts = parts.netloc.rpartition("@")
+    credentials, hosts, path_text, query = _split(url)
     username, _, password = credentials.partition(":")
     nodes = tuple(_host_port(h, 26379 if scheme in SENTINEL_SCHEMES else 6379) for h in hosts.split(","))
-    options = dict(parse_qsl(parts.query))
+    options = dict(parse_qsl(query))
     unknown = sorted(set(options) - set(_TLS_OPTIONS))
     if unknown:
         raise ValueError(f"unknown option {unknown[0]!r} (only {', '.join(_TLS_OPTIONS)})")
-    path = [p for p in parts.path.split("/") if p]
+    path = [p for p in path_text.split("/") if p]
     common: dict[str, Any] = {
         "username": unquote(username) or None,
         "password": unquote(password) or None,
@@ -89,6 +88,16 @@ def parse_url(url: str) -> RedisTarget:
     if not db.isdigit():
         raise ValueError(f"database {db!r} is not a number")
     return RedisTarget("sentinel", url, nodes, service=path[0], db=int(db), **common)
+
+
+def _split(url: str) -> tuple[str, str, str, str]:
+    """(credentials, hosts, path, query) of a URL, split by hand: several hosts with an IPv6 one
+    (`a:7000,[::1]:7002`) are no netloc `urlsplit` takes (Python's security releases refuse anything
+    before a '[')."""
+    rest, _, query = url.partition("://")[2].partition("#")[0].partition("?")
+    netloc, _, path = rest.partition("/")
+    credentials, _, hosts = netloc.rpartition("@")
+    return credentials, hosts, path, query
 
 
 def _host_port(text: str, default_port: int) -> tuple[str, int]:
@@ -214,12 +223,12 @@ def as_str(value: object) -> str:
 
 def redacted(url: str) -> str:
     """The URL with its password replaced, for logs: `redis://router:***@redis:6379/0`."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    credentials = _split(url)[0]
+    user, colon, _ = credentials.partition(":")
+    if not colon:
         return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{user}:***@{rest[len(credentials) + 1 :]}"  # rest starts with credentials@
 
 
 def is_loopback(host: str) -> bool:

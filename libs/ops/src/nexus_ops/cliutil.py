@@ -12,13 +12,13 @@ import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import redis
 import typer
 from rich.console import Console
 
 from nexus_mesh.connection import connect
+from nexus_mesh.connection import redacted as redacted_redis_url
 from nexus_ops import acl as acl_mod
 from nexus_ops import status as status_mod
 from nexus_ops.compose import compose_files, load_services
@@ -79,7 +79,7 @@ def redis_url() -> str:
 def shown_url() -> str | None:
     """The mesh's Redis URL where it holds no password (to print in a command); else None."""
     url = os.environ.get("NX_REDIS_URL") or any_state().get("redis_url")
-    return str(url) if url and urlsplit(str(url)).password is None else None
+    return str(url) if url and redacted_redis_url(str(url)) == str(url) else None
 
 
 def client() -> redis.Redis:

@@ -132,7 +132,10 @@ def on_loopback(services: list[ComposeService], address: str) -> list[ComposeSer
         if _HOST_KEY.fullmatch(key) and (value in names or value in WILDCARDS):
             return address
         if _URL_KEY.fullmatch(key):
-            parts = urlsplit(value)
+            try:
+                parts = urlsplit(value)
+            except ValueError:  # several hosts (a cluster's or Sentinel's URL): the deployment's own
+                return value
             if parts.hostname in names:
                 netloc = f"{_bracketed(address)}:{parts.port}" if parts.port else _bracketed(address)
                 return urlunsplit(parts._replace(netloc=netloc))
