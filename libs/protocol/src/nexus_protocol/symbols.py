@@ -166,14 +166,6 @@ class SymbolRegistry(BaseModel):
                 seen[root] = group
         return self
 
-    def partition_of(self, root: str | None) -> str | None:
-        """The symbol group a root's path streams are partitioned by; None: the default partition."""
-        return self._partition_of.get(root) if root else None
-
-    @cached_property
-    def _partition_of(self) -> dict[str, str]:
-        return {root: group for group, roots in self.partitions.items() for root in roots}
-
     @model_validator(mode="after")
     def _check_patterns(self) -> SymbolRegistry:
         for root, spec in self.symbols.items():
