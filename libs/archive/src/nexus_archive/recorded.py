@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from nexus_protocol.partitions import PARTITIONED
+from nexus_protocol.partitions import PARTITIONED, partition_name
 
 GROUP = "recorder"  # the recorder's consumer group on every recorded stream
 _BEFORE_VENUES = ("signals", "orders:routed")
@@ -17,4 +17,4 @@ def recorded_streams(venues: Iterable[str], groups: Iterable[str] = ()) -> list[
     nexus_protocol.partitions) each partition of a partitioned stream too, under its own name."""
     named = sorted(set(groups))
     out = [*_BEFORE_VENUES, *(f"orders:{v}" for v in sorted(set(venues))), *_AFTER_VENUES]
-    return out + [f"{base}:{g}" for base in PARTITIONED for g in named]
+    return out + [partition_name(base, g) for base in PARTITIONED for g in named]

@@ -40,7 +40,7 @@ class Partitions:
     def logical(self, base: str, root: str | None) -> str:
         """`fills` for NQ -> `fills:index` (or `fills` in the default partition)."""
         group = self.of_root.get(root) if root else None
-        return f"{base}:{group}" if group else base
+        return partition_name(base, group) if group else base
 
     def stream(self, base: str, root: str | None) -> str:
         """The key of `base`'s partition holding `root` (a partitioned base: one of PARTITIONED)."""
@@ -51,10 +51,15 @@ class Partitions:
 
     def all_logical(self, base: str) -> list[str]:
         """Every partition of `base`, the default first."""
-        return [base, *(f"{base}:{g}" for g in self.groups)]
+        return [base, *(partition_name(base, g) for g in self.groups)]
 
     def streams(self, base: str) -> list[str]:
         return [self.names.stream(s) for s in self.all_logical(base)]
+
+
+def partition_name(base: str, group: str) -> str:
+    """The logical name of `group`'s partition of `base`: `fills`, `index` -> `fills:index`."""
+    return f"{base}:{group}"
 
 
 def partition_base(logical: str) -> str:

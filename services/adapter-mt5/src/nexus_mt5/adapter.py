@@ -38,7 +38,6 @@ from nexus_mesh.adapter import (
     VenueReport,
     held,
 )
-from nexus_mesh.config_files import load_symbols
 from nexus_mt5 import mapping as m
 from nexus_mt5.client import ApiTerminal, OrderRec, Record, TerminalLinkError, open_terminal
 from nexus_mt5.config import Mt5Settings
@@ -69,7 +68,7 @@ class Mt5Adapter(Adapter):
         self.history: History | None = None
         self.magic = settings.magic
         self.account: Record = {}
-        self.market = MarketWatch(settings, load_symbols(settings.config_dir), client, self.names, self._term)
+        self.market = MarketWatch(settings, self.registry, client, self.names, self._term)
         self.tracker = Tracker(self.magic)
         self._trade_server_up = False
         self._next_open = 0.0

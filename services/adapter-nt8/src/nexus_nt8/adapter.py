@@ -34,7 +34,6 @@ from nexus_mesh.adapter import (
     UnknownOutcome,
     held,
 )
-from nexus_mesh.config_files import load_symbols
 from nexus_nt8 import mapping
 from nexus_nt8.client import BridgeLink, LinkDown
 from nexus_nt8.config import Nt8Settings
@@ -51,7 +50,6 @@ from nexus_protocol.bridge import (
 from nexus_protocol.enums import OrderStatus
 from nexus_protocol.errors import ConfigError, NexusError, VenueError
 from nexus_protocol.messages import Tick, VenueOrder
-from nexus_protocol.symbols import SymbolRegistry
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +76,6 @@ class Nt8Adapter(Adapter):
         self._handshake: tuple[OpenOrdersSnapshot, Since] | None = None
         self._handshake_lock = threading.Lock()
         self._md_checked = 0.0
-        self._registry: SymbolRegistry | None = None
 
     def __repr__(self) -> str:
         return (
@@ -218,8 +215,7 @@ class Nt8Adapter(Adapter):
         if self.settings.nt8_md_instruments:
             return list(self.settings.nt8_md_instruments)
         try:
-            self._registry = self._registry or load_symbols(self.settings.config_dir)
-            return contracts.market_symbols(self.redis, self.names, self._registry, self.venue)[0]
+            return contracts.market_symbols(self.redis, self.names, self.registry, self.venue)[0]
         except (ConfigError, NexusError, redis.RedisError) as exc:
             log.warning("no market data subscriptions: %s", exc)
             return []

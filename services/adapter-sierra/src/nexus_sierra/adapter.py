@@ -26,11 +26,9 @@ import redis
 
 from nexus_mesh import contracts
 from nexus_mesh.adapter import Adapter, HeldPosition, Reconciliation, VenueReport, held
-from nexus_mesh.config_files import load_symbols
 from nexus_mesh.connection import as_str
 from nexus_protocol.errors import NexusError, VenueError
 from nexus_protocol.messages import Tick, VenueOrder
-from nexus_protocol.symbols import SymbolRegistry
 from nexus_sierra import mapping
 from nexus_sierra.client import ClientHooks, DtcClient
 from nexus_sierra.config import SierraSettings
@@ -49,7 +47,6 @@ class SierraAdapter(Adapter):
         self._recovery: Reconciliation | None = None
         self._waited = False
         self._md_checked = 0.0
-        self._registry: SymbolRegistry | None = None
         self.dtc = DtcClient(settings.client_config(), _Hooks(self))
 
     def __repr__(self) -> str:
@@ -110,8 +107,7 @@ class SierraAdapter(Adapter):
             return
         self._md_checked = now
         try:
-            self._registry = self._registry or load_symbols(self.settings.config_dir)
-            symbols, _waiting = contracts.market_symbols(self.redis, self.names, self._registry, self.venue)
+            symbols, _waiting = contracts.market_symbols(self.redis, self.names, self.registry, self.venue)
         except (NexusError, redis.RedisError) as exc:
             log.warning("market data subscriptions unchanged: %s", exc)
             return

@@ -51,7 +51,6 @@ from nexus_mesh.adapter.own import single_leg_route
 from nexus_mesh.adapter.reports import Reconciliation
 from nexus_mesh.adapter.resync_flow import Resyncer
 from nexus_mesh.adapter.settings import AdapterSettings
-from nexus_mesh.config_files import load_symbols
 from nexus_mesh.connection import as_str
 from nexus_mesh.context import Context
 from nexus_mesh.killswitch import KillSwitch
@@ -350,11 +349,10 @@ class Adapter(OrderFlow):
     def _flatten(self, state: KillSwitchState) -> tuple[list[str], list[str]]:
         """A closing order per held position, each a leg of its own: its Route first, then an intent
         and a submit, as an order from the stream is handled."""
-        registry = load_symbols(self.settings.config_dir)
         closed, kept = [], []
         for position in self.flatten():
             try:
-                order = closing_order(position, venue=self.venue, switch=state, registry=registry)
+                order = closing_order(position, venue=self.venue, switch=state, registry=self.registry)
             except DecodeError:
                 kept.append(position.venue_symbol)
                 continue

@@ -22,7 +22,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from functools import cached_property
 from typing import Any
 
 import redis
@@ -61,6 +60,8 @@ class OrderFlow(ABC):
         self.ledger = ExecutionLedger(client, self.names.state(self.owner, "executions"))
         self.intents.expire_with(self.ledger.key)
         self.publisher = Publisher(client, dedupe_ttl_ms=settings.dedupe_ttl_ms)
+        self.registry = load_symbols(settings.config_dir)  # read once, at start: a bad file stops it here
+        self.parts = Partitions.of(self.names, self.registry)  # a report goes to its order's partition
         self._outbox = Outbox()
         self._awaiting = AwaitingAck(settings.ack_timeout_s)
         self._reconcile_needed = True
@@ -370,11 +371,6 @@ class OrderFlow(ABC):
                 self._mark(coid, IntentState.WORKING)
             outs.append(self.report_output(rep.to_fill(o), o))
         return outs
-
-    @cached_property
-    def parts(self) -> Partitions:
-        """The registry's symbol groups: a venue report goes to its order's partition of fills:raw."""
-        return Partitions.of(self.names, load_symbols(self.settings.config_dir))
 
     def report_output(self, fill: Fill, order: VenueOrder) -> Output:
         body = Envelope.new(fill, id=fill.fill_id, trace=order.signal_id)

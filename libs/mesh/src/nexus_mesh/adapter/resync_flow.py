@@ -31,7 +31,6 @@ import redis
 from nexus_mesh.adapter.drift import RECHECK_S, Drift, Persisting
 from nexus_mesh.adapter.intents import IntentState
 from nexus_mesh.adapter.resync import ResyncRecord, Verdict, booking, decide, resync_order
-from nexus_mesh.config_files import load_symbols
 from nexus_mesh.connection import as_str
 from nexus_mesh.context import Context
 from nexus_mesh.publish import Output
@@ -75,13 +74,10 @@ class Resyncer:
         self.key = adapter.names.state(adapter.owner, "resync")
         self.last_key = adapter.names.state(adapter.owner, "resync_last")
         self.wanted: dict[str, Drift] = {}
-        self._registry: SymbolRegistry | None = None
 
     @property
     def registry(self) -> SymbolRegistry:
-        if self._registry is None:
-            self._registry = load_symbols(self.a.settings.config_dir)
-        return self._registry
+        return self.a.registry
 
     def step(
         self, ctx: Context, due: list[Persisting], now_differs: dict[str, Drift]
