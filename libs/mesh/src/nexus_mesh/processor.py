@@ -320,7 +320,8 @@ class StreamProcessor:
     def _xreadgroup(self, streams: dict[str, str], block: int | None = None) -> Any:
         """Read, sending the previous batch's acknowledgements in the same round trip, and preparing
         the state (WATCH, version, fresh reads) right after the entries arrive, in the same round trip
-        (Redis runs the commands queued behind a blocked read when it returns).
+        (Redis runs the commands queued behind a blocked read when it returns; on a cluster, in a
+        round trip after the read, see `_read`).
 
         On a cluster with inputs in several slots, every slot is read without blocking first; only
         when all are empty does one read block (at most CLUSTER_BLOCK_MS), the others going on."""
@@ -342,10 +343,16 @@ class StreamProcessor:
                 self.group, self.consumer, group, count=self.settings.batch_size,  # type: ignore[arg-type]
                 block=block if i == 0 else None,
             )  # fmt: skip
-        answered = self._queue_prepare(pipe)
+        # On a cluster the state is read in a round trip of its own once entries came: commands for
+        # other nodes run when sent, not after the read returns, so a blocked read's batch would see
+        # the kill switch or the contracts as they were before its entries were written.
+        answered = None if self.cluster else self._queue_prepare(pipe)
         replies = pipe.execute()
         self._count_acked(acks)
-        self._store_prepare(answered, replies[len(replies) - self._prepared_replies(answered) :])
+        if answered is None:
+            self._prepared = False
+        else:
+            self._store_prepare(answered, replies[len(replies) - self._prepared_replies(answered) :])
         read = replies[len(acks) : len(acks) + len(groups)]
         return read[0] if len(read) == 1 else [entry for reply in read for entry in reply or ()]
 
