@@ -3,7 +3,8 @@
 - the adapter refused an order (its link was down) and Redis went before the refusal was published:
   the redelivered order is refused again, never left without an answer (its intent said `done`);
 - a redelivered order's lookup fails because the link drops: its outcome stays open for
-  reconciliation, never a refusal dead-lettered at once while the platform may have filled it.
+  reconciliation, never a refusal dead-lettered at once while the platform may have filled it;
+- an answer's intent moves only once it is published: killed in between, the order stays open.
 The adapter is the simulated venue (the adapter base over an in-process engine) with its link and
 lookup switchable."""
 
@@ -25,6 +26,7 @@ from nexus_protocol.errors import VenueError
 from nexus_testing import read_stream
 
 COID = "01JD3ZK6Q9X8V7W5T4S3R2P1N0.n80"
+OTHER = "01JD3ZK6Q9X8V7W5T4S3R2P1N1.n80"
 
 
 class Venue(SimVenue):
@@ -127,3 +129,30 @@ def test_an_open_outcome_resolved_while_redis_goes_is_resolved_again(
     intent = venue.intents.get(COID)
     assert intent is not None and intent.state is IntentState.DONE
     assert venue.engine.order_by_client_id(COID) is None  # never sent late
+
+
+class Killed(BaseException):
+    """The process dies here: nothing after it runs, no handler catches it."""
+
+
+def test_an_answer_killed_before_its_publish_leaves_its_intent_open(
+    venue: Venue, client: redis.Redis, names: Names, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another order's urgent mark (its outcome unknown) flushes the marks before this order's answer
+    is published: only the urgent ones go, so a kill between the two never leaves this order `done`
+    with its fill unpublished (the redelivery would then trust the platform to still show it)."""
+    other = order().replace(client_order_id=OTHER, signal_id=OTHER[:26])
+    assert venue.intents.claim(other) is None
+    venue._mark(OTHER, IntentState.UNKNOWN)  # its submit's outcome unknown, from another thread
+
+    def killed(*_: Any) -> None:
+        raise Killed
+
+    monkeypatch.setattr(venue.publisher, "publish", killed)
+    with pytest.raises(Killed):
+        deliver(venue, order())
+    assert venue.engine.order_by_client_id(COID) is not None  # sent and answered at the platform
+    intent = venue.intents.get(COID)
+    assert intent is not None and intent.state is not IntentState.DONE
+    urgent = venue.intents.get(OTHER)
+    assert urgent is not None and urgent.state is IntentState.UNKNOWN  # the urgent mark went first

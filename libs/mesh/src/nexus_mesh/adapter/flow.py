@@ -43,6 +43,7 @@ from nexus_protocol.messages import Cancel, Event, Fill, Message, Route, VenueOr
 from nexus_protocol.partitions import Partitions
 
 log = logging.getLogger(__name__)
+_URGENT = frozenset({IntentState.REJECTED, IntentState.UNKNOWN})  # written before the handler returns
 
 
 class OrderFlow(ABC):
@@ -138,7 +139,7 @@ class OrderFlow(ABC):
             try:
                 outs = self._outputs(reports, msg)
                 if self._urgent:
-                    self._flush_marks()
+                    self._flush_marks(urgent_only=True)  # this order's `done` waits for its publish
                 self.publisher.publish(outs)  # before anything the platform pushes after this answer
             except redis.RedisError:
                 self._unpublished(coid, reports)
@@ -147,7 +148,7 @@ class OrderFlow(ABC):
 
     def _unpublished(self, coid: str, reports: Sequence[PlatformReport]) -> None:
         """The order's final report never reached Redis (it went down): its intent must not say `done`
-        (perhaps written already, with urgent marks), or the redelivery would find nothing to do and
+        (marked, to be written with the next flush), or the redelivery would find nothing to do and
         the order would never be answered. A refusal stays a refusal, answered again on redelivery;
         anything else final is looked up again (`sent`)."""
         refused = any(isinstance(r, VenueReport) and r.status is OrderStatus.REJECTED for r in reports)
@@ -203,7 +204,7 @@ class OrderFlow(ABC):
             return
         with self._marks_lock:
             self._marks[coid] = state
-            if state in (IntentState.REJECTED, IntentState.UNKNOWN):
+            if state in _URGENT:
                 self._urgent = True
 
     @contextmanager
@@ -228,9 +229,13 @@ class OrderFlow(ABC):
         with self._published_first():
             self.publisher.publish(self._outputs(self._resume(order, state), order))
 
-    def _flush_marks(self) -> None:
+    def _flush_marks(self, urgent_only: bool = False) -> None:
+        """Write the marked intent states; `urgent_only`: only `rejected` and `unknown` (see `_mark`)."""
         with self._marks_lock:
             marks, self._marks, self._urgent = self._marks, {}, False
+            if urgent_only:
+                self._marks = {c: s for c, s in marks.items() if s not in _URGENT}
+                marks = {c: s for c, s in marks.items() if s in _URGENT}
         try:
             self.intents.mark_many(marks)
         except redis.RedisError:
