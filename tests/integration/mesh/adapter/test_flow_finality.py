@@ -138,14 +138,16 @@ class Killed(BaseException):
 def test_an_answer_killed_before_its_publish_leaves_its_intent_open(
     venue: Venue, client: redis.Redis, names: Names, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Another order's urgent mark (its outcome unknown) flushes the marks before this order's answer
-    is published: only the urgent ones go, so a kill between the two never leaves this order `done`
-    with its fill unpublished (the redelivery would then trust the platform to still show it)."""
+    """Marks are written before this order's answer is published: another order's urgent one (its
+    outcome unknown) by this handler, all of them by another thread's flush (a report the platform
+    pushed). A kill after them never leaves this order `done` with its fill unpublished (the
+    redelivery would then trust the platform to still show it)."""
     other = order().replace(client_order_id=OTHER, signal_id=OTHER[:26])
     assert venue.intents.claim(other) is None
     venue._mark(OTHER, IntentState.UNKNOWN)  # its submit's outcome unknown, from another thread
 
     def killed(*_: Any) -> None:
+        venue._flush_marks()  # another thread's, meanwhile
         raise Killed
 
     monkeypatch.setattr(venue.publisher, "publish", killed)

@@ -21,7 +21,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import redis
@@ -44,6 +44,14 @@ from nexus_protocol.partitions import Partitions
 
 log = logging.getLogger(__name__)
 _URGENT = frozenset({IntentState.REJECTED, IntentState.UNKNOWN})  # written before the handler returns
+
+
+@dataclass
+class _Held:
+    """A thread's intent marks inside `_published_first`."""
+
+    urgent_first: bool
+    marks: dict[str, IntentState] = field(default_factory=dict)
 
 
 class OrderFlow(ABC):
@@ -70,7 +78,7 @@ class OrderFlow(ABC):
         self._marks: dict[str, IntentState] = {}
         self._urgent = False
         self._marks_lock = threading.Lock()
-        self._deferral = threading.local()  # `.marks`: this thread's marks held until a publish succeeds
+        self._deferral = threading.local()  # `.held`: this thread's marks held until a publish succeeds
 
     # ---- the platform part: the order calls ------------------------------------------------------
 
@@ -134,31 +142,30 @@ class OrderFlow(ABC):
         state = self._claim(msg)  # recorded before anything is sent
         if state is None and ctx.maybe_handled:
             state = IntentState.SENDING  # its record may have been lost with Redis: ask the platform first
+        held = _Held(urgent_first=True)
+        reports: Sequence[PlatformReport] = ()
         with self._held(coid):
-            reports = self._handle(msg, state)
             try:
-                outs = self._outputs(reports, msg)
-                if self._urgent:
-                    self._flush_marks(urgent_only=True)  # this order's `done` waits for its publish
-                self.publisher.publish(outs)  # before anything the platform pushes after this answer
+                with self._published_first(held):
+                    reports = self._handle(msg, state)
+                    outs = self._outputs(reports, msg)
+                    if self._urgent:
+                        self._flush_marks(urgent_only=True)
+                    self.publisher.publish(outs)  # before anything the platform pushes after this answer
             except redis.RedisError:
-                self._unpublished(coid, reports)
+                self._unpublished(held, reports)
                 raise
         return []
 
-    def _unpublished(self, coid: str, reports: Sequence[PlatformReport]) -> None:
-        """The order's final report never reached Redis (it went down): its intent must not say `done`
-        (marked, to be written with the next flush), or the redelivery would find nothing to do and
-        the order would never be answered. A refusal stays a refusal, answered again on redelivery;
-        anything else final is looked up again (`sent`)."""
+    def _unpublished(self, held: _Held, reports: Sequence[PlatformReport]) -> None:
+        """The order's answer never reached Redis (it went down): its intent moves as marked, except
+        that it must not say `done`, or the redelivery would find nothing to do and the order would
+        never be answered. A refusal stays a refusal, answered again on redelivery; anything else
+        final is looked up again (`sent`)."""
         refused = any(isinstance(r, VenueReport) and r.status is OrderStatus.REJECTED for r in reports)
-        final = any(isinstance(r, VenueReport) and r.status.terminal for r in reports)
-        with self._marks_lock:
-            done = self._marks.get(coid) is IntentState.DONE
-        if refused:
-            self._mark(coid, IntentState.REJECTED)
-        elif final or done:
-            self._mark(coid, IntentState.SENT)
+        instead = IntentState.REJECTED if refused else IntentState.SENT
+        for coid, state in held.marks.items():
+            self._mark(coid, instead if state is IntentState.DONE else state)
 
     def _handle(self, order: VenueOrder, state: IntentState | None) -> Sequence[PlatformReport]:
         coid = order.client_order_id
@@ -197,30 +204,35 @@ class OrderFlow(ABC):
         """Intent states are written together, lazily: `sent`, `working` and `done` with the next claim
         or tick (a lost one only makes a redelivery or a reconnect ask the platform first); `rejected`
         and `unknown` before the handler returns, because losing them could send a refused order later.
-        Inside `_published_first` they wait for its publish."""
-        deferred: dict[str, IntentState] | None = getattr(self._deferral, "marks", None)
-        if deferred is not None:
-            deferred[coid] = state
-            return
+        Inside `_published_first` they wait for its publish (urgent ones too unless `urgent_first`)."""
+        held: _Held | None = getattr(self._deferral, "held", None)
+        if held is not None:
+            if not (held.urgent_first and state in _URGENT):
+                held.marks[coid] = state
+                return
+            held.marks.pop(coid, None)  # an earlier state of this order, overtaken
         with self._marks_lock:
             self._marks[coid] = state
             if state in _URGENT:
                 self._urgent = True
 
     @contextmanager
-    def _published_first(self) -> Iterator[None]:
+    def _published_first(self, held: _Held | None = None) -> Iterator[None]:
         """The intent states marked in the block (this thread's) are kept back and recorded only if the
         block ends normally, that is after it published what it built: an order's intent never says
         `done` (or `rejected`) for a report that did not reach Redis, whatever fails or is killed
-        between the two, so the reconciliation that resolved it resolves it again."""
-        outer: dict[str, IntentState] | None = getattr(self._deferral, "marks", None)
-        held: dict[str, IntentState] = {}
-        self._deferral.marks = held
+        between the two (another thread's flush included), so whatever resolved it resolves it again.
+        `held.urgent_first`: `rejected` and `unknown` are marked at once, for the block to write
+        before its publish (a new order: its refusal must be on record before anything could resend
+        it)."""
+        outer: _Held | None = getattr(self._deferral, "held", None)
+        held = held or _Held(urgent_first=False)
+        self._deferral.held = held
         try:
             yield
         finally:
-            self._deferral.marks = outer
-        for coid, state in held.items():
+            self._deferral.held = outer
+        for coid, state in held.marks.items():
             self._mark(coid, state)
 
     def _publish_answer(self, order: VenueOrder, state: IntentState) -> None:
