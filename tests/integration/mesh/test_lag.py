@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import redis
 
 from nexus_mesh.embedded import RedisServer
 from nexus_mesh.lag import group_lag, groups_lag
-from nexus_ops import status
+from nexus_ops import acl, status
 from nexus_protocol import Names
 from nexus_testing import wait_for
 
@@ -84,3 +85,35 @@ def test_real_lag_is_counted_after_a_restart_and_capped_at_the_limit(restartable
     assert groups_lag(client, names.stream("nothing")) == {}
     assert group_lag(client, stream, {"name": "g"}) is None  # no last-delivered id: unknown
     client.close()
+
+
+def test_a_user_who_only_reads_the_stream_counts_its_lag(redis_server: RedisServer) -> None:
+    """`nexusctl status` runs as the ops user, allowed to read the streams, not write them: the count's
+    script goes as EVALSHA_RO (an EVALSHA's keys need write access, and Redis denied it)."""
+    names, stream, admin = group_on(redis_server, f"lag-ro:{time.time_ns()}")
+    add(admin, stream, 12)
+    read_all(admin, stream, count=5)
+    user = f"ops-{names.namespace}-{time.time_ns()}"
+    admin.acl_setuser(
+        user, enabled=True, passwords=["+pw"], keys=[f"%R~{stream}"], commands=list(acl.OPS_COMMANDS)
+    )
+    admin.execute_command("ACL", "LOG", "RESET")
+    ops = redis.Redis.from_url(redis_server.url, username=user, password="pw")
+    try:
+        assert groups_lag(ops, stream) == {"g": 7}
+        assert admin.execute_command("ACL", "LOG") == []
+    finally:
+        ops.close()
+        admin.acl_deluser(user)
+        admin.close()
+
+
+@pytest.mark.cluster
+def test_lag_is_counted_on_a_cluster(client: redis.RedisCluster, names: Names) -> None:
+    """EVALSHA_RO finds its node by its keys (redis-py asks the server which they are)."""
+    stream = names.stream("fills:raw")
+    client.xgroup_create(stream, "g", id="0", mkstream=True)
+    add(client, stream, 12)
+    got = client.xreadgroup("g", "c", {stream: ">"}, count=5)
+    client.xack(stream, "g", *(entry_id for _s, entries in got for entry_id, _ in entries))
+    assert groups_lag(client, stream) == {"g": 7}

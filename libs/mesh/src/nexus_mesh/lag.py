@@ -27,7 +27,8 @@ DEFAULT_LIMIT = 100_000
 
 COUNT_AFTER = LuaScript(
     "local got = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', tonumber(ARGV[2]))\n"
-    "return #got\n"
+    "return #got\n",
+    read_only=True,  # `nexusctl status` counts as the ops user, who only reads the streams
 )
 
 

@@ -19,12 +19,16 @@ from nexus_mesh.connection import is_cluster
 
 
 class LuaScript:
-    def __init__(self, source: str) -> None:
+    """`read_only`: sent as EVALSHA_RO, which Redis lets a user with read-only access to the keys run
+    (an EVALSHA's keys need write access too, whatever the script does)."""
+
+    def __init__(self, source: str, read_only: bool = False) -> None:
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
+        self.command = "EVALSHA_RO" if read_only else "EVALSHA"
 
     def queue(self, pipe: Pipeline, keys: Sequence[str], args: Sequence[Any]) -> None:
-        pipe.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
+        pipe.execute_command(self.command, self.sha, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
 
 
 def run_pipeline(

@@ -35,8 +35,9 @@ SERVICE_COMMANDS = (
     # the stream processor: group reads, acknowledgements, claims, group creation, retention
     "+xreadgroup", "+xack", "+xgroup|create", "+xautoclaim", "+xpending", "+xinfo|groups", "+xtrim",
     "+xread", "+xrange", "+xrevrange", "+xlen", "+xadd",
-    # the idempotent-publish script and the router's counters script, sent by hash
-    "+evalsha", "+script|load",
+    # the idempotent-publish script and the router's counters script, sent by hash; the lag count
+    # (read only)
+    "+evalsha", "+evalsha_ro", "+script|load",
     # heartbeats, the kill switch, service state
     "+get", "+mget", "+set", "+del", "+exists", "+pexpire",
     "+hget", "+hmget", "+hgetall", "+hexists", "+hlen", "+hset", "+hsetnx", "+hdel", "+hincrbyfloat",
