@@ -12,6 +12,7 @@ signal of both.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from soak_probe import Probe
+from soak_probe import Probe, redis_by_family
 from storm_harness import (
     LINKS,
     SYMBOLS,
@@ -33,6 +34,7 @@ from storm_harness import (
     settle,
 )
 
+from nexus_mesh.settings import MeshSettings
 from nexus_testing.storm.nemesis import Pace
 from nexus_testing.storm.report import table
 
@@ -71,6 +73,21 @@ def background(target: Any, *args: Any) -> tuple[threading.Thread, threading.Eve
     return t, stop
 
 
+MD_MAXLEN = int(os.environ.get("NX_MD_MAXLEN", MeshSettings.model_fields["md_maxlen"].default))
+
+
+def key_family(key: str) -> str:
+    """`ns:{md:raw:nt8}` -> `md:raw:*`, `ns:{md:NQ}` -> `md:*`, `ns:{orders:nt8}:seen:x` -> `:seen:
+    (dedupe)`, `ns:{state:fills}:positions` -> `state:fills`, others by their hash tag."""
+    tag = key[key.find("{") + 1 : key.find("}")] if "{" in key else key.partition(":")[2]
+    if ":seen:" in key:
+        return ":seen: (dedupe)"
+    for prefix in ("md:raw:", "md:"):
+        if tag.startswith(prefix):
+            return prefix + "*"
+    return tag
+
+
 @pytest.mark.timeout(TIMEOUT_S)
 def test_soak_memory_slopes_at_a_steady_signal_and_tick_rate(rig: tuple[StormMesh, Driver]) -> None:
     mesh, driver = rig
@@ -93,7 +110,9 @@ def test_soak_memory_slopes_at_a_steady_signal_and_tick_rate(rig: tuple[StormMes
     took = time.monotonic() - t0
     print(
         f"\nsoak: {took:.0f} s, {len(driver.sent) - sent0} signals ({SOAK_RATE:g}/s asked), "
-        f"{(ticks() - ticks0) / took:.1f} ticks/s from the platforms, load {load()}\n{probe.table()}"
+        f"{(ticks() - ticks0) / took:.1f} ticks/s from the platforms, load {load()}\n{probe.table()}\n"
+        f"market data streams capped at {MD_MAXLEN:,} entries each (NX_MD_MAXLEN)\n"
+        f"{redis_by_family(mesh.client, mesh.names.namespace, key_family)}"
     )
     assert all(len(s) >= 2 for s in probe.series.values()), probe.series.keys()
 
