@@ -102,6 +102,9 @@ def storm_config(folder: Path) -> Path:
     return folder
 
 
+PASSED = ("NX_MD_MAXLEN", "NX_RETENTION_DAYS")  # from the test's environment to every service
+
+
 class StormMesh:
     def __init__(self, data: Path) -> None:
         self.data = data
@@ -109,7 +112,8 @@ class StormMesh:
         self.redis = RedisServer(data / "redis", appendfsync="always").start()
         self.dev = DevMesh(self.redis.url, self.names, data / "mesh")
         config = storm_config(data / "config")
-        self.dev.sup.operator_env = {**self.dev.sup.operator_env, "NX_CONFIG_DIR": str(config)}
+        given = {k: os.environ[k] for k in PASSED if k in os.environ}  # the soak's knobs for the mesh
+        self.dev.sup.operator_env = {**self.dev.sup.operator_env, **given, "NX_CONFIG_DIR": str(config)}
         self.faults_file = data / "faults.jsonl"
         self.proxy: subprocess.Popen[bytes] | None = None
         self.control: ProxyControl | None = None
