@@ -150,7 +150,7 @@ class OrderFlow(ABC):
                     reports = self._handle(msg, state)
                     outs = self._outputs(reports, msg)
                     if self._urgent:
-                        self._flush_marks(urgent_only=True)
+                        self._flush_marks()  # this order's `rejected`/`unknown`; its others are held
                     self.publisher.publish(outs)  # before anything the platform pushes after this answer
             except redis.RedisError:
                 self._unpublished(held, reports)
@@ -241,13 +241,9 @@ class OrderFlow(ABC):
         with self._published_first():
             self.publisher.publish(self._outputs(self._resume(order, state), order))
 
-    def _flush_marks(self, urgent_only: bool = False) -> None:
-        """Write the marked intent states; `urgent_only`: only `rejected` and `unknown` (see `_mark`)."""
+    def _flush_marks(self) -> None:
         with self._marks_lock:
             marks, self._marks, self._urgent = self._marks, {}, False
-            if urgent_only:
-                self._marks = {c: s for c, s in marks.items() if s not in _URGENT}
-                marks = {c: s for c, s in marks.items() if s in _URGENT}
         try:
             self.intents.mark_many(marks)
         except redis.RedisError:
